@@ -1,0 +1,335 @@
+//! Arguments → [`Command`], with Redis's arity and syntax rules.
+
+use super::error::{unknown, CmdError};
+use super::table::{self, Kind};
+use super::{Combine, Command, Global, Op, SetTtl};
+use crate::store::{parse_i64, ExpireCond, SetCond};
+
+/// Parse a request's arguments (`args[0]` is the name) into a command.
+///
+/// # Errors
+/// A [`CmdError`] with the text Redis would reply.
+pub fn parse<'a>(args: &[&'a [u8]]) -> Result<(Kind, Command<'a>), CmdError> {
+    let Some((&name, rest)) = args.split_first() else {
+        return Err(CmdError::Syntax);
+    };
+    let Some(spec) = table::lookup(name) else {
+        return Err(unknown(name, rest));
+    };
+    if !table::arity_ok(spec.arity, args.len()) {
+        return Err(CmdError::Arity(spec.name));
+    }
+    let cmd = match spec.kind {
+        Kind::Ping => match rest {
+            [] => Command::Ping(None),
+            [m] => Command::Ping(Some(m)),
+            _ => return Err(CmdError::Arity("ping")),
+        },
+        Kind::Echo => Command::Echo(rest[0]),
+        Kind::Get => Command::Key(Op::Get(rest[0])),
+        Kind::Set => parse_set(rest)?,
+        Kind::Del => Command::Multi(Combine::Sum, rest.iter().map(|k| Op::Del(*k)).collect()),
+        Kind::Exists => Command::Multi(Combine::Sum, rest.iter().map(|k| Op::Exists(*k)).collect()),
+        Kind::Mget => Command::Multi(Combine::Array, rest.iter().map(|k| Op::Get(*k)).collect()),
+        Kind::Mset => {
+            if rest.len() % 2 != 0 {
+                return Err(CmdError::Arity("mset"));
+            }
+            let ops = rest
+                .chunks_exact(2)
+                .map(|kv| Op::Set {
+                    key: kv[0],
+                    value: kv[1],
+                    ttl: SetTtl::Clear,
+                    cond: SetCond::Always,
+                    get: false,
+                })
+                .collect();
+            Command::Multi(Combine::AllOk, ops)
+        }
+        Kind::Incr => Command::Key(Op::IncrBy(rest[0], 1)),
+        Kind::Decr => Command::Key(Op::IncrBy(rest[0], -1)),
+        Kind::Incrby => Command::Key(Op::IncrBy(rest[0], int(rest[1])?)),
+        Kind::Decrby => {
+            let d = int(rest[1])?;
+            // Redis rejects DECRBY i64::MIN because it cannot be negated.
+            Command::Key(Op::IncrBy(
+                rest[0],
+                d.checked_neg().ok_or(CmdError::NotInteger)?,
+            ))
+        }
+        Kind::Expire | Kind::Pexpire => parse_expire(spec.kind, rest)?,
+        Kind::Ttl => Command::Key(Op::Ttl {
+            key: rest[0],
+            ms: false,
+        }),
+        Kind::Pttl => Command::Key(Op::Ttl {
+            key: rest[0],
+            ms: true,
+        }),
+        Kind::Persist => Command::Key(Op::Persist(rest[0])),
+        Kind::Dbsize => Command::Global(Global::DbSize),
+        Kind::Flushall | Kind::Flushdb => match rest {
+            [] => Command::Global(Global::Flush),
+            [m] if m.eq_ignore_ascii_case(b"sync") || m.eq_ignore_ascii_case(b"async") => {
+                Command::Global(Global::Flush)
+            }
+            _ => return Err(CmdError::Syntax),
+        },
+        Kind::Select => match int(rest[0])? {
+            0 => Command::Select,
+            _ => return Err(CmdError::DbIndex),
+        },
+        Kind::Info => Command::Global(Global::Info(
+            rest.iter()
+                .map(|s| String::from_utf8_lossy(s).to_ascii_lowercase())
+                .collect(),
+        )),
+        Kind::Command => parse_command(rest)?,
+        Kind::Client => parse_client(rest)?,
+        Kind::Config => {
+            if rest[0].eq_ignore_ascii_case(b"get") {
+                match rest {
+                    [_, pattern] => Command::ConfigGet(pattern),
+                    _ => return Err(CmdError::Arity("config|get")),
+                }
+            } else {
+                return Err(CmdError::UnknownSub {
+                    sub: super::error::show(rest[0]),
+                    cmd: "CONFIG",
+                });
+            }
+        }
+        Kind::Quit => Command::Quit,
+        Kind::Metrics => Command::Global(Global::Metrics),
+        Kind::Nodestat => Command::NodeStat,
+    };
+    Ok((spec.kind, cmd))
+}
+
+fn int(b: &[u8]) -> Result<i64, CmdError> {
+    parse_i64(b).ok_or(CmdError::NotInteger)
+}
+
+fn parse_set<'a>(rest: &[&'a [u8]]) -> Result<Command<'a>, CmdError> {
+    let (key, value) = (rest[0], rest[1]);
+    let mut ttl = SetTtl::Clear;
+    let mut ttl_given = false;
+    let mut cond = SetCond::Always;
+    let mut get = false;
+    let mut i = 2;
+    while i < rest.len() {
+        let opt = rest[i];
+        let next = rest.get(i + 1);
+        if opt.eq_ignore_ascii_case(b"NX") && cond != SetCond::IfPresent {
+            cond = SetCond::IfAbsent;
+        } else if opt.eq_ignore_ascii_case(b"XX") && cond != SetCond::IfAbsent {
+            cond = SetCond::IfPresent;
+        } else if opt.eq_ignore_ascii_case(b"GET") {
+            get = true;
+        } else if opt.eq_ignore_ascii_case(b"KEEPTTL") && !ttl_given {
+            ttl = SetTtl::Keep;
+            ttl_given = true;
+        } else if (opt.eq_ignore_ascii_case(b"EX") || opt.eq_ignore_ascii_case(b"PX"))
+            && !ttl_given
+            && next.is_some()
+        {
+            let n = int(next.copied().unwrap_or_default())?;
+            let scale = if opt.eq_ignore_ascii_case(b"EX") {
+                1000
+            } else {
+                1
+            };
+            let ms = n.checked_mul(scale).filter(|&ms| n > 0 && ms > 0);
+            let Some(ms) = ms else {
+                return Err(CmdError::InvalidExpire("set"));
+            };
+            ttl = SetTtl::In(ms as u64);
+            ttl_given = true;
+            i += 1;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 1;
+    }
+    Ok(Command::Key(Op::Set {
+        key,
+        value,
+        ttl,
+        cond,
+        get,
+    }))
+}
+
+fn parse_expire<'a>(kind: Kind, rest: &[&'a [u8]]) -> Result<Command<'a>, CmdError> {
+    let name = if kind == Kind::Expire {
+        "expire"
+    } else {
+        "pexpire"
+    };
+    let n = int(rest[1])?;
+    let scale = if kind == Kind::Expire { 1000 } else { 1 };
+    let ms = n.checked_mul(scale).ok_or(CmdError::InvalidExpire(name))?;
+    let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
+    for opt in &rest[2..] {
+        match opt.to_ascii_uppercase().as_slice() {
+            b"NX" => nx = true,
+            b"XX" => xx = true,
+            b"GT" => gt = true,
+            b"LT" => lt = true,
+            _ => return Err(CmdError::UnsupportedOption(super::error::show(opt))),
+        }
+    }
+    if nx && (xx || gt || lt) {
+        return Err(CmdError::ExpireFlags);
+    }
+    if gt && lt {
+        return Err(CmdError::GtLt);
+    }
+    let cond = match (nx, xx, gt, lt) {
+        (true, ..) => ExpireCond::Nx,
+        (_, _, true, _) => ExpireCond::Gt,
+        (_, _, _, true) => ExpireCond::Lt,
+        (_, true, ..) => ExpireCond::Xx,
+        _ => ExpireCond::Always,
+    };
+    Ok(Command::Key(Op::Expire {
+        key: rest[0],
+        ms,
+        cond,
+    }))
+}
+
+fn parse_command<'a>(rest: &[&'a [u8]]) -> Result<Command<'a>, CmdError> {
+    let Some((sub, names)) = rest.split_first() else {
+        return Ok(Command::CommandInfo(None));
+    };
+    if sub.eq_ignore_ascii_case(b"count") {
+        Ok(Command::CommandCount)
+    } else if sub.eq_ignore_ascii_case(b"docs") {
+        Ok(Command::CommandDocs)
+    } else if sub.eq_ignore_ascii_case(b"info") {
+        Ok(Command::CommandInfo(Some(names.to_vec())))
+    } else {
+        Err(CmdError::UnknownSub {
+            sub: super::error::show(sub),
+            cmd: "COMMAND",
+        })
+    }
+}
+
+fn parse_client<'a>(rest: &[&'a [u8]]) -> Result<Command<'a>, CmdError> {
+    let sub = rest[0];
+    let arity = |n: usize, name: &'static str| {
+        if rest.len() == n {
+            Ok(())
+        } else {
+            Err(CmdError::Arity(name))
+        }
+    };
+    if sub.eq_ignore_ascii_case(b"setname") {
+        arity(2, "client|setname")?;
+        let ok = rest[1].iter().all(|&b| (b'!'..=b'~').contains(&b));
+        if !ok {
+            return Err(CmdError::ClientName);
+        }
+        Ok(Command::ClientSetName(rest[1]))
+    } else if sub.eq_ignore_ascii_case(b"getname") {
+        arity(1, "client|getname")?;
+        Ok(Command::ClientGetName)
+    } else if sub.eq_ignore_ascii_case(b"id") {
+        arity(1, "client|id")?;
+        Ok(Command::ClientId)
+    } else if sub.eq_ignore_ascii_case(b"setinfo") {
+        arity(3, "client|setinfo")?;
+        Ok(Command::ClientSetInfo)
+    } else {
+        Err(CmdError::UnknownSub {
+            sub: super::error::show(sub),
+            cmd: "CLIENT",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(line: &str) -> Result<Command<'_>, CmdError> {
+        let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+        parse(&args).map(|(_, c)| c)
+    }
+
+    #[test]
+    fn table() {
+        let k: &[u8] = b"k";
+        let v: &[u8] = b"v";
+        let set = |ttl, cond, get| {
+            Ok(Command::Key(Op::Set {
+                key: k,
+                value: v,
+                ttl,
+                cond,
+                get,
+            }))
+        };
+        assert_eq!(p("get k"), Ok(Command::Key(Op::Get(k))));
+        assert_eq!(p("GET"), Err(CmdError::Arity("get")));
+        assert_eq!(p("get a b"), Err(CmdError::Arity("get")));
+        assert_eq!(p("set k v"), set(SetTtl::Clear, SetCond::Always, false));
+        assert_eq!(
+            p("set k v ex 10"),
+            set(SetTtl::In(10_000), SetCond::Always, false)
+        );
+        assert_eq!(
+            p("set k v px 10 nx get"),
+            set(SetTtl::In(10), SetCond::IfAbsent, true)
+        );
+        assert_eq!(
+            p("set k v xx keepttl"),
+            set(SetTtl::Keep, SetCond::IfPresent, false)
+        );
+        assert_eq!(p("set k v nx xx"), Err(CmdError::Syntax));
+        assert_eq!(p("set k v ex 1 px 1"), Err(CmdError::Syntax));
+        assert_eq!(p("set k v ex"), Err(CmdError::Syntax));
+        assert_eq!(p("set k v ex 0"), Err(CmdError::InvalidExpire("set")));
+        assert_eq!(p("set k v ex -5"), Err(CmdError::InvalidExpire("set")));
+        assert_eq!(p("set k v ex abc"), Err(CmdError::NotInteger));
+        assert_eq!(
+            p("set k v ex 9223372036854775807"),
+            Err(CmdError::InvalidExpire("set"))
+        );
+        assert_eq!(p("set k v bogus"), Err(CmdError::Syntax));
+        assert_eq!(p("mset a 1 b"), Err(CmdError::Arity("mset")));
+        assert_eq!(p("incrby k x"), Err(CmdError::NotInteger));
+        assert_eq!(
+            p("decrby k -9223372036854775808"),
+            Err(CmdError::NotInteger)
+        );
+        assert_eq!(p("select 1"), Err(CmdError::DbIndex));
+        assert_eq!(p("select 0"), Ok(Command::Select));
+        assert_eq!(p("expire k 10 nx xx"), Err(CmdError::ExpireFlags));
+        assert_eq!(p("expire k 10 gt lt"), Err(CmdError::GtLt));
+        assert_eq!(
+            p("expire k 10 bogus"),
+            Err(CmdError::UnsupportedOption("bogus".into()))
+        );
+        assert_eq!(
+            p("client setname a b"),
+            Err(CmdError::Arity("client|setname"))
+        );
+        assert!(matches!(
+            p("client bogus"),
+            Err(CmdError::UnknownSub { .. })
+        ));
+        assert!(matches!(p("frob a"), Err(CmdError::Unknown { .. })));
+        assert_eq!(p("ping a b"), Err(CmdError::Arity("ping")));
+        assert_eq!(
+            p("del a b"),
+            Ok(Command::Multi(
+                Combine::Sum,
+                vec![Op::Del(&b"a"[..]), Op::Del(&b"b"[..])]
+            ))
+        );
+    }
+}

@@ -1,0 +1,292 @@
+//! The command table: names, Redis arities and flags, used for arity errors,
+//! per-command counters and the `COMMAND` reply that `redis-cli` reads.
+
+/// Every command the node knows, as a dense index for per-command counters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+#[allow(missing_docs)]
+pub enum Kind {
+    Ping,
+    Echo,
+    Get,
+    Set,
+    Del,
+    Exists,
+    Mget,
+    Mset,
+    Incr,
+    Decr,
+    Incrby,
+    Decrby,
+    Expire,
+    Pexpire,
+    Ttl,
+    Pttl,
+    Persist,
+    Dbsize,
+    Flushall,
+    Flushdb,
+    Select,
+    Info,
+    Command,
+    Client,
+    Config,
+    Quit,
+    Metrics,
+    Nodestat,
+}
+
+/// One row of the table.
+pub struct Spec {
+    /// Lower-case name, as Redis prints it in errors.
+    pub name: &'static str,
+    /// The command.
+    pub kind: Kind,
+    /// Redis arity: `n` exactly n arguments (with the name), `-n` at least n.
+    pub arity: i32,
+    /// Redis command flags, for `COMMAND`.
+    pub flags: &'static [&'static str],
+    /// First key position, last key position (-1 = last arg), key step.
+    pub keys: (i32, i32, i32),
+}
+
+const W: &[&str] = &["write", "denyoom"];
+const R: &[&str] = &["readonly", "fast"];
+const F: &[&str] = &["fast"];
+
+/// All commands, in `Kind` order.
+pub const TABLE: &[Spec] = &[
+    Spec {
+        name: "ping",
+        kind: Kind::Ping,
+        arity: -1,
+        flags: F,
+        keys: (0, 0, 0),
+    },
+    Spec {
+        name: "echo",
+        kind: Kind::Echo,
+        arity: 2,
+        flags: F,
+        keys: (0, 0, 0),
+    },
+    Spec {
+        name: "get",
+        kind: Kind::Get,
+        arity: 2,
+        flags: R,
+        keys: (1, 1, 1),
+    },
+    Spec {
+        name: "set",
+        kind: Kind::Set,
+        arity: -3,
+        flags: W,
+        keys: (1, 1, 1),
+    },
+    Spec {
+        name: "del",
+        kind: Kind::Del,
+        arity: -2,
+        flags: &["write"],
+        keys: (1, -1, 1),
+    },
+    Spec {
+        name: "exists",
+        kind: Kind::Exists,
+        arity: -2,
+        flags: R,
+        keys: (1, -1, 1),
+    },
+    Spec {
+        name: "mget",
+        kind: Kind::Mget,
+        arity: -2,
+        flags: R,
+        keys: (1, -1, 1),
+    },
+    Spec {
+        name: "mset",
+        kind: Kind::Mset,
+        arity: -3,
+        flags: W,
+        keys: (1, -1, 2),
+    },
+    Spec {
+        name: "incr",
+        kind: Kind::Incr,
+        arity: 2,
+        flags: W,
+        keys: (1, 1, 1),
+    },
+    Spec {
+        name: "decr",
+        kind: Kind::Decr,
+        arity: 2,
+        flags: W,
+        keys: (1, 1, 1),
+    },
+    Spec {
+        name: "incrby",
+        kind: Kind::Incrby,
+        arity: 3,
+        flags: W,
+        keys: (1, 1, 1),
+    },
+    Spec {
+        name: "decrby",
+        kind: Kind::Decrby,
+        arity: 3,
+        flags: W,
+        keys: (1, 1, 1),
+    },
+    Spec {
+        name: "expire",
+        kind: Kind::Expire,
+        arity: -3,
+        flags: &["write", "fast"],
+        keys: (1, 1, 1),
+    },
+    Spec {
+        name: "pexpire",
+        kind: Kind::Pexpire,
+        arity: -3,
+        flags: &["write", "fast"],
+        keys: (1, 1, 1),
+    },
+    Spec {
+        name: "ttl",
+        kind: Kind::Ttl,
+        arity: 2,
+        flags: R,
+        keys: (1, 1, 1),
+    },
+    Spec {
+        name: "pttl",
+        kind: Kind::Pttl,
+        arity: 2,
+        flags: R,
+        keys: (1, 1, 1),
+    },
+    Spec {
+        name: "persist",
+        kind: Kind::Persist,
+        arity: 2,
+        flags: &["write", "fast"],
+        keys: (1, 1, 1),
+    },
+    Spec {
+        name: "dbsize",
+        kind: Kind::Dbsize,
+        arity: 1,
+        flags: &["readonly"],
+        keys: (0, 0, 0),
+    },
+    Spec {
+        name: "flushall",
+        kind: Kind::Flushall,
+        arity: -1,
+        flags: &["write"],
+        keys: (0, 0, 0),
+    },
+    Spec {
+        name: "flushdb",
+        kind: Kind::Flushdb,
+        arity: -1,
+        flags: &["write"],
+        keys: (0, 0, 0),
+    },
+    Spec {
+        name: "select",
+        kind: Kind::Select,
+        arity: 2,
+        flags: F,
+        keys: (0, 0, 0),
+    },
+    Spec {
+        name: "info",
+        kind: Kind::Info,
+        arity: -1,
+        flags: &["loading", "stale"],
+        keys: (0, 0, 0),
+    },
+    Spec {
+        name: "command",
+        kind: Kind::Command,
+        arity: -1,
+        flags: &["loading", "stale"],
+        keys: (0, 0, 0),
+    },
+    Spec {
+        name: "client",
+        kind: Kind::Client,
+        arity: -2,
+        flags: &["loading", "stale"],
+        keys: (0, 0, 0),
+    },
+    Spec {
+        name: "config",
+        kind: Kind::Config,
+        arity: -2,
+        flags: &["loading", "stale"],
+        keys: (0, 0, 0),
+    },
+    Spec {
+        name: "quit",
+        kind: Kind::Quit,
+        arity: -1,
+        flags: F,
+        keys: (0, 0, 0),
+    },
+    Spec {
+        name: "metrics",
+        kind: Kind::Metrics,
+        arity: 1,
+        flags: &["loading", "stale"],
+        keys: (0, 0, 0),
+    },
+    Spec {
+        name: "nodestat",
+        kind: Kind::Nodestat,
+        arity: 1,
+        flags: F,
+        keys: (0, 0, 0),
+    },
+];
+
+/// Number of commands, for sizing per-command counter arrays.
+pub const COUNT: usize = TABLE.len();
+
+/// Look a command up by name, case-insensitively.
+pub fn lookup(name: &[u8]) -> Option<&'static Spec> {
+    if name.len() > 16 {
+        return None;
+    }
+    TABLE
+        .iter()
+        .find(|s| s.name.as_bytes().eq_ignore_ascii_case(name))
+}
+
+/// Whether `argc` (including the name) satisfies `arity`.
+pub fn arity_ok(arity: i32, argc: usize) -> bool {
+    if arity >= 0 {
+        argc == arity as usize
+    } else {
+        argc >= arity.unsigned_abs() as usize
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_in_kind_order() {
+        for (i, s) in TABLE.iter().enumerate() {
+            assert_eq!(s.kind as usize, i, "{}", s.name);
+        }
+        assert_eq!(lookup(b"GeT").map(|s| s.kind), Some(Kind::Get));
+        assert!(lookup(b"nope").is_none());
+        assert!(arity_ok(-2, 5) && !arity_ok(-2, 1) && arity_ok(2, 2) && !arity_ok(2, 3));
+    }
+}

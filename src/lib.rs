@@ -1,0 +1,22 @@
+//! cachectl: a distributed in-memory cache — thread-per-core nodes on
+//! io_uring, a control plane that hands out leases, and a C50K load driver,
+//! in one binary.
+//!
+//! Layers, bottom up (each depends only on the ones above it in this list):
+//! - [`map`]: our own chained hash map with incremental rehash and stable slots.
+//! - [`store`]: one core's shard: the map plus TTL, LRU, memory accounting.
+//!   No I/O, no clock (time is passed in).
+//! - [`proto`]: bytes ↔ frames (RESP2, inline, seed 000's line protocol). No I/O.
+//! - [`cmd`]: frames → typed commands → replies, run against a shard.
+//! - [`shard_for`](ownership::shard_for): the one function that decides which
+//!   core (and, in a cluster, which slot) owns a key.
+//! - [`roles`]: sockets, executors and tasks: `node`, `lb`, `bench`, ...
+//! - [`sys`]: process-level plumbing (file limits, listening sockets).
+
+pub mod cmd;
+pub mod map;
+pub mod ownership;
+pub mod proto;
+pub mod roles;
+pub mod store;
+pub mod sys;

@@ -1,0 +1,428 @@
+//! `HashMap`: the store's own chained hash map with incremental rehash and
+//! stable slot handles.
+//!
+//! # Shape
+//! - Entries live in an arena (`arena.rs`): a `Vec` of slots plus a free
+//!   list. A node holds its key, value, full 64-bit hash and a `u32` `next`
+//!   link. Nodes never move in memory, so a [`Slot`] names one entry from
+//!   insert until that entry is removed, across any number of rehashes.
+//! - Bucket tables (`table.rs`) are power-of-two arrays of chain heads.
+//! - Growth doubles the bucket count once `len` would pass 0.75 × buckets.
+//!   Like Redis's dict, the move is incremental (`rehash.rs`): the old table
+//!   is kept beside the new one and every insert or remove moves a few old
+//!   buckets, so no single call pays for a whole rehash.
+//!
+//! # Invariants
+//! 1. Every live arena slot is in exactly one chain, and every node reached
+//!    through a chain is live.
+//! 2. While rehashing (the old table is allocated), old buckets below
+//!    `cursor` are empty. A node whose old bucket `hash & old_mask` is
+//!    `>= cursor` is in that old bucket; every other node is in bucket
+//!    `hash & new_mask` of the new table. Inserts follow the same rule, so a
+//!    lookup always knows the one chain a key can be in and walks only that
+//!    chain, where Redis walks both tables' chains on a miss.
+//! 3. `old_len` counts the nodes in the old table; the rehash ends (the old
+//!    table is dropped) as soon as it reaches zero.
+//! 4. `len <= 0.75 × bucket_count()` after every insert.
+//! 5. Arena indices stay below `u32::MAX`, which is the end-of-chain
+//!    sentinel.
+//!
+//! A stale [`Slot`] (its entry removed) may later name a different entry
+//! once the free list reuses it; holders must drop handles on removal.
+
+mod arena;
+mod iter;
+mod rehash;
+mod table;
+
+#[cfg(test)]
+mod prop;
+#[cfg(test)]
+mod tests;
+
+pub use iter::{Iter, IterSlots, Keys, Values};
+
+use arena::{Arena, NIL};
+use std::borrow::Borrow;
+use std::hash::{BuildHasher, Hash};
+use std::mem;
+use table::Table;
+
+/// Index of the newest table: inserts past the cursor and all lookups after
+/// a rehash go here.
+const NEW: usize = 0;
+/// Index of the table being drained during a rehash.
+const OLD: usize = 1;
+/// Smallest bucket table ever allocated.
+const MIN_BUCKETS: usize = 8;
+
+/// A stable handle to one entry: valid from insert until that entry is
+/// removed, across rehashes.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct Slot(pub u32);
+
+impl Slot {
+    /// The arena index this handle names.
+    #[inline]
+    pub fn index(self) -> u32 {
+        self.0
+    }
+}
+
+/// A separately chained hash map with incremental rehash and stable
+/// [`Slot`] handles.
+#[derive(Clone)]
+pub struct HashMap<K, V, S = foldhash::fast::RandomState> {
+    arena: Arena<K, V>,
+    /// `[NEW, OLD]`; `OLD` is unallocated unless a rehash is in progress.
+    tables: [Table; 2],
+    /// Next old bucket to move to the new table.
+    cursor: usize,
+    /// Nodes still in the old table.
+    old_len: usize,
+    len: usize,
+    hasher: S,
+}
+
+impl<K, V> HashMap<K, V> {
+    /// An empty map; allocates nothing until the first insert.
+    pub fn new() -> Self {
+        Self::with_hasher(Default::default())
+    }
+
+    /// An empty map that holds `n` entries without growing.
+    pub fn with_capacity(n: usize) -> Self {
+        Self::with_capacity_and_hasher(n, Default::default())
+    }
+}
+
+impl<K, V, S: Default> Default for HashMap<K, V, S> {
+    fn default() -> Self {
+        Self::with_hasher(S::default())
+    }
+}
+
+/// Buckets needed to hold `n` entries at load factor 0.75 (0 for `n == 0`).
+fn buckets_for(n: usize) -> usize {
+    if n == 0 {
+        return 0;
+    }
+    let needed = n.saturating_mul(4).div_ceil(3);
+    needed
+        .max(MIN_BUCKETS)
+        .checked_next_power_of_two()
+        .unwrap_or(1 << (usize::BITS - 1))
+}
+
+impl<K, V, S> HashMap<K, V, S> {
+    /// An empty map using `hasher`; allocates nothing until the first insert.
+    pub fn with_hasher(hasher: S) -> Self {
+        Self::with_capacity_and_hasher(0, hasher)
+    }
+
+    /// An empty map using `hasher` that holds `n` entries without growing.
+    pub fn with_capacity_and_hasher(n: usize, hasher: S) -> Self {
+        let buckets = buckets_for(n);
+        let table = if buckets == 0 {
+            Table::default()
+        } else {
+            Table::with_buckets(buckets)
+        };
+        HashMap {
+            arena: Arena::with_capacity(n),
+            tables: [table, Table::default()],
+            cursor: 0,
+            old_len: 0,
+            len: 0,
+            hasher,
+        }
+    }
+
+    /// Number of entries.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True if the map holds no entries.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Buckets in the newest table.
+    #[inline]
+    pub fn bucket_count(&self) -> usize {
+        self.tables[NEW].buckets()
+    }
+
+    /// True while an incremental rehash is in progress.
+    #[inline]
+    pub fn is_rehashing(&self) -> bool {
+        !self.tables[OLD].is_unallocated()
+    }
+
+    /// The map's hash builder.
+    pub fn hasher(&self) -> &S {
+        &self.hasher
+    }
+
+    /// One past the highest slot index ever used; random indices below it
+    /// sample entries (some slots will be vacant).
+    #[inline]
+    pub fn slot_limit(&self) -> u32 {
+        self.arena.limit()
+    }
+
+    /// Bytes held by the bucket tables and arena (not what keys and values
+    /// point to).
+    pub fn heap_bytes(&self) -> usize {
+        self.arena.heap_bytes() + self.tables[NEW].heap_bytes() + self.tables[OLD].heap_bytes()
+    }
+
+    /// Key and value at `slot`, or `None` if the slot is vacant.
+    #[inline]
+    pub fn at(&self, slot: Slot) -> Option<(&K, &V)> {
+        self.arena.get(slot.0)
+    }
+
+    /// Key and mutable value at `slot`, or `None` if the slot is vacant.
+    #[inline]
+    pub fn at_mut(&mut self, slot: Slot) -> Option<(&K, &mut V)> {
+        self.arena.get_mut(slot.0)
+    }
+
+    /// Removes every entry, keeping the newest table's buckets. Every
+    /// outstanding [`Slot`] becomes invalid.
+    pub fn clear(&mut self) {
+        self.arena.clear();
+        self.tables[NEW].clear();
+        self.tables[OLD] = Table::default();
+        self.cursor = 0;
+        self.old_len = 0;
+        self.len = 0;
+    }
+
+    /// Table and bucket where a node with `hash` lives (invariant 2).
+    /// Only meaningful once the new table is allocated.
+    #[inline]
+    fn locate(&self, hash: u64) -> (usize, usize) {
+        let old = &self.tables[OLD];
+        if !old.is_unallocated() {
+            let b = old.bucket(hash);
+            if b >= self.cursor {
+                return (OLD, b);
+            }
+        }
+        (NEW, self.tables[NEW].bucket(hash))
+    }
+
+    /// Removes live slot `i` whose predecessor in chain `(t, b)` is `prev`.
+    #[inline]
+    fn unlink(&mut self, t: usize, b: usize, prev: u32, i: u32) -> Option<(K, V)> {
+        let (next, key, value) = self.arena.free(i)?;
+        if prev == NIL {
+            self.tables[t].set_head(b, next);
+        } else {
+            self.arena.set_next(prev, next);
+        }
+        if t == OLD {
+            self.old_len -= 1;
+        }
+        self.len -= 1;
+        Some((key, value))
+    }
+
+    /// Removes the entry at `slot`, or returns `None` if the slot is vacant.
+    pub fn remove_at(&mut self, slot: Slot) -> Option<(K, V)> {
+        self.step();
+        let hash = self.arena.hash(slot.0)?;
+        let (t, b) = self.locate(hash);
+        let prev = self.arena.predecessor(self.tables[t].head(b), slot.0)?;
+        self.unlink(t, b, prev, slot.0)
+    }
+
+    /// Iterates over `(&K, &V)` in slot order.
+    pub fn iter(&self) -> Iter<'_, K, V> {
+        Iter::new(self.arena.entries(), self.len)
+    }
+
+    /// Iterates over `(Slot, &K, &V)` in slot order.
+    pub fn iter_slots(&self) -> IterSlots<'_, K, V> {
+        IterSlots::new(self.arena.entries(), self.len)
+    }
+
+    /// Iterates over keys in slot order.
+    pub fn keys(&self) -> Keys<'_, K, V> {
+        Keys::new(self.iter())
+    }
+
+    /// Iterates over values in slot order.
+    pub fn values(&self) -> Values<'_, K, V> {
+        Values::new(self.iter())
+    }
+
+    /// Calls `f` on every entry with a mutable value, in slot order.
+    pub fn for_each_mut(&mut self, mut f: impl FnMut(Slot, &K, &mut V)) {
+        for (i, e) in self.arena.entries_mut().iter_mut().enumerate() {
+            if let arena::Entry::Occupied { key, value, .. } = e {
+                f(Slot(i as u32), key, value);
+            }
+        }
+    }
+}
+
+impl<K, V, S> HashMap<K, V, S>
+where
+    K: Hash + Eq,
+    S: BuildHasher,
+{
+    /// The hash this map uses for `k`, for [`find_hashed`](Self::find_hashed).
+    #[inline]
+    pub fn hash_one<Q: Hash + ?Sized>(&self, k: &Q) -> u64 {
+        self.hasher.hash_one(k)
+    }
+
+    /// Finds `k` given its precomputed [`hash_one`](Self::hash_one).
+    #[inline]
+    pub fn find_hashed<Q>(&self, hash: u64, k: &Q) -> Option<Slot>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        // Also guards `locate`, which needs an allocated table.
+        if self.len == 0 {
+            return None;
+        }
+        let (t, b) = self.locate(hash);
+        let (_, i) = self.arena.find(self.tables[t].head(b), hash, k)?;
+        Some(Slot(i))
+    }
+
+    /// The slot holding `k`, if present.
+    #[inline]
+    pub fn find<Q>(&self, k: &Q) -> Option<Slot>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        if self.len == 0 {
+            return None;
+        }
+        self.find_hashed(self.hash_one(k), k)
+    }
+
+    /// The value for `k`, if present.
+    #[inline]
+    pub fn get<Q>(&self, k: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let slot = self.find(k)?;
+        self.arena.get(slot.0).map(|(_, v)| v)
+    }
+
+    /// Key and value for `k`, if present.
+    #[inline]
+    pub fn get_key_value<Q>(&self, k: &Q) -> Option<(&K, &V)>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let slot = self.find(k)?;
+        self.arena.get(slot.0)
+    }
+
+    /// The value for `k` mutably, if present.
+    #[inline]
+    pub fn get_mut<Q>(&mut self, k: &Q) -> Option<&mut V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let slot = self.find(k)?;
+        self.arena.get_mut(slot.0).map(|(_, v)| v)
+    }
+
+    /// True if `k` is present.
+    #[inline]
+    pub fn contains_key<Q>(&self, k: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.find(k).is_some()
+    }
+
+    /// Inserts `k → v`, returning the previous value if `k` was present (its
+    /// slot and key are kept).
+    #[inline]
+    pub fn insert(&mut self, k: K, v: V) -> Option<V> {
+        self.insert_full(k, v).1
+    }
+
+    /// Inserts `k → v`, returning the entry's slot and the previous value if
+    /// `k` was present (its slot and key are kept).
+    ///
+    /// # Panics
+    /// If the map already holds `u32::MAX - 1` entries.
+    pub fn insert_full(&mut self, k: K, v: V) -> (Slot, Option<V>) {
+        self.step();
+        let hash = self.hash_one(&k);
+        if let Some(slot) = self.find_hashed(hash, &k) {
+            let old = self
+                .arena
+                .get_mut(slot.0)
+                .map(|(_, cur)| mem::replace(cur, v));
+            return (slot, old);
+        }
+        if (self.len + 1) * 4 > self.tables[NEW].buckets() * 3 {
+            self.grow();
+        }
+        let (t, b) = self.locate(hash);
+        let i = self.arena.alloc(hash, self.tables[t].head(b), k, v);
+        self.tables[t].set_head(b, i);
+        if t == OLD {
+            self.old_len += 1;
+        }
+        self.len += 1;
+        (Slot(i), None)
+    }
+
+    /// Removes `k`, returning its value if it was present.
+    #[inline]
+    pub fn remove<Q>(&mut self, k: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.remove_entry(k).map(|(_, v)| v)
+    }
+
+    /// Removes `k`, returning the stored key and value if it was present.
+    pub fn remove_entry<Q>(&mut self, k: &Q) -> Option<(K, V)>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.step();
+        if self.len == 0 {
+            return None;
+        }
+        let hash = self.hash_one(k);
+        let (t, b) = self.locate(hash);
+        let (prev, i) = self.arena.find(self.tables[t].head(b), hash, k)?;
+        self.unlink(t, b, prev, i)
+    }
+
+    /// Makes room for `additional` more entries without growing the table
+    /// or arena. Finishes any rehash in progress.
+    pub fn reserve(&mut self, additional: usize) {
+        let want = buckets_for(self.len.saturating_add(additional));
+        self.arena.reserve(additional);
+        if want > self.tables[NEW].buckets() {
+            self.resize(want);
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! Roles: the processes `cachectl` can run. Everything with sockets,
+//! executors and tasks lives here, on top of `proto`, `cmd` and `store`.
+
+pub mod node;

@@ -1,0 +1,121 @@
+//! Accepting clients and serving one connection: read, run, write, repeat.
+
+use super::core::{bump, Core};
+use super::pipeline::{self, After, Plan};
+use super::session::Session;
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use glommio::net::{TcpListener, TcpStream};
+use glommio::sync::Semaphore;
+use std::os::fd::AsRawFd;
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+/// First read buffer size. Small on purpose: at C50K every idle connection
+/// holds one, and it grows on demand for big requests.
+const READ_BUF: usize = 4 * 1024;
+/// Buffers that grew past this are shrunk back once drained.
+const KEEP_BUF: usize = 64 * 1024;
+/// Redis's `client-query-buffer-limit`: a client whose unparsed input
+/// exceeds this is disconnected.
+const QUERY_BUF_LIMIT: usize = 1024 * 1024 * 1024;
+
+/// The reply Redis sends to a client over `maxclients` before closing it.
+pub const MAX_CLIENTS_REPLY: &[u8] = b"-ERR max number of clients reached\r\n";
+
+/// Accept clients until `stop` is closed.
+pub async fn accept_loop(core: Rc<Core>, listener: TcpListener, stop: Rc<Semaphore>) {
+    loop {
+        let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
+            let _ = stop.acquire(1).await;
+            None
+        })
+        .await;
+        let stream = match accepted {
+            None => break,
+            Some(Ok(s)) => s,
+            Some(Err(e)) => {
+                // EMFILE and friends: the client waits in the backlog while
+                // we back off; the node must not die of it.
+                log::warn!("core {}: accept failed: {e}", core.id);
+                glommio::timer::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let prev = core.shared.clients.fetch_add(1, Ordering::Relaxed);
+        if prev >= core.shared.maxclients {
+            core.shared.clients.fetch_sub(1, Ordering::Relaxed);
+            bump(&core.counters.rejected);
+            glommio::spawn_local(reject(stream)).detach();
+            continue;
+        }
+        bump(&core.counters.connections_received);
+        glommio::spawn_local(serve(core.clone(), stream)).detach();
+    }
+}
+
+async fn reject(mut stream: TcpStream) {
+    let write = stream.write_all(MAX_CLIENTS_REPLY);
+    let _ = glommio::timer::timeout(Duration::from_secs(1), async { Ok(write.await) }).await;
+    let _ = stream.close().await;
+}
+
+/// Serve one client until it closes, sends QUIT or a protocol error, or the
+/// node shuts down (which ends pending reads, never replies in flight).
+pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
+    let fd = stream.as_raw_fd();
+    core.conns.borrow_mut().insert(fd);
+    let _ = stream.set_nodelay(true);
+    let mut sess = Session::new(core.client_id());
+    let mut plan = Plan::default();
+    let mut buf = vec![0u8; READ_BUF];
+    let (mut start, mut end) = (0usize, 0usize);
+    let mut out: Vec<u8> = Vec::with_capacity(READ_BUF);
+    loop {
+        if end == buf.len() {
+            if start > 0 {
+                buf.copy_within(start..end, 0);
+                end -= start;
+                start = 0;
+            } else if buf.len() >= QUERY_BUF_LIMIT {
+                log::warn!(
+                    "client {} exceeded the query buffer limit; closing",
+                    sess.id
+                );
+                break;
+            } else {
+                buf.resize(buf.len() * 2, 0);
+            }
+        }
+        match stream.read(&mut buf[end..]).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => end += n,
+        }
+        let (used, after) =
+            pipeline::process(&core, &mut sess, &mut plan, &buf[start..end], &mut out).await;
+        start += used;
+        if start == end {
+            start = 0;
+            end = 0;
+            if buf.len() > KEEP_BUF {
+                buf.truncate(READ_BUF);
+                buf.shrink_to_fit();
+            }
+        }
+        if !out.is_empty() {
+            if stream.write_all(&out).await.is_err() {
+                break;
+            }
+            out.clear();
+            if out.capacity() > KEEP_BUF {
+                out.shrink_to(READ_BUF);
+            }
+        }
+        if after == After::Close || core.stopping.get() {
+            break;
+        }
+    }
+    core.conns.borrow_mut().remove(&fd);
+    core.shared.clients.fetch_sub(1, Ordering::Relaxed);
+    let _ = stream.close().await;
+}

@@ -1,0 +1,194 @@
+//! Per-core state: the shard this core owns, its counters, and the tasks
+//! that serve other cores' hops and sweep expired keys.
+
+use super::hop::{Hop, Query, Replies, Snapshot};
+use super::NodeConfig;
+use crate::cmd::{exec, table};
+use crate::store::Shard;
+use glommio::channels::channel_mesh::{Receivers, Senders};
+use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
+use std::os::fd::RawFd;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// State shared by every core of one node process (read-mostly).
+pub struct Shared {
+    /// The node's settings.
+    pub cfg: NodeConfig,
+    /// Time zero of the node clock, the same on every core so an absolute
+    /// expiry computed on one core means the same on another.
+    pub epoch: Instant,
+    /// Open client connections across all cores. Touched only on connect and
+    /// disconnect, never per request.
+    pub clients: AtomicUsize,
+    /// Maximum client connections.
+    pub maxclients: usize,
+    /// The address clients reach us on.
+    pub addr: std::net::SocketAddr,
+}
+
+/// Per-core counters: plain cells, owned by the core, summed on read.
+#[derive(Default)]
+pub struct Counters {
+    /// Commands by [`table::Kind`].
+    pub commands: [Cell<u64>; table::COUNT],
+    /// Accepted connections.
+    pub connections_received: Cell<u64>,
+    /// Connections refused for maxclients.
+    pub rejected: Cell<u64>,
+    /// Hop batches sent.
+    pub hops_sent: Cell<u64>,
+    /// Ops served for other cores.
+    pub hop_ops_served: Cell<u64>,
+}
+
+/// Add one to a counter cell.
+#[inline]
+pub fn bump(c: &Cell<u64>) {
+    c.set(c.get() + 1);
+}
+
+/// One core of a node.
+pub struct Core {
+    /// This core's shard number (its mesh peer id).
+    pub id: usize,
+    /// Number of cores (shards).
+    pub n: usize,
+    /// The keyspace this core owns. Borrowed only between awaits.
+    pub shard: RefCell<Shard>,
+    /// Senders to the other cores.
+    pub mesh: Senders<Hop>,
+    /// Process-wide settings.
+    pub shared: Arc<Shared>,
+    /// This core's counters.
+    pub counters: Counters,
+    /// Open client sockets, so shutdown can end their reads.
+    pub conns: RefCell<HashSet<RawFd>>,
+    /// Next client id: ids are `seq * n + id`, unique without coordination.
+    pub next_client: Cell<u64>,
+    /// Set when the node is shutting down.
+    pub stopping: Cell<bool>,
+}
+
+impl Core {
+    /// Milliseconds on the node clock.
+    #[inline]
+    pub fn now(&self) -> u64 {
+        self.shared.epoch.elapsed().as_millis() as u64
+    }
+
+    /// A fresh client id.
+    pub fn client_id(&self) -> u64 {
+        let seq = self.next_client.get() + 1;
+        self.next_client.set(seq);
+        seq * self.n as u64 + self.id as u64
+    }
+
+    /// Open client connections on the whole node.
+    pub fn clients(&self) -> usize {
+        self.shared.clients.load(Ordering::Relaxed)
+    }
+
+    /// This core's counters and sizes.
+    pub fn snapshot(&self) -> Snapshot {
+        let shard = self.shard.borrow();
+        let c = &self.counters;
+        Snapshot {
+            core: self.id,
+            keys: shard.len(),
+            expires: shard.expiring_len(),
+            used_memory: shard.used_bytes(),
+            shard: shard.stats(),
+            commands: table::TABLE
+                .iter()
+                .zip(&c.commands)
+                .filter(|(_, n)| n.get() > 0)
+                .map(|(s, n)| (s.name.to_string(), n.get()))
+                .collect(),
+            connections_received: c.connections_received.get(),
+            rejected_connections: c.rejected.get(),
+            hops_sent: c.hops_sent.get(),
+            hop_ops_served: c.hop_ops_served.get(),
+        }
+    }
+
+    /// Answer a hop from another core.
+    fn serve_hop(&self, hop: Hop) {
+        match hop {
+            Hop::Ops {
+                ops,
+                dialect,
+                reply,
+            } => {
+                let now = self.now();
+                let mut out = Replies {
+                    buf: Vec::with_capacity(64 * ops.len()),
+                    ends: Vec::with_capacity(ops.len()),
+                };
+                let served = ops.len() as u64;
+                {
+                    let mut shard = self.shard.borrow_mut();
+                    for op in ops {
+                        exec::apply(&mut shard, op, now, dialect, &mut out.buf);
+                        out.seal();
+                    }
+                }
+                let c = &self.counters.hop_ops_served;
+                c.set(c.get() + served);
+                // The requester may have gone (connection closed): nothing to do.
+                let _ = reply.send(out);
+            }
+            Hop::Query { query, reply } => {
+                if let Query::Flush = query {
+                    self.shard.borrow_mut().flush();
+                }
+                let _ = reply.send(self.snapshot());
+            }
+        }
+    }
+}
+
+/// Serve hops from every other core until they hang up.
+pub fn spawn_hop_servers(core: &Rc<Core>, mut receivers: Receivers<Hop>) {
+    for (_, rx) in receivers.streams() {
+        let core = core.clone();
+        glommio::spawn_local(async move {
+            while let Some(hop) = rx.recv().await {
+                core.serve_hop(hop);
+            }
+        })
+        .detach();
+    }
+}
+
+/// How often the active expiry sweep runs (Redis's default `hz 10`).
+const SWEEP_EVERY: Duration = Duration::from_millis(100);
+/// Keys sampled per round, as Redis's `ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP`.
+const SWEEP_SAMPLE: usize = 20;
+/// Most time one sweep may hold the core.
+const SWEEP_BUDGET: Duration = Duration::from_millis(1);
+
+/// Reclaim expired keys nobody reads: rounds of random samples, repeated
+/// while more than a quarter of a sample had expired, within a 1 ms budget
+/// so a sweep never stalls the core's clients.
+pub fn spawn_expiry_sweeper(core: &Rc<Core>) {
+    let core = core.clone();
+    glommio::spawn_local(async move {
+        while !core.stopping.get() {
+            glommio::timer::sleep(SWEEP_EVERY).await;
+            let start = Instant::now();
+            let now = core.now();
+            let mut shard = core.shard.borrow_mut();
+            loop {
+                let (checked, expired) = shard.expire_sample(SWEEP_SAMPLE, now);
+                if checked == 0 || expired * 4 <= checked || start.elapsed() > SWEEP_BUDGET {
+                    break;
+                }
+            }
+        }
+    })
+    .detach();
+}

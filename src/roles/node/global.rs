@@ -1,0 +1,203 @@
+//! Commands that need every core: DBSIZE, FLUSHALL, INFO, METRICS. One
+//! query hop per other core; this core answers for itself directly.
+
+use super::core::Core;
+use super::hop::{Hop, Query, Snapshot};
+use crate::cmd::Global;
+use crate::proto::{line, reply, Dialect};
+use crate::store::ShardStats;
+use futures_channel::oneshot;
+use std::fmt::Write;
+
+/// Ask every core (this one included) for its snapshot, running `query`.
+pub async fn gather(core: &Core, query: Query) -> Vec<Snapshot> {
+    let mut pending = Vec::with_capacity(core.n);
+    for peer in (0..core.n).filter(|&p| p != core.id) {
+        let (tx, rx) = oneshot::channel();
+        if core
+            .mesh
+            .send_to(peer, Hop::Query { query, reply: tx })
+            .await
+            .is_ok()
+        {
+            pending.push(rx);
+        }
+    }
+    if let Query::Flush = query {
+        core.shard.borrow_mut().flush();
+    }
+    let mut all = vec![core.snapshot()];
+    for rx in pending {
+        if let Ok(s) = rx.await {
+            all.push(s);
+        }
+    }
+    all.sort_by_key(|s| s.core);
+    all
+}
+
+/// Run a whole-node command and append its reply.
+pub async fn run(core: &Core, g: Global, dialect: Dialect, out: &mut Vec<u8>) {
+    if dialect == Dialect::Line {
+        line::error(out, "unsupported operation");
+        return;
+    }
+    match g {
+        Global::DbSize => {
+            let snaps = gather(core, Query::Snapshot).await;
+            reply::int(out, snaps.iter().map(|s| s.keys as i64).sum());
+        }
+        Global::Flush => {
+            gather(core, Query::Flush).await;
+            reply::simple(out, "OK");
+        }
+        Global::Info(sections) => {
+            let snaps = gather(core, Query::Snapshot).await;
+            reply::bulk(out, render_info(core, &snaps, &sections).as_bytes());
+        }
+        Global::Metrics => {
+            let snaps = gather(core, Query::Snapshot).await;
+            reply::bulk(out, render_metrics(core, &snaps).as_bytes());
+        }
+    }
+}
+
+fn totals(snaps: &[Snapshot]) -> (ShardStats, usize, usize, usize) {
+    let mut st = ShardStats::default();
+    let (mut keys, mut expires, mut mem) = (0, 0, 0);
+    for s in snaps {
+        st.merge(&s.shard);
+        keys += s.keys;
+        expires += s.expires;
+        mem += s.used_memory;
+    }
+    (st, keys, expires, mem)
+}
+
+/// INFO in Redis's format: `# Section` headers, `field:value` lines, CRLF.
+pub fn render_info(core: &Core, snaps: &[Snapshot], sections: &[String]) -> String {
+    let want = |name: &str| {
+        sections.is_empty()
+            || sections
+                .iter()
+                .any(|s| s == name || s == "all" || s == "everything" || s == "default")
+    };
+    let (st, keys, expires, mem) = totals(snaps);
+    let sh = &core.shared;
+    let uptime = sh.epoch.elapsed().as_secs();
+    let sum = |f: fn(&Snapshot) -> u64| snaps.iter().map(f).sum::<u64>();
+    let mut o = String::new();
+    let section = |o: &mut String, name: &str, title: &str, body: &dyn Fn(&mut String)| {
+        if want(name) {
+            if !o.is_empty() {
+                o.push_str("\r\n");
+            }
+            let _ = write!(o, "# {title}\r\n");
+            body(o);
+        }
+    };
+    section(&mut o, "server", "Server", &|o| {
+        let _ = write!(
+            o,
+            "redis_version:7.0.0\r\ncachectl_version:{}\r\nredis_mode:standalone\r\nos:Linux\r\n\
+             arch_bits:64\r\nmultiplexing_api:io_uring\r\nprocess_id:{}\r\ntcp_port:{}\r\n\
+             uptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\nexecutor_cores:{}\r\n",
+            env!("CARGO_PKG_VERSION"),
+            std::process::id(),
+            sh.addr.port(),
+            uptime / 86400,
+            core.n
+        );
+    });
+    section(&mut o, "clients", "Clients", &|o| {
+        let _ = write!(
+            o,
+            "connected_clients:{}\r\nmaxclients:{}\r\n",
+            core.clients(),
+            sh.maxclients
+        );
+    });
+    section(&mut o, "memory", "Memory", &|o| {
+        let rss = crate::sys::rss_bytes().unwrap_or(0);
+        let maxmem = sh.cfg.maxmemory.unwrap_or(0);
+        let _ = write!(
+            o,
+            "used_memory:{mem}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\n\
+             used_memory_rss_human:{}\r\nmaxmemory:{maxmem}\r\nmaxmemory_human:{}\r\n\
+             maxmemory_policy:{}\r\n",
+            crate::sys::human_bytes(mem as u64),
+            crate::sys::human_bytes(rss),
+            crate::sys::human_bytes(maxmem as u64),
+            sh.cfg.policy_name()
+        );
+    });
+    section(&mut o, "stats", "Stats", &|o| {
+        let cmds: u64 = snaps
+            .iter()
+            .flat_map(|s| s.commands.iter().map(|c| c.1))
+            .sum();
+        let _ = write!(
+            o,
+            "total_connections_received:{}\r\ntotal_commands_processed:{cmds}\r\n\
+             rejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\n\
+             keyspace_hits:{}\r\nkeyspace_misses:{}\r\noom_rejections:{}\r\n\
+             cross_core_batches:{}\r\ncross_core_ops:{}\r\n",
+            sum(|s| s.connections_received),
+            sum(|s| s.rejected_connections),
+            st.expired,
+            st.evicted,
+            st.hits,
+            st.misses,
+            st.oom_rejections,
+            sum(|s| s.hops_sent),
+            sum(|s| s.hop_ops_served),
+        );
+    });
+    section(&mut o, "shards", "Shards", &|o| {
+        for s in snaps {
+            let _ = write!(
+                o,
+                "shard{}:keys={},expires={},used_memory={}\r\n",
+                s.core, s.keys, s.expires, s.used_memory
+            );
+        }
+    });
+    section(&mut o, "keyspace", "Keyspace", &|o| {
+        if keys > 0 {
+            let _ = write!(o, "db0:keys={keys},expires={expires},avg_ttl=0\r\n");
+        }
+    });
+    o
+}
+
+/// METRICS: the same counters as JSON, per core and summed.
+pub fn render_metrics(core: &Core, snaps: &[Snapshot]) -> String {
+    let (st, keys, expires, mem) = totals(snaps);
+    let mut by_cmd = std::collections::BTreeMap::<String, u64>::new();
+    for s in snaps {
+        for (name, n) in &s.commands {
+            *by_cmd.entry(name.clone()).or_default() += n;
+        }
+    }
+    let lookups = st.hits + st.misses;
+    let v = serde_json::json!({
+        "role": "node",
+        "addr": core.shared.addr.to_string(),
+        "uptime_s": core.shared.epoch.elapsed().as_secs_f64(),
+        "cores": core.n,
+        "connected_clients": core.clients(),
+        "maxclients": core.shared.maxclients,
+        "keys": keys,
+        "expires": expires,
+        "used_memory": mem,
+        "hits": st.hits,
+        "misses": st.misses,
+        "hit_ratio": if lookups == 0 { 0.0 } else { st.hits as f64 / lookups as f64 },
+        "expired": st.expired,
+        "evicted": st.evicted,
+        "oom_rejections": st.oom_rejections,
+        "ops": by_cmd,
+        "shards": snaps,
+    });
+    v.to_string()
+}

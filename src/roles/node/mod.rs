@@ -1,0 +1,360 @@
+//! `cachectl node`: the data plane.
+//!
+//! One glommio executor per core. Each core owns one [`Shard`] of the
+//! keyspace and its own `SO_REUSEPORT` listener on the shared port, so the
+//! kernel spreads connections over cores. A request on a key another core
+//! owns (see [`shard_for`](crate::ownership::shard_for)) is carried there as a
+//! [`hop::Hop`] over a glommio channel mesh; nothing on the data path locks.
+
+mod conn;
+mod core;
+mod global;
+pub mod hop;
+mod pipeline;
+mod session;
+
+use self::core::{Core, Counters, Shared};
+use crate::proto::Limits;
+use crate::store::{Eviction, Shard, ShardConfig};
+use anyhow::{bail, Context};
+use glommio::channels::channel_mesh::MeshBuilder;
+use glommio::net::TcpListener;
+use glommio::sync::Semaphore;
+use glommio::{LocalExecutorPoolBuilder, PoolPlacement};
+use std::cell::{Cell, RefCell};
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::{FromRawFd, IntoRawFd};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub use conn::MAX_CLIENTS_REPLY;
+
+/// Cache behaviour of a node, as seed 004's proxies have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum CacheType {
+    /// Keys live until deleted or given a TTL (like Redis).
+    Plain,
+    /// Every key expires `--ttl` seconds after it was written.
+    Ttl,
+    /// At most `--capacity` keys; the least recently used go first.
+    Lru,
+}
+
+/// What to do at `--maxmemory`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum MaxmemoryPolicy {
+    /// Refuse writes with `-OOM`.
+    Noeviction,
+    /// Evict least recently used keys.
+    AllkeysLru,
+}
+
+/// Flags of `cachectl node`.
+#[derive(clap::Args, Clone, Debug)]
+pub struct NodeArgs {
+    /// TCP port to listen on (0 picks a free one and prints it).
+    #[arg(long, default_value_t = 12345)]
+    pub port: u16,
+    /// Address to bind.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: IpAddr,
+    /// Executor cores (shards); default: all online CPUs.
+    #[arg(long)]
+    pub cores: Option<usize>,
+    /// Pin each executor to its own CPU.
+    #[arg(long)]
+    pub pin: bool,
+    /// Listen backlog (capped by net.core.somaxconn; a warning says so).
+    #[arg(long, default_value_t = 8192)]
+    pub backlog: u32,
+    /// Most client connections; default: what the open-file limit allows.
+    #[arg(long)]
+    pub maxclients: Option<usize>,
+    /// Largest bulk string in a request, in bytes (Redis: proto-max-bulk-len).
+    #[arg(long, default_value_t = 512 * 1024 * 1024)]
+    pub max_bulk: usize,
+    /// Most arguments in one request.
+    #[arg(long, default_value_t = 1024 * 1024)]
+    pub max_args: usize,
+    /// Longest inline or line-protocol request, in bytes.
+    #[arg(long, default_value_t = 64 * 1024)]
+    pub max_inline: usize,
+    /// Cache behaviour: plain, ttl (uses --ttl) or lru (uses --capacity).
+    #[arg(long, value_enum, default_value_t = CacheType::Plain)]
+    pub cache_type: CacheType,
+    /// TTL in seconds given to every key by `--cache-type ttl`.
+    #[arg(long, default_value_t = 60)]
+    pub ttl: u64,
+    /// Most keys held by `--cache-type lru` (split evenly over cores).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub capacity: usize,
+    /// Memory bound for keys and values, e.g. 100mb or 2gb (split over cores).
+    #[arg(long, value_parser = parse_bytes)]
+    pub maxmemory: Option<usize>,
+    /// Policy at --maxmemory; default: allkeys-lru for lru nodes, else noeviction.
+    #[arg(long, value_enum)]
+    pub maxmemory_policy: Option<MaxmemoryPolicy>,
+    /// io_uring registered buffer memory per executor, in bytes.
+    #[arg(long, default_value_t = 256 * 1024)]
+    pub io_memory: usize,
+    /// Busy-poll this many microseconds before parking an idle executor
+    /// (trades CPU for latency; 0 = off).
+    #[arg(long, default_value_t = 0)]
+    pub spin_us: u64,
+}
+
+/// Parse `123`, `64kb`, `100mb`, `2gb` (case-insensitive, 1024-based).
+pub fn parse_bytes(s: &str) -> Result<usize, String> {
+    let lower = s.trim().to_ascii_lowercase();
+    let (digits, mult) = [
+        ("kb", 1usize << 10),
+        ("mb", 1 << 20),
+        ("gb", 1 << 30),
+        ("k", 1 << 10),
+        ("m", 1 << 20),
+        ("g", 1 << 30),
+        ("b", 1),
+    ]
+    .iter()
+    .find_map(|(suf, m)| lower.strip_suffix(suf).map(|d| (d.to_string(), *m)))
+    .unwrap_or((lower.clone(), 1));
+    let n: usize = digits
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a byte size (try 100mb)"))?;
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("'{s}' is too large"))
+}
+
+/// Settings derived from the flags, shared by all cores.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    /// The flags as given.
+    pub args: NodeArgs,
+    /// Request size limits.
+    pub limits: Limits,
+    /// Whole-node memory bound.
+    pub maxmemory: Option<usize>,
+    /// Eviction policy.
+    pub eviction: Eviction,
+}
+
+impl NodeConfig {
+    /// Validate flags and derive the settings.
+    ///
+    /// # Errors
+    /// A message naming the flag that is wrong.
+    pub fn new(args: NodeArgs) -> anyhow::Result<Self> {
+        if args.cores == Some(0) {
+            bail!("--cores must be at least 1");
+        }
+        if args.cache_type == CacheType::Ttl && args.ttl == 0 {
+            bail!("--ttl must be at least 1 second");
+        }
+        if args.cache_type == CacheType::Lru && args.capacity == 0 {
+            bail!("--capacity must be at least 1");
+        }
+        if args.maxmemory == Some(0) {
+            bail!("--maxmemory must be more than 0");
+        }
+        let eviction = match (args.maxmemory_policy, args.cache_type) {
+            (Some(MaxmemoryPolicy::AllkeysLru), _) | (None, CacheType::Lru) => Eviction::Lru,
+            _ => Eviction::NoEviction,
+        };
+        let limits = Limits {
+            max_bulk: args.max_bulk,
+            max_args: args.max_args,
+            max_inline: args.max_inline,
+        };
+        Ok(NodeConfig {
+            maxmemory: args.maxmemory,
+            eviction,
+            limits,
+            args,
+        })
+    }
+
+    /// Redis's name for the eviction policy.
+    pub fn policy_name(&self) -> &'static str {
+        match self.eviction {
+            Eviction::Lru => "allkeys-lru",
+            Eviction::NoEviction => "noeviction",
+        }
+    }
+
+    /// The shard settings for one of `n` cores.
+    fn shard_config(&self, core: usize, n: usize) -> ShardConfig {
+        ShardConfig {
+            eviction: self.eviction,
+            capacity: (self.args.cache_type == CacheType::Lru)
+                .then(|| self.args.capacity.div_ceil(n)),
+            maxmemory: self.maxmemory.map(|m| m / n),
+            default_ttl_ms: (self.args.cache_type == CacheType::Ttl).then(|| self.args.ttl * 1000),
+            seed: 0x5eed ^ core as u64,
+        }
+    }
+}
+
+/// File descriptors kept back from maxclients: listeners, io_uring rings,
+/// eventfds, the mesh, logs — Redis reserves 32; we have more per core.
+fn reserved_fds(cores: usize) -> usize {
+    64 + 16 * cores
+}
+
+/// Run a node until SIGINT/SIGTERM.
+///
+/// # Errors
+/// Bad flags, a port that cannot be bound, or an executor that fails to start.
+pub fn run(args: NodeArgs) -> anyhow::Result<()> {
+    let cfg = NodeConfig::new(args)?;
+    let cores = cfg
+        .args
+        .cores
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let limit = crate::sys::raise_nofile_limit().context("raising the open-file limit")? as usize;
+    let cap = limit.saturating_sub(reserved_fds(cores)).max(1);
+    let maxclients = match cfg.args.maxclients {
+        Some(m) if m > cap => {
+            log::warn!(
+                "--maxclients {m} exceeds what the open-file limit {limit} allows; using {cap}"
+            );
+            cap
+        }
+        Some(m) => m,
+        None => cap,
+    };
+    log::info!("open-file limit {limit}: accepting up to {maxclients} clients");
+    crate::sys::warn_if_backlog_capped(cfg.args.backlog);
+
+    // Bind every core's listener here, before the executors start, so that
+    // `--port 0` resolves once and all cores share the port.
+    let first = crate::sys::listener(
+        SocketAddr::new(cfg.args.bind, cfg.args.port),
+        cfg.args.backlog,
+        true,
+    )
+    .with_context(|| {
+        format!(
+            "binding {}:{} (--bind/--port)",
+            cfg.args.bind, cfg.args.port
+        )
+    })?;
+    let addr = first
+        .local_addr()?
+        .as_socket()
+        .context("listener has no socket address")?;
+    let mut fds = vec![first.into_raw_fd()];
+    for _ in 1..cores {
+        fds.push(crate::sys::listener(addr, cfg.args.backlog, true)?.into_raw_fd());
+    }
+
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone())?;
+    }
+    let shared = Arc::new(Shared {
+        cfg,
+        epoch: Instant::now(),
+        clients: AtomicUsize::new(0),
+        maxclients,
+        addr,
+    });
+    let done = Arc::new(AtomicUsize::new(0));
+    let mesh = MeshBuilder::full(cores, 1024);
+    let placement = if shared.cfg.args.pin {
+        PoolPlacement::MaxSpread(cores, None)
+    } else {
+        PoolPlacement::Unbound(cores)
+    };
+    let mut builder = LocalExecutorPoolBuilder::new(placement)
+        .name("cachectl-node")
+        .io_memory(shared.cfg.args.io_memory);
+    if shared.cfg.args.spin_us > 0 {
+        builder = builder.spin_before_park(Duration::from_micros(shared.cfg.args.spin_us));
+    }
+    println!("cachectl node listening on {addr} ({cores} cores, maxclients {maxclients})");
+    let handles = builder
+        .on_all_shards(move || {
+            let (shared, mesh, stop, done, fds) = (
+                shared.clone(),
+                mesh.clone(),
+                stop.clone(),
+                done.clone(),
+                fds.clone(),
+            );
+            async move { core_main(shared, mesh, stop, done, fds).await }
+        })
+        .map_err(|e| anyhow::anyhow!("starting executors: {e}"))?;
+    for r in handles.join_all() {
+        r.map_err(|e| anyhow::anyhow!("executor failed: {e:?}"))??;
+    }
+    log::info!("node stopped");
+    Ok(())
+}
+
+async fn core_main(
+    shared: Arc<Shared>,
+    mesh: MeshBuilder<hop::Hop, glommio::channels::channel_mesh::Full>,
+    stop: Arc<AtomicBool>,
+    done: Arc<AtomicUsize>,
+    fds: Vec<i32>,
+) -> anyhow::Result<()> {
+    let (senders, receivers) = mesh
+        .join()
+        .await
+        .map_err(|e| anyhow::anyhow!("joining the core mesh: {e}"))?;
+    let id = senders.peer_id();
+    let n = senders.nr_consumers();
+    // SAFETY: each fd was created by `sys::listener` above and is handed to
+    // exactly one core (indexed by its unique mesh id).
+    let listener = unsafe { TcpListener::from_raw_fd(fds[id]) };
+    let core = Rc::new(Core {
+        id,
+        n,
+        shard: RefCell::new(Shard::new(shared.cfg.shard_config(id, n))),
+        mesh: senders,
+        shared: shared.clone(),
+        counters: Counters::default(),
+        conns: RefCell::new(Default::default()),
+        next_client: Cell::new(0),
+        stopping: Cell::new(false),
+    });
+    self::core::spawn_hop_servers(&core, receivers);
+    self::core::spawn_expiry_sweeper(&core);
+    let stop_accepting = Rc::new(Semaphore::new(0));
+    glommio::spawn_local(watch_for_stop(core.clone(), stop, stop_accepting.clone())).detach();
+    conn::accept_loop(core.clone(), listener, stop_accepting).await;
+
+    // Let connections finish the replies they are writing; their pending
+    // reads were ended by `watch_for_stop`.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !core.conns.borrow().is_empty() && Instant::now() < deadline {
+        glommio::timer::sleep(Duration::from_millis(5)).await;
+    }
+    // Keep serving other cores' hops until every core is done.
+    done.fetch_add(1, Ordering::SeqCst);
+    while done.load(Ordering::SeqCst) < n {
+        glommio::timer::sleep(Duration::from_millis(5)).await;
+    }
+    Ok(())
+}
+
+/// Poll the signal flag; on a stop, close the accept gate and end every
+/// connection's pending read so it exits after its current reply.
+async fn watch_for_stop(core: Rc<Core>, stop: Arc<AtomicBool>, gate: Rc<Semaphore>) {
+    while !stop.load(Ordering::Relaxed) {
+        glommio::timer::sleep(Duration::from_millis(50)).await;
+    }
+    if core.id == 0 {
+        log::info!("stopping: no new connections, finishing in-flight replies");
+    }
+    core.stopping.set(true);
+    gate.close();
+    for &fd in core.conns.borrow().iter() {
+        // SAFETY: fd is an open socket owned by a live connection task;
+        // SHUT_RD only makes its pending read return 0.
+        unsafe { libc::shutdown(fd, libc::SHUT_RD) };
+    }
+}

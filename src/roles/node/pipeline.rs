@@ -1,0 +1,306 @@
+//! Turning one read's worth of pipelined requests into replies.
+//!
+//! Requests run in order. A request on a key this core owns runs at once,
+//! its reply written straight to the output. The first request for a key
+//! another core owns switches the read into *plan* mode: from then on each
+//! reply is a step in a plan — a local reply kept aside, or slot `i` of the
+//! batch for core `c` — and every op for core `c` in this read goes in one
+//! [`Hop`], so a pipeline of 16 costs at most one hop per core, not 16.
+//! Commands that need every core (DBSIZE, FLUSHALL, INFO) are barriers: the
+//! plan is flushed before they run, so they see every earlier write.
+
+use super::core::{bump, Core};
+use super::hop::{Hop, Replies};
+use super::session::{self, Session};
+use crate::cmd::{self, exec, Combine, Command, Op};
+use crate::ownership::shard_for;
+use crate::proto::{line, reply, resp, Dialect, ProtoError};
+use futures_channel::oneshot;
+use std::ops::Range;
+
+/// Where one reply comes from.
+#[derive(Clone, Copy)]
+enum Src {
+    Local(u32),
+    Remote(u16, u32),
+}
+
+#[derive(Clone, Copy)]
+enum Step {
+    One(Src),
+    /// The next `n` steps merge into one reply.
+    Group(Combine, u32),
+}
+
+/// What the connection does after this read.
+#[derive(Debug, PartialEq, Eq)]
+pub enum After {
+    /// Keep reading.
+    Continue,
+    /// Close after writing the output (QUIT, protocol error).
+    Close,
+}
+
+/// Pending work of one read; reused across reads to keep allocations warm.
+#[derive(Default)]
+pub struct Plan {
+    active: bool,
+    batches: Vec<Vec<Op<Box<[u8]>>>>,
+    steps: Vec<Step>,
+    local: Replies,
+}
+
+const UNAVAILABLE: &str = "ERR shard unavailable (node shutting down)";
+
+impl Plan {
+    /// Record a locally produced reply.
+    fn local(&mut self, out: &mut Vec<u8>, f: impl FnOnce(&mut Vec<u8>)) {
+        if !self.active {
+            f(out);
+        } else {
+            f(&mut self.local.buf);
+            self.local.seal();
+            self.steps
+                .push(Step::One(Src::Local(self.local.ends.len() as u32 - 1)));
+        }
+    }
+
+    fn push_op(&mut self, core: &Core, dialect: Dialect, op: Op<&[u8]>, out: &mut Vec<u8>) {
+        let owner = shard_for(op.key(), core.n);
+        if owner == core.id {
+            let now = core.now();
+            self.local(out, |o| {
+                exec::apply(&mut core.shard.borrow_mut(), op, now, dialect, o)
+            });
+        } else {
+            if self.batches.len() < core.n {
+                self.batches.resize_with(core.n, Vec::new);
+            }
+            self.active = true;
+            let batch = &mut self.batches[owner];
+            self.steps
+                .push(Step::One(Src::Remote(owner as u16, batch.len() as u32)));
+            batch.push(op.to_owned_op());
+        }
+    }
+
+    fn push_multi(&mut self, core: &Core, comb: Combine, ops: Vec<Op<&[u8]>>, out: &mut Vec<u8>) {
+        let all_local = ops.iter().all(|op| shard_for(op.key(), core.n) == core.id);
+        if all_local && !self.active {
+            // Fast path: run now and merge straight into the output.
+            let now = core.now();
+            let mut parts = Replies::default();
+            {
+                let mut shard = core.shard.borrow_mut();
+                for op in ops {
+                    exec::apply(&mut shard, op, now, Dialect::Resp, &mut parts.buf);
+                    parts.seal();
+                }
+            }
+            combine(
+                comb,
+                (0..parts.ends.len()).map(|i| parts.get(i)),
+                parts.ends.len(),
+                out,
+            );
+            return;
+        }
+        // Switch to plan mode so local parts are kept aside in order.
+        self.active = true;
+        self.steps.push(Step::Group(comb, ops.len() as u32));
+        for op in ops {
+            self.push_op(core, Dialect::Resp, op, out);
+        }
+    }
+
+    /// Send every batch, wait for the replies and write all planned replies
+    /// to `out` in request order.
+    pub async fn flush(&mut self, core: &Core, dialect: Dialect, out: &mut Vec<u8>) {
+        if !self.active {
+            return;
+        }
+        let mut waiting: Vec<(usize, oneshot::Receiver<Replies>)> = Vec::new();
+        for (owner, batch) in self.batches.iter_mut().enumerate() {
+            if batch.is_empty() {
+                continue;
+            }
+            let (tx, rx) = oneshot::channel();
+            let hop = Hop::Ops {
+                ops: std::mem::take(batch),
+                dialect,
+                reply: tx,
+            };
+            bump(&core.counters.hops_sent);
+            if core.mesh.send_to(owner, hop).await.is_ok() {
+                waiting.push((owner, rx));
+            }
+        }
+        let mut remote: Vec<Option<Replies>> = (0..core.n).map(|_| None).collect();
+        for (owner, rx) in waiting {
+            remote[owner] = rx.await.ok();
+        }
+        let unavailable = unavailable_reply(dialect);
+        let resolve = |src: Src| -> &[u8] {
+            match src {
+                Src::Local(i) => self.local.get(i as usize),
+                Src::Remote(c, i) => match &remote[c as usize] {
+                    Some(r) => r.get(i as usize),
+                    None => &unavailable,
+                },
+            }
+        };
+        let mut i = 0;
+        while i < self.steps.len() {
+            match self.steps[i] {
+                Step::One(src) => {
+                    out.extend_from_slice(resolve(src));
+                    i += 1;
+                }
+                Step::Group(comb, n) => {
+                    let n = n as usize;
+                    let parts = self.steps[i + 1..i + 1 + n].iter().map(|s| match s {
+                        Step::One(src) => resolve(*src),
+                        Step::Group(..) => unreachable!("groups do not nest"),
+                    });
+                    combine(comb, parts, n, out);
+                    i += 1 + n;
+                }
+            }
+        }
+        self.steps.clear();
+        self.local.clear();
+        self.active = false;
+    }
+}
+
+fn unavailable_reply(dialect: Dialect) -> Vec<u8> {
+    let mut v = Vec::new();
+    match dialect {
+        Dialect::Resp => reply::error(&mut v, UNAVAILABLE),
+        Dialect::Line => line::error(&mut v, UNAVAILABLE),
+    }
+    v
+}
+
+/// Merge the per-key replies of a split multi-key command.
+fn combine<'a>(comb: Combine, parts: impl Iterator<Item = &'a [u8]>, n: usize, out: &mut Vec<u8>) {
+    match comb {
+        Combine::Array => {
+            reply::array(out, n);
+            for p in parts {
+                out.extend_from_slice(p);
+            }
+        }
+        Combine::Sum => {
+            let mut sum = 0i64;
+            for p in parts {
+                match reply::read_int(p) {
+                    Some(v) => sum += v,
+                    None => {
+                        out.extend_from_slice(p);
+                        return;
+                    }
+                }
+            }
+            reply::int(out, sum);
+        }
+        Combine::AllOk => {
+            for p in parts {
+                if p.first() == Some(&b'-') {
+                    out.extend_from_slice(p);
+                    return;
+                }
+            }
+            reply::simple(out, "OK");
+        }
+    }
+}
+
+/// Process every complete request in `input`, appending replies to `out`.
+/// Returns the bytes consumed and whether to close the connection.
+pub async fn process(
+    core: &Core,
+    sess: &mut Session,
+    plan: &mut Plan,
+    input: &[u8],
+    out: &mut Vec<u8>,
+) -> (usize, After) {
+    let Some(dialect) = sess.dialect(input) else {
+        return (0, After::Continue);
+    };
+    let limits = core.shared.cfg.limits;
+    let mut ranges: Vec<Range<usize>> = Vec::new();
+    let mut args: Vec<&[u8]> = Vec::new();
+    let mut pos = 0;
+    while pos < input.len() {
+        let rest = &input[pos..];
+        let parsed = match dialect {
+            Dialect::Resp => {
+                resp::parse_request(rest, &limits, &mut ranges).map(|o| o.map(|n| (n, Ok(None))))
+            }
+            Dialect::Line => line::parse_line(rest, limits.max_inline).map(|o| {
+                o.map(|(n, p)| match p {
+                    Ok((op, r)) => {
+                        ranges = r;
+                        (n, Ok(Some(op)))
+                    }
+                    Err(e) => (n, Err(e)),
+                })
+            }),
+        };
+        let (n, line_op) = match parsed {
+            Ok(None) => break,
+            Ok(Some(x)) => x,
+            Err(e) => {
+                plan.flush(core, dialect, out).await;
+                protocol_error(dialect, &e, out);
+                return (input.len(), After::Close);
+            }
+        };
+        args.clear();
+        args.extend(ranges.iter().map(|r| &input[pos + r.start..pos + r.end]));
+        pos += n;
+        let parsed = match line_op {
+            Err(e) => {
+                plan.local(out, |o| line::error(o, &e.to_string()));
+                continue;
+            }
+            Ok(Some(op)) => Ok(session::line_command(op, &args)),
+            Ok(None) if args.is_empty() => continue,
+            Ok(None) => cmd::parse(&args),
+        };
+        let cmd = match parsed {
+            Ok((kind, cmd)) => {
+                bump(&core.counters.commands[kind as usize]);
+                cmd
+            }
+            Err(e) => {
+                plan.local(out, |o| reply::error(o, &e.to_string()));
+                continue;
+            }
+        };
+        match cmd {
+            Command::Key(op) => plan.push_op(core, dialect, op, out),
+            Command::Multi(comb, ops) => plan.push_multi(core, comb, ops, out),
+            Command::Global(g) => {
+                plan.flush(core, dialect, out).await;
+                super::global::run(core, g, dialect, out).await;
+            }
+            Command::Quit => {
+                plan.local(out, |o| reply::simple(o, "OK"));
+                plan.flush(core, dialect, out).await;
+                return (pos, After::Close);
+            }
+            other => plan.local(out, |o| sess.run_local(core, other, dialect, o)),
+        }
+    }
+    plan.flush(core, dialect, out).await;
+    (pos, After::Continue)
+}
+
+fn protocol_error(dialect: Dialect, e: &ProtoError, out: &mut Vec<u8>) {
+    match dialect {
+        Dialect::Resp => reply::error(out, &e.reply_text()),
+        Dialect::Line => line::error(out, &e.to_string()),
+    }
+}

@@ -1,0 +1,30 @@
+//! One core's shard of the keyspace: our map plus TTLs, LRU order, memory
+//! accounting and counters. No I/O, no runtime, no clock: every call that
+//! cares about time takes `now` (milliseconds on the node's monotonic clock),
+//! so expiry and eviction are tested without sleeping.
+//!
+//! Invariants:
+//! - every key with a TTL is in `expiring` exactly once, at `entry.ttl_idx`;
+//! - with [`Eviction::Lru`], every key is in the LRU list exactly once;
+//! - `used` is the sum of [`entry_cost`] over all entries.
+
+mod lru;
+mod shard;
+mod stats;
+
+pub use shard::{
+    parse_i64, Eviction, ExpireCond, SetCond, SetExpiry, Shard, ShardConfig, StoreError, Ttl,
+};
+pub use stats::ShardStats;
+
+/// Bytes we charge for one entry beyond its key and value: the arena node
+/// (hash, chain link, two boxed slices, expiry, index), a bucket share, the
+/// LRU links and the allocator's per-allocation headers. An estimate; the
+/// RSS check in the integration tests keeps it honest.
+pub const ENTRY_OVERHEAD: usize = 96;
+
+/// What one entry costs against `maxmemory`.
+#[inline]
+pub fn entry_cost(key_len: usize, value_len: usize) -> usize {
+    key_len + value_len + ENTRY_OVERHEAD
+}

@@ -1,0 +1,510 @@
+//! [`Shard`]: the keyspace one core owns.
+
+use super::lru::Lru;
+use super::{entry_cost, ShardStats};
+use crate::map::{HashMap, Slot};
+
+/// What to do when a write would go past `maxmemory` or `capacity`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Eviction {
+    /// Refuse the write with an OOM error (Redis's `noeviction`).
+    NoEviction,
+    /// Evict the least recently used keys first (exact LRU, O(1) per access).
+    Lru,
+}
+
+/// Static settings of a shard. Bounds are per shard: the node divides its
+/// totals by the number of cores.
+#[derive(Clone, Debug)]
+pub struct ShardConfig {
+    /// The eviction policy.
+    pub eviction: Eviction,
+    /// Most keys held; `None` for unbounded.
+    pub capacity: Option<usize>,
+    /// Most bytes held (see [`entry_cost`]); `None` for unbounded.
+    pub maxmemory: Option<usize>,
+    /// TTL given to every key written without one (the "ttl" cache type).
+    pub default_ttl_ms: Option<u64>,
+    /// Seed for the sampling RNG, so sweeps are reproducible in tests.
+    pub seed: u64,
+}
+
+impl Default for ShardConfig {
+    fn default() -> Self {
+        ShardConfig {
+            eviction: Eviction::NoEviction,
+            capacity: None,
+            maxmemory: None,
+            default_ttl_ms: None,
+            seed: 0x5eed,
+        }
+    }
+}
+
+/// How a SET treats the key's existing TTL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetExpiry {
+    /// Drop any TTL (plain SET); the default TTL applies if configured.
+    Clear,
+    /// Keep the current TTL (`KEEPTTL`).
+    Keep,
+    /// Expire at this time (ms on the node clock).
+    At(u64),
+}
+
+/// When a SET applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetCond {
+    /// Always.
+    Always,
+    /// Only if the key is absent (`NX`).
+    IfAbsent,
+    /// Only if the key is present (`XX`).
+    IfPresent,
+}
+
+/// Failures a caller turns into error replies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// Over `maxmemory` with no eviction policy.
+    #[error("OOM command not allowed when used memory > 'maxmemory'.")]
+    Oom,
+    /// INCR on a value that is not a 64-bit integer.
+    #[error("ERR value is not an integer or out of range")]
+    NotInteger,
+    /// INCR past `i64` bounds.
+    #[error("ERR increment or decrement would overflow")]
+    Overflow,
+}
+
+/// A key's remaining life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ttl {
+    /// No such key.
+    Missing,
+    /// The key never expires.
+    Persistent,
+    /// Milliseconds left.
+    Ms(u64),
+}
+
+/// Condition flags of EXPIRE (Redis 7's NX/XX/GT/LT).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExpireCond {
+    /// Always set.
+    Always,
+    /// Only if the key has no TTL.
+    Nx,
+    /// Only if the key has a TTL.
+    Xx,
+    /// Only if the new expiry is later (no TTL counts as infinite).
+    Gt,
+    /// Only if the new expiry is sooner (no TTL counts as infinite).
+    Lt,
+}
+
+const NO_TTL: u32 = u32::MAX;
+
+struct Entry {
+    value: Box<[u8]>,
+    /// Expiry time in node-clock ms; 0 means none.
+    expires_at: u64,
+    /// Position in `Shard::expiring`, or `NO_TTL`.
+    ttl_idx: u32,
+}
+
+/// One core's keyspace. All methods take `&mut self`: the shard is owned by
+/// its core and never shared, so nothing here locks.
+pub struct Shard {
+    map: HashMap<Box<[u8]>, Entry>,
+    /// Present only under [`Eviction::Lru`] or a key capacity, so a plain
+    /// node pays nothing for recency tracking.
+    lru: Option<Lru>,
+    /// Slots of keys with a TTL: uniform sampling for the active sweep.
+    expiring: Vec<Slot>,
+    used: usize,
+    cfg: ShardConfig,
+    stats: ShardStats,
+    rng: fastrand::Rng,
+}
+
+impl Shard {
+    /// An empty shard.
+    pub fn new(cfg: ShardConfig) -> Self {
+        let tracks_recency = cfg.eviction == Eviction::Lru || cfg.capacity.is_some();
+        Shard {
+            map: HashMap::new(),
+            lru: tracks_recency.then(Lru::new),
+            expiring: Vec::new(),
+            used: 0,
+            rng: fastrand::Rng::with_seed(cfg.seed),
+            cfg,
+            stats: ShardStats::default(),
+        }
+    }
+
+    /// Number of keys (including expired ones not yet reclaimed).
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// True when the shard holds no keys.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Number of keys with a TTL.
+    pub fn expiring_len(&self) -> usize {
+        self.expiring.len()
+    }
+
+    /// Bytes charged against `maxmemory`: entries plus table overhead.
+    pub fn used_bytes(&self) -> usize {
+        self.used
+            + self.map.heap_bytes()
+            + self.expiring.capacity() * std::mem::size_of::<Slot>()
+            + self.lru.as_ref().map_or(0, Lru::heap_bytes)
+    }
+
+    /// The shard's counters.
+    pub fn stats(&self) -> ShardStats {
+        self.stats
+    }
+
+    /// The shard's settings.
+    pub fn config(&self) -> &ShardConfig {
+        &self.cfg
+    }
+
+    /// Find a live key, reclaiming it first if its TTL has passed.
+    fn lookup(&mut self, key: &[u8], now: u64) -> Option<Slot> {
+        let slot = self.map.find(key)?;
+        let (_, e) = self.map.at(slot)?;
+        if e.expires_at != 0 && e.expires_at <= now {
+            self.remove_slot(slot);
+            self.stats.expired += 1;
+            return None;
+        }
+        Some(slot)
+    }
+
+    fn touch(&mut self, slot: Slot) {
+        if let Some(lru) = &mut self.lru {
+            lru.touch(slot.index());
+        }
+    }
+
+    fn remove_slot(&mut self, slot: Slot) -> Option<Box<[u8]>> {
+        let (k, e) = self.map.remove_at(slot)?;
+        self.used -= entry_cost(k.len(), e.value.len());
+        if e.ttl_idx != NO_TTL {
+            self.drop_ttl_index(e.ttl_idx);
+        }
+        if let Some(lru) = &mut self.lru {
+            lru.unlink(slot.index());
+        }
+        Some(e.value)
+    }
+
+    /// Remove `expiring[idx]`, fixing the index of the entry moved into it.
+    fn drop_ttl_index(&mut self, idx: u32) {
+        let idx = idx as usize;
+        self.expiring.swap_remove(idx);
+        if let Some(&moved) = self.expiring.get(idx) {
+            if let Some((_, e)) = self.map.at_mut(moved) {
+                e.ttl_idx = idx as u32;
+            }
+        }
+    }
+
+    /// Give `slot` the expiry `at` (0 = none), maintaining `expiring`.
+    fn set_expiry(&mut self, slot: Slot, at: u64) {
+        let Some((_, e)) = self.map.at_mut(slot) else {
+            return;
+        };
+        let had = e.ttl_idx;
+        e.expires_at = at;
+        if at != 0 && had == NO_TTL {
+            e.ttl_idx = self.expiring.len() as u32;
+            self.expiring.push(slot);
+        } else if at == 0 && had != NO_TTL {
+            e.ttl_idx = NO_TTL;
+            self.drop_ttl_index(had);
+        }
+    }
+
+    /// Evict (or refuse) so that `incoming` more bytes fit. Called before a
+    /// write runs, as Redis does, so a write never pushes past the bound.
+    fn make_room(&mut self, incoming: usize) -> Result<(), StoreError> {
+        let Some(limit) = self.cfg.maxmemory else {
+            return Ok(());
+        };
+        while self.used_bytes() + incoming > limit {
+            match self.cfg.eviction {
+                Eviction::NoEviction => {
+                    self.stats.oom_rejections += 1;
+                    return Err(StoreError::Oom);
+                }
+                Eviction::Lru => {
+                    if !self.evict_one() {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn evict_one(&mut self) -> bool {
+        let Some(oldest) = self.lru.as_ref().and_then(Lru::oldest) else {
+            return false;
+        };
+        // Only slots of live entries are ever in the list.
+        self.remove_slot(Slot(oldest));
+        self.stats.evicted += 1;
+        true
+    }
+
+    /// Insert a new key (known absent), honouring the key capacity.
+    fn insert_new(&mut self, key: Box<[u8]>, value: Box<[u8]>, at: u64) -> Slot {
+        if let Some(cap) = self.cfg.capacity {
+            while self.map.len() >= cap && self.evict_one() {}
+        }
+        self.used += entry_cost(key.len(), value.len());
+        let (slot, _) = self.map.insert_full(
+            key,
+            Entry {
+                value,
+                expires_at: 0,
+                ttl_idx: NO_TTL,
+            },
+        );
+        if let Some(lru) = &mut self.lru {
+            lru.push_front(slot.index());
+        }
+        if at != 0 {
+            self.set_expiry(slot, at);
+        }
+        slot
+    }
+
+    fn default_expiry(&self, now: u64) -> u64 {
+        self.cfg.default_ttl_ms.map_or(0, |t| now + t.max(1))
+    }
+
+    /// GET: the live value, counting a hit or miss and refreshing recency.
+    pub fn get(&mut self, key: &[u8], now: u64) -> Option<&[u8]> {
+        let Some(slot) = self.lookup(key, now) else {
+            self.stats.misses += 1;
+            return None;
+        };
+        self.stats.hits += 1;
+        self.touch(slot);
+        self.map.at(slot).map(|(_, e)| &*e.value)
+    }
+
+    /// EXISTS: like GET but without touching counters or recency.
+    pub fn exists(&mut self, key: &[u8], now: u64) -> bool {
+        self.lookup(key, now).is_some()
+    }
+
+    /// SET. Returns whether it applied and the previous value when `want_old`.
+    ///
+    /// # Errors
+    /// [`StoreError::Oom`] when the value cannot fit under `maxmemory`.
+    pub fn set(
+        &mut self,
+        key: impl AsRef<[u8]> + Into<Box<[u8]>>,
+        value: impl Into<Box<[u8]>>,
+        expiry: SetExpiry,
+        cond: SetCond,
+        want_old: bool,
+        now: u64,
+    ) -> Result<(bool, Option<Box<[u8]>>), StoreError> {
+        let value: Box<[u8]> = value.into();
+        self.make_room(entry_cost(key.as_ref().len(), value.len()))?;
+        let existing = self.lookup(key.as_ref(), now);
+        let applies = match cond {
+            SetCond::Always => true,
+            SetCond::IfAbsent => existing.is_none(),
+            SetCond::IfPresent => existing.is_some(),
+        };
+        if !applies {
+            let old = if want_old {
+                existing
+                    .and_then(|s| self.map.at(s))
+                    .map(|(_, e)| e.value.clone())
+            } else {
+                None
+            };
+            return Ok((false, old));
+        }
+        let at = match expiry {
+            SetExpiry::Clear => self.default_expiry(now),
+            SetExpiry::At(t) => t,
+            SetExpiry::Keep => existing
+                .and_then(|s| self.map.at(s))
+                .map_or_else(|| self.default_expiry(now), |(_, e)| e.expires_at),
+        };
+        match existing {
+            Some(slot) => {
+                let Some((k, e)) = self.map.at_mut(slot) else {
+                    unreachable!("live slot")
+                };
+                let klen = k.len();
+                let old = std::mem::replace(&mut e.value, value);
+                self.used =
+                    self.used - entry_cost(klen, old.len()) + entry_cost(klen, e.value.len());
+                self.set_expiry(slot, at);
+                self.touch(slot);
+                Ok((true, want_old.then_some(old)))
+            }
+            None => {
+                self.insert_new(key.into(), value, at);
+                Ok((true, None))
+            }
+        }
+    }
+
+    /// DEL of one key: whether it existed.
+    pub fn del(&mut self, key: &[u8], now: u64) -> bool {
+        match self.lookup(key, now) {
+            Some(slot) => self.remove_slot(slot).is_some(),
+            None => false,
+        }
+    }
+
+    /// INCRBY: add `delta` to the integer value (missing counts as 0); keeps the TTL.
+    ///
+    /// # Errors
+    /// [`StoreError::NotInteger`], [`StoreError::Overflow`], [`StoreError::Oom`].
+    pub fn incr_by(&mut self, key: &[u8], delta: i64, now: u64) -> Result<i64, StoreError> {
+        // An i64 takes at most 20 bytes; charging that up front is simpler
+        // than computing the exact growth and never under-counts.
+        self.make_room(entry_cost(key.len(), 20))?;
+        let existing = self.lookup(key, now);
+        let current = match existing.and_then(|s| self.map.at(s)) {
+            Some((_, e)) => parse_i64(&e.value).ok_or(StoreError::NotInteger)?,
+            None => 0,
+        };
+        let new = current.checked_add(delta).ok_or(StoreError::Overflow)?;
+        let text: Box<[u8]> = itoa::Buffer::new().format(new).as_bytes().into();
+        match existing {
+            Some(slot) => {
+                let Some((k, e)) = self.map.at_mut(slot) else {
+                    unreachable!("live slot")
+                };
+                let klen = k.len();
+                let old = std::mem::replace(&mut e.value, text);
+                self.used =
+                    self.used - entry_cost(klen, old.len()) + entry_cost(klen, e.value.len());
+                self.touch(slot);
+            }
+            None => {
+                let at = self.default_expiry(now);
+                self.insert_new(key.into(), text, at);
+            }
+        }
+        Ok(new)
+    }
+
+    /// EXPIRE/PEXPIRE with an absolute time; a time not after `now` deletes
+    /// the key (as Redis does). Returns whether the TTL was set.
+    pub fn expire_at(&mut self, key: &[u8], at: u64, cond: ExpireCond, now: u64) -> bool {
+        let Some(slot) = self.lookup(key, now) else {
+            return false;
+        };
+        let Some((_, e)) = self.map.at(slot) else {
+            return false;
+        };
+        let current = e.expires_at;
+        let ok = match cond {
+            ExpireCond::Always => true,
+            ExpireCond::Nx => current == 0,
+            ExpireCond::Xx => current != 0,
+            ExpireCond::Gt => current != 0 && at > current,
+            ExpireCond::Lt => current == 0 || at < current,
+        };
+        if !ok {
+            return false;
+        }
+        if at <= now {
+            self.remove_slot(slot);
+            return true;
+        }
+        self.set_expiry(slot, at);
+        true
+    }
+
+    /// TTL/PTTL.
+    pub fn ttl(&mut self, key: &[u8], now: u64) -> Ttl {
+        match self.lookup(key, now).and_then(|s| self.map.at(s)) {
+            None => Ttl::Missing,
+            Some((_, e)) if e.expires_at == 0 => Ttl::Persistent,
+            Some((_, e)) => Ttl::Ms(e.expires_at - now),
+        }
+    }
+
+    /// PERSIST: drop the TTL; whether there was one.
+    pub fn persist(&mut self, key: &[u8], now: u64) -> bool {
+        let Some(slot) = self.lookup(key, now) else {
+            return false;
+        };
+        let had = self.map.at(slot).is_some_and(|(_, e)| e.expires_at != 0);
+        if had {
+            self.set_expiry(slot, 0);
+        }
+        had
+    }
+
+    /// FLUSHALL on this shard.
+    pub fn flush(&mut self) {
+        self.map.clear();
+        self.expiring.clear();
+        if let Some(lru) = &mut self.lru {
+            lru.clear();
+        }
+        self.used = 0;
+    }
+
+    /// One round of the active expiry sweep: check up to `samples` random
+    /// keys that have a TTL and reclaim the expired ones. Returns
+    /// `(checked, expired)` so the caller can decide to go again (Redis
+    /// repeats while more than a quarter of a sample was expired).
+    pub fn expire_sample(&mut self, samples: usize, now: u64) -> (usize, usize) {
+        let mut checked = 0;
+        let mut expired = 0;
+        while checked < samples && !self.expiring.is_empty() {
+            checked += 1;
+            let slot = self.expiring[self.rng.usize(..self.expiring.len())];
+            let due = self.map.at(slot).is_some_and(|(_, e)| e.expires_at <= now);
+            if due {
+                self.remove_slot(slot);
+                self.stats.expired += 1;
+                expired += 1;
+            }
+        }
+        (checked, expired)
+    }
+}
+
+/// Parse a value as Redis's `string2ll` would: optional `-`, digits, no
+/// leading zeros or `+`, no blanks, fits in `i64`.
+pub fn parse_i64(v: &[u8]) -> Option<i64> {
+    if v.is_empty() || v.len() > 20 {
+        return None;
+    }
+    let s = std::str::from_utf8(v).ok()?;
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    if digits.is_empty()
+        || !digits.bytes().all(|b| b.is_ascii_digit())
+        || (digits.len() > 1 && digits.starts_with('0'))
+        || s == "-0"
+    {
+        return None;
+    }
+    s.parse().ok()
+}
+
+#[cfg(test)]
+mod tests;

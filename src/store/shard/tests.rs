@@ -1,0 +1,277 @@
+use super::*;
+
+fn shard() -> Shard {
+    Shard::new(ShardConfig::default())
+}
+
+fn set(s: &mut Shard, k: &str, v: &str, now: u64) {
+    s.set(
+        k.as_bytes(),
+        v.as_bytes(),
+        SetExpiry::Clear,
+        SetCond::Always,
+        false,
+        now,
+    )
+    .unwrap();
+}
+
+#[test]
+fn set_get_del() {
+    let mut s = shard();
+    set(&mut s, "a", "1", 0);
+    assert_eq!(s.get(b"a", 0), Some(&b"1"[..]));
+    assert!(s.del(b"a", 0));
+    assert!(!s.del(b"a", 0));
+    assert_eq!(s.get(b"a", 0), None);
+    assert_eq!(s.stats().hits, 1);
+    assert_eq!(s.stats().misses, 1);
+    assert_eq!(
+        s.used_bytes(),
+        s.map.heap_bytes() + s.expiring.capacity() * 4
+    );
+}
+
+#[test]
+fn set_conditions_and_get_option() {
+    let mut s = shard();
+    let r = s
+        .set(
+            &b"k"[..],
+            &b"v1"[..],
+            SetExpiry::Clear,
+            SetCond::IfPresent,
+            true,
+            0,
+        )
+        .unwrap();
+    assert_eq!(r, (false, None));
+    let r = s
+        .set(
+            &b"k"[..],
+            &b"v1"[..],
+            SetExpiry::Clear,
+            SetCond::IfAbsent,
+            true,
+            0,
+        )
+        .unwrap();
+    assert_eq!(r, (true, None));
+    let r = s
+        .set(
+            &b"k"[..],
+            &b"v2"[..],
+            SetExpiry::Clear,
+            SetCond::IfAbsent,
+            true,
+            0,
+        )
+        .unwrap();
+    assert_eq!(r, (false, Some(b"v1"[..].into())));
+    let r = s
+        .set(
+            &b"k"[..],
+            &b"v3"[..],
+            SetExpiry::Clear,
+            SetCond::Always,
+            true,
+            0,
+        )
+        .unwrap();
+    assert_eq!(r, (true, Some(b"v1"[..].into())));
+}
+
+#[test]
+fn ttl_lazy_expiry_with_injected_time() {
+    let mut s = shard();
+    s.set(
+        &b"k"[..],
+        &b"v"[..],
+        SetExpiry::At(100),
+        SetCond::Always,
+        false,
+        0,
+    )
+    .unwrap();
+    assert_eq!(s.ttl(b"k", 40), Ttl::Ms(60));
+    assert_eq!(s.get(b"k", 99), Some(&b"v"[..]));
+    assert_eq!(s.get(b"k", 100), None);
+    assert_eq!(s.stats().expired, 1);
+    assert_eq!(s.ttl(b"k", 100), Ttl::Missing);
+    assert_eq!(s.expiring_len(), 0);
+}
+
+#[test]
+fn keepttl_persist_and_expire_conditions() {
+    let mut s = shard();
+    s.set(
+        &b"k"[..],
+        &b"v"[..],
+        SetExpiry::At(100),
+        SetCond::Always,
+        false,
+        0,
+    )
+    .unwrap();
+    s.set(
+        &b"k"[..],
+        &b"w"[..],
+        SetExpiry::Keep,
+        SetCond::Always,
+        false,
+        0,
+    )
+    .unwrap();
+    assert_eq!(s.ttl(b"k", 0), Ttl::Ms(100));
+    assert!(!s.expire_at(b"k", 50, ExpireCond::Gt, 0));
+    assert!(s.expire_at(b"k", 50, ExpireCond::Lt, 0));
+    assert!(!s.expire_at(b"k", 70, ExpireCond::Nx, 0));
+    assert!(s.persist(b"k", 0));
+    assert!(!s.persist(b"k", 0));
+    assert_eq!(s.ttl(b"k", 0), Ttl::Persistent);
+    set(&mut s, "k", "x", 0);
+    assert_eq!(s.ttl(b"k", 0), Ttl::Persistent);
+    // An expiry in the past deletes the key.
+    assert!(s.expire_at(b"k", 5, ExpireCond::Always, 10));
+    assert_eq!(s.len(), 0);
+}
+
+#[test]
+fn incr_rules() {
+    let mut s = shard();
+    assert_eq!(s.incr_by(b"n", 5, 0), Ok(5));
+    assert_eq!(s.incr_by(b"n", -7, 0), Ok(-2));
+    set(&mut s, "n", "abc", 0);
+    assert_eq!(s.incr_by(b"n", 1, 0), Err(StoreError::NotInteger));
+    set(&mut s, "n", &i64::MAX.to_string(), 0);
+    assert_eq!(s.incr_by(b"n", 1, 0), Err(StoreError::Overflow));
+    for bad in ["", " 1", "+1", "01", "-0", "1.0", "99999999999999999999"] {
+        assert_eq!(parse_i64(bad.as_bytes()), None, "{bad:?}");
+    }
+    assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
+}
+
+#[test]
+fn incr_keeps_ttl() {
+    let mut s = shard();
+    s.set(
+        &b"n"[..],
+        &b"1"[..],
+        SetExpiry::At(100),
+        SetCond::Always,
+        false,
+        0,
+    )
+    .unwrap();
+    s.incr_by(b"n", 1, 0).unwrap();
+    assert_eq!(s.ttl(b"n", 0), Ttl::Ms(100));
+}
+
+#[test]
+fn active_sweep_reclaims_expired_keys() {
+    let mut s = shard();
+    for i in 0..1000 {
+        let at = if i % 2 == 0 {
+            SetExpiry::At(10)
+        } else {
+            SetExpiry::Clear
+        };
+        s.set(
+            format!("k{i}").into_bytes(),
+            &b"v"[..],
+            at,
+            SetCond::Always,
+            false,
+            0,
+        )
+        .unwrap();
+    }
+    assert_eq!(s.expiring_len(), 500);
+    let mut rounds = 0;
+    while s.expiring_len() > 0 && rounds < 10_000 {
+        s.expire_sample(20, 10);
+        rounds += 1;
+    }
+    assert_eq!(s.len(), 500);
+    assert_eq!(s.stats().expired, 500);
+}
+
+#[test]
+fn capacity_evicts_least_recently_used() {
+    let mut s = Shard::new(ShardConfig {
+        capacity: Some(3),
+        ..Default::default()
+    });
+    for k in ["a", "b", "c"] {
+        set(&mut s, k, "v", 0);
+    }
+    s.get(b"a", 0); // a is now the most recent; b is the oldest
+    set(&mut s, "d", "v", 0);
+    assert_eq!(s.len(), 3);
+    assert!(!s.exists(b"b", 0));
+    assert!(s.exists(b"a", 0) && s.exists(b"c", 0) && s.exists(b"d", 0));
+    assert_eq!(s.stats().evicted, 1);
+}
+
+#[test]
+fn maxmemory_lru_evicts_and_noeviction_refuses() {
+    let limit = 64 * 1024;
+    let mut lru = Shard::new(ShardConfig {
+        maxmemory: Some(limit),
+        eviction: Eviction::Lru,
+        ..Default::default()
+    });
+    let mut none = Shard::new(ShardConfig {
+        maxmemory: Some(limit),
+        ..Default::default()
+    });
+    let v = vec![b'x'; 1000];
+    let mut refused = 0;
+    for i in 0..1000 {
+        let k = format!("key{i}").into_bytes();
+        lru.set(
+            k.clone(),
+            v.clone(),
+            SetExpiry::Clear,
+            SetCond::Always,
+            false,
+            0,
+        )
+        .unwrap();
+        assert!(lru.used_bytes() <= limit);
+        match none.set(k, v.clone(), SetExpiry::Clear, SetCond::Always, false, 0) {
+            Ok(_) => {}
+            Err(StoreError::Oom) => refused += 1,
+            Err(e) => panic!("{e}"),
+        }
+        assert!(none.used_bytes() <= limit);
+    }
+    assert!(lru.stats().evicted > 900);
+    assert!(lru.exists(b"key999", 0));
+    assert!(refused > 900);
+    // Deleting frees room again under noeviction.
+    none.flush();
+    assert!(none
+        .set(
+            &b"k"[..],
+            &b"v"[..],
+            SetExpiry::Clear,
+            SetCond::Always,
+            false,
+            0
+        )
+        .is_ok());
+}
+
+#[test]
+fn default_ttl_applies_to_plain_writes() {
+    let mut s = Shard::new(ShardConfig {
+        default_ttl_ms: Some(1000),
+        ..Default::default()
+    });
+    set(&mut s, "k", "v", 5);
+    assert_eq!(s.ttl(b"k", 5), Ttl::Ms(1000));
+    s.incr_by(b"n", 1, 5).unwrap();
+    assert_eq!(s.ttl(b"n", 5), Ttl::Ms(1000));
+    assert_eq!(s.get(b"k", 1005), None);
+}
