@@ -3,7 +3,7 @@
 
 use super::{Op, SetTtl};
 use crate::proto::{line, reply, Dialect};
-use crate::store::{SetExpiry, Shard, StoreError, Ttl};
+use crate::store::{SetExpiry, SetOutcome, Shard, StoreError, Ttl};
 
 /// Run `op` on `shard` at time `now` and append its reply to `out`.
 pub fn apply<B>(shard: &mut Shard, op: Op<B>, now: u64, dialect: Dialect, out: &mut Vec<u8>)
@@ -43,9 +43,9 @@ where
             };
             match shard.set(key, value, expiry, cond, get, now) {
                 Err(e) => store_error(out, e),
-                Ok((_, Some(old))) => reply::bulk(out, &old),
-                Ok((true, None)) if !get => reply::simple(out, "OK"),
-                Ok((_, None)) => reply::nil(out),
+                Ok(SetOutcome { old: Some(old), .. }) => reply::bulk(out, &old),
+                Ok(SetOutcome { applied: true, .. }) if !get => reply::simple(out, "OK"),
+                Ok(_) => reply::nil(out),
             }
         }
         Op::Del(k) => reply::int(out, i64::from(shard.del(k.as_ref(), now))),

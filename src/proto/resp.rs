@@ -217,7 +217,9 @@ fn split_inline(line: &[u8], args: &mut Vec<Range<usize>>) -> Result<(), ProtoEr
 mod tests {
     use super::*;
 
-    fn parse(buf: &[u8]) -> Result<Option<(usize, Vec<Vec<u8>>)>, ProtoError> {
+    type Parsed = Result<Option<(usize, Vec<Vec<u8>>)>, ProtoError>;
+
+    fn parse(buf: &[u8]) -> Parsed {
         let mut args = Vec::new();
         let r = parse_request(buf, &Limits::default(), &mut args)?;
         Ok(r.map(|n| (n, args.iter().map(|r| buf[r.clone()].to_vec()).collect())))

@@ -77,6 +77,15 @@ pub enum StoreError {
     Overflow,
 }
 
+/// What a SET did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SetOutcome {
+    /// Whether the value was written (NX/XX may prevent it).
+    pub applied: bool,
+    /// The previous value, when asked for (SET ... GET).
+    pub old: Option<Box<[u8]>>,
+}
+
 /// A key's remaining life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ttl {
@@ -320,7 +329,7 @@ impl Shard {
         cond: SetCond,
         want_old: bool,
         now: u64,
-    ) -> Result<(bool, Option<Box<[u8]>>), StoreError> {
+    ) -> Result<SetOutcome, StoreError> {
         let value: Box<[u8]> = value.into();
         self.make_room(entry_cost(key.as_ref().len(), value.len()))?;
         let existing = self.lookup(key.as_ref(), now);
@@ -337,7 +346,7 @@ impl Shard {
             } else {
                 None
             };
-            return Ok((false, old));
+            return Ok(SetOutcome { applied: false, old });
         }
         let at = match expiry {
             SetExpiry::Clear => self.default_expiry(now),
@@ -357,11 +366,11 @@ impl Shard {
                     self.used - entry_cost(klen, old.len()) + entry_cost(klen, e.value.len());
                 self.set_expiry(slot, at);
                 self.touch(slot);
-                Ok((true, want_old.then_some(old)))
+                Ok(SetOutcome { applied: true, old: want_old.then_some(old) })
             }
             None => {
                 self.insert_new(key.into(), value, at);
-                Ok((true, None))
+                Ok(SetOutcome { applied: true, old: None })
             }
         }
     }

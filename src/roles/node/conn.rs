@@ -1,6 +1,7 @@
 //! Accepting clients and serving one connection: read, run, write, repeat.
 
 use super::core::{bump, Core};
+use super::hop::Delegated;
 use super::pipeline::{self, After, Plan};
 use super::session::Session;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
@@ -91,8 +92,11 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
             Ok(0) | Err(_) => break,
             Ok(n) => end += n,
         }
+        if !finish_delegated(&mut sess, &mut stream).await {
+            break;
+        }
         let (used, after) =
-            pipeline::process(&core, &mut sess, &mut plan, &buf[start..end], &mut out).await;
+            pipeline::process(&core, &mut sess, &mut plan, &buf[start..end], fd, &mut out).await;
         start += used;
         if start == end {
             start = 0;
@@ -115,7 +119,22 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
             break;
         }
     }
+    // Another core may still be writing to this fd: wait before closing it.
+    finish_delegated(&mut sess, &mut stream).await;
     core.conns.borrow_mut().remove(&fd);
     core.shared.clients.fetch_sub(1, Ordering::Relaxed);
     let _ = stream.close().await;
+}
+
+/// Wait for replies another core is writing to this client, and write what
+/// it could not. In the common case (a client that waits for its reply
+/// before sending more) the completion is already there, so this neither
+/// blocks nor costs a cross-core wake-up. Returns false if the socket failed.
+async fn finish_delegated(sess: &mut Session, stream: &mut TcpStream) -> bool {
+    let Some(rx) = sess.pending.take() else { return true };
+    match rx.await {
+        Ok(Delegated::Done) => true,
+        Ok(Delegated::Rest(rest)) => stream.write_all(&rest).await.is_ok(),
+        Ok(Delegated::Failed) | Err(_) => false,
+    }
 }

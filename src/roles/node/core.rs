@@ -1,7 +1,7 @@
 //! Per-core state: the shard this core owns, its counters, and the tasks
 //! that serve other cores' hops and sweep expired keys.
 
-use super::hop::{Hop, Query, Replies, Snapshot};
+use super::hop::{Delegated, Hop, Query, Replies, Snapshot};
 use super::NodeConfig;
 use crate::cmd::{exec, table};
 use crate::store::Shard;
@@ -115,29 +115,32 @@ impl Core {
         }
     }
 
+    /// Run ops for another core, encoding replies into `out`.
+    fn run_ops(&self, ops: Vec<crate::cmd::Op<Box<[u8]>>>, dialect: crate::proto::Dialect, out: &mut Replies) {
+        let now = self.now();
+        let served = ops.len() as u64;
+        {
+            let mut shard = self.shard.borrow_mut();
+            for op in ops {
+                exec::apply(&mut shard, op, now, dialect, &mut out.buf);
+                out.seal();
+            }
+        }
+        let c = &self.counters.hop_ops_served;
+        c.set(c.get() + served);
+    }
+
     /// Answer a hop from another core.
     fn serve_hop(&self, hop: Hop) {
         match hop {
-            Hop::Ops {
-                ops,
-                dialect,
-                reply,
-            } => {
-                let now = self.now();
-                let mut out = Replies {
-                    buf: Vec::with_capacity(64 * ops.len()),
-                    ends: Vec::with_capacity(ops.len()),
-                };
-                let served = ops.len() as u64;
-                {
-                    let mut shard = self.shard.borrow_mut();
-                    for op in ops {
-                        exec::apply(&mut shard, op, now, dialect, &mut out.buf);
-                        out.seal();
-                    }
-                }
-                let c = &self.counters.hop_ops_served;
-                c.set(c.get() + served);
+            Hop::Direct { ops, dialect, fd, done } => {
+                let mut out = Replies::default();
+                self.run_ops(ops, dialect, &mut out);
+                let _ = done.send(send_now(fd, out.buf));
+            }
+            Hop::Ops { ops, dialect, reply } => {
+                let mut out = Replies::default();
+                self.run_ops(ops, dialect, &mut out);
                 // The requester may have gone (connection closed): nothing to do.
                 let _ = reply.send(out);
             }
@@ -149,6 +152,35 @@ impl Core {
             }
         }
     }
+}
+
+/// Write `buf` to a client socket owned by another core's connection task,
+/// without blocking: whatever does not fit is handed back.
+fn send_now(fd: std::os::fd::RawFd, buf: Vec<u8>) -> Delegated {
+    let mut sent = 0;
+    while sent < buf.len() {
+        // SAFETY: the requesting core keeps `fd` open until it has received
+        // our `Delegated` (see `Hop::Direct`), and `buf[sent..]` is valid.
+        let n = unsafe {
+            libc::send(
+                fd,
+                buf[sent..].as_ptr().cast(),
+                buf.len() - sent,
+                libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+            )
+        };
+        if n > 0 {
+            sent += n as usize;
+            continue;
+        }
+        let err = std::io::Error::last_os_error();
+        return match err.kind() {
+            std::io::ErrorKind::Interrupted => continue,
+            std::io::ErrorKind::WouldBlock => Delegated::Rest(buf[sent..].to_vec()),
+            _ => Delegated::Failed,
+        };
+    }
+    Delegated::Done
 }
 
 /// Serve hops from every other core until they hang up.

@@ -70,8 +70,37 @@ pub struct Snapshot {
     pub hop_ops_served: u64,
 }
 
+/// How a delegated batch ended (see [`Hop::Direct`]).
+#[derive(Debug)]
+pub enum Delegated {
+    /// Every reply byte was written to the client socket.
+    Done,
+    /// The socket was full: the requesting core must write these bytes.
+    Rest(Vec<u8>),
+    /// The socket failed (the client is gone): close the connection.
+    Failed,
+}
+
 /// A message from one core to another.
 pub enum Hop {
+    /// Run these ops and write the replies straight to the client's socket.
+    ///
+    /// Used when every request of a read belongs to the receiving core: the
+    /// requester then has nothing to add, so the owner answers the client
+    /// itself and the requester is not woken for a reply it would only copy.
+    /// The requester awaits `done` before it writes anything else to, or
+    /// closes, `fd` — so replies stay in order and the fd cannot be reused
+    /// while the owner may still write to it.
+    Direct {
+        /// The ops, in the client's order.
+        ops: Vec<Op<Box<[u8]>>>,
+        /// How to encode the replies.
+        dialect: Dialect,
+        /// The client socket.
+        fd: std::os::fd::RawFd,
+        /// Completion, read lazily by the requester.
+        done: oneshot::Sender<Delegated>,
+    },
     /// Run these ops (all owned by the receiver) and answer in order.
     Ops {
         /// The ops, in the client's order.

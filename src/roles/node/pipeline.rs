@@ -10,13 +10,15 @@
 //! plan is flushed before they run, so they see every earlier write.
 
 use super::core::{bump, Core};
-use super::hop::{Hop, Replies};
+use super::hop::{Delegated, Hop, Replies};
 use super::session::{self, Session};
 use crate::cmd::{self, exec, Combine, Command, Op};
 use crate::ownership::shard_for;
 use crate::proto::{line, reply, resp, Dialect, ProtoError};
 use futures_channel::oneshot;
+use smallvec::SmallVec;
 use std::ops::Range;
+use std::os::fd::RawFd;
 
 /// Where one reply comes from.
 #[derive(Clone, Copy)]
@@ -65,10 +67,9 @@ impl Plan {
         }
     }
 
-    fn push_op(&mut self, core: &Core, dialect: Dialect, op: Op<&[u8]>, out: &mut Vec<u8>) {
+    fn push_op(&mut self, core: &Core, now: u64, dialect: Dialect, op: Op<&[u8]>, out: &mut Vec<u8>) {
         let owner = shard_for(op.key(), core.n);
         if owner == core.id {
-            let now = core.now();
             self.local(out, |o| {
                 exec::apply(&mut core.shard.borrow_mut(), op, now, dialect, o)
             });
@@ -84,11 +85,10 @@ impl Plan {
         }
     }
 
-    fn push_multi(&mut self, core: &Core, comb: Combine, ops: Vec<Op<&[u8]>>, out: &mut Vec<u8>) {
+    fn push_multi(&mut self, core: &Core, now: u64, comb: Combine, ops: Vec<Op<&[u8]>>, out: &mut Vec<u8>) {
         let all_local = ops.iter().all(|op| shard_for(op.key(), core.n) == core.id);
         if all_local && !self.active {
             // Fast path: run now and merge straight into the output.
-            let now = core.now();
             let mut parts = Replies::default();
             {
                 let mut shard = core.shard.borrow_mut();
@@ -109,8 +109,39 @@ impl Plan {
         self.active = true;
         self.steps.push(Step::Group(comb, ops.len() as u32));
         for op in ops {
-            self.push_op(core, Dialect::Resp, op, out);
+            self.push_op(core, now, Dialect::Resp, op, out);
         }
+    }
+
+    /// If every planned reply comes from one other core's batch, hand that
+    /// batch over so the owner writes the replies to the client itself.
+    /// Returns the completion to await before touching the socket again.
+    pub async fn delegate(
+        &mut self,
+        core: &Core,
+        dialect: Dialect,
+        fd: RawFd,
+    ) -> Option<oneshot::Receiver<Delegated>> {
+        let Some(Step::One(Src::Remote(owner, _))) = self.steps.first().copied() else {
+            return None;
+        };
+        let single = self.steps.iter().all(|s| matches!(s, Step::One(Src::Remote(c, _)) if *c == owner));
+        if !single {
+            return None;
+        }
+        let owner = usize::from(owner);
+        let (done, rx) = oneshot::channel();
+        let ops = std::mem::take(&mut self.batches[owner]);
+        bump(&core.counters.hops_sent);
+        let hop = Hop::Direct { ops, dialect, fd, done };
+        if core.mesh.send_to(owner, hop).await.is_err() {
+            // The owner is gone (shutdown): the plan stays active with an
+            // empty batch, so `flush` answers each op "unavailable".
+            return None;
+        }
+        self.steps.clear();
+        self.active = false;
+        Some(rx)
     }
 
     /// Send every batch, wait for the replies and write all planned replies
@@ -217,20 +248,27 @@ fn combine<'a>(comb: Combine, parts: impl Iterator<Item = &'a [u8]>, n: usize, o
 }
 
 /// Process every complete request in `input`, appending replies to `out`.
-/// Returns the bytes consumed and whether to close the connection.
+/// Returns the bytes consumed and whether to close the connection. When all
+/// replies of this read belong to one other core and nothing was written
+/// yet, that core answers the client directly and `sess.pending` holds the
+/// completion the connection must await before its next write.
 pub async fn process(
     core: &Core,
     sess: &mut Session,
     plan: &mut Plan,
     input: &[u8],
+    fd: RawFd,
     out: &mut Vec<u8>,
 ) -> (usize, After) {
     let Some(dialect) = sess.dialect(input) else {
         return (0, After::Continue);
     };
     let limits = core.shared.cfg.limits;
-    let mut ranges: Vec<Range<usize>> = Vec::new();
-    let mut args: Vec<&[u8]> = Vec::new();
+    // One clock read per read(): every request in a pipeline sees the same
+    // `now`, which is also what Redis does within one event-loop iteration.
+    let now = core.now();
+    let mut ranges: Vec<Range<usize>> = std::mem::take(&mut sess.ranges);
+    let mut args: SmallVec<[&[u8]; 8]> = SmallVec::new();
     let mut pos = 0;
     while pos < input.len() {
         let rest = &input[pos..];
@@ -254,6 +292,7 @@ pub async fn process(
             Err(e) => {
                 plan.flush(core, dialect, out).await;
                 protocol_error(dialect, &e, out);
+                sess.ranges = ranges;
                 return (input.len(), After::Close);
             }
         };
@@ -280,8 +319,8 @@ pub async fn process(
             }
         };
         match cmd {
-            Command::Key(op) => plan.push_op(core, dialect, op, out),
-            Command::Multi(comb, ops) => plan.push_multi(core, comb, ops, out),
+            Command::Key(op) => plan.push_op(core, now, dialect, op, out),
+            Command::Multi(comb, ops) => plan.push_multi(core, now, comb, ops, out),
             Command::Global(g) => {
                 plan.flush(core, dialect, out).await;
                 super::global::run(core, g, dialect, out).await;
@@ -289,12 +328,17 @@ pub async fn process(
             Command::Quit => {
                 plan.local(out, |o| reply::simple(o, "OK"));
                 plan.flush(core, dialect, out).await;
+                sess.ranges = ranges;
                 return (pos, After::Close);
             }
             other => plan.local(out, |o| sess.run_local(core, other, dialect, o)),
         }
     }
+    if out.is_empty() {
+        sess.pending = plan.delegate(core, dialect, fd).await;
+    }
     plan.flush(core, dialect, out).await;
+    sess.ranges = ranges;
     (pos, After::Continue)
 }
 

@@ -14,6 +14,10 @@ pub struct Session {
     /// CLIENT SETNAME.
     pub name: Option<Vec<u8>>,
     dialect: Option<Dialect>,
+    /// Argument ranges of the request being parsed, kept to reuse the allocation.
+    pub ranges: Vec<std::ops::Range<usize>>,
+    /// Replies another core is writing to this client (see `Hop::Direct`).
+    pub pending: Option<futures_channel::oneshot::Receiver<super::hop::Delegated>>,
 }
 
 impl Session {
@@ -23,6 +27,8 @@ impl Session {
             id,
             name: None,
             dialect: None,
+            ranges: Vec::new(),
+            pending: None,
         }
     }
 

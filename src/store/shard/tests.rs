@@ -45,7 +45,7 @@ fn set_conditions_and_get_option() {
             0,
         )
         .unwrap();
-    assert_eq!(r, (false, None));
+    assert_eq!((r.applied, r.old), (false, None));
     let r = s
         .set(
             &b"k"[..],
@@ -56,7 +56,7 @@ fn set_conditions_and_get_option() {
             0,
         )
         .unwrap();
-    assert_eq!(r, (true, None));
+    assert_eq!((r.applied, r.old), (true, None));
     let r = s
         .set(
             &b"k"[..],
@@ -67,7 +67,7 @@ fn set_conditions_and_get_option() {
             0,
         )
         .unwrap();
-    assert_eq!(r, (false, Some(b"v1"[..].into())));
+    assert_eq!((r.applied, r.old), (false, Some(b"v1"[..].into())));
     let r = s
         .set(
             &b"k"[..],
@@ -78,7 +78,7 @@ fn set_conditions_and_get_option() {
             0,
         )
         .unwrap();
-    assert_eq!(r, (true, Some(b"v1"[..].into())));
+    assert_eq!((r.applied, r.old), (true, Some(b"v1"[..].into())));
 }
 
 #[test]
