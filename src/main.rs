@@ -16,6 +16,9 @@ struct Cli {
 enum Role {
     /// Run a cache node (the data plane): RESP2 + seed 000's line protocol.
     Node(roles::node::NodeArgs),
+    /// Run the load balancer (the control plane): registration, health
+    /// checks, leases, metrics.
+    Lb(roles::lb::LbArgs),
 }
 
 fn main() {
@@ -23,6 +26,7 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.role {
         Role::Node(args) => roles::node::run(args),
+        Role::Lb(args) => roles::lb::run(args),
     };
     if let Err(e) = result {
         eprintln!("cachectl: {e:#}");

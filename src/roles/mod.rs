@@ -1,4 +1,5 @@
 //! Roles: the processes `cachectl` can run. Everything with sockets,
 //! executors and tasks lives here, on top of `proto`, `cmd` and `store`.
 
+pub mod lb;
 pub mod node;

@@ -11,6 +11,7 @@ mod core;
 mod global;
 pub mod hop;
 mod pipeline;
+mod register;
 mod session;
 
 use self::core::{Core, Counters, Shared};
@@ -103,6 +104,15 @@ pub struct NodeArgs {
     /// (trades CPU for latency; 0 = off).
     #[arg(long, default_value_t = 0)]
     pub spin_us: u64,
+    /// Register with the load balancer at HOST:PORT and keep a liveness link
+    /// to it (retried with backoff while the LB is unreachable).
+    #[arg(long, value_parser = crate::roles::lb::protocol::parse_host_port)]
+    pub lb: Option<crate::roles::lb::protocol::HostPort>,
+    /// HOST:PORT clients should use for this node, sent to the LB (default:
+    /// the bound address and port; with a wildcard --bind, the local IP of
+    /// the connection to the LB).
+    #[arg(long, value_parser = crate::roles::lb::protocol::parse_host_port, requires = "lb")]
+    pub advertise: Option<crate::roles::lb::protocol::HostPort>,
 }
 
 /// Parse `123`, `64kb`, `100mb`, `2gb` (case-insensitive, 1024-based).
@@ -253,6 +263,15 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone())?;
+    }
+    if let Some(lb) = cfg.args.lb.clone() {
+        let link = register::Link {
+            lb,
+            advertise: cfg.args.advertise.clone(),
+            bound: addr,
+            cores,
+        };
+        register::spawn(link, stop.clone()).context("starting the LB registration thread")?;
     }
     let shared = Arc::new(Shared {
         cfg,

@@ -1,0 +1,125 @@
+//! Health probes: every interval, one fresh connection per registered node
+//! sends `NODESTAT` and must get the reply within the health timeout.
+//!
+//! Why a fresh connection each time rather than one kept open per node: it
+//! walks the path a leased client will walk — the node's accept queue, its
+//! maxclients check and its request parser — so a node whose accept loop is
+//! wedged or that is full fails the probe even though an old connection
+//! would still be answered. It also leaves no state behind after a timeout:
+//! a timed-out probe on a kept connection could have its reply arrive
+//! during the next probe and be mistaken for it. At one connection per node
+//! per interval (seconds), the handshake costs nothing that matters.
+
+use super::protocol::{parse_probe_reply, HostPort, NodeStat, ProbeReplyError, PROBE_REQUEST};
+use super::registry::{Fault, NodeId, ProbeTicket};
+use super::server::Lb;
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use glommio::net::TcpStream;
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::rc::Rc;
+use std::time::Duration;
+
+/// Probe every node each health interval, and drop nodes that have been
+/// down too long. Probes run concurrently, each bounded by the timeout, so
+/// one hung node never delays the verdict on the others.
+pub async fn probe_loop(lb: Rc<Lb>) {
+    loop {
+        glommio::timer::sleep(lb.cfg.health_interval).await;
+        if lb.stopping.get() {
+            return;
+        }
+        let tickets = lb.registry.borrow().probe_all();
+        for t in tickets {
+            glommio::spawn_local(run(lb.clone(), t)).detach();
+        }
+        let gone = lb.registry.borrow_mut().forget_stale(lb.now());
+        gone.into_iter().for_each(|c| lb.log(c));
+    }
+}
+
+/// Probe one node now (after it registered) instead of at the next tick.
+pub async fn probe_node(lb: Rc<Lb>, id: NodeId) {
+    let ticket = lb.registry.borrow().probe_one(id);
+    if let Some(t) = ticket {
+        run(lb, t).await;
+    }
+}
+
+async fn run(lb: Rc<Lb>, t: ProbeTicket) {
+    let result = probe(&t.addr, lb.cfg.health_timeout).await;
+    let now = lb.now();
+    let change = {
+        let mut reg = lb.registry.borrow_mut();
+        match result {
+            Ok(stat) => reg.probe_ok(&t, stat, now),
+            Err(fault) => reg.probe_failed(&t, fault, now),
+        }
+    };
+    if let Some(c) = change {
+        lb.log(c);
+    }
+}
+
+/// Connect to `addr`, send `NODESTAT`, and parse the reply, all within
+/// `deadline`.
+///
+/// # Errors
+/// The [`Fault`] that keeps the node out of the lease pool.
+pub async fn probe(addr: &HostPort, deadline: Duration) -> Result<NodeStat, Fault> {
+    let target = resolve(addr).map_err(|e| Fault::Unreachable(e.to_string()))?;
+    let attempt = async {
+        let unreachable = |e: glommio::GlommioError<()>| Fault::Unreachable(io_text(e));
+        let mut s = TcpStream::connect(target).await.map_err(unreachable)?;
+        let broken = |e: io::Error| Fault::Unreachable(e.to_string());
+        s.write_all(PROBE_REQUEST).await.map_err(broken)?;
+        let mut buf = [0u8; 512];
+        let mut n = 0;
+        let stat = loop {
+            if n == buf.len() {
+                return Err(Fault::BadReply("reply too long".into()));
+            }
+            let got = s.read(&mut buf[n..]).await.map_err(broken)?;
+            if got == 0 {
+                return Err(Fault::Unreachable("closed before replying".into()));
+            }
+            n += got;
+            match parse_probe_reply(&buf[..n]) {
+                Ok(Some(stat)) => break stat,
+                Ok(None) => continue,
+                Err(ProbeReplyError::Full) => return Err(Fault::Full),
+                Err(e) => return Err(Fault::BadReply(e.to_string())),
+            }
+        };
+        let _ = s.close().await;
+        Ok(stat)
+    };
+    // The timer wraps the whole exchange (connect, write, read): a stopped
+    // process completes the TCP handshake from its backlog but never
+    // answers, and only a deadline on the read catches that.
+    match glommio::timer::timeout(deadline, async { Ok(attempt.await) }).await {
+        Ok(r) => r,
+        Err(_) => Err(Fault::Timeout),
+    }
+}
+
+fn io_text(e: glommio::GlommioError<()>) -> String {
+    match e {
+        glommio::GlommioError::IoError(e) => e.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// A node's socket address. IP literals (what nodes advertise by default)
+/// need no lookup; a DNS name is resolved with the blocking resolver, which
+/// stalls the executor for the lookup — acceptable for a few names every
+/// few seconds, and documented in docs/LB.md.
+fn resolve(addr: &HostPort) -> io::Result<SocketAddr> {
+    if let Some(ip) = addr.ip() {
+        return Ok(SocketAddr::new(ip, addr.port));
+    }
+    (addr.host.as_str(), addr.port)
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "name has no address"))
+}

@@ -1,0 +1,306 @@
+use super::*;
+
+fn one(dialect: Dialect, buf: &[u8]) -> Result<Option<(usize, Option<Parsed>)>, ProtoError> {
+    parse(dialect, buf, &mut Vec::new())
+}
+
+fn line(buf: &str) -> Parsed {
+    match one(Dialect::Line, buf.as_bytes()) {
+        Ok(Some((n, Some(p)))) => {
+            assert_eq!(n, buf.len(), "consumed all of {buf:?}");
+            p
+        }
+        other => panic!("{buf:?}: {other:?}"),
+    }
+}
+
+fn resp(args: &[&str]) -> Parsed {
+    let mut buf = format!("*{}\r\n", args.len());
+    for a in args {
+        buf.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+    }
+    match one(Dialect::Resp, buf.as_bytes()) {
+        Ok(Some((n, Some(p)))) => {
+            assert_eq!(n, buf.len());
+            p
+        }
+        other => panic!("{args:?}: {other:?}"),
+    }
+}
+
+fn reg(host: Option<&str>, port: u16, cores: u32, link: bool) -> Parsed {
+    Ok(Request::Register(Registration {
+        host: host.map(str::to_string),
+        port,
+        cores,
+        link,
+    }))
+}
+
+#[test]
+fn dialect_is_the_first_byte() {
+    assert_eq!(Dialect::of_first_byte(b'*'), Dialect::Resp);
+    assert_eq!(Dialect::of_first_byte(b'L'), Dialect::Line);
+    assert_eq!(Dialect::of_first_byte(b'R'), Dialect::Line);
+}
+
+#[test]
+fn line_form_table() {
+    let cases: Vec<(&str, Parsed)> = vec![
+        ("LEASE\n", Ok(Request::Lease)),
+        ("lease\r\n", Ok(Request::Lease)),
+        ("METRICS\n", Ok(Request::Metrics)),
+        ("PING\n", Ok(Request::Ping)),
+        ("PING:\n", Ok(Request::Ping)),
+        ("NODES\n", Ok(Request::Nodes)),
+        ("INFO\n", Ok(Request::Info)),
+        ("QUIT\n", Ok(Request::Quit)),
+        ("REGISTER:12345\n", reg(None, 12345, 1, false)),
+        (
+            "REGISTER:10.0.0.5:7000\n",
+            reg(Some("10.0.0.5"), 7000, 1, false),
+        ),
+        (
+            "REGISTER:10.0.0.5:7000:4\n",
+            reg(Some("10.0.0.5"), 7000, 4, true),
+        ),
+        (
+            "REGISTER 10.0.0.5:7000 4\r\n",
+            reg(Some("10.0.0.5"), 7000, 4, true),
+        ),
+        (
+            "REGISTER:cache-1.internal:7000:2\n",
+            reg(Some("cache-1.internal"), 7000, 2, true),
+        ),
+        ("REGISTER:[::1]:7000:2\n", reg(Some("::1"), 7000, 2, true)),
+        ("REGISTER:[::1]:7000\n", reg(Some("::1"), 7000, 1, false)),
+        ("REGISTER\n", Err(RequestError::Arity("REGISTER"))),
+        (
+            "REGISTER:abc\n",
+            Err(AddrError::BadPort("abc".into()).into()),
+        ),
+        ("REGISTER:0\n", Err(AddrError::BadPort("0".into()).into())),
+        (
+            "REGISTER:70000\n",
+            Err(AddrError::BadPort("70000".into()).into()),
+        ),
+        ("REGISTER:h:1:0\n", Err(RequestError::BadCores("0".into()))),
+        ("REGISTER:h:1:x\n", Err(RequestError::BadCores("x".into()))),
+        ("REGISTER:a:b:c:d\n", Err(RequestError::Arity("REGISTER"))),
+        (
+            "REGISTER:bad/host:1:1\n",
+            Err(AddrError::BadHost("bad/host".into()).into()),
+        ),
+        (
+            "REGISTER:[::1\n",
+            Err(AddrError::BadHost("[::1".into()).into()),
+        ),
+        ("LEASE:x\n", Err(RequestError::Arity("LEASE"))),
+        (
+            "HELLO WORLD\n",
+            Err(RequestError::UnknownCommand("HELLO".into())),
+        ),
+        ("GET:key\n", Err(RequestError::UnknownCommand("GET".into()))),
+        ("\x01\x02\n", Err(RequestError::NotText)),
+    ];
+    for (input, want) in cases {
+        assert_eq!(line(input), want, "input {input:?}");
+    }
+}
+
+#[test]
+fn line_form_framing() {
+    assert_eq!(one(Dialect::Line, b"LEA").unwrap(), None);
+    assert_eq!(one(Dialect::Line, b"\n").unwrap(), Some((1, None)));
+    assert_eq!(one(Dialect::Line, b"  \r\n").unwrap(), Some((4, None)));
+    assert_eq!(
+        one(Dialect::Line, b"\xff\xfe\n").unwrap(),
+        Some((3, Some(Err(RequestError::NotText))))
+    );
+    // Two pipelined requests are taken one at a time.
+    let buf = b"PING\nLEASE\n";
+    let (n, p) = one(Dialect::Line, buf).unwrap().unwrap();
+    assert_eq!((n, p), (5, Some(Ok(Request::Ping))));
+    let (m, p) = one(Dialect::Line, &buf[n..]).unwrap().unwrap();
+    assert_eq!((m, p), (6, Some(Ok(Request::Lease))));
+    // A line that never ends cannot be resynchronised.
+    let long = vec![b'A'; MAX_LINE + 1];
+    assert_eq!(one(Dialect::Line, &long), Err(ProtoError::InlineTooLong));
+}
+
+#[test]
+fn resp_form_table() {
+    let cases: Vec<(Vec<&str>, Parsed)> = vec![
+        (vec!["LEASE"], Ok(Request::Lease)),
+        (vec!["lease"], Ok(Request::Lease)),
+        (vec!["PING"], Ok(Request::Ping)),
+        (vec!["INFO", "all"], Ok(Request::Info)),
+        (vec!["NODES"], Ok(Request::Nodes)),
+        (vec!["METRICS"], Ok(Request::Metrics)),
+        (
+            vec!["CLIENT", "SETINFO", "LIB-NAME", "redis-rs"],
+            Ok(Request::Handshake),
+        ),
+        (vec!["SELECT", "0"], Ok(Request::Handshake)),
+        (
+            vec!["REGISTER", "127.0.0.1:7000", "3"],
+            reg(Some("127.0.0.1"), 7000, 3, false),
+        ),
+        (
+            vec!["REGISTER", "127.0.0.1:7000"],
+            reg(Some("127.0.0.1"), 7000, 1, false),
+        ),
+        (vec!["REGISTER", "7000"], reg(None, 7000, 1, false)),
+        (
+            vec!["REGISTER", "::1:7000"],
+            reg(Some("::1"), 7000, 1, false),
+        ),
+        (
+            vec!["REGISTER", "[::1]:7000", "2"],
+            reg(Some("::1"), 7000, 2, false),
+        ),
+        (
+            vec!["REGISTER", "7000", "2"],
+            Err(AddrError::NoPort("7000".into()).into()),
+        ),
+        (vec!["REGISTER"], Err(RequestError::Arity("REGISTER"))),
+        (vec!["LEASE", "x"], Err(RequestError::Arity("LEASE"))),
+        (
+            vec!["FLUSHALL"],
+            Err(RequestError::UnknownCommand("FLUSHALL".into())),
+        ),
+    ];
+    for (args, want) in cases {
+        assert_eq!(resp(&args), want, "args {args:?}");
+    }
+}
+
+#[test]
+fn resp_form_errors_are_protocol_errors() {
+    assert_eq!(
+        one(Dialect::Resp, b"*1\r\n$abc\r\n"),
+        Err(ProtoError::InvalidBulkLength)
+    );
+    assert_eq!(
+        one(Dialect::Resp, b"*100\r\n"),
+        Err(ProtoError::InvalidMultibulkLength)
+    );
+    assert_eq!(one(Dialect::Resp, b"*1\r\n$5\r\nLEA").unwrap(), None);
+    assert_eq!(one(Dialect::Resp, b"*0\r\n").unwrap(), Some((4, None)));
+}
+
+#[test]
+fn host_port() {
+    let hp = HostPort::parse("10.1.2.3:80").unwrap();
+    assert_eq!((hp.host.as_str(), hp.port), ("10.1.2.3", 80));
+    assert_eq!(hp.to_string(), "10.1.2.3:80");
+    assert_eq!(hp.ip(), Some("10.1.2.3".parse().unwrap()));
+    let v6 = HostPort::parse("[::1]:6379").unwrap();
+    assert_eq!(v6.host, "::1");
+    assert_eq!(v6.to_string(), "[::1]:6379");
+    assert_eq!(HostPort::parse("::1:6379").unwrap(), v6);
+    assert_eq!(HostPort::parse("localhost:1").unwrap().ip(), None);
+    assert!(matches!(
+        HostPort::parse("nohost"),
+        Err(AddrError::NoPort(_))
+    ));
+    assert!(matches!(HostPort::parse(":80"), Err(AddrError::BadHost(_))));
+    assert!(matches!(HostPort::parse("h:0"), Err(AddrError::BadPort(_))));
+    assert!(matches!(
+        HostPort::parse("a b:1"),
+        Err(AddrError::BadHost(_))
+    ));
+}
+
+#[test]
+fn register_line_round_trips() {
+    let hp = HostPort::parse("10.0.0.9:7001").unwrap();
+    let l = register_line(&hp, 4);
+    assert_eq!(l, "REGISTER:10.0.0.9:7001:4\n");
+    assert_eq!(line(&l), reg(Some("10.0.0.9"), 7001, 4, true));
+    let v6 = HostPort::parse("[fe80::1]:7001").unwrap();
+    assert_eq!(
+        line(&register_line(&v6, 2)),
+        reg(Some("fe80::1"), 7001, 2, true)
+    );
+}
+
+#[test]
+fn replies_in_both_dialects() {
+    let hp = HostPort::parse("127.0.0.1:7000").unwrap();
+    let lines = vec!["a b".to_string(), "c".to_string()];
+    let cases: Vec<(Reply<'_>, &[u8], &[u8])> = vec![
+        (
+            Reply::Node(&hp),
+            b"NODE:127.0.0.1:7000\n",
+            b"$14\r\n127.0.0.1:7000\r\n",
+        ),
+        (
+            Reply::NoHealthyNodes,
+            b"ERROR:no healthy nodes\n",
+            b"-ERR no healthy nodes\r\n",
+        ),
+        (Reply::Ok, b"OK\n", b"+OK\r\n"),
+        (Reply::Pong, b"PONG\n", b"+PONG\r\n"),
+        (
+            Reply::Error("bad\nthing"),
+            b"ERROR:bad thing\n",
+            b"-ERR bad thing\r\n",
+        ),
+        (Reply::Json("{}"), b"{}\n", b"$2\r\n{}\r\n"),
+        (
+            Reply::Info("# S\r\na:1\r\n"),
+            b"# S\na:1\nEND\n",
+            b"$10\r\n# S\r\na:1\r\n\r\n",
+        ),
+        (
+            Reply::Lines(&lines),
+            b"a b\nc\nEND\n",
+            b"*2\r\n$3\r\na b\r\n$1\r\nc\r\n",
+        ),
+    ];
+    for (reply, want_line, want_resp) in cases {
+        let mut o = Vec::new();
+        encode(Dialect::Line, &reply, &mut o);
+        assert_eq!(o, want_line, "{reply:?} line");
+        o.clear();
+        encode(Dialect::Resp, &reply, &mut o);
+        assert_eq!(o, want_resp, "{reply:?} resp");
+    }
+}
+
+#[test]
+fn probe_replies() {
+    let ok = b"$44\r\nclients=3 maxclients=100 cores=2 uptime_ms=9\r\n";
+    assert_eq!(
+        parse_probe_reply(ok),
+        Ok(Some(NodeStat {
+            clients: 3,
+            maxclients: Some(100),
+            cores: Some(2),
+        }))
+    );
+    assert_eq!(parse_probe_reply(&ok[..20]), Ok(None));
+    assert_eq!(parse_probe_reply(b"$44\r"), Ok(None));
+    assert_eq!(
+        parse_probe_reply(b"-ERR max number of clients reached\r\n"),
+        Err(ProbeReplyError::Full)
+    );
+    // A plain Redis server: alive, load unknown.
+    assert_eq!(
+        parse_probe_reply(b"-ERR unknown command 'NODESTAT'\r\n"),
+        Ok(Some(NodeStat::default()))
+    );
+    assert!(matches!(
+        parse_probe_reply(b"HTTP/1.1 400 Bad Request\r\n"),
+        Err(ProbeReplyError::Malformed(_))
+    ));
+    assert!(matches!(
+        parse_probe_reply(b"$5\r\nhello\r\n"),
+        Err(ProbeReplyError::Malformed(_))
+    ));
+    assert!(matches!(
+        parse_probe_reply(b"$x\r\n"),
+        Err(ProbeReplyError::Malformed(_))
+    ));
+}

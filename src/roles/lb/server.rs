@@ -1,0 +1,312 @@
+//! The LB's sockets: the accept loop and one task per connection. A
+//! connection reads requests, answers each, and — when it registered a node
+//! with the link form — stays open as that node's liveness link until EOF.
+
+use super::metrics::{self, add, Counters};
+use super::probe;
+use super::protocol::{self, Dialect, Registration, Reply, Request};
+use super::registry::{Change, NodeId, Registry};
+use super::LbConfig;
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use glommio::net::{TcpListener, TcpStream};
+use glommio::sync::Semaphore;
+use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+/// First read buffer: LB requests are a few dozen bytes.
+const READ_BUF: usize = 512;
+/// How long one reply write may take before the client is dropped.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The LB's state, owned by its one executor.
+pub struct Lb {
+    /// Nodes and lease policy. Never borrowed across an await.
+    pub registry: RefCell<Registry>,
+    /// Connection counters.
+    pub counters: Counters,
+    /// Settings.
+    pub cfg: LbConfig,
+    /// Time zero of the LB clock.
+    pub epoch: Instant,
+    /// Where the LB listens.
+    pub addr: SocketAddr,
+    /// Open connection sockets, so shutdown can end their reads.
+    pub conns: RefCell<HashSet<RawFd>>,
+    /// Set when the LB is shutting down.
+    pub stopping: Cell<bool>,
+}
+
+impl Lb {
+    /// Milliseconds on the LB clock.
+    pub fn now(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    /// Log a registry change at the level it deserves.
+    pub fn log(&self, change: Change) {
+        match change {
+            Change::Registered(a) => log::info!("node {a} registered"),
+            Change::Admitted(a) => log::info!("node {a} admitted to the lease pool"),
+            Change::Readmitted(a) => log::info!("node {a} re-admitted after a good probe"),
+            Change::Evicted(a, why) => log::warn!("node {a} evicted: {why}"),
+            Change::NotAdmitted(a, why) => log::warn!("node {a} not admitted: {why}"),
+            Change::Forgotten(a) => log::info!("node {a} forgotten after being down too long"),
+        }
+    }
+}
+
+/// Accept connections until `stop` is closed.
+pub async fn accept_loop(lb: Rc<Lb>, listener: TcpListener, stop: Rc<Semaphore>) {
+    loop {
+        let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
+            let _ = stop.acquire(1).await;
+            None
+        })
+        .await;
+        match accepted {
+            None => break,
+            Some(Ok(stream)) => {
+                add(&lb.counters.connections, 1);
+                glommio::spawn_local(serve(lb.clone(), stream)).detach();
+            }
+            Some(Err(e)) => {
+                // EMFILE and friends: the client waits in the backlog while
+                // we back off; the LB must not die of it.
+                log::warn!("accept failed: {e}");
+                glommio::timer::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+/// What a connection does after a reply.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum After {
+    Continue,
+    Close,
+    /// Close after a framing error, without losing the error reply.
+    Linger,
+}
+
+/// Longest we keep reading and discarding after a framing error.
+const LINGER: Duration = Duration::from_millis(500);
+/// Most bytes we discard after a framing error.
+const LINGER_BYTES: usize = 64 * 1024;
+
+/// Per-connection state.
+struct Conn {
+    fd: RawFd,
+    peer: IpAddr,
+    dialect: Option<Dialect>,
+    /// The node this connection is the registration link of.
+    link: Option<NodeId>,
+}
+
+/// Serve one connection until EOF, QUIT, a framing error, idleness, or
+/// shutdown.
+async fn serve(lb: Rc<Lb>, mut stream: TcpStream) {
+    let fd = stream.as_raw_fd();
+    lb.conns.borrow_mut().insert(fd);
+    add(&lb.counters.open, 1);
+    let _ = stream.set_nodelay(true);
+    let peer = stream
+        .peer_addr()
+        .map_or(IpAddr::from([127, 0, 0, 1]), |a| a.ip());
+    let mut conn = Conn {
+        fd,
+        peer,
+        dialect: None,
+        link: None,
+    };
+    let mut buf = vec![0u8; READ_BUF];
+    let mut end = 0usize;
+    let mut out = Vec::new();
+    let mut ranges = Vec::new();
+    'conn: loop {
+        if end == buf.len() {
+            // Framing caps requests at MAX_LINE, so this stays small.
+            buf.resize(buf.len() * 2, 0);
+        }
+        let n = match read(&lb, &conn, &mut stream, &mut buf[end..]).await {
+            Some(n) if n > 0 => n,
+            _ => break,
+        };
+        end += n;
+        let dialect = *conn
+            .dialect
+            .get_or_insert_with(|| Dialect::of_first_byte(buf[0]));
+        let mut start = 0;
+        let mut after = After::Continue;
+        while start < end && after == After::Continue {
+            match protocol::parse(dialect, &buf[start..end], &mut ranges) {
+                Ok(None) => break,
+                Ok(Some((used, parsed))) => {
+                    start += used;
+                    let Some(parsed) = parsed else { continue };
+                    after = handle(&lb, &mut conn, parsed, &mut out);
+                }
+                Err(e) => {
+                    add(&lb.counters.protocol_errors, 1);
+                    protocol::encode(dialect, &Reply::Error(&e.to_string()), &mut out);
+                    after = After::Linger;
+                }
+            }
+        }
+        buf.copy_within(start..end, 0);
+        end -= start;
+        if !out.is_empty() {
+            let write = stream.write_all(&out);
+            match glommio::timer::timeout(WRITE_TIMEOUT, async { Ok(write.await) }).await {
+                Ok(Ok(())) => out.clear(),
+                _ => break 'conn,
+            }
+        }
+        if after == After::Linger {
+            linger(&mut stream, &mut buf).await;
+        }
+        if after != After::Continue || lb.stopping.get() {
+            break;
+        }
+    }
+    if let Some(id) = conn.link.take() {
+        add(&lb.counters.links, -1);
+        let change = lb.registry.borrow_mut().unlink(id, lb.now());
+        // While the LB itself stops, every link closes: not news.
+        if let Some(c) = change.filter(|_| !lb.stopping.get()) {
+            lb.log(c);
+        }
+    }
+    lb.conns.borrow_mut().remove(&fd);
+    add(&lb.counters.open, -1);
+    let _ = stream.close().await;
+}
+
+/// Half-close and discard what the client is still sending, briefly.
+///
+/// Closing a socket with unread input makes the kernel send a reset, and a
+/// reset can destroy our error reply in the client's receive queue before
+/// it reads it; a client that streamed garbage would then see only
+/// "connection reset". So: FIN first, then drain until EOF or the limits.
+async fn linger(stream: &mut TcpStream, scratch: &mut [u8]) {
+    if stream.shutdown(std::net::Shutdown::Write).await.is_err() {
+        return;
+    }
+    let drain = async {
+        let mut total = 0;
+        while total < LINGER_BYTES {
+            match stream.read(scratch).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => total += n,
+            }
+        }
+        Ok(())
+    };
+    let _ = glommio::timer::timeout(LINGER, drain).await;
+}
+
+/// One read; `None` on error or idle timeout. Links wait forever: they are
+/// idle by design, and their end is exactly what we are waiting for.
+async fn read(lb: &Lb, conn: &Conn, stream: &mut TcpStream, buf: &mut [u8]) -> Option<usize> {
+    let idle = lb.cfg.idle_timeout.filter(|_| conn.link.is_none());
+    match idle {
+        None => stream.read(buf).await.ok(),
+        // glommio's own read timeout misbehaves after a dropped read, so the
+        // timer wraps the read instead; the connection closes either way.
+        Some(d) => match glommio::timer::timeout(d, async { Ok(stream.read(buf).await) }).await {
+            Ok(r) => r.ok(),
+            Err(_) => {
+                add(&lb.counters.idle_closed, 1);
+                None
+            }
+        },
+    }
+}
+
+/// Answer one request into `out`.
+fn handle(lb: &Rc<Lb>, conn: &mut Conn, parsed: protocol::Parsed, out: &mut Vec<u8>) -> After {
+    let dialect = conn.dialect.unwrap_or(Dialect::Line);
+    add(&lb.counters.requests, 1);
+    let req = match parsed {
+        Ok(r) => r,
+        Err(e) => {
+            add(&lb.counters.request_errors, 1);
+            protocol::encode(dialect, &Reply::Error(&e.to_string()), out);
+            return After::Continue;
+        }
+    };
+    let mut reply = |r: Reply<'_>| protocol::encode(dialect, &r, out);
+    match req {
+        Request::Lease => {
+            let mut reg = lb.registry.borrow_mut();
+            match reg.lease() {
+                Some(addr) => reply(Reply::Node(addr)),
+                None => reply(Reply::NoHealthyNodes),
+            }
+        }
+        Request::Register(r) => match register(lb, conn, &r) {
+            Ok(()) => reply(Reply::Ok),
+            Err(msg) => {
+                add(&lb.counters.request_errors, 1);
+                reply(Reply::Error(&msg));
+            }
+        },
+        Request::Metrics => reply(Reply::Json(&metrics::render_metrics(lb))),
+        Request::Info => reply(Reply::Info(&metrics::render_info(lb))),
+        Request::Nodes => reply(Reply::Lines(&metrics::render_nodes(lb))),
+        Request::Ping => reply(Reply::Pong),
+        Request::Handshake => reply(Reply::Ok),
+        Request::Quit => {
+            reply(Reply::Ok);
+            return After::Close;
+        }
+    }
+    After::Continue
+}
+
+/// Add or refresh a node; probe it at once if it is not yet leasable.
+fn register(lb: &Rc<Lb>, conn: &mut Conn, r: &Registration) -> Result<(), String> {
+    let addr = r.addr(conn.peer).map_err(|e| e.to_string())?;
+    let now = lb.now();
+    let (id, needs_probe, change) = lb
+        .registry
+        .borrow_mut()
+        .register(addr, r.cores, r.link, now);
+    if let Some(c) = change {
+        lb.log(c);
+    }
+    if r.link {
+        // A link that registers again gives up its old claim only after the
+        // new one is counted, so repeating the same address never drops
+        // the node's link count to zero on the way.
+        if let Some(old) = conn.link.replace(id) {
+            let c = lb.registry.borrow_mut().unlink(old, now);
+            c.into_iter().for_each(|c| lb.log(c));
+        } else {
+            add(&lb.counters.links, 1);
+            keepalive(conn.fd);
+        }
+    }
+    if needs_probe {
+        glommio::spawn_local(probe::probe_node(lb.clone(), id)).detach();
+    }
+    Ok(())
+}
+
+/// Turn on TCP keepalive for a link: a node whose host vanished without a
+/// FIN would otherwise hold its link (and its registry entry) open forever.
+fn keepalive(fd: RawFd) {
+    // SAFETY: `fd` is the open socket of the connection being served; the
+    // borrow ends within this call.
+    let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+    let ka = socket2::TcpKeepalive::new()
+        .with_time(Duration::from_secs(10))
+        .with_interval(Duration::from_secs(5))
+        .with_retries(3);
+    if let Err(e) = socket2::SockRef::from(&fd).set_tcp_keepalive(&ka) {
+        log::warn!("cannot enable keepalive on a registration link: {e}");
+    }
+}

@@ -1,0 +1,250 @@
+//! The node's registration link to the LB (`--lb HOST:PORT`).
+//!
+//! A plain thread with blocking sockets, off the data path: connect, send
+//! `REGISTER:<host>:<port>:<cores>\n`, expect `OK`, then hold the connection
+//! open. The LB treats its close as "this node is gone" (the kernel closes
+//! it when our process dies, however it dies), and we treat its close as
+//! "the LB is gone": retry with capped exponential backoff, forever, so an
+//! LB that restarts, or a node that was evicted, re-registers without an
+//! operator. The node serves clients whether or not the link is up.
+//!
+//! On shutdown the link is closed first, so the LB stops leasing this node
+//! while it drains its last connections.
+
+use crate::roles::lb::protocol::{register_line, HostPort};
+use std::io::{self, BufRead, BufReader, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// First retry delay; doubles per failure.
+const BACKOFF_MIN: Duration = Duration::from_millis(100);
+/// Longest retry delay.
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// Connect and reply deadline for one registration attempt.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How often a blocked link read wakes up to check for shutdown.
+const STOP_POLL: Duration = Duration::from_millis(100);
+
+/// What to register, and where.
+#[derive(Clone, Debug)]
+pub struct Link {
+    /// The LB's address.
+    pub lb: HostPort,
+    /// The address clients should use, if set by `--advertise`.
+    pub advertise: Option<HostPort>,
+    /// The address the node's listeners are bound to (port resolved).
+    pub bound: SocketAddr,
+    /// Executor cores.
+    pub cores: usize,
+}
+
+/// Why one registration attempt ended.
+#[derive(Debug, thiserror::Error)]
+enum LinkError {
+    #[error("cannot resolve {0}: {1}")]
+    Resolve(String, io::Error),
+    #[error("cannot connect: {0}")]
+    Connect(io::Error),
+    #[error("link broke: {0}")]
+    Io(#[from] io::Error),
+    #[error("LB refused the registration: {0}")]
+    Refused(String),
+    #[error("LB closed the connection before replying")]
+    NoReply,
+}
+
+/// How a registered link ended.
+enum Ended {
+    /// The LB closed it (LB stopped or restarted).
+    LbClosed,
+    /// We are shutting down.
+    Stopping,
+}
+
+/// Start the link thread; it runs until `stop` is set.
+///
+/// # Errors
+/// The thread could not be spawned.
+pub fn spawn(link: Link, stop: Arc<AtomicBool>) -> io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("cachectl-lb-link".into())
+        .spawn(move || run(&link, &stop))
+}
+
+fn run(link: &Link, stop: &AtomicBool) {
+    let mut backoff = BACKOFF_MIN;
+    // The last problem logged, so a retry that fails the same way stays quiet.
+    let mut last_problem: Option<String> = None;
+    while !stop.load(Ordering::Relaxed) {
+        match session(link, stop) {
+            Ok(Ended::Stopping) => return,
+            Ok(Ended::LbClosed) => {
+                log::warn!(
+                    "LB {} closed the registration link; re-registering",
+                    link.lb
+                );
+                backoff = BACKOFF_MIN;
+                last_problem = None;
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                if last_problem.as_deref() != Some(msg.as_str()) {
+                    log::warn!(
+                        "registering with LB {}: {msg}; still serving, retrying every {:?} or less",
+                        link.lb,
+                        BACKOFF_MAX
+                    );
+                    last_problem = Some(msg);
+                }
+            }
+        }
+        sleep_unless_stopped(backoff, stop);
+        backoff = (backoff * 2).min(BACKOFF_MAX);
+    }
+}
+
+/// One connection: register, then hold the link until it ends.
+fn session(link: &Link, stop: &AtomicBool) -> Result<Ended, LinkError> {
+    let lb_addr = (link.lb.host.as_str(), link.lb.port)
+        .to_socket_addrs()
+        .and_then(|mut a| {
+            a.next()
+                .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address"))
+        })
+        .map_err(|e| LinkError::Resolve(link.lb.to_string(), e))?;
+    let stream =
+        TcpStream::connect_timeout(&lb_addr, ATTEMPT_TIMEOUT).map_err(LinkError::Connect)?;
+    stream.set_nodelay(true)?;
+    // Keepalive closes the link if the LB's host vanishes without a FIN;
+    // otherwise we would wait on a dead connection forever.
+    let sock = socket2::SockRef::from(&stream);
+    sock.set_tcp_keepalive(
+        &socket2::TcpKeepalive::new()
+            .with_time(Duration::from_secs(10))
+            .with_interval(Duration::from_secs(5))
+            .with_retries(3),
+    )?;
+    let me = advertised(link, stream.local_addr()?.ip());
+    let line = register_line(&me, link.cores);
+    (&stream).write_all(line.as_bytes())?;
+    stream.set_read_timeout(Some(ATTEMPT_TIMEOUT))?;
+    let mut reader = BufReader::new(&stream);
+    let mut reply = String::new();
+    if reader.read_line(&mut reply)? == 0 {
+        return Err(LinkError::NoReply);
+    }
+    let reply = reply.trim();
+    if reply != "OK" {
+        return Err(LinkError::Refused(reply.chars().take(200).collect()));
+    }
+    log::info!(
+        "registered with LB {} as {me} ({} cores)",
+        link.lb,
+        link.cores
+    );
+    // Hold the link: the LB sends nothing more today (a future cluster map
+    // push would arrive here), so any bytes are read and ignored.
+    stream.set_read_timeout(Some(STOP_POLL))?;
+    let mut scratch = [0u8; 512];
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+            return Ok(Ended::Stopping);
+        }
+        match io::Read::read(&mut reader, &mut scratch) {
+            Ok(0) => return Ok(Ended::LbClosed),
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// The address sent to the LB: `--advertise`, else the bound address; a
+/// wildcard bind (0.0.0.0 / ::) advertises the local IP of the link
+/// connection instead, which is the address the LB's network reaches us on.
+fn advertised(link: &Link, link_ip: IpAddr) -> HostPort {
+    if let Some(a) = &link.advertise {
+        return a.clone();
+    }
+    let ip = if link.bound.ip().is_unspecified() {
+        link_ip
+    } else {
+        link.bound.ip()
+    };
+    HostPort {
+        host: ip.to_string(),
+        port: link.bound.port(),
+    }
+}
+
+fn sleep_unless_stopped(d: Duration, stop: &AtomicBool) {
+    let until = Instant::now() + d;
+    while !stop.load(Ordering::Relaxed) {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        std::thread::sleep(left.min(STOP_POLL));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    fn link(lb: SocketAddr, bound: &str) -> Link {
+        Link {
+            lb: HostPort::new(&lb.ip().to_string(), lb.port()).unwrap(),
+            advertise: None,
+            bound: bound.parse().unwrap(),
+            cores: 3,
+        }
+    }
+
+    #[test]
+    fn advertises_bound_address_or_link_ip_for_wildcards() {
+        let l = link("127.0.0.1:1".parse().unwrap(), "127.0.0.1:7000");
+        let ip: IpAddr = "10.0.0.7".parse().unwrap();
+        assert_eq!(advertised(&l, ip).to_string(), "127.0.0.1:7000");
+        let l = link("127.0.0.1:1".parse().unwrap(), "0.0.0.0:7000");
+        assert_eq!(advertised(&l, ip).to_string(), "10.0.0.7:7000");
+        let mut l = l;
+        l.advertise = Some(HostPort::parse("cache-1:9000").unwrap());
+        assert_eq!(advertised(&l, ip).to_string(), "cache-1:9000");
+    }
+
+    /// A fake LB that accepts, checks the line, answers, and hangs up.
+    #[test]
+    fn registers_and_re_registers_after_the_lb_hangs_up() {
+        let lb = TcpListener::bind("127.0.0.1:0").unwrap();
+        let lb_addr = lb.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let handle = spawn(link(lb_addr, "127.0.0.1:7000"), stop.clone()).unwrap();
+        for _ in 0..2 {
+            let (s, _) = lb.accept().unwrap();
+            let mut line = String::new();
+            BufReader::new(&s).read_line(&mut line).unwrap();
+            assert_eq!(line, "REGISTER:127.0.0.1:7000:3\n");
+            (&s).write_all(b"OK\n").unwrap();
+            drop(s); // the LB "restarts": the link must come back
+        }
+        // A refusal is retried too.
+        let (s, _) = lb.accept().unwrap();
+        (&s).write_all(b"ERROR:nope\n").unwrap();
+        drop(s);
+        let (s, _) = lb.accept().unwrap();
+        stop.store(true, Ordering::Relaxed);
+        drop(s);
+        handle.join().unwrap();
+    }
+}
