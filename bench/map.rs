@@ -168,8 +168,11 @@ fn compare<K: Clone + Hash + Eq>(keys: &[K], misses: &[K], order: &[usize]) -> [
     )
 }
 
+/// Picks one operation's time out of an `OpTimes`.
+type Column = fn(&OpTimes) -> f64;
+
 fn print_ops(label: &str, t: &[OpTimes; 3]) {
-    let rows: [(&str, fn(&OpTimes) -> f64); 4] = [
+    let rows: [(&str, Column); 4] = [
         ("insert", |o| o.insert),
         ("get hit", |o| o.hit),
         ("get miss", |o| o.miss),

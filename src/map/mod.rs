@@ -264,7 +264,8 @@ impl<K, V, S> HashMap<K, V, S> {
 
     /// Calls `f` on every entry with a mutable value, in slot order.
     pub fn for_each_mut(&mut self, mut f: impl FnMut(Slot, &K, &mut V)) {
-        for (i, e) in self.arena.entries_mut().iter_mut().enumerate() {
+        let slots = self.arena.entries_mut().iter_mut();
+        for (i, e) in slots.enumerate() {
             if let arena::Entry::Occupied { key, value, .. } = e {
                 f(Slot(i as u32), key, value);
             }
@@ -370,16 +371,17 @@ where
     pub fn insert_full(&mut self, k: K, v: V) -> (Slot, Option<V>) {
         self.step();
         let hash = self.hash_one(&k);
-        if let Some(slot) = self.find_hashed(hash, &k) {
-            let old = self
-                .arena
-                .get_mut(slot.0)
-                .map(|(_, cur)| mem::replace(cur, v));
-            return (slot, old);
+        if self.len > 0 {
+            let (t, b) = self.locate(hash);
+            if let Some((_, i)) = self.arena.find(self.tables[t].head(b), hash, &k) {
+                let old = self.arena.get_mut(i).map(|(_, cur)| mem::replace(cur, v));
+                return (Slot(i), old);
+            }
         }
         if (self.len + 1) * 4 > self.tables[NEW].buckets() * 3 {
             self.grow();
         }
+        // Located after any grow, which changes where `hash` belongs.
         let (t, b) = self.locate(hash);
         let i = self.arena.alloc(hash, self.tables[t].head(b), k, v);
         self.tables[t].set_head(b, i);

@@ -65,18 +65,17 @@ impl<K, V, S> HashMap<K, V, S> {
 
     /// Relinks every node of old bucket `b` into the new table.
     fn move_bucket(&mut self, b: usize) {
-        let mut i = self.tables[OLD].head(b);
-        self.tables[OLD].set_head(b, NIL);
-        while i != NIL {
-            let next = self.arena.next(i);
-            // A chain node is always live (invariant 1), so `hash` is Some.
-            if let Some(hash) = self.arena.hash(i) {
-                let nb = self.tables[NEW].bucket(hash);
-                self.arena.set_next(i, self.tables[NEW].head(nb));
-                self.tables[NEW].set_head(nb, i);
-                self.old_len -= 1;
-            }
-            i = next;
+        let [new, old] = &mut self.tables;
+        let mut i = old.head(b);
+        old.set_head(b, NIL);
+        // A chain node is always live (invariant 1), so `link_mut` only
+        // returns `None` at the `NIL` end of the chain.
+        while let Some((hash, next)) = self.arena.link_mut(i) {
+            let nb = new.bucket(hash);
+            let rest = mem::replace(next, new.head(nb));
+            new.set_head(nb, i);
+            self.old_len -= 1;
+            i = rest;
         }
     }
 
@@ -95,10 +94,13 @@ impl<K, V, S> HashMap<K, V, S> {
     /// Starts doubling the bucket count (allocating the first table if none).
     pub(super) fn grow(&mut self) {
         let buckets = self.tables[NEW].buckets();
+        let grown = (buckets * 2).max(super::MIN_BUCKETS);
+        // The arena can never need more than the new table's 0.75 load.
+        self.arena.reserve_total(grown / 4 * 3);
         if buckets == 0 {
-            self.tables[NEW] = Table::with_buckets(super::MIN_BUCKETS);
+            self.tables[NEW] = Table::with_buckets(grown);
         } else {
-            self.start_rehash(buckets * 2);
+            self.start_rehash(grown);
         }
     }
 
