@@ -5,6 +5,7 @@
 //! malformed and cannot be resynchronised, so the caller answers with
 //! [`ProtoError::reply_text`] and closes the connection, as Redis does.
 
+pub mod client;
 pub mod line;
 pub mod reply;
 pub mod resp;

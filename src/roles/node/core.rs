@@ -2,9 +2,14 @@
 //! that serve other cores' hops and sweep expired keys.
 
 use super::hop::{Delegated, Hop, Query, Replies, Snapshot};
+use super::origin::{FetchError, Fetched, Flight, Origin};
 use super::NodeConfig;
+use crate::cmd::Op;
 use crate::cmd::{exec, table};
+use crate::proto::{line, reply, Dialect};
 use crate::store::Shard;
+use crate::store::{SetCond, SetExpiry};
+use futures_channel::oneshot;
 use glommio::channels::channel_mesh::{Receivers, Senders};
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
@@ -28,6 +33,8 @@ pub struct Shared {
     pub maxclients: usize,
     /// The address clients reach us on.
     pub addr: std::net::SocketAddr,
+    /// The read-through origin, resolved once at start.
+    pub origin: Option<std::net::SocketAddr>,
 }
 
 /// Per-core counters: plain cells, owned by the core, summed on read.
@@ -71,6 +78,8 @@ pub struct Core {
     pub next_client: Cell<u64>,
     /// Set when the node is shutting down.
     pub stopping: Cell<bool>,
+    /// The read-through client, with `--origin`.
+    pub origin: Option<Origin>,
 }
 
 impl Core {
@@ -112,11 +121,120 @@ impl Core {
             rejected_connections: c.rejected.get(),
             hops_sent: c.hops_sent.get(),
             hop_ops_served: c.hop_ops_served.get(),
+            origin_fetches: self.origin.as_ref().map_or(0, |o| o.stats.fetches.get()),
+            coalesced_waits: self.origin.as_ref().map_or(0, |o| o.stats.coalesced.get()),
+            origin_errors: self.origin.as_ref().map_or(0, |o| o.stats.errors.get()),
+            negative_hits: self
+                .origin
+                .as_ref()
+                .map_or(0, |o| o.stats.negative_hits.get()),
         }
     }
 
+    /// Whether `op` may have to wait for the origin (a GET on a read-through node).
+    pub fn reads_through(&self, op: &Op<impl AsRef<[u8]>>) -> bool {
+        self.origin.is_some() && matches!(op, Op::Get(_))
+    }
+
+    /// A GET on a read-through node: the value if cached, else the origin's
+    /// answer, fetching at most once per key at a time.
+    fn get_or_fetch(
+        self: &Rc<Self>,
+        key: &[u8],
+        now: u64,
+    ) -> Result<Fetched, oneshot::Receiver<Fetched>> {
+        if let Some(v) = self.shard.borrow_mut().get(key, now) {
+            return Ok(Ok(Some(v.into())));
+        }
+        let Some(origin) = &self.origin else {
+            return Ok(Ok(None));
+        };
+        if origin.known_missing(key, now) {
+            return Ok(Ok(None));
+        }
+        match origin.join(key) {
+            Flight::Follower(rx) => Err(rx),
+            Flight::Leader(rx) => {
+                let core = self.clone();
+                let key: Box<[u8]> = key.into();
+                glommio::spawn_local(async move {
+                    let Some(origin) = &core.origin else { return };
+                    let result = origin.fetch(&key).await;
+                    let now = core.now();
+                    if let Ok(Some(v)) = &result {
+                        // IfAbsent: a SET that landed while we fetched is newer
+                        // than what the origin told us. An OOM refusal just
+                        // means the value is served uncached.
+                        let _ = core.shard.borrow_mut().set(
+                            &key[..],
+                            v.clone(),
+                            SetExpiry::Clear,
+                            SetCond::IfAbsent,
+                            false,
+                            now,
+                        );
+                    }
+                    origin.land(&key, &result, now);
+                })
+                .detach();
+                Err(rx)
+            }
+        }
+    }
+
+    /// Run a batch that may contain read-through GETs: everything else runs
+    /// at once, in order; GET misses start (or join) their fetches together,
+    /// then the replies are written in request order.
+    pub async fn run_ops_async(
+        self: &Rc<Self>,
+        ops: Vec<Op<Box<[u8]>>>,
+        dialect: Dialect,
+    ) -> Replies {
+        enum Part {
+            Done(Replies),
+            Wait(oneshot::Receiver<Fetched>),
+        }
+        let now = self.now();
+        let mut parts = Vec::with_capacity(ops.len());
+        for op in ops {
+            if let (true, Op::Get(key)) = (self.origin.is_some(), &op) {
+                match self.get_or_fetch(key, now) {
+                    Ok(v) => {
+                        let mut r = Replies::default();
+                        encode_fetched(&v, dialect, &mut r.buf);
+                        parts.push(Part::Done(r));
+                    }
+                    Err(rx) => parts.push(Part::Wait(rx)),
+                }
+                continue;
+            }
+            let mut r = Replies::default();
+            exec::apply(&mut self.shard.borrow_mut(), op, now, dialect, &mut r.buf);
+            parts.push(Part::Done(r));
+        }
+        let mut out = Replies::default();
+        for part in parts {
+            match part {
+                Part::Done(r) => out.buf.extend_from_slice(&r.buf),
+                Part::Wait(rx) => {
+                    let v = rx
+                        .await
+                        .unwrap_or(Err(FetchError::Io("fetch abandoned".into())));
+                    encode_fetched(&v, dialect, &mut out.buf);
+                }
+            }
+            out.seal();
+        }
+        out
+    }
+
     /// Run ops for another core, encoding replies into `out`.
-    fn run_ops(&self, ops: Vec<crate::cmd::Op<Box<[u8]>>>, dialect: crate::proto::Dialect, out: &mut Replies) {
+    fn run_ops(
+        &self,
+        ops: Vec<crate::cmd::Op<Box<[u8]>>>,
+        dialect: crate::proto::Dialect,
+        out: &mut Replies,
+    ) {
         let now = self.now();
         let served = ops.len() as u64;
         {
@@ -131,14 +249,47 @@ impl Core {
     }
 
     /// Answer a hop from another core.
-    fn serve_hop(&self, hop: Hop) {
+    fn serve_hop(self: &Rc<Self>, hop: Hop) {
         match hop {
-            Hop::Direct { ops, dialect, fd, done } => {
+            Hop::Direct {
+                ops,
+                dialect,
+                fd,
+                done,
+            } if ops.iter().any(|op| self.reads_through(op)) => {
+                let core = self.clone();
+                glommio::spawn_local(async move {
+                    let out = core.run_ops_async(ops, dialect).await;
+                    let _ = done.send(send_now(fd, out.buf));
+                })
+                .detach();
+            }
+            Hop::Ops {
+                ops,
+                dialect,
+                reply,
+            } if ops.iter().any(|op| self.reads_through(op)) => {
+                let core = self.clone();
+                glommio::spawn_local(async move {
+                    let _ = reply.send(core.run_ops_async(ops, dialect).await);
+                })
+                .detach();
+            }
+            Hop::Direct {
+                ops,
+                dialect,
+                fd,
+                done,
+            } => {
                 let mut out = Replies::default();
                 self.run_ops(ops, dialect, &mut out);
                 let _ = done.send(send_now(fd, out.buf));
             }
-            Hop::Ops { ops, dialect, reply } => {
+            Hop::Ops {
+                ops,
+                dialect,
+                reply,
+            } => {
                 let mut out = Replies::default();
                 self.run_ops(ops, dialect, &mut out);
                 // The requester may have gone (connection closed): nothing to do.
@@ -151,6 +302,18 @@ impl Core {
                 let _ = reply.send(self.snapshot());
             }
         }
+    }
+}
+
+/// Encode a read-through GET's outcome.
+fn encode_fetched(v: &Fetched, dialect: Dialect, out: &mut Vec<u8>) {
+    match (v, dialect) {
+        (Ok(Some(v)), Dialect::Resp) => reply::bulk(out, v),
+        (Ok(None), Dialect::Resp) => reply::nil(out),
+        (Err(e), Dialect::Resp) => reply::error(out, &format!("ERR {e}")),
+        (Ok(Some(v)), Dialect::Line) => line::value(out, v),
+        (Ok(None), Dialect::Line) => line::status(out, "NOT_FOUND"),
+        (Err(e), Dialect::Line) => line::error(out, &e.to_string()),
     }
 }
 

@@ -68,6 +68,14 @@ pub struct Snapshot {
     pub hops_sent: u64,
     /// Ops other cores sent here to run.
     pub hop_ops_served: u64,
+    /// Read-through fetches sent to the origin.
+    pub origin_fetches: u64,
+    /// GET misses that waited on a fetch already in flight.
+    pub coalesced_waits: u64,
+    /// Origin fetches that failed or timed out.
+    pub origin_errors: u64,
+    /// Misses answered from the negative cache.
+    pub negative_hits: u64,
 }
 
 /// How a delegated batch ended (see [`Hop::Direct`]).

@@ -10,6 +10,7 @@ mod conn;
 mod core;
 mod global;
 pub mod hop;
+mod origin;
 mod pipeline;
 mod register;
 mod session;
@@ -97,6 +98,17 @@ pub struct NodeArgs {
     /// Policy at --maxmemory; default: allkeys-lru for lru nodes, else noeviction.
     #[arg(long, value_enum)]
     pub maxmemory_policy: Option<MaxmemoryPolicy>,
+    /// Read-through origin: a GET miss fetches the key from this server
+    /// (RESP `GET`), caches and returns it.
+    #[arg(long, value_parser = crate::roles::lb::protocol::parse_host_port)]
+    pub origin: Option<crate::roles::lb::protocol::HostPort>,
+    /// How long an origin fetch may take before the GET fails, in ms.
+    #[arg(long, default_value_t = 1000)]
+    pub origin_timeout: u64,
+    /// Cache "not found" answers from the origin for this many seconds
+    /// (default: not cached, every miss asks the origin).
+    #[arg(long)]
+    pub negative_ttl: Option<u64>,
     /// io_uring registered buffer memory per executor, in bytes.
     #[arg(long, default_value_t = 256 * 1024)]
     pub io_memory: usize,
@@ -273,12 +285,22 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
         };
         register::spawn(link, stop.clone()).context("starting the LB registration thread")?;
     }
+    let origin = match &cfg.args.origin {
+        Some(hp) => Some(
+            std::net::ToSocketAddrs::to_socket_addrs(&(hp.host.as_str(), hp.port))
+                .ok()
+                .and_then(|mut a| a.next())
+                .with_context(|| format!("--origin {hp}: cannot resolve"))?,
+        ),
+        None => None,
+    };
     let shared = Arc::new(Shared {
         cfg,
         epoch: Instant::now(),
         clients: AtomicUsize::new(0),
         maxclients,
         addr,
+        origin,
     });
     let done = Arc::new(AtomicUsize::new(0));
     let mesh = MeshBuilder::full(cores, 1024);
@@ -339,6 +361,13 @@ async fn core_main(
         conns: RefCell::new(Default::default()),
         next_client: Cell::new(0),
         stopping: Cell::new(false),
+        origin: shared.origin.map(|addr| {
+            origin::Origin::new(
+                addr,
+                Duration::from_millis(shared.cfg.args.origin_timeout.max(1)),
+                shared.cfg.args.negative_ttl.map(|s| s * 1000),
+            )
+        }),
     });
     self::core::spawn_hop_servers(&core, receivers);
     self::core::spawn_expiry_sweeper(&core);

@@ -19,6 +19,7 @@ use futures_channel::oneshot;
 use smallvec::SmallVec;
 use std::ops::Range;
 use std::os::fd::RawFd;
+use std::rc::Rc;
 
 /// Where one reply comes from.
 #[derive(Clone, Copy)]
@@ -67,9 +68,16 @@ impl Plan {
         }
     }
 
-    fn push_op(&mut self, core: &Core, now: u64, dialect: Dialect, op: Op<&[u8]>, out: &mut Vec<u8>) {
+    fn push_op(
+        &mut self,
+        core: &Core,
+        now: u64,
+        dialect: Dialect,
+        op: Op<&[u8]>,
+        out: &mut Vec<u8>,
+    ) {
         let owner = shard_for(op.key(), core.n);
-        if owner == core.id {
+        if owner == core.id && !core.reads_through(&op) {
             self.local(out, |o| {
                 exec::apply(&mut core.shard.borrow_mut(), op, now, dialect, o)
             });
@@ -85,8 +93,17 @@ impl Plan {
         }
     }
 
-    fn push_multi(&mut self, core: &Core, now: u64, comb: Combine, ops: Vec<Op<&[u8]>>, out: &mut Vec<u8>) {
-        let all_local = ops.iter().all(|op| shard_for(op.key(), core.n) == core.id);
+    fn push_multi(
+        &mut self,
+        core: &Core,
+        now: u64,
+        comb: Combine,
+        ops: Vec<Op<&[u8]>>,
+        out: &mut Vec<u8>,
+    ) {
+        let all_local = ops
+            .iter()
+            .all(|op| shard_for(op.key(), core.n) == core.id && !core.reads_through(op));
         if all_local && !self.active {
             // Fast path: run now and merge straight into the output.
             let mut parts = Replies::default();
@@ -118,14 +135,21 @@ impl Plan {
     /// Returns the completion to await before touching the socket again.
     pub async fn delegate(
         &mut self,
-        core: &Core,
+        core: &Rc<Core>,
         dialect: Dialect,
         fd: RawFd,
     ) -> Option<oneshot::Receiver<Delegated>> {
         let Some(Step::One(Src::Remote(owner, _))) = self.steps.first().copied() else {
             return None;
         };
-        let single = self.steps.iter().all(|s| matches!(s, Step::One(Src::Remote(c, _)) if *c == owner));
+        if usize::from(owner) == core.id {
+            // Read-through GETs on this core's own keys: nobody to delegate to.
+            return None;
+        }
+        let single = self
+            .steps
+            .iter()
+            .all(|s| matches!(s, Step::One(Src::Remote(c, _)) if *c == owner));
         if !single {
             return None;
         }
@@ -133,7 +157,12 @@ impl Plan {
         let (done, rx) = oneshot::channel();
         let ops = std::mem::take(&mut self.batches[owner]);
         bump(&core.counters.hops_sent);
-        let hop = Hop::Direct { ops, dialect, fd, done };
+        let hop = Hop::Direct {
+            ops,
+            dialect,
+            fd,
+            done,
+        };
         if core.mesh.send_to(owner, hop).await.is_err() {
             // The owner is gone (shutdown): the plan stays active with an
             // empty batch, so `flush` answers each op "unavailable".
@@ -146,13 +175,19 @@ impl Plan {
 
     /// Send every batch, wait for the replies and write all planned replies
     /// to `out` in request order.
-    pub async fn flush(&mut self, core: &Core, dialect: Dialect, out: &mut Vec<u8>) {
+    pub async fn flush(&mut self, core: &Rc<Core>, dialect: Dialect, out: &mut Vec<u8>) {
         if !self.active {
             return;
         }
         let mut waiting: Vec<(usize, oneshot::Receiver<Replies>)> = Vec::new();
+        let mut own = None;
         for (owner, batch) in self.batches.iter_mut().enumerate() {
             if batch.is_empty() {
+                continue;
+            }
+            if owner == core.id {
+                // Only read-through GETs are batched for this core itself.
+                own = Some(std::mem::take(batch));
                 continue;
             }
             let (tx, rx) = oneshot::channel();
@@ -167,6 +202,9 @@ impl Plan {
             }
         }
         let mut remote: Vec<Option<Replies>> = (0..core.n).map(|_| None).collect();
+        if let Some(ops) = own {
+            remote[core.id] = Some(core.run_ops_async(ops, dialect).await);
+        }
         for (owner, rx) in waiting {
             remote[owner] = rx.await.ok();
         }
@@ -253,7 +291,7 @@ fn combine<'a>(comb: Combine, parts: impl Iterator<Item = &'a [u8]>, n: usize, o
 /// yet, that core answers the client directly and `sess.pending` holds the
 /// completion the connection must await before its next write.
 pub async fn process(
-    core: &Core,
+    core: &Rc<Core>,
     sess: &mut Session,
     plan: &mut Plan,
     input: &[u8],
