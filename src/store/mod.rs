@@ -13,7 +13,8 @@ mod shard;
 mod stats;
 
 pub use shard::{
-    parse_i64, Eviction, ExpireCond, SetCond, SetExpiry, SetOutcome, Shard, ShardConfig, StoreError, Ttl,
+    parse_i64, Eviction, ExpireCond, SetCond, SetExpiry, SetOutcome, Shard, ShardConfig,
+    StoreError, Ttl,
 };
 pub use stats::ShardStats;
 

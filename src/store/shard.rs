@@ -346,7 +346,10 @@ impl Shard {
             } else {
                 None
             };
-            return Ok(SetOutcome { applied: false, old });
+            return Ok(SetOutcome {
+                applied: false,
+                old,
+            });
         }
         let at = match expiry {
             SetExpiry::Clear => self.default_expiry(now),
@@ -366,11 +369,17 @@ impl Shard {
                     self.used - entry_cost(klen, old.len()) + entry_cost(klen, e.value.len());
                 self.set_expiry(slot, at);
                 self.touch(slot);
-                Ok(SetOutcome { applied: true, old: want_old.then_some(old) })
+                Ok(SetOutcome {
+                    applied: true,
+                    old: want_old.then_some(old),
+                })
             }
             None => {
                 self.insert_new(key.into(), value, at);
-                Ok(SetOutcome { applied: true, old: None })
+                Ok(SetOutcome {
+                    applied: true,
+                    old: None,
+                })
             }
         }
     }

@@ -131,7 +131,9 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
 /// before sending more) the completion is already there, so this neither
 /// blocks nor costs a cross-core wake-up. Returns false if the socket failed.
 async fn finish_delegated(sess: &mut Session, stream: &mut TcpStream) -> bool {
-    let Some(rx) = sess.pending.take() else { return true };
+    let Some(rx) = sess.pending.take() else {
+        return true;
+    };
     match rx.await {
         Ok(Delegated::Done) => true,
         Ok(Delegated::Rest(rest)) => stream.write_all(&rest).await.is_ok(),
