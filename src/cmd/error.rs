@@ -3,14 +3,13 @@
 /// A request that parsed as RESP but is not a valid command.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CmdError {
-    /// Unknown command name; carries the pre-formatted Redis message.
-    #[error("ERR unknown command '{name}', with args beginning with: {args}")]
-    Unknown {
-        /// The name as sent (lossy UTF-8, truncated).
-        name: String,
-        /// `'a' 'b' ` as Redis lists them.
-        args: String,
-    },
+    /// Unknown command name. Carries Redis's message as raw bytes, because
+    /// Redis echoes the client's bytes verbatim (it need not be UTF-8).
+    #[error("{}", String::from_utf8_lossy(.0))]
+    Unknown(Vec<u8>),
+    /// DECRBY of i64::MIN, whose negation overflows.
+    #[error("ERR decrement would overflow")]
+    DecrOverflow,
     /// Wrong number of arguments.
     #[error("ERR wrong number of arguments for '{0}' command")]
     Arity(&'static str),
@@ -54,21 +53,46 @@ pub(crate) fn show(bytes: &[u8]) -> String {
     s.replace(['\r', '\n'], " ")
 }
 
-/// Build an unknown-command error the way Redis 7 words it.
+/// An argument as C's `%.Ns` prints it: cut at the first NUL, at most `n`
+/// bytes, with CR/LF turned into spaces (an error line cannot hold them).
+fn c_str(bytes: &[u8], n: usize) -> impl Iterator<Item = u8> + '_ {
+    bytes.iter().take_while(|&&b| b != 0).take(n).map(|&b| {
+        if b == b'\r' || b == b'\n' {
+            b' '
+        } else {
+            b
+        }
+    })
+}
+
+/// Build an unknown-command error byte for byte as Redis 7 does:
+/// `'%.128s'` for the name, then each argument as `'%.*s' ` while the list
+/// is shorter than 128 bytes, each cut to what is left of those 128.
 pub fn unknown(name: &[u8], rest: &[&[u8]]) -> CmdError {
-    let mut args = String::new();
+    let mut msg = b"ERR unknown command '".to_vec();
+    msg.extend(c_str(name, 128));
+    msg.extend_from_slice(b"', with args beginning with: ");
+    let mut args: Vec<u8> = Vec::new();
     for a in rest {
-        // Redis stops listing once the message would exceed 128 chars of args.
         if args.len() >= 128 {
             break;
         }
-        args.push('\'');
-        args.push_str(&show(a));
-        args.push_str("' ");
+        let room = 128 - args.len();
+        args.push(b'\'');
+        args.extend(c_str(a, room));
+        args.extend_from_slice(b"' ");
     }
-    CmdError::Unknown {
-        name: show(name),
-        args,
+    msg.extend_from_slice(&args);
+    CmdError::Unknown(msg)
+}
+
+impl CmdError {
+    /// The error line to send (without `-` and CRLF).
+    pub fn reply_bytes(&self) -> std::borrow::Cow<'_, [u8]> {
+        match self {
+            CmdError::Unknown(raw) => std::borrow::Cow::Borrowed(raw),
+            other => std::borrow::Cow::Owned(other.to_string().into_bytes()),
+        }
     }
 }
 
@@ -78,6 +102,10 @@ mod tests {
 
     #[test]
     fn texts_match_redis() {
+        assert_eq!(
+            unknown(b"bad\xff", &[b"a\x00b"]).reply_bytes().as_ref(),
+            b"ERR unknown command 'bad\xff', with args beginning with: 'a' "
+        );
         assert_eq!(
             unknown(b"foo", &[b"a", b"b"]).to_string(),
             "ERR unknown command 'foo', with args beginning with: 'a' 'b' "

@@ -55,7 +55,7 @@ pub fn parse<'a>(args: &[&'a [u8]]) -> Result<(Kind, Command<'a>), CmdError> {
             // Redis rejects DECRBY i64::MIN because it cannot be negated.
             Command::Key(Op::IncrBy(
                 rest[0],
-                d.checked_neg().ok_or(CmdError::NotInteger)?,
+                d.checked_neg().ok_or(CmdError::DecrOverflow)?,
             ))
         }
         Kind::Expire | Kind::Pexpire => parse_expire(spec.kind, rest)?,
@@ -114,7 +114,9 @@ fn int(b: &[u8]) -> Result<i64, CmdError> {
 fn parse_set<'a>(rest: &[&'a [u8]]) -> Result<Command<'a>, CmdError> {
     let (key, value) = (rest[0], rest[1]);
     let mut ttl = SetTtl::Clear;
-    let mut ttl_given = false;
+    // Which expiry option was given; Redis accepts one kind repeated
+    // (`EX 1 EX 2` uses the last) but not two kinds.
+    let mut ttl_kind: Option<&'static str> = None;
     let mut cond = SetCond::Always;
     let mut get = false;
     let mut i = 2;
@@ -127,25 +129,20 @@ fn parse_set<'a>(rest: &[&'a [u8]]) -> Result<Command<'a>, CmdError> {
             cond = SetCond::IfPresent;
         } else if opt.eq_ignore_ascii_case(b"GET") {
             get = true;
-        } else if opt.eq_ignore_ascii_case(b"KEEPTTL") && !ttl_given {
+        } else if opt.eq_ignore_ascii_case(b"KEEPTTL") && ttl_kind.is_none_or(|k| k == "KEEPTTL") {
             ttl = SetTtl::Keep;
-            ttl_given = true;
-        } else if (opt.eq_ignore_ascii_case(b"EX") || opt.eq_ignore_ascii_case(b"PX"))
-            && !ttl_given
-            && next.is_some()
-        {
-            let n = int(next.copied().unwrap_or_default())?;
-            let scale = if opt.eq_ignore_ascii_case(b"EX") {
-                1000
-            } else {
-                1
-            };
-            let ms = n.checked_mul(scale).filter(|&ms| n > 0 && ms > 0);
-            let Some(ms) = ms else {
+            ttl_kind = Some("KEEPTTL");
+        } else if let (Some(kind), Some(next)) = (expiry_kind(opt), next) {
+            if ttl_kind.is_some_and(|k| k != kind) {
+                return Err(CmdError::Syntax);
+            }
+            let n = int(next)?;
+            let scale = if kind == "EX" { 1000 } else { 1 };
+            if n <= 0 {
                 return Err(CmdError::InvalidExpire("set"));
-            };
-            ttl = SetTtl::In(ms as u64);
-            ttl_given = true;
+            }
+            ttl = SetTtl::In(relative_ms(n, scale).ok_or(CmdError::InvalidExpire("set"))? as u64);
+            ttl_kind = Some(kind);
             i += 1;
         } else {
             return Err(CmdError::Syntax);
@@ -161,6 +158,27 @@ fn parse_set<'a>(rest: &[&'a [u8]]) -> Result<Command<'a>, CmdError> {
     }))
 }
 
+fn expiry_kind(opt: &[u8]) -> Option<&'static str> {
+    if opt.eq_ignore_ascii_case(b"EX") {
+        Some("EX")
+    } else if opt.eq_ignore_ascii_case(b"PX") {
+        Some("PX")
+    } else {
+        None
+    }
+}
+
+/// Redis rejects an expiry whose absolute Unix time (now + ms) overflows an
+/// i64. This layer has no clock, so it reserves 2^42 ms (until the year
+/// 2109) for "now": the same answer as Redis for every time before then.
+const NOW_HEADROOM_MS: i64 = 1 << 42;
+
+/// `n` units of `scale` ms, if that is a representable relative expiry.
+fn relative_ms(n: i64, scale: i64) -> Option<i64> {
+    n.checked_mul(scale)
+        .filter(|&ms| ms <= i64::MAX - NOW_HEADROOM_MS)
+}
+
 fn parse_expire<'a>(kind: Kind, rest: &[&'a [u8]]) -> Result<Command<'a>, CmdError> {
     let name = if kind == Kind::Expire {
         "expire"
@@ -169,7 +187,7 @@ fn parse_expire<'a>(kind: Kind, rest: &[&'a [u8]]) -> Result<Command<'a>, CmdErr
     };
     let n = int(rest[1])?;
     let scale = if kind == Kind::Expire { 1000 } else { 1 };
-    let ms = n.checked_mul(scale).ok_or(CmdError::InvalidExpire(name))?;
+    let ms = relative_ms(n, scale).ok_or(CmdError::InvalidExpire(name))?;
     let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
     for opt in &rest[2..] {
         match opt.to_ascii_uppercase().as_slice() {
@@ -189,6 +207,7 @@ fn parse_expire<'a>(kind: Kind, rest: &[&'a [u8]]) -> Result<Command<'a>, CmdErr
     let cond = match (nx, xx, gt, lt) {
         (true, ..) => ExpireCond::Nx,
         (_, _, true, _) => ExpireCond::Gt,
+        (_, true, _, true) => ExpireCond::XxLt,
         (_, _, _, true) => ExpireCond::Lt,
         (_, true, ..) => ExpireCond::Xx,
         _ => ExpireCond::Always,
@@ -205,6 +224,9 @@ fn parse_command<'a>(rest: &[&'a [u8]]) -> Result<Command<'a>, CmdError> {
         return Ok(Command::CommandInfo(None));
     };
     if sub.eq_ignore_ascii_case(b"count") {
+        if !names.is_empty() {
+            return Err(CmdError::Arity("command|count"));
+        }
         Ok(Command::CommandCount)
     } else if sub.eq_ignore_ascii_case(b"docs") {
         Ok(Command::CommandDocs)
@@ -291,6 +313,28 @@ mod tests {
         );
         assert_eq!(p("set k v nx xx"), Err(CmdError::Syntax));
         assert_eq!(p("set k v ex 1 px 1"), Err(CmdError::Syntax));
+        assert_eq!(
+            p("set k v ex 1 ex 2"),
+            set(SetTtl::In(2000), SetCond::Always, false)
+        );
+        assert_eq!(
+            p("set k v keepttl keepttl"),
+            set(SetTtl::Keep, SetCond::Always, false)
+        );
+        assert_eq!(p("set k v keepttl ex 1"), Err(CmdError::Syntax));
+        assert_eq!(
+            p("set k v px 9223372036854775807"),
+            Err(CmdError::InvalidExpire("set"))
+        );
+        assert_eq!(
+            p("pexpire k 9223372036854775807"),
+            Err(CmdError::InvalidExpire("pexpire"))
+        );
+        assert_eq!(
+            p("expire k 9223372036854775"),
+            Err(CmdError::InvalidExpire("expire"))
+        );
+        assert_eq!(p("command count x"), Err(CmdError::Arity("command|count")));
         assert_eq!(p("set k v ex"), Err(CmdError::Syntax));
         assert_eq!(p("set k v ex 0"), Err(CmdError::InvalidExpire("set")));
         assert_eq!(p("set k v ex -5"), Err(CmdError::InvalidExpire("set")));
@@ -304,7 +348,7 @@ mod tests {
         assert_eq!(p("incrby k x"), Err(CmdError::NotInteger));
         assert_eq!(
             p("decrby k -9223372036854775808"),
-            Err(CmdError::NotInteger)
+            Err(CmdError::DecrOverflow)
         );
         assert_eq!(p("select 1"), Err(CmdError::DbIndex));
         assert_eq!(p("select 0"), Ok(Command::Select));

@@ -64,6 +64,16 @@ pub fn detect_dialect(buf: &[u8]) -> Option<Dialect> {
     if first == b'*' {
         return Some(Dialect::Resp);
     }
+    // A bare `PING` is both a Redis inline command and a line-protocol
+    // request. Line clients end lines with LF alone, telnet and Redis tools
+    // with CRLF: let the terminator decide.
+    if buf.len() >= 5 && buf[..4].eq_ignore_ascii_case(b"PING") {
+        match buf[4] {
+            b'\n' => return Some(Dialect::Line),
+            b'\r' => return Some(Dialect::Resp),
+            _ => {}
+        }
+    }
     for (i, &b) in buf.iter().enumerate() {
         match b {
             b':' if i > 0 => return Some(Dialect::Line),
@@ -90,6 +100,9 @@ mod tests {
         assert_eq!(detect_dialect(b"GET:k\n"), Some(Dialect::Line));
         assert_eq!(detect_dialect(b"GET k\r\n"), Some(Dialect::Resp));
         assert_eq!(detect_dialect(b"PING\r\n"), Some(Dialect::Resp));
+        assert_eq!(detect_dialect(b"PING\n"), Some(Dialect::Line));
+        assert_eq!(detect_dialect(b"ping\n"), Some(Dialect::Line));
+        assert_eq!(detect_dialect(b"PING hi\n"), Some(Dialect::Resp));
         assert_eq!(detect_dialect(b"GE"), None);
         assert_eq!(detect_dialect(b""), None);
         assert_eq!(detect_dialect(b":x"), Some(Dialect::Resp));

@@ -16,6 +16,14 @@ pub fn error(out: &mut Vec<u8>, text: &str) {
     out.extend_from_slice(b"\r\n");
 }
 
+/// Append `-` + raw error bytes + CRLF, for errors that echo client bytes.
+#[inline]
+pub fn error_bytes(out: &mut Vec<u8>, text: &[u8]) {
+    out.push(b'-');
+    out.extend_from_slice(text);
+    out.extend_from_slice(b"\r\n");
+}
+
 /// Append `:n\r\n`.
 #[inline]
 pub fn int(out: &mut Vec<u8>, n: i64) {

@@ -110,6 +110,8 @@ pub enum ExpireCond {
     Gt,
     /// Only if the new expiry is sooner (no TTL counts as infinite).
     Lt,
+    /// XX and LT together: the key has a TTL and the new one is sooner.
+    XxLt,
 }
 
 const NO_TTL: u32 = u32::MAX;
@@ -442,6 +444,7 @@ impl Shard {
             ExpireCond::Xx => current != 0,
             ExpireCond::Gt => current != 0 && at > current,
             ExpireCond::Lt => current == 0 || at < current,
+            ExpireCond::XxLt => current != 0 && at < current,
         };
         if !ok {
             return false;

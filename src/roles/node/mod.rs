@@ -315,17 +315,18 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
     if shared.cfg.args.spin_us > 0 {
         builder = builder.spin_before_park(Duration::from_micros(shared.cfg.args.spin_us));
     }
-    println!("cachectl node listening on {addr} ({cores} cores, maxclients {maxclients})");
+    let started = Arc::new(AtomicUsize::new(0));
     let handles = builder
         .on_all_shards(move || {
-            let (shared, mesh, stop, done, fds) = (
+            let (shared, mesh, stop, done, fds, started) = (
                 shared.clone(),
                 mesh.clone(),
                 stop.clone(),
                 done.clone(),
                 fds.clone(),
+                started.clone(),
             );
-            async move { core_main(shared, mesh, stop, done, fds).await }
+            async move { core_main(shared, mesh, stop, done, fds, started).await }
         })
         .map_err(|e| anyhow::anyhow!("starting executors: {e}"))?;
     for r in handles.join_all() {
@@ -341,11 +342,25 @@ async fn core_main(
     stop: Arc<AtomicBool>,
     done: Arc<AtomicUsize>,
     fds: Vec<i32>,
+    started: Arc<AtomicUsize>,
 ) -> anyhow::Result<()> {
+    // glommio 0.9 can lose the wake-up of a shared-channel connection made
+    // while this executor sleeps (seen as ~1% of two-core starts hanging in
+    // the mesh join with nothing pending). A short ticker keeps the reactor
+    // polling its channel wakers until the join is done.
+    let joined = Rc::new(Cell::new(false));
+    let ticker = joined.clone();
+    glommio::spawn_local(async move {
+        while !ticker.get() {
+            glommio::timer::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .detach();
     let (senders, receivers) = mesh
         .join()
         .await
         .map_err(|e| anyhow::anyhow!("joining the core mesh: {e}"))?;
+    joined.set(true);
     let id = senders.peer_id();
     let n = senders.nr_consumers();
     // SAFETY: each fd was created by `sys::listener` above and is handed to
@@ -373,6 +388,14 @@ async fn core_main(
     self::core::spawn_expiry_sweeper(&core);
     let stop_accepting = Rc::new(Semaphore::new(0));
     glommio::spawn_local(watch_for_stop(core.clone(), stop, stop_accepting.clone())).detach();
+    // "Listening" is announced once every core serves, so a client that
+    // waits for the line never meets a core that is still starting.
+    if started.fetch_add(1, Ordering::SeqCst) + 1 == n {
+        println!(
+            "cachectl node listening on {} ({n} cores, maxclients {})",
+            shared.addr, shared.maxclients
+        );
+    }
     conn::accept_loop(core.clone(), listener, stop_accepting).await;
 
     // Let connections finish the replies they are writing; their pending

@@ -320,7 +320,12 @@ pub async fn process(
                         ranges = r;
                         (n, Ok(Some(op)))
                     }
-                    Err(e) => (n, Err(e)),
+                    Err(e) => {
+                        // No arguments: the previous line's ranges must not
+                        // be applied to this (possibly shorter) line.
+                        ranges.clear();
+                        (n, Err(e))
+                    }
                 })
             }),
         };
@@ -352,7 +357,7 @@ pub async fn process(
                 cmd
             }
             Err(e) => {
-                plan.local(out, |o| reply::error(o, &e.to_string()));
+                plan.local(out, |o| reply::error_bytes(o, &e.reply_bytes()));
                 continue;
             }
         };

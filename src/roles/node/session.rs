@@ -115,8 +115,8 @@ fn command_info(names: Option<Vec<&[u8]>>, out: &mut Vec<u8>) {
     reply::array(out, specs.len());
     for spec in specs {
         let Some(s) = spec else {
-            // Redis answers a nil for an unknown name.
-            out.extend_from_slice(b"*-1\r\n");
+            // Redis answers a null (RESP2: the null bulk) for an unknown name.
+            reply::nil(out);
             continue;
         };
         reply::array(out, 10);

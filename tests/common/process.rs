@@ -1,0 +1,357 @@
+//! Child processes for tests: start, wait for a ready line, signal, stop,
+//! and always reap (killed on drop, and by the kernel if the test dies).
+
+use super::{CACHECTL, READY_TIMEOUT, STOP_TIMEOUT};
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, ChildStdout, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Output a child wrote, collected by a draining thread.
+type Sink = Arc<Mutex<Vec<u8>>>;
+
+/// A running child process that is killed when dropped.
+pub struct Proc {
+    child: Child,
+    label: String,
+    ready_line: String,
+    stdout: Sink,
+    stderr: Sink,
+    stderr_done: Option<thread::JoinHandle<()>>,
+    status: Option<ExitStatus>,
+}
+
+impl Proc {
+    /// Start `cachectl <args>` and wait until a stdout line starts with
+    /// `ready_prefix`.
+    ///
+    /// # Panics
+    /// If the process cannot start, exits, or stays silent for
+    /// [`READY_TIMEOUT`]; the message includes what it wrote to stderr.
+    pub fn cachectl(args: &[&str], ready_prefix: &str) -> Proc {
+        let prefix = ready_prefix.to_string();
+        Proc::spawn(CACHECTL, args, move |line| line.starts_with(&prefix))
+    }
+
+    /// Start `program <args>` and wait until a stdout line satisfies `ready`.
+    ///
+    /// # Panics
+    /// As [`Proc::cachectl`].
+    pub fn spawn(program: &str, args: &[&str], ready: impl Fn(&str) -> bool) -> Proc {
+        Proc::try_spawn(program, args, ready).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Proc::spawn`], returning what went wrong instead of panicking.
+    ///
+    /// The child gets `PR_SET_PDEATHSIG = SIGKILL`, so even if the test binary
+    /// is killed (a CI timeout) no server outlives it. Linux ties that signal
+    /// to the *thread* that spawned the child: spawn from the test's own
+    /// thread, not from a short-lived helper thread.
+    ///
+    /// # Errors
+    /// The process could not start, closed stdout (exited) before its ready
+    /// line, or printed none within [`READY_TIMEOUT`]; the message includes
+    /// its output. The process is gone when this returns an error.
+    pub fn try_spawn(
+        program: &str,
+        args: &[&str],
+        ready: impl Fn(&str) -> bool,
+    ) -> Result<Proc, String> {
+        Proc::launch(program, args)?.wait_ready(ready)
+    }
+
+    /// Start the process without waiting for anything; finish with
+    /// [`Launched::wait_ready`]. Lets a test start several at once.
+    ///
+    /// # Errors
+    /// The program could not be started.
+    pub fn launch(program: &str, args: &[&str]) -> Result<Launched, String> {
+        let label = format!("{program} {}", args.join(" "));
+        let mut cmd = Command::new(program);
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        // SAFETY: prctl is async-signal-safe and touches only this process.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot start `{label}`: {e}"))?;
+        let stderr: Sink = Arc::default();
+        let stderr_done = drain(child.stderr.take().expect("piped stderr"), stderr.clone());
+        let stdout: Sink = Arc::default();
+        let lines = stdout_lines(child.stdout.take().expect("piped stdout"), stdout.clone());
+        let proc = Proc {
+            child,
+            label,
+            ready_line: String::new(),
+            stdout,
+            stderr,
+            stderr_done: Some(stderr_done),
+            status: None,
+        };
+        Ok(Launched { proc, lines })
+    }
+
+    /// The ready line the process printed.
+    pub fn ready_line(&self) -> &str {
+        &self.ready_line
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Send `sig` (e.g. `libc::SIGTERM`) to the process, if it still runs.
+    pub fn signal(&mut self, sig: libc::c_int) {
+        if self.try_status().is_some() {
+            return;
+        }
+        let pid = libc::pid_t::try_from(self.pid()).expect("pid fits pid_t");
+        // SAFETY: plain syscall on our own, not yet reaped, child.
+        let rc = unsafe { libc::kill(pid, sig) };
+        assert_eq!(
+            rc,
+            0,
+            "kill({pid}, {sig}): {}",
+            std::io::Error::last_os_error()
+        );
+    }
+
+    /// The exit status if the process has exited (reaping it), else `None`.
+    pub fn try_status(&mut self) -> Option<ExitStatus> {
+        if self.status.is_none() {
+            self.status = self.child.try_wait().expect("try_wait on child");
+        }
+        self.status
+    }
+
+    /// Wait up to `timeout` for the process to exit.
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(s) = self.try_status() {
+                return Some(s);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Send `sig` and wait for the exit status.
+    ///
+    /// # Panics
+    /// If the process is still running after [`STOP_TIMEOUT`] (it is then
+    /// killed, so nothing is left behind).
+    pub fn stop_with(&mut self, sig: libc::c_int) -> ExitStatus {
+        self.signal(sig);
+        match self.wait_timeout(STOP_TIMEOUT) {
+            Some(s) => s,
+            None => {
+                self.kill();
+                panic!(
+                    "`{}` did not exit within {STOP_TIMEOUT:?} of signal {sig}\n{}",
+                    self.label,
+                    self.output_report()
+                );
+            }
+        }
+    }
+
+    /// SIGTERM and wait; see [`Proc::stop_with`].
+    pub fn stop(&mut self) -> ExitStatus {
+        self.stop_with(libc::SIGTERM)
+    }
+
+    /// SIGKILL and reap, if still running.
+    pub fn kill(&mut self) {
+        if self.try_status().is_none() {
+            let _ = self.child.kill();
+            self.status = self.child.wait().ok();
+        }
+    }
+
+    /// Wait until everything the exited process wrote to stderr is in
+    /// [`Proc::stderr`]. Call only after it exited.
+    pub fn join_stderr(&mut self) {
+        if let Some(h) = self.stderr_done.take() {
+            let _ = h.join();
+        }
+    }
+
+    /// Everything the process wrote to stdout so far (ready line included).
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.stdout.lock().expect("stdout sink")).into_owned()
+    }
+
+    /// Everything the process wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.lock().expect("stderr sink")).into_owned()
+    }
+
+    /// The tail of both streams, for panic messages.
+    pub fn output_report(&self) -> String {
+        format!(
+            "--- stdout of `{}` ---\n{}\n--- stderr ---\n{}",
+            self.label,
+            tail(&self.stdout(), 4000),
+            tail(&self.stderr(), 4000)
+        )
+    }
+}
+
+/// A started process whose ready line has not been seen yet.
+pub struct Launched {
+    proc: Proc,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Launched {
+    /// Wait until a stdout line satisfies `ready`.
+    ///
+    /// # Errors
+    /// As [`Proc::try_spawn`].
+    pub fn wait_ready(self, ready: impl Fn(&str) -> bool) -> Result<Proc, String> {
+        let Launched { mut proc, lines } = self;
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match lines.recv_timeout(left) {
+                Ok(line) if ready(&line) => {
+                    proc.ready_line = line;
+                    return Ok(proc);
+                }
+                Ok(_) => continue,
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    let status = proc.wait_timeout(Duration::from_secs(5));
+                    proc.kill();
+                    proc.join_stderr();
+                    return Err(format!(
+                        "`{}` closed stdout before its ready line (exit {:?})\n{}",
+                        proc.label,
+                        status,
+                        proc.output_report()
+                    ));
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    proc.kill();
+                    return Err(format!(
+                        "`{}` printed no ready line within {READY_TIMEOUT:?}\n{}",
+                        proc.label,
+                        proc.output_report()
+                    ));
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let was_running = self.try_status().is_none();
+        self.kill();
+        // A failing test shows what the server said (libtest captures this).
+        if thread::panicking() {
+            eprintln!(
+                "[harness] `{}` (running at failure: {was_running})\n{}",
+                self.label,
+                self.output_report()
+            );
+        }
+    }
+}
+
+fn tail(s: &str, max: usize) -> &str {
+    let mut start = s.len().saturating_sub(max);
+    while !s.is_char_boundary(start) {
+        start += 1;
+    }
+    &s[start..]
+}
+
+/// Copy `r` into `sink` until EOF, on a thread; joining it means all output
+/// is in (the pipe closes when the child exits).
+fn drain(mut r: impl Read + Send + 'static, sink: Sink) -> thread::JoinHandle<()> {
+    thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = r.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().expect("sink").extend_from_slice(&buf[..n]);
+        }
+    })
+}
+
+/// Forward stdout lines over a channel (for the ready wait) and keep them in
+/// `sink`; keeps draining after nobody listens.
+fn stdout_lines(r: ChildStdout, sink: Sink) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut reader = BufReader::new(r);
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            match reader.read_until(b'\n', &mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    sink.lock().expect("sink").extend_from_slice(&line);
+                    let text = String::from_utf8_lossy(&line);
+                    let _ = tx.send(text.trim_end().to_string());
+                }
+            }
+        }
+    });
+    rx
+}
+
+/// Run `cachectl <args>` to completion (for flag errors, `--help`).
+///
+/// # Panics
+/// If it does not finish within [`STOP_TIMEOUT`] (it is killed first).
+pub fn run_cachectl(args: &[&str]) -> Output {
+    let mut child = Command::new(CACHECTL)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start cachectl");
+    let (out, err): (Sink, Sink) = (Arc::default(), Arc::default());
+    let out_done = drain(child.stdout.take().expect("stdout"), out.clone());
+    let err_done = drain(child.stderr.take().expect("stderr"), err.clone());
+    let deadline = Instant::now() + STOP_TIMEOUT;
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("try_wait") {
+            break s;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("`cachectl {}` did not finish", args.join(" "));
+        }
+        thread::sleep(Duration::from_millis(10));
+    };
+    let _ = out_done.join();
+    let _ = err_done.join();
+    let stdout = out.lock().expect("sink").clone();
+    let stderr = err.lock().expect("sink").clone();
+    Output {
+        status,
+        stdout,
+        stderr,
+    }
+}

@@ -1,0 +1,506 @@
+//! Differential tests: the same raw bytes go to a real `redis-server` and to
+//! a two-core `cachectl node`, and the replies must match byte for byte.
+//!
+//! Each script runs on one connection per server after a FLUSHALL, so
+//! scripts carry state (SET then GET) exactly as a client would. After every
+//! request that expects a reply we send a sentinel `ECHO` and read up to its
+//! reply, which makes requests that answer nothing (`*0`, a blank inline
+//! line) or several things (a pipelined write) comparable too. Requests
+//! marked [`Req::Closes`] end the connection (QUIT, protocol errors): we read
+//! until EOF and reconnect for the rest of the script.
+//!
+//! Skipped, with a notice, when `redis-server` is not on PATH.
+
+mod common;
+
+use common::{connect, encode, keys_on_shard, words, Node, RedisServer};
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+
+/// One request of a script.
+enum Req {
+    /// Bytes after which the connection stays open.
+    Reply(Vec<u8>),
+    /// Bytes after which the server closes the connection.
+    Closes(Vec<u8>),
+}
+
+/// A space-separated command (no quoting), RESP-encoded.
+fn c(cmd: &str) -> Req {
+    Req::Reply(encode(&words(cmd)))
+}
+
+/// A command given as separate (binary-safe) arguments.
+fn a(args: &[&[u8]]) -> Req {
+    Req::Reply(encode(args))
+}
+
+/// Bytes sent exactly as given (inline commands, pipelines).
+fn raw(bytes: &[u8]) -> Req {
+    Req::Reply(bytes.to_vec())
+}
+
+/// Bytes after which the server must close the connection.
+fn closes(bytes: &[u8]) -> Req {
+    Req::Closes(bytes.to_vec())
+}
+
+const MARK: &str = "--end-of-request--";
+
+/// What one request got back.
+#[derive(Debug, PartialEq, Eq)]
+struct Got {
+    reply: Vec<u8>,
+    closed: bool,
+}
+
+/// Run `script` against `addr` on a fresh keyspace.
+fn run(addr: SocketAddr, script: &[Req]) -> Vec<Got> {
+    let mut flush = connect(addr);
+    flush.write_all(&encode(&words("FLUSHALL"))).unwrap();
+    let mut ok = [0u8; 5];
+    flush.read_exact(&mut ok).unwrap();
+    assert_eq!(&ok, b"+OK\r\n", "FLUSHALL on {addr}");
+
+    let sentinel = encode(&[b"ECHO", MARK.as_bytes()]);
+    let sentinel_reply = format!("${}\r\n{MARK}\r\n", MARK.len()).into_bytes();
+    let mut conn: Option<TcpStream> = None;
+    let mut out = Vec::new();
+    for req in script {
+        let s = conn.get_or_insert_with(|| connect(addr));
+        let got = match req {
+            Req::Reply(bytes) => {
+                let mut msg = bytes.clone();
+                msg.extend_from_slice(&sentinel);
+                s.write_all(&msg).unwrap();
+                read_until(s, |buf| buf.ends_with(&sentinel_reply), &sentinel_reply)
+            }
+            Req::Closes(bytes) => {
+                s.write_all(bytes).unwrap();
+                read_until(s, |_| false, b"")
+            }
+        };
+        if got.closed {
+            conn = None;
+        }
+        out.push(got);
+    }
+    out
+}
+
+/// Read until `done(buf)` (then strip `suffix`) or EOF.
+fn read_until(s: &mut TcpStream, done: impl Fn(&[u8]) -> bool, suffix: &[u8]) -> Got {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        if done(&buf) {
+            buf.truncate(buf.len() - suffix.len());
+            return Got {
+                reply: buf,
+                closed: false,
+            };
+        }
+        match s.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("read: {e}; so far {:?}", String::from_utf8_lossy(&buf)),
+        }
+    }
+    Got {
+        reply: buf,
+        closed: true,
+    }
+}
+
+fn show(b: &[u8]) -> String {
+    format!("\"{}\"", b.escape_ascii())
+}
+
+/// Run every script against both servers; panic listing every mismatch.
+fn compare(scripts: &[(&str, Vec<Req>)]) {
+    let Some(redis) = RedisServer::start(&[]) else {
+        eprintln!("NOTICE: redis-server is not on PATH; skipping the differential test");
+        return;
+    };
+    let node = Node::start(&[]);
+    let mut mismatches = Vec::new();
+    let mut total = 0;
+    for (name, script) in scripts {
+        let want = run(redis.addr(), script);
+        let got = run(node.addr(), script);
+        for ((req, w), g) in script.iter().zip(&want).zip(&got) {
+            total += 1;
+            if w != g {
+                let bytes = match req {
+                    Req::Reply(b) | Req::Closes(b) => b,
+                };
+                mismatches.push(format!(
+                    "[{name}] request {}\n    redis: {} closed={}\n    node:  {} closed={}",
+                    show(bytes),
+                    show(&w.reply),
+                    w.closed,
+                    show(&g.reply),
+                    g.closed
+                ));
+            }
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} of {total} replies differ from redis-server:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+    eprintln!("{total} requests: node replies match redis-server byte for byte");
+}
+
+fn strings() -> Vec<Req> {
+    [
+        "SET k v",
+        "GET k",
+        "GET missing",
+        "SET k v2 NX",
+        "GET k",
+        "SET n v NX",
+        "SET missing v XX",
+        "SET k v3 XX",
+        "SET k v4 GET",
+        "SET fresh v GET",
+        "SET k v5 NX GET",
+        "SET k v6 XX GET",
+        "SET nokey v XX GET",
+        "EXISTS nokey",
+        "set k v7 nx",
+        "set k v8 xx get",
+        // KEEPTTL keeps the TTL (PERSIST then finds one); plain SET drops it.
+        "SET t v EX 100",
+        "SET t v2 KEEPTTL",
+        "PERSIST t",
+        "SET t v EX 100",
+        "SET t v3",
+        "PERSIST t",
+        "TTL t",
+        "SET k v EX 10 PX 10",
+        "SET k v PX 10 EX 10",
+        "SET k v KEEPTTL EX 10",
+        "SET k v EX 10 KEEPTTL",
+        "SET k v EX 0",
+        "SET k v EX -1",
+        "SET k v PX 0",
+        "SET k v EX abc",
+        "SET k v EX 1.5",
+        "SET k v EX",
+        "SET k v NX XX",
+        "SET k v XX NX",
+        "SET k v BOGUS",
+        "SET k v EX 9223372036854775807",
+        "SET k",
+        "GET",
+        "GET a b",
+        "GET k",
+        "ECHO",
+        "ECHO hi",
+        "ECHO a b",
+        "PING",
+        "PING hello",
+        "PING a b",
+        "DBSIZE",
+    ]
+    .into_iter()
+    .map(c)
+    .collect()
+}
+
+fn multi_key() -> Vec<Req> {
+    // Keys on both cores, interleaved, so every multi-key reply is merged.
+    let s0 = keys_on_shard("d", 0, 2, 3);
+    let s1 = keys_on_shard("d", 1, 2, 3);
+    let (a0, a1, a2, b0, b1, b2) = (&s0[0], &s0[1], &s0[2], &s1[0], &s1[1], &s1[2]);
+    [
+        format!("MSET {a0} 1 {b0} 2 {a1} 3 {b1} 4"),
+        format!("MGET {b0} {a0} missing {b1} {a1} {b2}"),
+        format!("EXISTS {a0} {a0} {b0} {b0} missing {a2}"),
+        format!("DEL {a0} missing {b0}"),
+        format!("DEL {a0} {b0}"),
+        format!("EXISTS {a0} {b0} {a1} {b1}"),
+        format!("MSET {a2} x {b2} y {a2} z"),
+        format!("MGET {a2} {b2}"),
+        "DBSIZE".into(),
+        format!("DEL {a1} {b1} {a2} {b2} {a1}"),
+        "DBSIZE".into(),
+        format!("MSET {a0}"),
+        format!("MSET {a0} 1 {b0}"),
+        "MGET".into(),
+        "DEL".into(),
+        "EXISTS".into(),
+    ]
+    .iter()
+    .map(|s| c(s))
+    .collect()
+}
+
+fn counters() -> Vec<Req> {
+    let mut v: Vec<Req> = [
+        "INCR c",
+        "INCR c",
+        "DECR c",
+        "INCRBY c 10",
+        "DECRBY c 20",
+        "INCRBY c -1",
+        "DECRBY c -15",
+        "GET c",
+        "DECR fresh",
+        "INCRBY c abc",
+        "INCRBY c 1.5",
+        "DECRBY c x",
+        "INCRBY c 99999999999999999999",
+        "SET big 9223372036854775807",
+        "INCR big",
+        "INCRBY big 1",
+        "GET big",
+        "SET small -9223372036854775808",
+        "DECR small",
+        "DECRBY small 1",
+        "INCRBY small -1",
+        "INCR small",
+        "SET s abc",
+        "INCR s",
+        "SET s 01",
+        "INCR s",
+        "SET s +1",
+        "INCR s",
+        "SET s -0",
+        "INCR s",
+        "SET s 1.0",
+        "DECR s",
+        "GET s",
+        "SET s 9223372036854775806",
+        "INCR s",
+        "INCR s",
+        "INCR",
+        "INCRBY c",
+        "DECRBY c 1 2",
+    ]
+    .into_iter()
+    .map(c)
+    .collect();
+    v.push(a(&[b"SET", b"s", b" 1"]));
+    v.push(c("INCR s"));
+    v.push(a(&[b"SET", b"s", b"1 "]));
+    v.push(c("INCR s"));
+    v
+}
+
+fn expiry() -> Vec<Req> {
+    [
+        "EXPIRE missing 10",
+        "TTL missing",
+        "PTTL missing",
+        "PERSIST missing",
+        "SET k v",
+        "TTL k",
+        "PTTL k",
+        "PERSIST k",
+        "EXPIRE k 10 XX",
+        "EXPIRE k 10 GT",
+        "EXPIRE k 1000 LT",
+        "PERSIST k",
+        "EXPIRE k 100 NX",
+        "EXPIRE k 10 NX",
+        "EXPIRE k 50 GT",
+        "EXPIRE k 200 GT",
+        "EXPIRE k 300 LT",
+        "EXPIRE k 150 LT",
+        "EXPIRE k 120 XX",
+        "EXPIRE k 110 XX LT",
+        "EXPIRE k 500 gt xx",
+        "EXPIRE k 10 nx nx",
+        "EXPIRE k 10 NX XX",
+        "EXPIRE k 10 NX GT",
+        "EXPIRE k 10 GT LT",
+        "EXPIRE k 10 bogus",
+        "EXPIRE k 10 1",
+        "EXPIRE k abc",
+        "EXPIRE k 9223372036854775807",
+        "PEXPIRE k 100000",
+        "PERSIST k",
+        "PERSIST k",
+        "TTL k",
+        "EXPIRE k -1",
+        "GET k",
+        "EXISTS k",
+        "TTL k",
+        "SET k v",
+        "PEXPIRE k 0",
+        "EXISTS k",
+        "SET k v",
+        "PEXPIRE k -100 XX",
+        "PEXPIRE k -100",
+        "DBSIZE",
+        "EXPIRE k",
+        "TTL",
+        "PTTL a b",
+        "PERSIST",
+    ]
+    .into_iter()
+    .map(c)
+    .collect()
+}
+
+fn server() -> Vec<Req> {
+    let mut v: Vec<Req> = [
+        "SET a 1",
+        "DBSIZE",
+        "DBSIZE x",
+        "FLUSHDB",
+        "DBSIZE",
+        "SET a 1",
+        "FLUSHALL ASYNC",
+        "FLUSHALL SYNC",
+        "flushdb async",
+        "FLUSHALL bogus",
+        "FLUSHALL async extra",
+        "SELECT 0",
+        "SELECT 1",
+        "SELECT -1",
+        "SELECT x",
+        "SELECT",
+        "CONFIG GET save",
+        "CONFIG GET appendonly",
+        "CONFIG GET databases",
+        "CONFIG GET maxmemory",
+        "CONFIG GET maxmemory-policy",
+        "CONFIG GET nosuch",
+        "CONFIG GET",
+        "CONFIG",
+        "CONFIG bogus",
+        "CLIENT GETNAME",
+        "CLIENT SETNAME foo",
+        "CLIENT GETNAME",
+        "CLIENT SETNAME ",
+        "CLIENT GETNAME",
+        "CLIENT GETNAME x",
+        "CLIENT ID x",
+        "CLIENT SETNAME",
+        "CLIENT bogus",
+        "CLIENT",
+        "COMMAND bogus",
+        "COMMAND DOCS nosuch",
+        "foo",
+        "foo a b",
+        "FOO 1 2 3",
+    ]
+    .into_iter()
+    .map(c)
+    .collect();
+    v.push(a(&[b"CLIENT", b"SETNAME", b"a b"]));
+    v.push(a(&[b"CLIENT", b"SETNAME", b"a\nb"]));
+    v.push(a(&[b""]));
+    // Redis cuts an unknown command's name and args at 128 bytes each.
+    let long = "x".repeat(300);
+    v.push(a(&[long.as_bytes(), long.as_bytes(), b"y"]));
+    v
+}
+
+fn inline_and_binary() -> Vec<Req> {
+    vec![
+        raw(b"PING\r\n"),
+        raw(b"PING\n"),
+        raw(b"  PING   \r\n"),
+        raw(b"\r\n"),
+        raw(b"*0\r\n"),
+        raw(b"*-1\r\n"),
+        raw(b"SET k 'a b'\r\n"),
+        raw(b"GET k\r\n"),
+        raw(b"ECHO \"x y\"\r\n"),
+        raw(b"SET k:1 v\r\nGET k:1\r\n"),
+        raw(b"PING\r\n*1\r\n$4\r\nPING\r\nECHO a\r\n*2\r\n$4\r\nECHO\r\n$1\r\nb\r\n"),
+        raw(b"*2\r\n$4\r\nECHO\r\n$3\r\na\r\n\r\n"),
+        raw(b"*1\r\n$0\r\n\r\n"),
+        a(&[b"SET", b"\x00\r\n\xff", b"\r\n\x00\x80\xfe"]),
+        a(&[b"GET", b"\x00\r\n\xff"]),
+        a(&[b"MSET", b"\xc3\x28", b"", b"k\r\n", b"\n"]),
+        a(&[b"MGET", b"\xc3\x28", b"k\r\n", b"\x00\r\n\xff", b"none"]),
+        a(&[b"EXISTS", b"\xc3\x28", b"k\r\n", b"k\r"]),
+        a(&[b"DEL", b"\xc3\x28", b"k\r\n", b"k\r"]),
+        c("DBSIZE"),
+    ]
+}
+
+fn closing() -> Vec<Req> {
+    vec![
+        c("PING"),
+        closes(b"*1\r\n$4\r\nQUIT\r\n"),
+        closes(b"QUIT\r\n"),
+        closes(b"*2\r\n$4\r\nQUIT\r\n$1\r\nx\r\n"),
+        closes(b"*x\r\n"),
+        closes(b"*abc\r\n"),
+        closes(b"*99999999999999999999\r\n"),
+        closes(b"*1\r\n$-5\r\n"),
+        closes(b"*1\r\n$abc\r\n"),
+        closes(b"*1\r\n+PING\r\n"),
+        closes(b"*2\r\n$4\r\nECHO\r\n:12\r\n"),
+        closes(b"SET k \"a b\r\n"),
+        closes(b"ECHO \"a\"b\r\n"),
+        closes(b"ECHO 'a\r\n"),
+        // Replies to earlier requests in the same read come first.
+        closes(b"PING\r\n*1\r\n$4\r\nPING\r\n*y\r\n"),
+        c("PING"),
+    ]
+}
+
+#[test]
+fn redis_differential() {
+    compare(&[
+        ("strings", strings()),
+        ("multi-key", multi_key()),
+        ("counters", counters()),
+        ("expiry", expiry()),
+        ("server", server()),
+        ("inline+binary", inline_and_binary()),
+        ("closing", closing()),
+    ]);
+}
+
+/// Corners that differed from redis-server 7.0.15 when first written and
+/// were fixed in the node.
+fn corners() -> Vec<Req> {
+    vec![
+        c("SET k v PX 9223372036854775807"),
+        c("SET k v"),
+        c("PEXPIRE k 9223372036854775807"),
+        c("EXPIRE k 9223372036854775"),
+        c("TTL k"),
+        c("SET n 1"),
+        c("DECRBY n -9223372036854775808"),
+        c("SET p v"),
+        c("EXPIRE p 100 XX LT"),
+        c("TTL p"),
+        c("SET k v KEEPTTL KEEPTTL"),
+        c("SET k v EX 100 EX 200"),
+        c("TTL k"),
+        c("SET k v PX 100000 PX 200000"),
+        c("COMMAND INFO nosuch"),
+        c("COMMAND COUNT x"),
+        a(&[b"foo", b"a\x00b"]),
+        a(&[b"bad\xff", b"\xfe"]),
+    ]
+}
+
+#[test]
+fn redis_differential_corners() {
+    compare(&[("corners", corners())]);
+}
+
+/// Inline commands with backslash escapes in double quotes: Redis decodes
+/// them (`sdssplitargs`), the node keeps them literally because its parser
+/// returns ranges into the input (see `proto::resp::split_inline`).
+#[test]
+#[ignore = "not implemented: escapes in inline double-quoted arguments are kept literally"]
+fn redis_differential_inline_escapes() {
+    compare(&[(
+        "inline escapes",
+        vec![raw(b"SET k \"a\\x41\\n\"\r\n"), c("GET k")],
+    )]);
+}
