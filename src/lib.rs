@@ -10,7 +10,9 @@
 //! - [`cmd`]: frames → typed commands → replies, run against a shard.
 //! - [`shard_for`](ownership::shard_for): the one function that decides which
 //!   core (and, in a cluster, which slot) owns a key.
-//! - [`roles`]: sockets, executors and tasks: `node`, `lb`, `bench`, ...
+//! - [`roles`]: sockets, executors and tasks: `node` (data plane), `lb`
+//!   (control plane: leases or proxy), `bench` (load driver), `origin`
+//!   (source of truth), `client` (CLI), `cluster` (local cluster).
 //! - [`sys`]: process-level plumbing (file limits, listening sockets).
 
 pub mod cmd;
