@@ -5,6 +5,7 @@
 #
 # Usage: bench/redis_compare.sh [requests-per-test]   (default 500000)
 # Env:   CORES (cachectl cores, default 2), PIPELINES (default "1 16"),
+#        CACHECTL_BIN (use this binary instead of building one),
 #        CLIENTS (default 50), KEYSPACE (-r, default 100000), ROUNDS (default 1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,8 +21,11 @@ TESTS=set,get,incr,mset
 for tool in redis-server redis-benchmark; do
   command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install redis-server redis-tools)" >&2; exit 2; }
 done
-cargo build --release --quiet
-BIN=target/release/cachectl
+# CACHECTL_BIN=path skips the build (e.g. to compare a saved binary).
+if [ -z "${CACHECTL_BIN:-}" ]; then
+  cargo build --release --quiet
+fi
+BIN=${CACHECTL_BIN:-target/release/cachectl}
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 RPORT=$(free_port); CPORT=$(free_port)

@@ -378,6 +378,12 @@ where
                 return (Slot(i), old);
             }
         }
+        (self.insert_absent_hashed_unstepped(hash, k, v), None)
+    }
+
+    /// The insertion half shared by the two insert paths (the rehash step
+    /// has already run).
+    fn insert_absent_hashed_unstepped(&mut self, hash: u64, k: K, v: V) -> Slot {
         if (self.len + 1) * 4 > self.tables[NEW].buckets() * 3 {
             self.grow();
         }
@@ -389,7 +395,21 @@ where
             self.old_len += 1;
         }
         self.len += 1;
-        (Slot(i), None)
+        Slot(i)
+    }
+
+    /// Inserts `k → v` for a key the caller has just looked up with
+    /// [`find_hashed`](Self::find_hashed) and not found, given that lookup's
+    /// `hash`: skips the second chain walk [`insert_full`](Self::insert_full)
+    /// would do. Inserting a key that is present breaks the map (checked in
+    /// debug builds).
+    ///
+    /// # Panics
+    /// If the map already holds `u32::MAX - 1` entries.
+    pub fn insert_absent_hashed(&mut self, hash: u64, k: K, v: V) -> Slot {
+        debug_assert!(self.find_hashed(hash, &k).is_none(), "insert_absent_hashed of a present key");
+        self.step();
+        self.insert_absent_hashed_unstepped(hash, k, v)
     }
 
     /// Removes `k`, returning its value if it was present.

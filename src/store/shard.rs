@@ -189,7 +189,14 @@ impl Shard {
 
     /// Find a live key, reclaiming it first if its TTL has passed.
     fn lookup(&mut self, key: &[u8], now: u64) -> Option<Slot> {
-        let slot = self.map.find(key)?;
+        let hash = self.map.hash_one(key);
+        self.lookup_hashed(hash, key, now)
+    }
+
+    /// [`lookup`](Self::lookup) with the key's map hash already computed, so
+    /// a write that misses can insert without hashing or searching again.
+    fn lookup_hashed(&mut self, hash: u64, key: &[u8], now: u64) -> Option<Slot> {
+        let slot = self.map.find_hashed(hash, key)?;
         let (_, e) = self.map.at(slot)?;
         if e.expires_at != 0 && e.expires_at <= now {
             self.remove_slot(slot);
@@ -276,13 +283,15 @@ impl Shard {
         true
     }
 
-    /// Insert a new key (known absent), honouring the key capacity.
-    fn insert_new(&mut self, key: Box<[u8]>, value: Box<[u8]>, at: u64) -> Slot {
+    /// Insert a new key (known absent, with map hash `hash`), honouring the
+    /// key capacity.
+    fn insert_new(&mut self, hash: u64, key: Box<[u8]>, value: Box<[u8]>, at: u64) -> Slot {
         if let Some(cap) = self.cfg.capacity {
             while self.map.len() >= cap && self.evict_one() {}
         }
         self.used += entry_cost(key.len(), value.len());
-        let (slot, _) = self.map.insert_full(
+        let slot = self.map.insert_absent_hashed(
+            hash,
             key,
             Entry {
                 value,
@@ -334,7 +343,8 @@ impl Shard {
     ) -> Result<SetOutcome, StoreError> {
         let value: Box<[u8]> = value.into();
         self.make_room(entry_cost(key.as_ref().len(), value.len()))?;
-        let existing = self.lookup(key.as_ref(), now);
+        let hash = self.map.hash_one(key.as_ref());
+        let existing = self.lookup_hashed(hash, key.as_ref(), now);
         let applies = match cond {
             SetCond::Always => true,
             SetCond::IfAbsent => existing.is_none(),
@@ -377,7 +387,7 @@ impl Shard {
                 })
             }
             None => {
-                self.insert_new(key.into(), value, at);
+                self.insert_new(hash, key.into(), value, at);
                 Ok(SetOutcome {
                     applied: true,
                     old: None,
@@ -402,7 +412,8 @@ impl Shard {
         // An i64 takes at most 20 bytes; charging that up front is simpler
         // than computing the exact growth and never under-counts.
         self.make_room(entry_cost(key.len(), 20))?;
-        let existing = self.lookup(key, now);
+        let hash = self.map.hash_one(key);
+        let existing = self.lookup_hashed(hash, key, now);
         let current = match existing.and_then(|s| self.map.at(s)) {
             Some((_, e)) => parse_i64(&e.value).ok_or(StoreError::NotInteger)?,
             None => 0,
@@ -422,7 +433,7 @@ impl Shard {
             }
             None => {
                 let at = self.default_expiry(now);
-                self.insert_new(key.into(), text, at);
+                self.insert_new(hash, key.into(), text, at);
             }
         }
         Ok(new)
