@@ -1,8 +1,23 @@
-//! Process plumbing: the open-file limit and listening sockets we build
-//! ourselves (glommio's `TcpListener::bind` hard-codes a backlog of 1024).
+//! Process plumbing: the open-file limit, listening sockets we build
+//! ourselves (glommio's `TcpListener::bind` hard-codes a backlog of 1024),
+//! and the stop signals.
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+/// A flag that SIGINT or SIGTERM sets; the process polls it to stop cleanly.
+///
+/// # Errors
+/// The signal handler could not be installed.
+pub fn stop_flag() -> io::Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone())?;
+    }
+    Ok(stop)
+}
 
 /// Raise the soft open-file limit to the hard one; returns the new soft limit.
 ///

@@ -1,8 +1,19 @@
-//! The client side of RESP2: parse one server *reply* from `&[u8]`, no I/O.
+//! The client side of RESP2, no I/O: encode a command, and parse one server
+//! *reply* from `&[u8]`.
 //!
 //! `crate::proto::resp` parses requests (what a server reads); clients — the
-//! load driver, the node's origin fetches, the LB's probes — need the other
-//! direction.
+//! load driver, the node's origin fetches, the LB's probes and proxy — need
+//! the other direction.
+
+use super::reply;
+
+/// Append a command as a client sends it: an array of bulk strings.
+pub fn command(out: &mut Vec<u8>, args: &[&[u8]]) {
+    reply::array(out, args.len());
+    for a in args {
+        reply::bulk(out, a);
+    }
+}
 
 /// One parsed reply, borrowing from the input buffer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +28,22 @@ pub enum Reply<'a> {
     Bulk(Option<&'a [u8]>),
     /// `*n` array; `None` is the null array `*-1`.
     Array(Option<Vec<Reply<'a>>>),
+}
+
+/// The first line of a reply: its type and what the line says. For a bulk
+/// or an array, the line is only a length; what follows is not yet read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Header<'a> {
+    /// `+text`
+    Simple(&'a [u8]),
+    /// `-text`
+    Error(&'a [u8]),
+    /// `:n`
+    Int(i64),
+    /// `$n`: `n` bytes and a CRLF follow; `None` is the null bulk `$-1`.
+    Bulk(Option<usize>),
+    /// `*n`: `n` replies follow; `None` is the null array `*-1`.
+    Array(Option<usize>),
 }
 
 /// Input that is not a RESP2 reply; the connection cannot be trusted after it.
@@ -51,32 +78,53 @@ pub fn parse(buf: &[u8]) -> Result<Option<(Reply<'_>, usize)>, ReplyError> {
     parse_at(buf, 0, 0)
 }
 
-fn parse_at(buf: &[u8], at: usize, depth: usize) -> Result<Option<(Reply<'_>, usize)>, ReplyError> {
-    if depth > MAX_DEPTH {
-        return Err(ReplyError::TooDeep);
-    }
-    let Some(&kind) = buf.get(at) else {
+/// Parse only the first line of the reply at the front of `buf`, so that a
+/// caller can act on a bulk's length (refuse it, skip it unbuffered) before
+/// its bytes arrive.
+///
+/// Returns `Ok(None)` when the line is not complete yet, or
+/// `Ok(Some((header, consumed)))` where `consumed` covers the line and its
+/// CRLF only.
+///
+/// # Errors
+/// [`ReplyError`] when the line cannot start a RESP2 reply.
+pub fn parse_header(buf: &[u8]) -> Result<Option<(Header<'_>, usize)>, ReplyError> {
+    let Some(&kind) = buf.first() else {
         return Ok(None);
     };
     // Reject a bad type byte before waiting for a line end it may never send.
     if !matches!(kind, b'+' | b'-' | b':' | b'$' | b'*') {
         return Err(ReplyError::BadType(kind));
     }
-    let Some(line_end) = find_crlf(buf, at + 1)? else {
+    let Some(line_end) = find_crlf(buf, 1)? else {
         return Ok(None);
     };
-    let line = &buf[at + 1..line_end];
-    let next = line_end + 2;
-    match kind {
-        b'+' => Ok(Some((Reply::Simple(line), next - at))),
-        b'-' => Ok(Some((Reply::Error(line), next - at))),
-        b':' => Ok(Some((Reply::Int(number(line)?), next - at))),
-        b'$' => {
-            let n = number(line)?;
-            if n == -1 {
-                return Ok(Some((Reply::Bulk(None), next - at)));
-            }
-            let n = usize::try_from(n).map_err(|_| ReplyError::BadNumber)?;
+    let line = &buf[1..line_end];
+    let header = match kind {
+        b'+' => Header::Simple(line),
+        b'-' => Header::Error(line),
+        b':' => Header::Int(number(line)?),
+        b'$' => Header::Bulk(length(line)?),
+        b'*' => Header::Array(length(line)?),
+        _ => return Err(ReplyError::BadType(kind)),
+    };
+    Ok(Some((header, line_end + 2)))
+}
+
+fn parse_at(buf: &[u8], at: usize, depth: usize) -> Result<Option<(Reply<'_>, usize)>, ReplyError> {
+    if depth > MAX_DEPTH {
+        return Err(ReplyError::TooDeep);
+    }
+    let Some((header, used)) = parse_header(&buf[at..])? else {
+        return Ok(None);
+    };
+    let next = at + used;
+    let reply = match header {
+        Header::Simple(s) => Reply::Simple(s),
+        Header::Error(e) => Reply::Error(e),
+        Header::Int(n) => Reply::Int(n),
+        Header::Bulk(None) => Reply::Bulk(None),
+        Header::Bulk(Some(n)) => {
             let end = next.checked_add(n).ok_or(ReplyError::BadNumber)?;
             if buf.len() < end + 2 {
                 return Ok(None);
@@ -84,14 +132,10 @@ fn parse_at(buf: &[u8], at: usize, depth: usize) -> Result<Option<(Reply<'_>, us
             if &buf[end..end + 2] != b"\r\n" {
                 return Err(ReplyError::MissingCrlf);
             }
-            Ok(Some((Reply::Bulk(Some(&buf[next..end])), end + 2 - at)))
+            return Ok(Some((Reply::Bulk(Some(&buf[next..end])), end + 2 - at)));
         }
-        b'*' => {
-            let n = number(line)?;
-            if n == -1 {
-                return Ok(Some((Reply::Array(None), next - at)));
-            }
-            let n = usize::try_from(n).map_err(|_| ReplyError::BadNumber)?;
+        Header::Array(None) => Reply::Array(None),
+        Header::Array(Some(n)) => {
             // Don't trust `n` for the allocation: a partial buffer of a huge
             // array would otherwise reserve memory we never fill.
             let mut items = Vec::with_capacity(n.min(64));
@@ -105,10 +149,10 @@ fn parse_at(buf: &[u8], at: usize, depth: usize) -> Result<Option<(Reply<'_>, us
                     }
                 }
             }
-            Ok(Some((Reply::Array(Some(items)), pos - at)))
+            return Ok(Some((Reply::Array(Some(items)), pos - at)));
         }
-        _ => Err(ReplyError::BadType(kind)),
-    }
+    };
+    Ok(Some((reply, next - at)))
 }
 
 /// Index of the CR of the first CRLF at or after `from`; a bare LF is
@@ -129,6 +173,16 @@ fn number(digits: &[u8]) -> Result<i64, ReplyError> {
         .ok()
         .and_then(|s| s.parse().ok())
         .ok_or(ReplyError::BadNumber)
+}
+
+/// A bulk or array length: `-1` (null) or a count.
+fn length(digits: &[u8]) -> Result<Option<usize>, ReplyError> {
+    match number(digits)? {
+        -1 => Ok(None),
+        n => usize::try_from(n)
+            .map(Some)
+            .map_err(|_| ReplyError::BadNumber),
+    }
 }
 
 #[cfg(test)]
@@ -187,6 +241,36 @@ mod tests {
         // A header ended by a bare LF is not RESP.
         assert_eq!(parse(b":1\n"), Err(ReplyError::MissingCrlf));
         assert_eq!(parse(b"\n"), Err(ReplyError::BadType(b'\n')));
+    }
+
+    #[test]
+    fn commands_are_arrays_of_bulks() {
+        let mut o = Vec::new();
+        command(&mut o, &[b"SET", b"k", b"a\r\nb"]);
+        assert_eq!(o, b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$4\r\na\r\nb\r\n");
+    }
+
+    #[test]
+    fn headers_come_before_their_bodies() {
+        let head = |b| parse_header(b).unwrap().unwrap();
+        assert_eq!(head(b"+OK\r\n"), (Header::Simple(b"OK"), 5));
+        assert_eq!(head(b"-ERR x\r\n"), (Header::Error(b"ERR x"), 8));
+        assert_eq!(head(b":-3\r\n"), (Header::Int(-3), 5));
+        assert_eq!(head(b"$-1\r\n"), (Header::Bulk(None), 5));
+        assert_eq!(head(b"*-1\r\n"), (Header::Array(None), 5));
+        assert_eq!(head(b"*2\r\n:1\r\n"), (Header::Array(Some(2)), 4));
+        // The body need not be there: this is how a client refuses a bulk
+        // too large to buffer before any of it arrives.
+        assert_eq!(
+            head(b"$1000000000\r\n"),
+            (Header::Bulk(Some(1_000_000_000)), 13)
+        );
+        assert_eq!(parse_header(b""), Ok(None));
+        assert_eq!(parse_header(b"$12\r"), Ok(None));
+        assert_eq!(parse_header(b"?"), Err(ReplyError::BadType(b'?')));
+        assert_eq!(parse_header(b"$-2\r\n"), Err(ReplyError::BadNumber));
+        assert_eq!(parse_header(b"*x\r\n"), Err(ReplyError::BadNumber));
+        assert_eq!(parse_header(b"+OK\n"), Err(ReplyError::MissingCrlf));
     }
 
     #[test]

@@ -47,6 +47,17 @@ pub type Parsed = Result<(LineOp, Vec<Range<usize>>), LineError>;
 /// [`ProtoError::InlineTooLong`] when no newline arrives within `max_line`
 /// bytes: the stream can't be resynchronised then.
 pub fn parse_line(buf: &[u8], max_line: usize) -> Result<Option<(usize, Parsed)>, ProtoError> {
+    Ok(split_line(buf, max_line)?.map(|(used, line)| (used, split(line))))
+}
+
+/// The first line of `buf`, without its `\n` or `\r\n`, and the bytes it
+/// takes up with its terminator; `Ok(None)` until a newline arrives. For
+/// every newline-framed protocol (this one, the LB's, the origin's JSON).
+///
+/// # Errors
+/// [`ProtoError::InlineTooLong`] when no newline comes within `max_line`
+/// bytes.
+pub fn split_line(buf: &[u8], max_line: usize) -> Result<Option<(usize, &[u8])>, ProtoError> {
     let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
         if buf.len() > max_line {
             return Err(ProtoError::InlineTooLong);
@@ -56,12 +67,8 @@ pub fn parse_line(buf: &[u8], max_line: usize) -> Result<Option<(usize, Parsed)>
     if nl > max_line {
         return Err(ProtoError::InlineTooLong);
     }
-    let end = if nl > 0 && buf[nl - 1] == b'\r' {
-        nl - 1
-    } else {
-        nl
-    };
-    Ok(Some((nl + 1, split(&buf[..end]))))
+    let line = &buf[..nl];
+    Ok(Some((nl + 1, line.strip_suffix(b"\r").unwrap_or(line))))
 }
 
 fn split(line: &[u8]) -> Parsed {
@@ -157,6 +164,18 @@ mod tests {
         assert_eq!(fields(b"FOO:k\n"), Err(LineError::UnknownOp));
         assert_eq!(parse_line(b"GET:k", 1024), Ok(None));
         assert_eq!(parse_line(&[b'a'; 20], 10), Err(ProtoError::InlineTooLong));
+    }
+
+    #[test]
+    fn lines() {
+        let l = |b: &'static [u8], max| split_line(b, max);
+        assert_eq!(l(b"abc\ndef", 10), Ok(Some((4, &b"abc"[..]))));
+        assert_eq!(l(b"abc\r\n", 10), Ok(Some((5, &b"abc"[..]))));
+        assert_eq!(l(b"\n", 10), Ok(Some((1, &b""[..]))));
+        assert_eq!(l(b"abc", 10), Ok(None));
+        assert_eq!(l(b"abcdef", 5), Err(ProtoError::InlineTooLong));
+        assert_eq!(l(b"abcdef\n", 5), Err(ProtoError::InlineTooLong));
+        assert_eq!(l(b"abcde\n", 5), Ok(Some((6, &b"abcde"[..]))));
     }
 
     #[test]

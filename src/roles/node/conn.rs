@@ -6,7 +6,6 @@ use super::pipeline::{self, After, Plan};
 use super::session::Session;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::{TcpListener, TcpStream};
-use glommio::sync::Semaphore;
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
@@ -24,25 +23,9 @@ const QUERY_BUF_LIMIT: usize = 1024 * 1024 * 1024;
 /// The reply Redis sends to a client over `maxclients` before closing it.
 pub const MAX_CLIENTS_REPLY: &[u8] = b"-ERR max number of clients reached\r\n";
 
-/// Accept clients until `stop` is closed.
-pub async fn accept_loop(core: Rc<Core>, listener: TcpListener, stop: Rc<Semaphore>) {
-    loop {
-        let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
-            let _ = stop.acquire(1).await;
-            None
-        })
-        .await;
-        let stream = match accepted {
-            None => break,
-            Some(Ok(s)) => s,
-            Some(Err(e)) => {
-                // EMFILE and friends: the client waits in the backlog while
-                // we back off; the node must not die of it.
-                log::warn!("core {}: accept failed: {e}", core.id);
-                glommio::timer::sleep(Duration::from_millis(10)).await;
-                continue;
-            }
-        };
+/// Accept clients until the core stops.
+pub async fn accept_loop(core: Rc<Core>, listener: TcpListener) {
+    while let Some(stream) = core.life.accept(&listener).await {
         let prev = core.shared.clients.fetch_add(1, Ordering::Relaxed);
         if prev >= core.shared.maxclients {
             core.shared.clients.fetch_sub(1, Ordering::Relaxed);
@@ -65,7 +48,7 @@ async fn reject(mut stream: TcpStream) {
 /// node shuts down (which ends pending reads, never replies in flight).
 pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
     let fd = stream.as_raw_fd();
-    core.conns.borrow_mut().insert(fd);
+    core.life.track(fd);
     let _ = stream.set_nodelay(true);
     let mut sess = Session::new(core.client_id());
     let mut plan = Plan::default();
@@ -115,13 +98,13 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
                 out.shrink_to(READ_BUF);
             }
         }
-        if after == After::Close || core.stopping.get() {
+        if after == After::Close || core.life.stopping() {
             break;
         }
     }
     // Another core may still be writing to this fd: wait before closing it.
     finish_delegated(&mut sess, &mut stream).await;
-    core.conns.borrow_mut().remove(&fd);
+    core.life.untrack(fd);
     core.shared.clients.fetch_sub(1, Ordering::Relaxed);
     let _ = stream.close().await;
 }

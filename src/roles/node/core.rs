@@ -2,6 +2,7 @@
 //! that serve other cores' hops and sweep expired keys.
 
 use super::hop::{Delegated, Hop, Query, Replies, Snapshot};
+use super::mesh::Peers;
 use super::origin::{FetchError, Fetched, Flight, Origin};
 use super::NodeConfig;
 use crate::cmd::Op;
@@ -10,10 +11,8 @@ use crate::proto::{line, reply, Dialect};
 use crate::store::Shard;
 use crate::store::{SetCond, SetExpiry};
 use futures_channel::oneshot;
-use glommio::channels::channel_mesh::{Receivers, Senders};
+use glommio::channels::shared_channel::ConnectedReceiver;
 use std::cell::{Cell, RefCell};
-use std::collections::HashSet;
-use std::os::fd::RawFd;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -60,24 +59,22 @@ pub fn bump(c: &Cell<u64>) {
 
 /// One core of a node.
 pub struct Core {
-    /// This core's shard number (its mesh peer id).
+    /// This core's shard number.
     pub id: usize,
     /// Number of cores (shards).
     pub n: usize,
     /// The keyspace this core owns. Borrowed only between awaits.
     pub shard: RefCell<Shard>,
     /// Senders to the other cores.
-    pub mesh: Senders<Hop>,
+    pub mesh: Peers,
     /// Process-wide settings.
     pub shared: Arc<Shared>,
     /// This core's counters.
     pub counters: Counters,
-    /// Open client sockets, so shutdown can end their reads.
-    pub conns: RefCell<HashSet<RawFd>>,
     /// Next client id: ids are `seq * n + id`, unique without coordination.
     pub next_client: Cell<u64>,
-    /// Set when the node is shutting down.
-    pub stopping: Cell<bool>,
+    /// Accept gate, open client sockets and the stop flag of this core.
+    pub life: crate::roles::lifecycle::Lifecycle,
     /// The read-through client, with `--origin`.
     pub origin: Option<Origin>,
 }
@@ -347,8 +344,8 @@ fn send_now(fd: std::os::fd::RawFd, buf: Vec<u8>) -> Delegated {
 }
 
 /// Serve hops from every other core until they hang up.
-pub fn spawn_hop_servers(core: &Rc<Core>, mut receivers: Receivers<Hop>) {
-    for (_, rx) in receivers.streams() {
+pub fn spawn_hop_servers(core: &Rc<Core>, receivers: Vec<ConnectedReceiver<Hop>>) {
+    for rx in receivers {
         let core = core.clone();
         glommio::spawn_local(async move {
             while let Some(hop) = rx.recv().await {
@@ -372,7 +369,7 @@ const SWEEP_BUDGET: Duration = Duration::from_millis(1);
 pub fn spawn_expiry_sweeper(core: &Rc<Core>) {
     let core = core.clone();
     glommio::spawn_local(async move {
-        while !core.stopping.get() {
+        while !core.life.stopping() {
             glommio::timer::sleep(SWEEP_EVERY).await;
             let start = Instant::now();
             let now = core.now();

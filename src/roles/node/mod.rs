@@ -4,12 +4,13 @@
 //! keyspace and its own `SO_REUSEPORT` listener on the shared port, so the
 //! kernel spreads connections over cores. A request on a key another core
 //! owns (see [`shard_for`](crate::ownership::shard_for)) is carried there as a
-//! [`hop::Hop`] over a glommio channel mesh; nothing on the data path locks.
+//! [`hop::Hop`] over a glommio shared channel; nothing on the data path locks.
 
 mod conn;
 mod core;
 mod global;
 pub mod hop;
+mod mesh;
 mod origin;
 mod pipeline;
 mod register;
@@ -17,11 +18,10 @@ mod session;
 
 use self::core::{Core, Counters, Shared};
 use crate::proto::Limits;
+use crate::roles::lifecycle;
 use crate::store::{Eviction, Shard, ShardConfig};
 use anyhow::{bail, Context};
-use glommio::channels::channel_mesh::MeshBuilder;
 use glommio::net::TcpListener;
-use glommio::sync::Semaphore;
 use glommio::{LocalExecutorPoolBuilder, PoolPlacement};
 use std::cell::{Cell, RefCell};
 use std::net::{IpAddr, SocketAddr};
@@ -272,10 +272,7 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
         fds.push(crate::sys::listener(addr, cfg.args.backlog, true)?.into_raw_fd());
     }
 
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, stop.clone())?;
-    }
+    let stop = crate::sys::stop_flag()?;
     if let Some(lb) = cfg.args.lb.clone() {
         let link = register::Link {
             lb,
@@ -303,7 +300,7 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
         origin,
     });
     let done = Arc::new(AtomicUsize::new(0));
-    let mesh = MeshBuilder::full(cores, 1024);
+    let mesh = Arc::new(mesh::Handout::new(mesh::build(cores)));
     let placement = if shared.cfg.args.pin {
         PoolPlacement::MaxSpread(cores, None)
     } else {
@@ -338,16 +335,16 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
 
 async fn core_main(
     shared: Arc<Shared>,
-    mesh: MeshBuilder<hop::Hop, glommio::channels::channel_mesh::Full>,
+    mesh: Arc<mesh::Handout>,
     stop: Arc<AtomicBool>,
     done: Arc<AtomicUsize>,
     fds: Vec<i32>,
     started: Arc<AtomicUsize>,
 ) -> anyhow::Result<()> {
     // glommio 0.9 can lose the wake-up of a shared-channel connection made
-    // while this executor sleeps (seen as ~1% of two-core starts hanging in
-    // the mesh join with nothing pending). A short ticker keeps the reactor
-    // polling its channel wakers until the join is done.
+    // while this executor sleeps (seen as ~1% of two-core starts hanging
+    // while connecting, with nothing pending). A short ticker keeps the
+    // reactor polling its channel wakers until every channel is connected.
     let joined = Rc::new(Cell::new(false));
     let ticker = joined.clone();
     glommio::spawn_local(async move {
@@ -356,15 +353,13 @@ async fn core_main(
         }
     })
     .detach();
-    let (senders, receivers) = mesh
-        .join()
-        .await
-        .map_err(|e| anyhow::anyhow!("joining the core mesh: {e}"))?;
+    let ends = mesh.take().context("more executors than cores")?;
+    let id = ends.id;
+    let n = fds.len();
+    let (senders, receivers) = ends.connect().await;
     joined.set(true);
-    let id = senders.peer_id();
-    let n = senders.nr_consumers();
     // SAFETY: each fd was created by `sys::listener` above and is handed to
-    // exactly one core (indexed by its unique mesh id).
+    // exactly one core (indexed by the unique id of its channel ends).
     let listener = unsafe { TcpListener::from_raw_fd(fds[id]) };
     let core = Rc::new(Core {
         id,
@@ -373,9 +368,8 @@ async fn core_main(
         mesh: senders,
         shared: shared.clone(),
         counters: Counters::default(),
-        conns: RefCell::new(Default::default()),
         next_client: Cell::new(0),
-        stopping: Cell::new(false),
+        life: lifecycle::Lifecycle::new(),
         origin: shared.origin.map(|addr| {
             origin::Origin::new(
                 addr,
@@ -386,8 +380,15 @@ async fn core_main(
     });
     self::core::spawn_hop_servers(&core, receivers);
     self::core::spawn_expiry_sweeper(&core);
-    let stop_accepting = Rc::new(Semaphore::new(0));
-    glommio::spawn_local(watch_for_stop(core.clone(), stop, stop_accepting.clone())).detach();
+    let watcher = core.clone();
+    glommio::spawn_local(async move {
+        lifecycle::wait_for(&stop).await;
+        if watcher.id == 0 {
+            log::info!("stopping: no new connections, finishing in-flight replies");
+        }
+        watcher.life.stop();
+    })
+    .detach();
     // "Listening" is announced once every core serves, so a client that
     // waits for the line never meets a core that is still starting.
     if started.fetch_add(1, Ordering::SeqCst) + 1 == n {
@@ -396,36 +397,15 @@ async fn core_main(
             shared.addr, shared.maxclients
         );
     }
-    conn::accept_loop(core.clone(), listener, stop_accepting).await;
-
-    // Let connections finish the replies they are writing; their pending
-    // reads were ended by `watch_for_stop`.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !core.conns.borrow().is_empty() && Instant::now() < deadline {
-        glommio::timer::sleep(Duration::from_millis(5)).await;
-    }
+    conn::accept_loop(core.clone(), listener).await;
+    // Let connections finish the replies they are writing.
+    core.life
+        .drain(Instant::now() + Duration::from_secs(10))
+        .await;
     // Keep serving other cores' hops until every core is done.
     done.fetch_add(1, Ordering::SeqCst);
     while done.load(Ordering::SeqCst) < n {
         glommio::timer::sleep(Duration::from_millis(5)).await;
     }
     Ok(())
-}
-
-/// Poll the signal flag; on a stop, close the accept gate and end every
-/// connection's pending read so it exits after its current reply.
-async fn watch_for_stop(core: Rc<Core>, stop: Arc<AtomicBool>, gate: Rc<Semaphore>) {
-    while !stop.load(Ordering::Relaxed) {
-        glommio::timer::sleep(Duration::from_millis(50)).await;
-    }
-    if core.id == 0 {
-        log::info!("stopping: no new connections, finishing in-flight replies");
-    }
-    core.stopping.set(true);
-    gate.close();
-    for &fd in core.conns.borrow().iter() {
-        // SAFETY: fd is an open socket owned by a live connection task;
-        // SHUT_RD only makes its pending read return 0.
-        unsafe { libc::shutdown(fd, libc::SHUT_RD) };
-    }
 }

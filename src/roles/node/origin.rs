@@ -8,7 +8,7 @@
 //! nothing is cached; "not found" is cached only with `--negative-ttl`.
 
 use crate::map::HashMap;
-use crate::proto::{client, reply};
+use crate::proto::client;
 use futures_channel::oneshot;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::TcpStream;
@@ -167,9 +167,7 @@ impl Origin {
 
     async fn fetch_on(&self, mut stream: TcpStream, key: &[u8]) -> Fetched {
         let mut req = Vec::with_capacity(key.len() + 32);
-        reply::array(&mut req, 2);
-        reply::bulk(&mut req, b"GET");
-        reply::bulk(&mut req, key);
+        client::command(&mut req, &[b"GET", key]);
         stream
             .write_all(&req)
             .await
