@@ -1,7 +1,8 @@
 //! What the LB reports: METRICS (one line of JSON), INFO (Redis's format)
-//! and NODES (one line per node), all rendered from the registry and the
-//! connection counters at read time.
+//! and NODES (one line per node), all rendered from the registry, the
+//! connection counters and (proxy mode) the node pools at read time.
 
+use super::pool::NodePool;
 use super::registry::{Node, Registry, State};
 use super::server::Lb;
 use std::cell::Cell;
@@ -26,6 +27,15 @@ pub struct Counters {
     pub protocol_errors: Cell<u64>,
     /// Connections closed for idling past --idle-timeout.
     pub idle_closed: Cell<u64>,
+    /// Proxy mode: requests sent to nodes (a retried one counts twice).
+    pub forwarded: Cell<u64>,
+    /// Proxy mode: requests retried after their first node failed.
+    pub retries: Cell<u64>,
+    /// Proxy mode: requests answered with an error because no node could
+    /// answer them (none healthy, or both attempts failed).
+    pub proxy_errors: Cell<u64>,
+    /// Proxy mode: attempts on a node that failed (refused, reset, timeout).
+    pub node_failures: Cell<u64>,
 }
 
 /// Add `d` to a counter cell (wrapping is impossible in practice).
@@ -34,11 +44,28 @@ pub fn add(c: &Cell<u64>, d: i64) {
     c.set(c.get().wrapping_add_signed(d));
 }
 
-fn node_json(n: &Node, now: u64) -> serde_json::Value {
+/// Proxy-mode figures of one node: (forwarded, failures, in flight, open,
+/// idle, connects); zeros before its first forwarded request.
+fn pool_figures(p: Option<&NodePool>) -> [u64; 6] {
+    p.map_or([0; 6], |p| {
+        let s = &p.stats;
+        [
+            s.forwarded.get(),
+            s.failures.get(),
+            s.in_flight.get(),
+            s.open.get(),
+            p.idle() as u64,
+            s.connects.get(),
+        ]
+    })
+}
+
+fn node_json(n: &Node, pool: Option<&NodePool>, now: u64) -> serde_json::Value {
     let reason = match &n.state {
         State::Down(f) => Some(f.to_string()),
         _ => None,
     };
+    let [forwarded, failures, in_flight, open, idle, connects] = pool_figures(pool);
     serde_json::json!({
         "addr": n.addr.to_string(),
         "state": n.state.name(),
@@ -54,6 +81,12 @@ fn node_json(n: &Node, now: u64) -> serde_json::Value {
         "probe_failures": n.probe_failures,
         "evictions": n.evictions,
         "last_probe_ms_ago": n.last_probe_ms.map(|t| now.saturating_sub(t)),
+        "forwarded": forwarded,
+        "proxy_failures": failures,
+        "in_flight": in_flight,
+        "pool_open": open,
+        "pool_idle": idle,
+        "pool_connects": connects,
     })
 }
 
@@ -63,11 +96,25 @@ pub fn render_metrics(lb: &Lb) -> String {
     let reg = lb.registry.borrow();
     let t = reg.totals();
     let c = &lb.counters;
-    let nodes: Vec<_> = reg.nodes().iter().map(|n| node_json(n, now)).collect();
+    let nodes: Vec<_> = reg
+        .nodes()
+        .iter()
+        .map(|n| node_json(n, lb.pools.get(n.id).as_deref(), now))
+        .collect();
+    let a = &lb.cfg.args;
     serde_json::json!({
         "role": "lb",
         "addr": lb.addr.to_string(),
         "uptime_s": now as f64 / 1000.0,
+        "mode": a.mode.name(),
+        "route": a.route.name(),
+        "pool_size": a.pool_size,
+        "proxy_timeout_ms": a.proxy_timeout.as_millis() as u64,
+        "max_value": a.max_value,
+        "forwarded": c.forwarded.get(),
+        "retries": c.retries.get(),
+        "proxy_errors": c.proxy_errors.get(),
+        "node_failures": c.node_failures.get(),
         "policy": reg.policy().name(),
         "health_interval_ms": lb.cfg.health_interval.as_millis() as u64,
         "health_timeout_ms": lb.cfg.health_timeout.as_millis() as u64,
@@ -95,10 +142,12 @@ pub fn render_metrics(lb: &Lb) -> String {
 }
 
 /// One NODES line: `addr state key=value ...`.
-pub fn node_line(n: &Node, now: u64) -> String {
+pub fn node_line(n: &Node, pool: Option<&NodePool>, now: u64) -> String {
+    let [forwarded, failures, in_flight, ..] = pool_figures(pool);
     let mut s = format!(
         "{} {} cores={} linked={} clients={} load={} leases={} probes_ok={} \
-         probe_failures={} evictions={} state_for_ms={}",
+         probe_failures={} evictions={} state_for_ms={} forwarded={forwarded} \
+         proxy_failures={failures} in_flight={in_flight}",
         n.addr,
         n.state.name(),
         n.cores,
@@ -121,7 +170,10 @@ pub fn node_line(n: &Node, now: u64) -> String {
 pub fn render_nodes(lb: &Lb) -> Vec<String> {
     let now = lb.now();
     let reg = lb.registry.borrow();
-    reg.nodes().iter().map(|n| node_line(n, now)).collect()
+    reg.nodes()
+        .iter()
+        .map(|n| node_line(n, lb.pools.get(n.id).as_deref(), now))
+        .collect()
 }
 
 /// INFO in Redis's format: `# Section` headers, `field:value` lines, CRLF.
@@ -166,6 +218,22 @@ pub fn render_info(lb: &Lb) -> String {
         t.readmissions,
         t.forgotten,
     );
+    let a = &lb.cfg.args;
+    let _ = write!(
+        o,
+        "# Proxy\r\nmode:{}\r\nroute:{}\r\npool_size:{}\r\nproxy_timeout_ms:{}\r\n\
+         max_value:{}\r\nforwarded:{}\r\nretries:{}\r\nproxy_errors:{}\r\n\
+         node_failures:{}\r\n\r\n",
+        a.mode.name(),
+        a.route.name(),
+        a.pool_size,
+        a.proxy_timeout.as_millis(),
+        a.max_value,
+        c.forwarded.get(),
+        c.retries.get(),
+        c.proxy_errors.get(),
+        c.node_failures.get(),
+    );
     let _ = write!(
         o,
         "# Cluster\r\npolicy:{}\r\nhealth_interval_ms:{}\r\nhealth_timeout_ms:{}\r\n\
@@ -178,10 +246,11 @@ pub fn render_info(lb: &Lb) -> String {
         reg.healthy(),
     );
     for (i, n) in reg.nodes().iter().enumerate() {
+        let [forwarded, failures, ..] = pool_figures(lb.pools.get(n.id).as_deref());
         let _ = write!(
             o,
             "node{i}:addr={},state={},cores={},clients={},leases={},probe_failures={},\
-             evictions={}\r\n",
+             evictions={},forwarded={forwarded},proxy_failures={failures}\r\n",
             n.addr,
             n.state.name(),
             n.cores,

@@ -1,32 +1,62 @@
-//! `cachectl lb`: the control plane. Nodes register, a background task
-//! probes them, and clients ask for a lease (a node address) and then talk
-//! to that node directly — data never flows through the LB.
+//! `cachectl lb`: the load balancer. Nodes register, a background task
+//! probes them, and clients either
+//! - ask for a lease (a node address) and then talk to that node directly —
+//!   data never flows through the LB (`--mode redirect`, the default); or
+//! - send GET/SET/DEL to the LB, which forwards each to a healthy node over
+//!   pooled connections and relays the reply (`--mode proxy`, seed 004).
 //!
 //! One glommio executor runs everything: the accept loop, a task per
 //! connection (a registration link is just a connection that stays open),
-//! and the probe task. The state is an [`Rc<RefCell<Registry>>`] that no
-//! task holds across an await, so nothing locks. The wire protocol (both
-//! forms) and the health-check state machine are described in docs/LB.md.
+//! the probe task, and proxy mode's node connections. The state is an
+//! [`Rc<RefCell<Registry>>`] that no task holds across an await, so nothing
+//! locks. The wire protocol (all three forms), the health-check state
+//! machine and proxy mode are described in docs/LB.md.
+//!
+//! Modules: [`protocol`] and [`relay`] are bytes ↔ requests/replies with no
+//! I/O; [`registry`] is the sans-I/O node table and routing; `server`,
+//! `probe`, `pool` and `proxy` do the I/O; [`metrics`] renders counters.
 
 pub mod metrics;
+mod pool;
 mod probe;
 pub mod protocol;
+mod proxy;
 pub mod registry;
+pub mod relay;
 mod server;
 
-use self::registry::{Policy, Registry};
+use self::pool::Pools;
+use self::protocol::Framing;
+use self::registry::{Policy, Registry, Route};
 use self::server::Lb;
-use anyhow::{bail, Context};
+use crate::roles::lifecycle::{self, Lifecycle};
+use anyhow::bail;
 use glommio::net::TcpListener;
-use glommio::sync::Semaphore;
-use glommio::{LocalExecutorBuilder, Placement};
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::net::{IpAddr, SocketAddr};
-use std::os::fd::{FromRawFd, IntoRawFd};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// What the LB does with data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// Clients LEASE a node address and talk to the node themselves.
+    Redirect,
+    /// Clients send GET/SET/DEL to the LB, which forwards them to nodes.
+    Proxy,
+}
+
+impl Mode {
+    /// The flag spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Redirect => "redirect",
+            Mode::Proxy => "proxy",
+        }
+    }
+}
 
 /// Flags of `cachectl lb`.
 #[derive(clap::Args, Clone, Debug)]
@@ -60,6 +90,25 @@ pub struct LbArgs {
     /// io_uring registered buffer memory for the executor, in bytes.
     #[arg(long, default_value_t = 256 * 1024)]
     pub io_memory: usize,
+    /// redirect: clients LEASE a node and talk to it; proxy: the LB forwards
+    /// GET/SET/DEL to nodes itself.
+    #[arg(long, value_enum, default_value_t = Mode::Redirect)]
+    pub mode: Mode,
+    /// Proxy mode: pick a request's node by --policy, or by key (the same
+    /// key always goes to the same healthy node).
+    #[arg(long, value_enum, default_value_t = Route::Policy)]
+    pub route: Route,
+    /// Proxy mode: most connections the LB keeps open to one node.
+    #[arg(long, default_value_t = 16)]
+    pub pool_size: usize,
+    /// Proxy mode: how long one attempt on a node may take before the
+    /// request is retried on another node, e.g. 1s or 250ms.
+    #[arg(long, value_parser = parse_duration, default_value = "1s")]
+    pub proxy_timeout: Duration,
+    /// Proxy mode: largest value a request or a node's reply may carry
+    /// through the LB, e.g. 1mb.
+    #[arg(long, value_parser = crate::roles::node::parse_bytes, default_value = "1mb")]
+    pub max_value: usize,
 }
 
 /// Parse `3s`, `500ms`, `2m`, `1.5s`; a bare number is seconds.
@@ -85,6 +134,13 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     }
 }
 
+/// Largest `--pool-size`: each pooled connection is a file descriptor per
+/// node, and more than this many requests in flight to one node from one
+/// executor would not go any faster.
+const MAX_POOL: usize = 1024;
+/// Largest `--max-value`, the node's own default bulk limit.
+const MAX_VALUE: usize = 512 << 20;
+
 /// Validated settings of a running LB.
 #[derive(Clone, Debug)]
 pub struct LbConfig {
@@ -98,6 +154,8 @@ pub struct LbConfig {
     pub forget_after: Duration,
     /// Idle limit for client connections, if any.
     pub idle_timeout: Option<Duration>,
+    /// Request size limits of the mode.
+    pub framing: Framing,
 }
 
 impl LbConfig {
@@ -127,7 +185,24 @@ impl LbConfig {
         if args.backlog == 0 {
             bail!("--backlog must be at least 1");
         }
+        if !(1..=MAX_POOL).contains(&args.pool_size) {
+            bail!("--pool-size must be between 1 and {MAX_POOL}");
+        }
+        if args.proxy_timeout < Duration::from_millis(1) {
+            bail!("--proxy-timeout must be at least 1ms");
+        }
+        if !(1..=MAX_VALUE).contains(&args.max_value) {
+            bail!(
+                "--max-value must be between 1 byte and {} MiB",
+                MAX_VALUE >> 20
+            );
+        }
+        let framing = match args.mode {
+            Mode::Redirect => Framing::CONTROL,
+            Mode::Proxy => Framing::proxy(args.max_value),
+        };
         Ok(LbConfig {
+            framing,
             health_interval: args.health_interval,
             health_timeout: args.health_timeout,
             forget_after: args.health_interval * args.forget_after,
@@ -143,47 +218,35 @@ impl LbConfig {
 /// Bad flags, a port that cannot be bound, or an executor that fails to start.
 pub fn run(args: LbArgs) -> anyhow::Result<()> {
     let cfg = LbConfig::new(args)?;
-    let limit = crate::sys::raise_nofile_limit().context("raising the open-file limit")?;
-    log::info!("open-file limit {limit}");
-    crate::sys::warn_if_backlog_capped(cfg.args.backlog);
     let want = SocketAddr::new(cfg.args.bind, cfg.args.port);
-    let sock = crate::sys::listener(want, cfg.args.backlog, false)
-        .with_context(|| format!("binding {want} (--bind/--port)"))?;
-    let addr = sock
-        .local_addr()?
-        .as_socket()
-        .context("listener has no socket address")?;
-    let fd = sock.into_raw_fd();
-
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, stop.clone())?;
-    }
+    let (sock, addr) = lifecycle::bind(want, cfg.args.backlog)?;
+    let stop = crate::sys::stop_flag()?;
     println!("cachectl lb listening on {addr}");
     log::info!(
-        "policy {}, probing every {:?} with a {:?} timeout",
+        "{} mode, policy {}, probing every {:?} with a {:?} timeout",
+        cfg.args.mode.name(),
         cfg.args.policy.name(),
         cfg.health_interval,
         cfg.health_timeout
     );
+    if cfg.args.mode == Mode::Proxy {
+        log::info!(
+            "proxy: route by {}, {} connections per node, {:?} per attempt",
+            cfg.args.route.name(),
+            cfg.args.pool_size,
+            cfg.args.proxy_timeout
+        );
+    }
     let io_memory = cfg.args.io_memory;
-    let handle = LocalExecutorBuilder::new(Placement::Unbound)
-        .name("cachectl-lb")
-        .io_memory(io_memory)
-        .spawn(move || async move {
-            // SAFETY: `fd` is the listener built above, handed over once.
-            let listener = unsafe { TcpListener::from_raw_fd(fd) };
-            lb_main(cfg, addr, listener, stop).await
-        })
-        .map_err(|e| anyhow::anyhow!("starting the executor: {e}"))?;
-    handle
-        .join()
-        .map_err(|e| anyhow::anyhow!("executor failed: {e:?}"))?;
+    lifecycle::run_executor("cachectl-lb", io_memory, sock, move |listener| {
+        lb_main(cfg, addr, listener, stop)
+    })?;
     log::info!("lb stopped");
     Ok(())
 }
 
 async fn lb_main(cfg: LbConfig, addr: SocketAddr, listener: TcpListener, stop: Arc<AtomicBool>) {
+    let pools = Pools::new(cfg.args.pool_size);
     let lb = Rc::new(Lb {
         registry: RefCell::new(Registry::new(
             cfg.args.policy,
@@ -193,35 +256,19 @@ async fn lb_main(cfg: LbConfig, addr: SocketAddr, listener: TcpListener, stop: A
         cfg,
         epoch: Instant::now(),
         addr,
-        conns: RefCell::new(Default::default()),
-        stopping: Cell::new(false),
+        life: Lifecycle::new(),
+        pools,
     });
     glommio::spawn_local(probe::probe_loop(lb.clone())).detach();
-    let gate = Rc::new(Semaphore::new(0));
-    glommio::spawn_local(watch_for_stop(lb.clone(), stop, gate.clone())).detach();
-    server::accept_loop(lb.clone(), listener, gate).await;
-    // Let connections finish the replies they are writing; their reads were
-    // ended by `watch_for_stop`.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !lb.conns.borrow().is_empty() && Instant::now() < deadline {
-        glommio::timer::sleep(Duration::from_millis(5)).await;
-    }
-}
-
-/// Poll the signal flag; on a stop, close the accept gate and end every
-/// connection's pending read (links included, so nodes see the LB go).
-async fn watch_for_stop(lb: Rc<Lb>, stop: Arc<AtomicBool>, gate: Rc<Semaphore>) {
-    while !stop.load(Ordering::Relaxed) {
-        glommio::timer::sleep(Duration::from_millis(50)).await;
-    }
-    log::info!("stopping: no new connections, finishing in-flight replies");
-    lb.stopping.set(true);
-    gate.close();
-    for &fd in lb.conns.borrow().iter() {
-        // SAFETY: fd is an open socket owned by a live connection task;
-        // SHUT_RD only makes its pending read return 0.
-        unsafe { libc::shutdown(fd, libc::SHUT_RD) };
-    }
+    // The stop ends links' reads too, so nodes see the LB go.
+    let watcher = lb.clone();
+    glommio::spawn_local(async move {
+        watcher.life.watch(&stop).await;
+        log::info!("stopping: no new connections, finishing in-flight replies");
+    })
+    .detach();
+    server::accept_loop(lb.clone(), listener).await;
+    lb.life.drain(Instant::now() + Duration::from_secs(5)).await;
 }
 
 #[cfg(test)]
@@ -260,6 +307,26 @@ mod tests {
         assert_eq!(c.health_timeout, Duration::from_millis(500));
         assert_eq!(c.forget_after, Duration::from_secs(30));
         assert_eq!(c.args.policy, Policy::RoundRobin);
+        assert_eq!(c.args.mode, Mode::Redirect);
+        assert_eq!(c.framing.max_line, protocol::MAX_LINE);
+    }
+
+    #[test]
+    fn proxy_flags() {
+        let c = cfg(&["--mode", "proxy", "--route", "key", "--max-value", "64kb"]).unwrap();
+        assert_eq!((c.args.mode, c.args.route), (Mode::Proxy, Route::Key));
+        assert_eq!(c.args.pool_size, 16);
+        assert_eq!(c.args.proxy_timeout, Duration::from_secs(1));
+        assert_eq!(c.framing.resp.max_bulk, 64 * 1024);
+        let err = |args: &[&str]| cfg(args).unwrap_err().to_string();
+        assert!(err(&["--pool-size", "0"]).contains("--pool-size"));
+        assert!(err(&["--pool-size", "5000"]).contains("--pool-size"));
+        assert!(err(&["--proxy-timeout", "0s"]).contains("--proxy-timeout"));
+        assert!(err(&["--max-value", "0"]).contains("--max-value"));
+        assert!(err(&["--max-value", "1gb"]).contains("--max-value"));
+        assert!(err(&["--max-value", "lots"]).contains("--max-value"));
+        assert!(err(&["--mode", "tunnel"]).contains("--mode"));
+        assert!(err(&["--route", "random"]).contains("--route"));
     }
 
     #[test]

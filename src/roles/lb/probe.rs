@@ -26,7 +26,7 @@ use std::time::Duration;
 pub async fn probe_loop(lb: Rc<Lb>) {
     loop {
         glommio::timer::sleep(lb.cfg.health_interval).await;
-        if lb.stopping.get() {
+        if lb.life.stopping() {
             return;
         }
         let tickets = lb.registry.borrow().probe_all();
@@ -34,6 +34,10 @@ pub async fn probe_loop(lb: Rc<Lb>) {
             glommio::spawn_local(run(lb.clone(), t)).detach();
         }
         let gone = lb.registry.borrow_mut().forget_stale(lb.now());
+        if !gone.is_empty() {
+            let reg = lb.registry.borrow();
+            lb.pools.retain(|id| reg.nodes().iter().any(|n| n.id == id));
+        }
         gone.into_iter().for_each(|c| lb.log(c));
     }
 }
@@ -114,7 +118,7 @@ fn io_text(e: glommio::GlommioError<()>) -> String {
 /// need no lookup; a DNS name is resolved with the blocking resolver, which
 /// stalls the executor for the lookup — acceptable for a few names every
 /// few seconds, and documented in docs/LB.md.
-fn resolve(addr: &HostPort) -> io::Result<SocketAddr> {
+pub fn resolve(addr: &HostPort) -> io::Result<SocketAddr> {
     if let Some(ip) = addr.ip() {
         return Ok(SocketAddr::new(ip, addr.port));
     }

@@ -2,27 +2,77 @@
 //! encoding into a caller-owned buffer, and the node probe's request/reply.
 //!
 //! A connection's dialect is fixed by its first byte: `*` is RESP (what
-//! `redis-cli` and Redis client libraries send), anything else is the line
-//! form (seed 000's `REGISTER:12345\n` and `LEASE\n`). We do not reuse
+//! `redis-cli` and Redis client libraries send), `{` is seed 004's
+//! newline-terminated JSON ([`json`]), anything else is the line form (seed
+//! 000's `REGISTER:12345\n`, `LEASE\n`, `GET:key\n`). We do not reuse
 //! [`crate::proto::detect_dialect`] here: it reads a bare `LEASE\n` as a
 //! Redis inline command, but on the LB port that line is the line form, as
 //! agreed with the lease clients. Line-form words may be separated by `:`
 //! or blanks, so a human on `telnet` can type `REGISTER 10.0.0.5:7000 2`.
+//!
+//! Data requests (`GET`/`SET`/`DEL`) parse in every mode; a redirect-mode
+//! LB answers them with an error, a proxy-mode LB forwards them.
+
+mod addr;
+pub mod json;
+mod line;
+mod nodestat;
+
+pub use addr::{parse_host_port, AddrError, HostPort};
+pub use nodestat::{parse_probe_reply, NodeStat, ProbeReplyError, PROBE_REQUEST};
 
 use crate::proto::{reply, resp, Limits, ProtoError};
-use std::fmt;
+use addr::parse_port;
 use std::net::IpAddr;
 use std::ops::Range;
 
 /// Longest line-form request (and RESP inline line) we wait for.
 pub const MAX_LINE: usize = 4096;
 
-/// RESP size limits on the LB port: its requests are all tiny.
+/// RESP size limits on the LB port in redirect mode: its requests are all
+/// tiny.
 pub const RESP_LIMITS: Limits = Limits {
     max_bulk: MAX_LINE,
     max_args: 16,
     max_inline: MAX_LINE,
 };
+
+/// How large a request may be before the connection is given up on.
+#[derive(Clone, Copy, Debug)]
+pub struct Framing {
+    /// RESP limits.
+    pub resp: Limits,
+    /// Longest line-form or JSON request line.
+    pub max_line: usize,
+    /// Longest key or value in a data request. A longer one that still fits
+    /// the framing is answered with an error; the connection carries on.
+    pub max_value: usize,
+}
+
+impl Framing {
+    /// Redirect mode: every request is a few dozen bytes.
+    pub const CONTROL: Framing = Framing {
+        resp: RESP_LIMITS,
+        max_line: MAX_LINE,
+        max_value: MAX_LINE,
+    };
+
+    /// Proxy mode: a SET carries a value of up to `max_value` bytes, plus
+    /// room for the command, the key and (in JSON) escapes. Control
+    /// requests keep their 4 KiB whatever `max_value` is.
+    pub fn proxy(max_value: usize) -> Framing {
+        let line = max_value.saturating_add(MAX_LINE);
+        Framing {
+            resp: Limits {
+                max_bulk: max_value.max(MAX_LINE),
+                max_args: 16,
+                max_inline: line,
+            },
+            max_line: line,
+            max_value,
+        }
+    }
+}
 
 /// How a connection talks; decided by its first byte.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,117 +81,19 @@ pub enum Dialect {
     Resp,
     /// One request per line, one-line replies (`NODE:h:p`, `OK`, `ERROR:m`).
     Line,
+    /// Seed 004: one JSON object per line, each way.
+    Json,
 }
 
 impl Dialect {
     /// The dialect of a connection whose first byte is `first`.
     pub fn of_first_byte(first: u8) -> Dialect {
-        if first == b'*' {
-            Dialect::Resp
-        } else {
-            Dialect::Line
+        match first {
+            b'*' => Dialect::Resp,
+            b'{' => Dialect::Json,
+            _ => Dialect::Line,
         }
     }
-}
-
-/// A `host:port` a client can connect to: the key of the node registry.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct HostPort {
-    /// An IP literal (IPv6 without brackets) or a DNS name.
-    pub host: String,
-    /// A non-zero TCP port.
-    pub port: u16,
-}
-
-/// Why a `host:port` was refused.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum AddrError {
-    /// No `:port` part.
-    #[error("'{0}' is not HOST:PORT")]
-    NoPort(String),
-    /// The port is not a number in 1..=65535.
-    #[error("'{0}' is not a port (1-65535)")]
-    BadPort(String),
-    /// The host is empty, too long, or has characters no host name has.
-    #[error("'{0}' is not a host name or IP address")]
-    BadHost(String),
-}
-
-impl HostPort {
-    /// Build from a host and port, checking both.
-    ///
-    /// # Errors
-    /// [`AddrError`] for an empty or malformed host or a zero port.
-    pub fn new(host: &str, port: u16) -> Result<HostPort, AddrError> {
-        let host = host
-            .strip_prefix('[')
-            .and_then(|h| h.strip_suffix(']'))
-            .unwrap_or(host);
-        if port == 0 {
-            return Err(AddrError::BadPort("0".into()));
-        }
-        if !valid_host(host) {
-            return Err(AddrError::BadHost(host.into()));
-        }
-        Ok(HostPort {
-            host: host.to_string(),
-            port,
-        })
-    }
-
-    /// Parse `host:port`, `[v6]:port` or `v6:port` (the last `:` splits).
-    ///
-    /// # Errors
-    /// [`AddrError`] naming what is wrong.
-    pub fn parse(s: &str) -> Result<HostPort, AddrError> {
-        let (host, port) = s
-            .trim()
-            .rsplit_once(':')
-            .ok_or_else(|| AddrError::NoPort(s.into()))?;
-        HostPort::new(host, parse_port(port)?)
-    }
-
-    /// The host as an IP address, if it is a literal one.
-    pub fn ip(&self) -> Option<IpAddr> {
-        self.host.parse().ok()
-    }
-}
-
-impl fmt::Display for HostPort {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.host.contains(':') {
-            write!(f, "[{}]:{}", self.host, self.port)
-        } else {
-            write!(f, "{}:{}", self.host, self.port)
-        }
-    }
-}
-
-/// A clap value parser for `HOST:PORT` flags.
-///
-/// # Errors
-/// The [`AddrError`] message.
-pub fn parse_host_port(s: &str) -> Result<HostPort, String> {
-    HostPort::parse(s).map_err(|e| e.to_string())
-}
-
-fn parse_port(s: &str) -> Result<u16, AddrError> {
-    match s.trim().parse::<u16>() {
-        Ok(p) if p > 0 => Ok(p),
-        _ => Err(AddrError::BadPort(s.into())),
-    }
-}
-
-/// DNS names (letters, digits, `-`, `.`, `_`) or IP literals, ≤ 253 bytes.
-fn valid_host(h: &str) -> bool {
-    if h.is_empty() || h.len() > 253 {
-        return false;
-    }
-    if h.parse::<IpAddr>().is_ok() {
-        return true;
-    }
-    h.bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
 }
 
 /// A node asking to join the lease pool.
@@ -193,6 +145,38 @@ pub enum Request {
     /// Connection set-up chatter from client libraries (`CLIENT SETINFO`,
     /// `SELECT 0`, ...): answered `+OK` so they connect.
     Handshake,
+    /// A data request, forwarded to a node in proxy mode.
+    Data(DataOp),
+}
+
+/// A data request a proxy-mode LB forwards to a node. Keys and values are
+/// owned: the client's read buffer moves on while the node answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DataOp {
+    /// `GET key`
+    Get(Vec<u8>),
+    /// `SET key value`
+    Set(Vec<u8>, Vec<u8>),
+    /// `DEL key`
+    Del(Vec<u8>),
+}
+
+impl DataOp {
+    /// The key the request is about.
+    pub fn key(&self) -> &[u8] {
+        match self {
+            DataOp::Get(k) | DataOp::Set(k, _) | DataOp::Del(k) => k,
+        }
+    }
+
+    /// The command name, upper-case.
+    pub fn name(&self) -> &'static str {
+        match self {
+            DataOp::Get(_) => "GET",
+            DataOp::Set(..) => "SET",
+            DataOp::Del(_) => "DEL",
+        }
+    }
 }
 
 /// A request that was framed but cannot be served; answered, and the
@@ -214,6 +198,20 @@ pub enum RequestError {
     /// A line with bytes no request has.
     #[error("request is not text")]
     NotText,
+    /// A line-form data request with the wrong number of fields.
+    #[error(
+        "wrong number of fields for '{0}' (keys and values cannot contain ':' here; use RESP)"
+    )]
+    Fields(&'static str),
+    /// A line-form or JSON data request with an empty key.
+    #[error("empty key")]
+    EmptyKey,
+    /// A JSON line that is not a request object.
+    #[error("invalid JSON request: {0}")]
+    Json(String),
+    /// A data request whose key or value is over `--max-value`.
+    #[error("key or value is larger than --max-value ({0} bytes)")]
+    TooLarge(usize),
 }
 
 /// One parsed request (or the reason it can't be served).
@@ -230,12 +228,36 @@ pub type Parsed = Result<Request, RequestError>;
 pub fn parse(
     dialect: Dialect,
     buf: &[u8],
+    framing: &Framing,
+    ranges: &mut Vec<Range<usize>>,
+) -> Result<Option<(usize, Option<Parsed>)>, ProtoError> {
+    let parsed = parse_any(dialect, buf, framing, ranges)?;
+    let too_large = |op: &DataOp| {
+        let value = match op {
+            DataOp::Set(_, v) => v.len(),
+            _ => 0,
+        };
+        op.key().len().max(value) > framing.max_value
+    };
+    Ok(parsed.map(|(used, p)| match p {
+        Some(Ok(Request::Data(op))) if too_large(&op) => {
+            (used, Some(Err(RequestError::TooLarge(framing.max_value))))
+        }
+        p => (used, p),
+    }))
+}
+
+fn parse_any(
+    dialect: Dialect,
+    buf: &[u8],
+    framing: &Framing,
     ranges: &mut Vec<Range<usize>>,
 ) -> Result<Option<(usize, Option<Parsed>)>, ProtoError> {
     match dialect {
-        Dialect::Line => parse_line(buf),
+        Dialect::Line => line::parse_line(buf, framing.max_line),
+        Dialect::Json => json::parse(buf, framing.max_line),
         Dialect::Resp => {
-            let Some(used) = resp::parse_request(buf, &RESP_LIMITS, ranges)? else {
+            let Some(used) = resp::parse_request(buf, &framing.resp, ranges)? else {
                 return Ok(None);
             };
             if ranges.is_empty() {
@@ -245,91 +267,6 @@ pub fn parse(
             Ok(Some((used, Some(resp_request(&args)))))
         }
     }
-}
-
-fn parse_line(buf: &[u8]) -> Result<Option<(usize, Option<Parsed>)>, ProtoError> {
-    let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
-        if buf.len() > MAX_LINE {
-            return Err(ProtoError::InlineTooLong);
-        }
-        return Ok(None);
-    };
-    if nl > MAX_LINE {
-        return Err(ProtoError::InlineTooLong);
-    }
-    let Ok(line) = std::str::from_utf8(&buf[..nl]) else {
-        return Ok(Some((nl + 1, Some(Err(RequestError::NotText)))));
-    };
-    let line = line.trim();
-    if line.is_empty() {
-        return Ok(Some((nl + 1, None)));
-    }
-    Ok(Some((nl + 1, Some(line_request(line)))))
-}
-
-/// A line-form request: `WORD` or `WORD:rest` or `WORD rest`.
-fn line_request(line: &str) -> Parsed {
-    if line.bytes().any(|b| b.is_ascii_control()) {
-        return Err(RequestError::NotText);
-    }
-    let (word, rest) = match line.find(|c: char| c == ':' || c.is_ascii_whitespace()) {
-        Some(i) => (&line[..i], line[i + 1..].trim()),
-        None => (line, ""),
-    };
-    let no_args = |req: Request, name: &'static str| {
-        if rest.is_empty() {
-            Ok(req)
-        } else {
-            Err(RequestError::Arity(name))
-        }
-    };
-    match word.to_ascii_uppercase().as_str() {
-        "LEASE" => no_args(Request::Lease, "LEASE"),
-        "METRICS" => no_args(Request::Metrics, "METRICS"),
-        "INFO" => Ok(Request::Info),
-        "NODES" => no_args(Request::Nodes, "NODES"),
-        // Seed 000's line protocol pings as `PING:`; a trailing payload is ignored.
-        "PING" => Ok(Request::Ping),
-        "QUIT" => no_args(Request::Quit, "QUIT"),
-        "REGISTER" => line_register(rest),
-        _ => Err(RequestError::UnknownCommand(printable(word))),
-    }
-}
-
-/// `REGISTER:` arguments: `<port>`, `<host>:<port>`, `<host>:<port>:<cores>`
-/// (blanks also separate; IPv6 hosts go in brackets).
-fn line_register(rest: &str) -> Parsed {
-    if rest.is_empty() {
-        return Err(RequestError::Arity("REGISTER"));
-    }
-    let (host, fields) = match rest.strip_prefix('[') {
-        Some(v6) => {
-            let (h, after) = v6
-                .split_once(']')
-                .ok_or_else(|| AddrError::BadHost(rest.into()))?;
-            let after = after
-                .strip_prefix(|c: char| c == ':' || c.is_ascii_whitespace())
-                .ok_or_else(|| AddrError::NoPort(rest.into()))?;
-            (Some(h), split_fields(after))
-        }
-        None => {
-            let mut f = split_fields(rest);
-            let host = (f.len() > 1).then(|| f.remove(0));
-            (host, f)
-        }
-    };
-    let (port, cores, link) = match fields.as_slice() {
-        [port] => (*port, None, false),
-        [port, cores] if host.is_some() => (*port, Some(*cores), true),
-        _ => return Err(RequestError::Arity("REGISTER")),
-    };
-    registration(host, port, cores, link)
-}
-
-fn split_fields(s: &str) -> Vec<&str> {
-    s.split(|c: char| c == ':' || c.is_ascii_whitespace())
-        .filter(|f| !f.is_empty())
-        .collect()
 }
 
 fn registration(host: Option<&str>, port: &str, cores: Option<&str>, link: bool) -> Parsed {
@@ -373,7 +310,29 @@ fn resp_request(args: &[&[u8]]) -> Parsed {
         "QUIT" => Ok(Request::Quit),
         "CLIENT" | "SELECT" => Ok(Request::Handshake),
         "REGISTER" => resp_register(&args[1..]),
+        // One key each, as the node's line protocol has them: a multi-key
+        // DEL would need its keys split over nodes and the counts summed.
+        "GET" | "DEL" | "SET" => resp_data(&name, args),
         _ => Err(RequestError::UnknownCommand(printable(&name))),
+    }
+}
+
+/// `GET key`, `DEL key`, `SET key value`; `name` is upper-case.
+fn resp_data(name: &str, args: &[&[u8]]) -> Parsed {
+    let op = match (name, args) {
+        ("GET", [_, k]) => DataOp::Get(k.to_vec()),
+        ("DEL", [_, k]) => DataOp::Del(k.to_vec()),
+        ("SET", [_, k, v]) => DataOp::Set(k.to_vec(), v.to_vec()),
+        ("GET", _) => return Err(RequestError::Arity("GET")),
+        ("DEL", _) => return Err(RequestError::Arity("DEL")),
+        _ => return Err(RequestError::Arity("SET")),
+    };
+    Ok(Request::Data(op))
+}
+
+impl From<DataOp> for Request {
+    fn from(op: DataOp) -> Request {
+        Request::Data(op)
     }
 }
 
@@ -408,6 +367,18 @@ fn printable(s: &str) -> String {
         .collect()
 }
 
+/// The first line of a peer's reply in `buf` (without its CRLF), shown
+/// safely in an error message.
+pub(super) fn first_line(buf: &[u8]) -> String {
+    // A shown line is at most 64 characters: don't scan further for its end.
+    let head = &buf[..buf.len().min(66)];
+    let line = head
+        .windows(2)
+        .position(|w| w == b"\r\n")
+        .map_or(head, |cr| &head[..cr]);
+    printable(&String::from_utf8_lossy(line))
+}
+
 /// What the LB answers; encoded per dialect by [`encode`].
 #[derive(Debug)]
 pub enum Reply<'a> {
@@ -427,6 +398,33 @@ pub enum Reply<'a> {
     Info(&'a str),
     /// A list of lines: an array of bulk strings, or the lines then `END`.
     Lines(&'a [String]),
+    /// A GET hit: bulk / `VALUE:v` / `{"ok":true,"key":k,"value":v}`.
+    Value {
+        /// The key asked for (JSON echoes it).
+        key: &'a [u8],
+        /// Its value.
+        value: &'a [u8],
+    },
+    /// A GET miss: nil / `NOT_FOUND` / `{"ok":false,"key":k,"error":"not found"}`.
+    NotFound {
+        /// The key asked for.
+        key: &'a [u8],
+    },
+    /// A SET done: `+OK` / `OK` / `{"ok":true,"key":k}`.
+    Stored {
+        /// The key written.
+        key: &'a [u8],
+    },
+    /// A DEL done: `:n` / `DELETED` (or `NOT_FOUND` for 0) / JSON with the count.
+    Deleted {
+        /// The key deleted.
+        key: &'a [u8],
+        /// Keys removed (0 or 1).
+        count: i64,
+    },
+    /// A node's error reply, relayed: `-<text>` verbatim (its `ERR`/`OOM`
+    /// prefix kept), `ERROR:<text>` without `ERR `, or a JSON error.
+    NodeError(&'a str),
 }
 
 /// The line that ends a multi-line line-form reply (INFO, NODES).
@@ -436,7 +434,8 @@ pub const END: &str = "END";
 pub fn encode(dialect: Dialect, reply: &Reply<'_>, out: &mut Vec<u8>) {
     match dialect {
         Dialect::Resp => encode_resp(reply, out),
-        Dialect::Line => encode_line(reply, out),
+        Dialect::Line => line::encode_line(reply, out),
+        Dialect::Json => json::encode(reply, out),
     }
 }
 
@@ -454,127 +453,17 @@ fn encode_resp(r: &Reply<'_>, out: &mut Vec<u8>) {
                 reply::bulk(out, l.as_bytes());
             }
         }
+        Reply::Value { value, .. } => reply::bulk(out, value),
+        Reply::NotFound { .. } => reply::nil(out),
+        Reply::Stored { .. } => reply::simple(out, "OK"),
+        Reply::Deleted { count, .. } => reply::int(out, *count),
+        Reply::NodeError(m) => reply::error(out, &one_line(m)),
     }
 }
 
-fn encode_line(r: &Reply<'_>, out: &mut Vec<u8>) {
-    let mut line = |s: &str| {
-        out.extend_from_slice(s.as_bytes());
-        out.push(b'\n');
-    };
-    match r {
-        Reply::Node(a) => line(&format!("NODE:{a}")),
-        Reply::NoHealthyNodes => line("ERROR:no healthy nodes"),
-        Reply::Ok => line("OK"),
-        Reply::Pong => line("PONG"),
-        Reply::Error(m) => line(&format!("ERROR:{}", one_line(m))),
-        Reply::Json(s) => line(&one_line(s)),
-        Reply::Info(s) => {
-            for l in s.lines() {
-                line(l);
-            }
-            line(END);
-        }
-        Reply::Lines(v) => {
-            for l in v.iter() {
-                line(&one_line(l));
-            }
-            line(END);
-        }
-    }
-}
-
-fn one_line(s: &str) -> String {
+/// `s` with CR and LF replaced, so it fits a one-line reply.
+pub fn one_line(s: &str) -> String {
     s.replace(['\r', '\n'], " ")
-}
-
-/// The health probe's request: `NODESTAT`, which every cachectl node answers
-/// with its live client count.
-pub const PROBE_REQUEST: &[u8] = b"*1\r\n$8\r\nNODESTAT\r\n";
-
-/// What a node said to a probe.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub struct NodeStat {
-    /// Client connections open on the node, the probe's own included.
-    pub clients: u64,
-    /// The node's maxclients, if it said.
-    pub maxclients: Option<u64>,
-    /// The node's cores, if it said.
-    pub cores: Option<u32>,
-}
-
-/// A probe reply that means the node must not get leases.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum ProbeReplyError {
-    /// The node refused the connection for maxclients.
-    #[error("node is at maxclients")]
-    Full,
-    /// Not a reply a node sends.
-    #[error("unexpected probe reply: {0}")]
-    Malformed(String),
-}
-
-/// Parse the reply to [`PROBE_REQUEST`]; `Ok(None)` means incomplete.
-///
-/// A bulk `clients=N ...` is a cachectl node. Any other error reply (e.g. a
-/// plain Redis server's "unknown command") still proves a live, serving
-/// process, so it counts as healthy with no load figure (clients 0).
-///
-/// # Errors
-/// [`ProbeReplyError`] for a full node or bytes that are not RESP.
-pub fn parse_probe_reply(buf: &[u8]) -> Result<Option<NodeStat>, ProbeReplyError> {
-    let Some(nl) = buf.windows(2).position(|w| w == b"\r\n") else {
-        if buf.len() > MAX_LINE {
-            return Err(ProbeReplyError::Malformed("reply line too long".into()));
-        }
-        return Ok(None);
-    };
-    let head = String::from_utf8_lossy(&buf[..nl]);
-    match buf[0] {
-        b'-' if head.contains("max number of clients") => Err(ProbeReplyError::Full),
-        b'-' => Ok(Some(NodeStat::default())),
-        b'$' => {
-            let len: usize = head[1..]
-                .parse()
-                .map_err(|_| ProbeReplyError::Malformed(printable(&head)))?;
-            if len > MAX_LINE {
-                return Err(ProbeReplyError::Malformed("bulk too long".into()));
-            }
-            let body = nl + 2;
-            if buf.len() < body + len + 2 {
-                return Ok(None);
-            }
-            let text = String::from_utf8_lossy(&buf[body..body + len]);
-            parse_stat(&text).map(Some)
-        }
-        _ => Err(ProbeReplyError::Malformed(printable(&head))),
-    }
-}
-
-fn parse_stat(text: &str) -> Result<NodeStat, ProbeReplyError> {
-    let mut stat = NodeStat::default();
-    let mut saw_clients = false;
-    for pair in text.split_ascii_whitespace() {
-        let Some((k, v)) = pair.split_once('=') else {
-            continue;
-        };
-        match k {
-            "clients" => {
-                stat.clients = v
-                    .parse()
-                    .map_err(|_| ProbeReplyError::Malformed(printable(text)))?;
-                saw_clients = true;
-            }
-            "maxclients" => stat.maxclients = v.parse().ok(),
-            "cores" => stat.cores = v.parse().ok(),
-            _ => {}
-        }
-    }
-    if saw_clients {
-        Ok(stat)
-    } else {
-        Err(ProbeReplyError::Malformed(printable(text)))
-    }
 }
 
 /// The line a cachectl node sends to register and open its liveness link.

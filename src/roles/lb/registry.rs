@@ -47,6 +47,27 @@ impl Policy {
     }
 }
 
+/// How a proxy-mode LB picks the node for a forwarded request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Route {
+    /// By `--policy`, as for leases: requests spread over the nodes, so a
+    /// GET may land on a node the SET did not.
+    Policy,
+    /// By key: the same key always goes to the same healthy node, so writes
+    /// and reads through the LB agree.
+    Key,
+}
+
+impl Route {
+    /// The flag spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            Route::Policy => "policy",
+            Route::Key => "key",
+        }
+    }
+}
+
 /// Why a node is not leased.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Fault {
@@ -412,24 +433,7 @@ impl Registry {
     /// Pick the node for one lease, by the policy, and count it; `None` when
     /// no node is healthy.
     pub fn lease(&mut self) -> Option<&HostPort> {
-        let len = self.nodes.len();
-        let mut best: Option<usize> = None;
-        for k in 0..len {
-            let i = (self.cursor + k) % len;
-            let n = &self.nodes[i];
-            if n.state != State::Healthy {
-                continue;
-            }
-            match (self.policy, best) {
-                (Policy::RoundRobin, _) => {
-                    best = Some(i);
-                    break;
-                }
-                (Policy::LeastLoaded, Some(b)) if self.nodes[b].load() <= n.load() => {}
-                (Policy::LeastLoaded, _) => best = Some(i),
-            }
-        }
-        let Some(i) = best else {
+        let Some(i) = self.pick(None, Node::load) else {
             self.totals.lease_failures += 1;
             return None;
         };
@@ -439,6 +443,84 @@ impl Registry {
         n.leases += 1;
         Some(&n.addr)
     }
+
+    /// Pick the healthy node for one forwarded request; `None` when no node
+    /// is healthy. `avoid` (the node a first attempt failed on) is skipped
+    /// unless it is the only healthy node. With [`Route::Policy`],
+    /// least-loaded compares `in_flight(node)` — requests the LB has
+    /// outstanding there, which it knows exactly — rather than the probed
+    /// client count a lease uses. Nothing is counted here; the caller
+    /// counts what it forwards.
+    pub fn route(
+        &mut self,
+        route: Route,
+        key: &[u8],
+        avoid: Option<NodeId>,
+        in_flight: impl Fn(NodeId) -> u64,
+    ) -> Option<&Node> {
+        let avoid = avoid.filter(|&a| {
+            self.nodes
+                .iter()
+                .any(|n| n.state == State::Healthy && n.id != a)
+        });
+        let i = match route {
+            Route::Key => {
+                // Rendezvous hashing over the key's slot: each healthy node
+                // scores (slot, address) and the highest wins. When a node
+                // leaves, only its own slots move, each to its runner-up;
+                // the other nodes keep theirs (a modulo would reshuffle all).
+                let slot = crate::ownership::slot_for(key);
+                self.nodes
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, n)| n.state == State::Healthy && Some(n.id) != avoid)
+                    .max_by_key(|(_, n)| rendezvous(slot, &n.addr))
+                    .map(|(i, _)| i)?
+            }
+            Route::Policy => {
+                let i = self.pick(avoid, |n| in_flight(n.id))?;
+                self.cursor = i + 1;
+                i
+            }
+        };
+        Some(&self.nodes[i])
+    }
+
+    /// The policy's choice among healthy nodes other than `avoid`, starting
+    /// at the cursor: round-robin takes the first, least-loaded the
+    /// smallest `load` (ties to the first).
+    fn pick(&self, avoid: Option<NodeId>, load: impl Fn(&Node) -> u64) -> Option<usize> {
+        let len = self.nodes.len();
+        let mut best: Option<usize> = None;
+        for k in 0..len {
+            let i = (self.cursor + k) % len;
+            let n = &self.nodes[i];
+            if n.state != State::Healthy || Some(n.id) == avoid {
+                continue;
+            }
+            match (self.policy, best) {
+                (Policy::RoundRobin, _) => return Some(i),
+                (Policy::LeastLoaded, Some(b)) if load(&self.nodes[b]) <= load(n) => {}
+                (Policy::LeastLoaded, _) => best = Some(i),
+            }
+        }
+        best
+    }
+}
+
+/// A node's rendezvous score for `slot`: a 64-bit mix of the slot and the
+/// node's address. Addresses, not registration ids, so the mapping is the
+/// same after an LB restart whatever order nodes register in.
+fn rendezvous(slot: u16, addr: &HostPort) -> u64 {
+    // FNV-1a over the address, then SplitMix64's finaliser over (hash, slot).
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in addr.host.bytes().chain(addr.port.to_le_bytes()) {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    let mut z = h ^ u64::from(slot).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 #[cfg(test)]

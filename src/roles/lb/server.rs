@@ -1,17 +1,24 @@
 //! The LB's sockets: the accept loop and one task per connection. A
 //! connection reads requests, answers each, and — when it registered a node
 //! with the link form — stays open as that node's liveness link until EOF.
+//!
+//! In proxy mode, the data requests of one read are collected into a batch
+//! and forwarded together (see [`proxy`](super::proxy)); a control request
+//! (METRICS, PING, ...) between them first waits for the data requests
+//! before it, so every reply goes out in request order.
 
 use super::metrics::{self, add, Counters};
+use super::pool::Pools;
 use super::probe;
-use super::protocol::{self, Dialect, Registration, Reply, Request};
+use super::protocol::{self, DataOp, Dialect, Registration, Reply, Request};
+use super::proxy::{self, Answer, MAX_BATCH};
 use super::registry::{Change, NodeId, Registry};
-use super::LbConfig;
+use super::relay;
+use super::{LbConfig, Mode};
+use crate::roles::lifecycle::Lifecycle;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::{TcpListener, TcpStream};
-use glommio::sync::Semaphore;
-use std::cell::{Cell, RefCell};
-use std::collections::HashSet;
+use std::cell::RefCell;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::rc::Rc;
@@ -19,6 +26,9 @@ use std::time::{Duration, Instant};
 
 /// First read buffer: LB requests are a few dozen bytes.
 const READ_BUF: usize = 512;
+/// A read buffer that grew past this for one big request shrinks back once
+/// that request is done.
+const SHRINK_ABOVE: usize = 64 * 1024;
 /// How long one reply write may take before the client is dropped.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -34,10 +44,10 @@ pub struct Lb {
     pub epoch: Instant,
     /// Where the LB listens.
     pub addr: SocketAddr,
-    /// Open connection sockets, so shutdown can end their reads.
-    pub conns: RefCell<HashSet<RawFd>>,
-    /// Set when the LB is shutting down.
-    pub stopping: Cell<bool>,
+    /// Accepting, open connections, and the stop.
+    pub life: Lifecycle,
+    /// Proxy mode's connections to nodes (unused in redirect mode).
+    pub pools: Pools,
 }
 
 impl Lb {
@@ -59,27 +69,11 @@ impl Lb {
     }
 }
 
-/// Accept connections until `stop` is closed.
-pub async fn accept_loop(lb: Rc<Lb>, listener: TcpListener, stop: Rc<Semaphore>) {
-    loop {
-        let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
-            let _ = stop.acquire(1).await;
-            None
-        })
-        .await;
-        match accepted {
-            None => break,
-            Some(Ok(stream)) => {
-                add(&lb.counters.connections, 1);
-                glommio::spawn_local(serve(lb.clone(), stream)).detach();
-            }
-            Some(Err(e)) => {
-                // EMFILE and friends: the client waits in the backlog while
-                // we back off; the LB must not die of it.
-                log::warn!("accept failed: {e}");
-                glommio::timer::sleep(Duration::from_millis(10)).await;
-            }
-        }
+/// Accept connections until the LB stops.
+pub async fn accept_loop(lb: Rc<Lb>, listener: TcpListener) {
+    while let Some(stream) = lb.life.accept(&listener).await {
+        add(&lb.counters.connections, 1);
+        glommio::spawn_local(serve(lb.clone(), stream)).detach();
     }
 }
 
@@ -110,7 +104,7 @@ struct Conn {
 /// shutdown.
 async fn serve(lb: Rc<Lb>, mut stream: TcpStream) {
     let fd = stream.as_raw_fd();
-    lb.conns.borrow_mut().insert(fd);
+    lb.life.track(fd);
     add(&lb.counters.open, 1);
     let _ = stream.set_nodelay(true);
     let peer = stream
@@ -128,7 +122,8 @@ async fn serve(lb: Rc<Lb>, mut stream: TcpStream) {
     let mut ranges = Vec::new();
     'conn: loop {
         if end == buf.len() {
-            // Framing caps requests at MAX_LINE, so this stays small.
+            // The framing caps a request (4 KiB; in proxy mode --max-value
+            // plus 4 KiB), so this stays bounded; it shrinks back below.
             buf.resize(buf.len() * 2, 0);
         }
         let n = match read(&lb, &conn, &mut stream, &mut buf[end..]).await {
@@ -141,23 +136,42 @@ async fn serve(lb: Rc<Lb>, mut stream: TcpStream) {
             .get_or_insert_with(|| Dialect::of_first_byte(buf[0]));
         let mut start = 0;
         let mut after = After::Continue;
+        let mut batch: Vec<DataOp> = Vec::new();
         while start < end && after == After::Continue {
-            match protocol::parse(dialect, &buf[start..end], &mut ranges) {
+            match protocol::parse(dialect, &buf[start..end], &lb.cfg.framing, &mut ranges) {
                 Ok(None) => break,
                 Ok(Some((used, parsed))) => {
                     start += used;
-                    let Some(parsed) = parsed else { continue };
-                    after = handle(&lb, &mut conn, parsed, &mut out);
+                    match parsed {
+                        None => {}
+                        Some(Ok(Request::Data(op))) if lb.cfg.args.mode == Mode::Proxy => {
+                            add(&lb.counters.requests, 1);
+                            batch.push(op);
+                            if batch.len() >= MAX_BATCH {
+                                run_batch(&lb, dialect, &mut batch, &mut out).await;
+                            }
+                        }
+                        Some(parsed) => {
+                            run_batch(&lb, dialect, &mut batch, &mut out).await;
+                            after = handle(&lb, &mut conn, parsed, &mut out);
+                        }
+                    }
                 }
                 Err(e) => {
+                    run_batch(&lb, dialect, &mut batch, &mut out).await;
                     add(&lb.counters.protocol_errors, 1);
                     protocol::encode(dialect, &Reply::Error(&e.to_string()), &mut out);
                     after = After::Linger;
                 }
             }
         }
+        run_batch(&lb, dialect, &mut batch, &mut out).await;
         buf.copy_within(start..end, 0);
         end -= start;
+        if buf.len() > SHRINK_ABOVE && end <= READ_BUF {
+            buf.truncate(READ_BUF);
+            buf.shrink_to_fit();
+        }
         if !out.is_empty() {
             let write = stream.write_all(&out);
             match glommio::timer::timeout(WRITE_TIMEOUT, async { Ok(write.await) }).await {
@@ -168,7 +182,7 @@ async fn serve(lb: Rc<Lb>, mut stream: TcpStream) {
         if after == After::Linger {
             linger(&mut stream, &mut buf).await;
         }
-        if after != After::Continue || lb.stopping.get() {
+        if after != After::Continue || lb.life.stopping() {
             break;
         }
     }
@@ -176,11 +190,11 @@ async fn serve(lb: Rc<Lb>, mut stream: TcpStream) {
         add(&lb.counters.links, -1);
         let change = lb.registry.borrow_mut().unlink(id, lb.now());
         // While the LB itself stops, every link closes: not news.
-        if let Some(c) = change.filter(|_| !lb.stopping.get()) {
+        if let Some(c) = change.filter(|_| !lb.life.stopping()) {
             lb.log(c);
         }
     }
-    lb.conns.borrow_mut().remove(&fd);
+    lb.life.untrack(fd);
     add(&lb.counters.open, -1);
     let _ = stream.close().await;
 }
@@ -226,6 +240,33 @@ async fn read(lb: &Lb, conn: &Conn, stream: &mut TcpStream, buf: &mut [u8]) -> O
     }
 }
 
+/// Forward the pending data requests (if any) and append their replies, in
+/// order, in the client's dialect.
+async fn run_batch(lb: &Rc<Lb>, dialect: Dialect, batch: &mut Vec<DataOp>, out: &mut Vec<u8>) {
+    if batch.is_empty() {
+        return;
+    }
+    let ops: Rc<[DataOp]> = std::mem::take(batch).into();
+    let answers = proxy::forward(lb, ops.clone()).await;
+    for (op, answer) in ops.iter().zip(&answers) {
+        match answer {
+            Answer::Reply(r) => match relay::to_client(op, r) {
+                Ok(reply) => protocol::encode(dialect, &reply, out),
+                // `forward` only accepts replies that fit their request.
+                Err(e) => protocol::encode(dialect, &Reply::Error(&e.to_string()), out),
+            },
+            Answer::NoHealthyNodes => {
+                add(&lb.counters.proxy_errors, 1);
+                protocol::encode(dialect, &Reply::NoHealthyNodes, out);
+            }
+            Answer::Failed(why) => {
+                add(&lb.counters.proxy_errors, 1);
+                protocol::encode(dialect, &Reply::Error(why), out);
+            }
+        }
+    }
+}
+
 /// Answer one request into `out`.
 fn handle(lb: &Rc<Lb>, conn: &mut Conn, parsed: protocol::Parsed, out: &mut Vec<u8>) -> After {
     let dialect = conn.dialect.unwrap_or(Dialect::Line);
@@ -262,6 +303,15 @@ fn handle(lb: &Rc<Lb>, conn: &mut Conn, parsed: protocol::Parsed, out: &mut Vec<
         Request::Quit => {
             reply(Reply::Ok);
             return After::Close;
+        }
+        // Proxy mode forwards these before they get here.
+        Request::Data(op) => {
+            add(&lb.counters.request_errors, 1);
+            reply(Reply::Error(&format!(
+                "{} is not served here: this LB hands out leases (--mode redirect); \
+                 LEASE a node and send it there, or run the LB with --mode proxy",
+                op.name()
+            )));
         }
     }
     After::Continue

@@ -1,7 +1,7 @@
 use super::*;
 
 fn one(dialect: Dialect, buf: &[u8]) -> Result<Option<(usize, Option<Parsed>)>, ProtoError> {
-    parse(dialect, buf, &mut Vec::new())
+    parse(dialect, buf, &Framing::CONTROL, &mut Vec::new())
 }
 
 fn line(buf: &str) -> Parsed {
@@ -42,6 +42,94 @@ fn dialect_is_the_first_byte() {
     assert_eq!(Dialect::of_first_byte(b'*'), Dialect::Resp);
     assert_eq!(Dialect::of_first_byte(b'L'), Dialect::Line);
     assert_eq!(Dialect::of_first_byte(b'R'), Dialect::Line);
+    assert_eq!(Dialect::of_first_byte(b'{'), Dialect::Json);
+}
+
+fn get(k: &str) -> Parsed {
+    Ok(Request::Data(DataOp::Get(k.into())))
+}
+
+fn set(k: &str, v: &str) -> Parsed {
+    Ok(Request::Data(DataOp::Set(k.into(), v.into())))
+}
+
+fn del(k: &str) -> Parsed {
+    Ok(Request::Data(DataOp::Del(k.into())))
+}
+
+#[test]
+fn line_form_data_requests_follow_the_node() {
+    let cases: Vec<(&str, Parsed)> = vec![
+        ("GET:key\n", get("key")),
+        ("get:article/1\r\n", get("article/1")),
+        ("SET:k:v w\n", set("k", "v w")),
+        ("SET:k:\n", set("k", "")),
+        ("DEL:k\n", del("k")),
+        ("GET k\n", get("k")),
+        ("SET k v\n", set("k", "v")),
+        ("GET:a:b\n", Err(RequestError::Fields("GET"))),
+        ("SET:k:v:w\n", Err(RequestError::Fields("SET"))),
+        ("SET:k\n", Err(RequestError::Fields("SET"))),
+        ("SET k v w\n", Err(RequestError::Fields("SET"))),
+        ("GET\n", Err(RequestError::Fields("GET"))),
+        ("GET:\n", Err(RequestError::EmptyKey)),
+        ("SET::v\n", Err(RequestError::EmptyKey)),
+        ("DEL:a:\n", Err(RequestError::Fields("DEL"))),
+    ];
+    for (input, want) in cases {
+        assert_eq!(line(input), want, "input {input:?}");
+    }
+}
+
+#[test]
+fn proxy_framing_admits_values_up_to_the_limit() {
+    let f = Framing::proxy(10_000);
+    let value = "v".repeat(10_000);
+    let mut req = format!(
+        "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n${}\r\n{value}\r\n",
+        value.len()
+    );
+    let (n, p) = parse(Dialect::Resp, req.as_bytes(), &f, &mut Vec::new())
+        .unwrap()
+        .unwrap();
+    assert_eq!((n, p), (req.len(), Some(set("k", &value))));
+    // The control framing refuses the same request...
+    assert_eq!(
+        parse(
+            Dialect::Resp,
+            req.as_bytes(),
+            &Framing::CONTROL,
+            &mut Vec::new()
+        ),
+        Err(ProtoError::InvalidBulkLength)
+    );
+    // ...and the proxy framing one byte more.
+    req = format!("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$10001\r\n{value}v\r\n");
+    assert_eq!(
+        parse(Dialect::Resp, req.as_bytes(), &f, &mut Vec::new()),
+        Err(ProtoError::InvalidBulkLength)
+    );
+    // Over --max-value but within the framing: an error, the stream in step.
+    req = "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\nabc\r\n".to_string();
+    let small = Framing::proxy(2);
+    assert_eq!(
+        parse(Dialect::Resp, req.as_bytes(), &small, &mut Vec::new()),
+        Ok(Some((req.len(), Some(Err(RequestError::TooLarge(2))))))
+    );
+    assert_eq!(
+        parse(Dialect::Line, b"GET:abc\n", &small, &mut Vec::new()),
+        Ok(Some((8, Some(Err(RequestError::TooLarge(2))))))
+    );
+    let line_req = format!("SET:k:{value}\n");
+    let (_, p) = parse(Dialect::Line, line_req.as_bytes(), &f, &mut Vec::new())
+        .unwrap()
+        .unwrap();
+    assert_eq!(p, Some(set("k", &value)));
+    let endless = vec![b'A'; 10_000 + MAX_LINE + 1];
+    assert_eq!(
+        parse(Dialect::Line, &endless, &f, &mut Vec::new()),
+        Err(ProtoError::InlineTooLong)
+    );
 }
 
 #[test]
@@ -100,7 +188,10 @@ fn line_form_table() {
             "HELLO WORLD\n",
             Err(RequestError::UnknownCommand("HELLO".into())),
         ),
-        ("GET:key\n", Err(RequestError::UnknownCommand("GET".into()))),
+        (
+            "MGET:key\n",
+            Err(RequestError::UnknownCommand("MGET".into())),
+        ),
         ("\x01\x02\n", Err(RequestError::NotText)),
     ];
     for (input, want) in cases {
@@ -169,6 +260,18 @@ fn resp_form_table() {
             vec!["FLUSHALL"],
             Err(RequestError::UnknownCommand("FLUSHALL".into())),
         ),
+        (vec!["GET", "a:b"], get("a:b")),
+        (vec!["get", ""], get("")),
+        (vec!["SET", "k", "a\r\nb"], set("k", "a\r\nb")),
+        (vec!["DEL", "k"], del("k")),
+        (vec!["GET"], Err(RequestError::Arity("GET"))),
+        (vec!["GET", "a", "b"], Err(RequestError::Arity("GET"))),
+        (vec!["SET", "k"], Err(RequestError::Arity("SET"))),
+        (
+            vec!["SET", "k", "v", "EX", "1"],
+            Err(RequestError::Arity("SET")),
+        ),
+        (vec!["DEL", "a", "b"], Err(RequestError::Arity("DEL"))),
     ];
     for (args, want) in cases {
         assert_eq!(resp(&args), want, "args {args:?}");
@@ -257,6 +360,70 @@ fn replies_in_both_dialects() {
             Reply::Lines(&lines),
             b"a b\nc\nEND\n",
             b"*2\r\n$3\r\na b\r\n$1\r\nc\r\n",
+        ),
+    ];
+    for (reply, want_line, want_resp) in cases {
+        let mut o = Vec::new();
+        encode(Dialect::Json, &reply, &mut o);
+        assert!(
+            serde_json::from_slice::<serde_json::Value>(&o).is_ok() && o.ends_with(b"\n"),
+            "{reply:?} JSON: {o:?}"
+        );
+        o.clear();
+        encode(Dialect::Line, &reply, &mut o);
+        assert_eq!(o, want_line, "{reply:?} line");
+        o.clear();
+        encode(Dialect::Resp, &reply, &mut o);
+        assert_eq!(o, want_resp, "{reply:?} resp");
+    }
+}
+
+#[test]
+fn data_replies_in_each_dialect() {
+    let cases: Vec<(Reply<'_>, &[u8], &[u8])> = vec![
+        (
+            Reply::Value {
+                key: b"k",
+                value: b"a:b",
+            },
+            b"VALUE:a:b\n",
+            b"$3\r\na:b\r\n",
+        ),
+        (
+            Reply::Value {
+                key: b"k",
+                value: b"a\nb",
+            },
+            b"ERROR:value contains a newline; read it over RESP\n",
+            b"$3\r\na\nb\r\n",
+        ),
+        (Reply::NotFound { key: b"k" }, b"NOT_FOUND\n", b"$-1\r\n"),
+        (Reply::Stored { key: b"k" }, b"OK\n", b"+OK\r\n"),
+        (
+            Reply::Deleted {
+                key: b"k",
+                count: 1,
+            },
+            b"DELETED\n",
+            b":1\r\n",
+        ),
+        (
+            Reply::Deleted {
+                key: b"k",
+                count: 0,
+            },
+            b"NOT_FOUND\n",
+            b":0\r\n",
+        ),
+        (
+            Reply::NodeError("ERR value is not an integer"),
+            b"ERROR:value is not an integer\n",
+            b"-ERR value is not an integer\r\n",
+        ),
+        (
+            Reply::NodeError("OOM command not allowed"),
+            b"ERROR:OOM command not allowed\n",
+            b"-OOM command not allowed\r\n",
         ),
     ];
     for (reply, want_line, want_resp) in cases {

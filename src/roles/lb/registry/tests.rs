@@ -221,3 +221,83 @@ fn leases_survive_removal_of_nodes_before_the_cursor() {
     assert_eq!(got.iter().filter(|&&p| p == 2).count(), 2, "{got:?}");
     assert_eq!(got.iter().filter(|&&p| p == 3).count(), 2, "{got:?}");
 }
+
+fn route_port(r: &mut Registry, route: Route, key: &str, avoid: Option<u16>) -> Option<u16> {
+    let avoid = avoid.map(|p| r.nodes().iter().find(|n| n.addr.port == p).unwrap().id);
+    r.route(route, key.as_bytes(), avoid, |_| 0)
+        .map(|n| n.addr.port)
+}
+
+fn evict(r: &mut Registry, port: u16) {
+    let t = r
+        .probe_all()
+        .into_iter()
+        .find(|t| t.addr.port == port)
+        .unwrap();
+    r.probe_failed(&t, Fault::Timeout, 2);
+}
+
+#[test]
+fn policy_route_rotates_and_avoids_the_failed_node() {
+    let mut r = healthy(Policy::RoundRobin, &[(1, 1), (2, 1), (3, 1)]);
+    let got: Vec<_> = (0..6)
+        .map(|_| route_port(&mut r, Route::Policy, "k", None).unwrap())
+        .collect();
+    assert_eq!(got, [1, 2, 3, 1, 2, 3]);
+    for _ in 0..6 {
+        assert_ne!(route_port(&mut r, Route::Policy, "k", Some(2)), Some(2));
+    }
+    assert_eq!(r.totals().leases, 0, "forwarding is not leasing");
+    evict(&mut r, 1);
+    evict(&mut r, 3);
+    // The only healthy node is used even though it is the one to avoid.
+    assert_eq!(route_port(&mut r, Route::Policy, "k", Some(2)), Some(2));
+    evict(&mut r, 2);
+    assert_eq!(route_port(&mut r, Route::Policy, "k", None), None);
+}
+
+#[test]
+fn least_loaded_route_uses_in_flight_requests() {
+    let mut r = healthy(Policy::LeastLoaded, &[(1, 1), (2, 1), (3, 1)]);
+    let id = |r: &Registry, port: u16| r.nodes().iter().find(|n| n.addr.port == port).unwrap().id;
+    let (a, b) = (id(&r, 1), id(&r, 2));
+    let busy = |n: NodeId| if n == a || n == b { 5 } else { 0 };
+    for _ in 0..4 {
+        assert_eq!(
+            r.route(Route::Policy, b"k", None, busy).unwrap().addr.port,
+            3
+        );
+    }
+}
+
+#[test]
+fn key_route_is_stable_and_moves_only_the_lost_nodes_keys() {
+    let mut r = healthy(Policy::RoundRobin, &[(1, 1), (2, 1), (3, 1)]);
+    let keys: Vec<String> = (0..600).map(|i| format!("key:{i}")).collect();
+    let before: Vec<u16> = keys
+        .iter()
+        .map(|k| route_port(&mut r, Route::Key, k, None).unwrap())
+        .collect();
+    for (k, &p) in keys.iter().zip(&before) {
+        assert_eq!(
+            route_port(&mut r, Route::Key, k, None),
+            Some(p),
+            "{k} is stable"
+        );
+        let second = route_port(&mut r, Route::Key, k, Some(p)).unwrap();
+        assert_ne!(second, p, "{k}: a retry goes elsewhere");
+    }
+    for port in [1, 2, 3] {
+        let n = before.iter().filter(|&&p| p == port).count();
+        assert!(n > 100, "node {port} owns {n} of 600 keys: {before:?}");
+    }
+    evict(&mut r, 2);
+    for (k, &p) in keys.iter().zip(&before) {
+        let now = route_port(&mut r, Route::Key, k, None).unwrap();
+        if p == 2 {
+            assert_ne!(now, 2, "{k} left the evicted node");
+        } else {
+            assert_eq!(now, p, "{k} stays where it was");
+        }
+    }
+}

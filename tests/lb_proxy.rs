@@ -1,0 +1,682 @@
+//! `cachectl lb --mode proxy` with real processes: clients send GET/SET/DEL
+//! to the LB in RESP, the line form and seed 004's JSON; the LB forwards
+//! them to nodes over pooled connections, retries on another node when one
+//! dies or hangs, keeps pipelined replies in order, and answers garbage
+//! without falling over.
+
+mod common;
+
+use common::{connect, poll_until, redis_conn, Closed, LineConn, Node, Proc, RespConn};
+use serde_json::{json, Value};
+use std::collections::HashSet;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+/// Deadline for anything involving probes or evictions.
+const SLOW: Duration = Duration::from_secs(30);
+
+/// A `cachectl lb --mode proxy` child process.
+struct Lb {
+    proc: Proc,
+    addr: SocketAddr,
+}
+
+impl Lb {
+    const READY: &'static str = "cachectl lb listening on ";
+
+    /// `cachectl lb --port 0 --mode proxy --proxy-timeout 10s <extra>`
+    /// (`extra` may set either flag). The long timeout keeps a slow debug
+    /// node on a loaded machine from turning into a retry that would spoil
+    /// the exact counts some tests check.
+    fn start(extra: &[&str]) -> Lb {
+        let mut args = vec!["lb", "--port", "0"];
+        if !extra.contains(&"--mode") {
+            args.extend(["--mode", "proxy"]);
+        }
+        if !extra.contains(&"--proxy-timeout") {
+            args.extend(["--proxy-timeout", "10s"]);
+        }
+        args.extend_from_slice(extra);
+        let proc = Proc::cachectl(&args, Lb::READY);
+        let addr = common::addr_after(proc.ready_line(), Lb::READY)
+            .unwrap_or_else(|| panic!("no address in {:?}", proc.ready_line()));
+        Lb { proc, addr }
+    }
+
+    fn line(&self) -> LineConn {
+        LineConn::new(connect(self.addr))
+    }
+
+    fn metrics(&self) -> Value {
+        serde_json::from_str(&self.line().request(b"METRICS")).expect("METRICS is JSON")
+    }
+
+    /// The METRICS entry of node `addr`.
+    fn node(&self, addr: SocketAddr) -> Value {
+        let m = self.metrics();
+        m["nodes"]
+            .as_array()
+            .expect("nodes array")
+            .iter()
+            .find(|n| n["addr"] == addr.to_string())
+            .cloned()
+            .unwrap_or_else(|| panic!("{addr} not registered: {m}"))
+    }
+
+    /// Wait until exactly `want` are the healthy nodes.
+    fn wait_healthy(&self, want: &[SocketAddr]) {
+        let want: HashSet<String> = want.iter().map(ToString::to_string).collect();
+        poll_until(SLOW, "the healthy node set", || {
+            let m = self.metrics();
+            let got: HashSet<String> = m["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|n| n["state"] == "healthy")
+                .map(|n| n["addr"].as_str().unwrap().to_string())
+                .collect();
+            if got == want {
+                Ok(())
+            } else {
+                Err(m.to_string())
+            }
+        });
+    }
+
+    /// Wait until node `addr` is down; returns its METRICS entry.
+    fn wait_down(&self, addr: SocketAddr) -> Value {
+        poll_until(SLOW, &format!("{addr} to be down"), || {
+            let n = self.node(addr);
+            if n["state"] == "down" {
+                Ok(n)
+            } else {
+                Err(n.to_string())
+            }
+        })
+    }
+
+    fn assert_running(&mut self) {
+        assert!(
+            self.proc.try_status().is_none(),
+            "LB exited\n{}",
+            self.proc.output_report()
+        );
+    }
+}
+
+/// A one-core node that registers with `lb` and keeps a liveness link.
+fn linked_node(lb: &Lb) -> Node {
+    Node::start(&["--cores", "1", "--lb", &lb.addr.to_string()])
+}
+
+/// A one-core node registered one-shot (no link, as seed 000 and
+/// `redis-cli` register): only a probe can tell the LB it died.
+fn unlinked_node(lb: &Lb) -> Node {
+    let node = Node::start(&["--cores", "1"]);
+    let reply = RespConn::new(connect(lb.addr)).cmd(&format!("REGISTER {}", node.addr()));
+    assert_eq!(reply, "+OK\r\n");
+    node
+}
+
+/// The node's own METRICS.
+fn node_metrics(node: &Node) -> Value {
+    let json: String = redis::cmd("METRICS").query(&mut node.redis()).unwrap();
+    serde_json::from_str(&json).unwrap()
+}
+
+/// GETs the node itself counted.
+fn node_gets(node: &Node) -> u64 {
+    node_metrics(node)["ops"]["get"].as_u64().unwrap_or(0)
+}
+
+/// Write `key` = `value` straight into each of `nodes`, bypassing the LB.
+fn preload(nodes: &[&Node], pairs: &[(String, String)]) {
+    for n in nodes {
+        let mut con = n.redis();
+        for (k, v) in pairs {
+            let _: () = redis::cmd("SET").arg(k).arg(v).query(&mut con).unwrap();
+        }
+    }
+}
+
+fn pairs(prefix: &str, n: usize) -> Vec<(String, String)> {
+    (0..n)
+        .map(|i| (format!("{prefix}{i}"), format!("value-of-{prefix}{i}")))
+        .collect()
+}
+
+fn json_request(c: &mut LineConn, req: Value) -> Value {
+    let reply = c.request(req.to_string().as_bytes());
+    serde_json::from_str(&reply).unwrap_or_else(|e| panic!("{req} -> {reply:?}: {e}"))
+}
+
+#[test]
+fn get_set_del_in_every_form() {
+    let lb = Lb::start(&["--route", "key"]);
+    let (a, b) = (linked_node(&lb), linked_node(&lb));
+    lb.wait_healthy(&[a.addr(), b.addr()]);
+
+    // RESP, through a real client library.
+    let mut con = redis_conn(lb.addr);
+    let ok: String = redis::cmd("SET")
+        .arg("k1")
+        .arg("v1")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(ok, "OK");
+    let v: Option<String> = redis::cmd("GET").arg("k1").query(&mut con).unwrap();
+    assert_eq!(v.as_deref(), Some("v1"));
+    let v: Option<String> = redis::cmd("GET").arg("missing").query(&mut con).unwrap();
+    assert_eq!(v, None);
+    let n: i64 = redis::cmd("DEL").arg("k1").query(&mut con).unwrap();
+    assert_eq!(n, 1);
+    let n: i64 = redis::cmd("DEL").arg("k1").query(&mut con).unwrap();
+    assert_eq!(n, 0);
+    let pong: String = redis::cmd("PING").query(&mut con).unwrap();
+    assert_eq!(pong, "PONG");
+    // Binary-safe both ways, byte for byte.
+    let mut raw = RespConn::new(connect(lb.addr));
+    let bin: &[u8] = b"a\r\nb\0\xff";
+    assert_eq!(raw.call(&[b"SET", b"bin", bin]), b"+OK\r\n");
+    assert_eq!(raw.call(&[b"GET", b"bin"]), b"$6\r\na\r\nb\0\xff\r\n");
+    assert_eq!(raw.call(&[b"GET", b"nothing"]), b"$-1\r\n");
+
+    // Seed 000's line form, as a node speaks it.
+    let mut line = lb.line();
+    assert_eq!(line.request(b"SET:k2:hello world"), "OK");
+    assert_eq!(line.request(b"GET:k2"), "VALUE:hello world");
+    assert_eq!(line.request(b"get k2"), "VALUE:hello world");
+    assert_eq!(line.request(b"DEL:k2"), "DELETED");
+    assert_eq!(line.request(b"DEL:k2"), "NOT_FOUND");
+    assert_eq!(line.request(b"GET:k2"), "NOT_FOUND");
+    assert_eq!(line.request(b"SET:k3:"), "OK");
+    assert_eq!(line.request(b"GET:k3"), "VALUE:");
+    assert_eq!(
+        line.request(b"GET:bin"),
+        "ERROR:value contains a newline; read it over RESP"
+    );
+
+    // Seed 004's JSON.
+    let mut js = LineConn::new(connect(lb.addr));
+    let body = "Hello, \"world\" — ünïcode\ttab";
+    assert_eq!(
+        json_request(
+            &mut js,
+            json!({"op": "SET", "key": "article/1", "value": body})
+        ),
+        json!({"ok": true, "key": "article/1"})
+    );
+    assert_eq!(
+        json_request(&mut js, json!({"op": "GET", "key": "article/1"})),
+        json!({"ok": true, "key": "article/1", "value": body})
+    );
+    assert_eq!(
+        json_request(&mut js, json!({"op": "GET", "key": "article/404"})),
+        json!({"ok": false, "key": "article/404", "error": "not found"})
+    );
+    assert_eq!(
+        json_request(&mut js, json!({"op": "DEL", "key": "article/1"})),
+        json!({"ok": true, "key": "article/1", "deleted": 1})
+    );
+    assert_eq!(
+        json_request(&mut js, json!({"op": "PING"})),
+        json!({"ok": true, "reply": "PONG"})
+    );
+
+    // What one form wrote, the others read (key routing sends a key to one node).
+    assert_eq!(line.request(b"SET:shared:from-line"), "OK");
+    let v: String = redis::cmd("GET").arg("shared").query(&mut con).unwrap();
+    assert_eq!(v, "from-line");
+    assert_eq!(
+        json_request(&mut js, json!({"op": "GET", "key": "shared"}))["value"],
+        "from-line"
+    );
+
+    // LEASE still works in proxy mode.
+    let lease = line.request(b"LEASE");
+    let leased: SocketAddr = lease.strip_prefix("NODE:").unwrap().parse().unwrap();
+    assert!([a.addr(), b.addr()].contains(&leased), "{lease}");
+
+    // METRICS, asked in JSON: every data request above was forwarded once.
+    let m = json_request(&mut js, json!({"op": "METRICS"}));
+    assert_eq!(m["role"], "lb");
+    assert_eq!(m["mode"], "proxy");
+    assert_eq!(m["route"], "key");
+    let data_requests = 8 + 9 + 4 + 3;
+    assert_eq!(m["forwarded"], data_requests, "{m}");
+    let per_node: u64 = m["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["forwarded"].as_u64().unwrap())
+        .sum();
+    assert_eq!(per_node, data_requests, "{m}");
+    assert_eq!(m["retries"], 0, "{m}");
+    assert_eq!(m["proxy_errors"], 0, "{m}");
+}
+
+#[test]
+fn round_robin_spreads_requests_over_two_nodes() {
+    let lb = Lb::start(&[]);
+    let (a, b) = (linked_node(&lb), linked_node(&lb));
+    lb.wait_healthy(&[a.addr(), b.addr()]);
+    preload(&[&a, &b], &pairs("rr", 10));
+    let mut con = redis_conn(lb.addr);
+    for i in 0..100 {
+        let key = format!("rr{}", i % 10);
+        let v: String = redis::cmd("GET").arg(&key).query(&mut con).unwrap();
+        assert_eq!(v, format!("value-of-{key}"));
+    }
+    // Round-robin alternates, so each node served exactly half — by its
+    // own count, and by the LB's.
+    assert_eq!((node_gets(&a), node_gets(&b)), (50, 50));
+    let m = lb.metrics();
+    assert_eq!(m["forwarded"], 100, "{m}");
+    for n in [&a, &b] {
+        let entry = lb.node(n.addr());
+        assert_eq!(entry["forwarded"], 50, "{entry}");
+        assert_eq!(entry["proxy_failures"], 0, "{entry}");
+        assert_eq!(entry["in_flight"], 0, "{entry}");
+        // One client, one request at a time: one pooled connection suffices.
+        assert_eq!(
+            entry["pool_connects"], 1,
+            "pooled connections are reused: {entry}"
+        );
+        assert_eq!(entry["leases"], 0, "forwarding is not leasing: {entry}");
+    }
+    let info: String = redis::cmd("INFO").query(&mut con).unwrap();
+    assert!(info.contains("mode:proxy\r\n"), "{info}");
+    assert!(info.contains("forwarded:100\r\n"), "{info}");
+    assert!(info.contains(",forwarded=50,"), "{info}");
+    let nodes: Vec<String> = redis::cmd("NODES").query(&mut con).unwrap();
+    assert!(
+        nodes.iter().all(|l| l.contains(" forwarded=50 ")),
+        "{nodes:?}"
+    );
+}
+
+#[test]
+fn key_route_keeps_reads_coherent_over_nodes() {
+    let lb = Lb::start(&["--route", "key"]);
+    let (a, b) = (linked_node(&lb), linked_node(&lb));
+    lb.wait_healthy(&[a.addr(), b.addr()]);
+    let mut con = redis_conn(lb.addr);
+    let kv = pairs("coherent", 100);
+    for (k, v) in &kv {
+        let _: () = redis::cmd("SET").arg(k).arg(v).query(&mut con).unwrap();
+    }
+    for (k, v) in &kv {
+        let got: String = redis::cmd("GET").arg(k).query(&mut con).unwrap();
+        assert_eq!(&got, v, "{k} reads what was written through the LB");
+    }
+    // Each key lives on exactly one node, and both nodes got a share.
+    let keys = |n: &Node| node_metrics(n)["keys"].as_u64().unwrap();
+    let (ka, kb) = (keys(&a), keys(&b));
+    assert_eq!(ka + kb, 100, "{ka} + {kb}");
+    assert!(ka > 0 && kb > 0, "both nodes own keys: {ka}, {kb}");
+}
+
+/// Run GETs of preloaded keys through the LB on a thread until told to stop;
+/// returns (requests, failures as text).
+fn get_loop(
+    lb: SocketAddr,
+    kv: Vec<(String, String)>,
+    done: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+) -> thread::JoinHandle<(usize, Vec<String>)> {
+    thread::spawn(move || {
+        let mut con = redis_conn(lb);
+        let mut failures = Vec::new();
+        let mut i = 0;
+        while !stop.load(Ordering::Relaxed) {
+            let (k, v) = &kv[i % kv.len()];
+            match redis::cmd("GET").arg(k).query::<Option<String>>(&mut con) {
+                Ok(Some(got)) if &got == v => {}
+                other => failures.push(format!("request {i}: GET {k} -> {other:?}")),
+            }
+            i += 1;
+            done.store(i, Ordering::Relaxed);
+        }
+        (i, failures)
+    })
+}
+
+/// Kill `victim` while a client loops GETs through the LB; every request
+/// must succeed. Returns the LB's METRICS afterwards.
+fn kill_mid_run(lb: &Lb, victim: &mut Node, other: &Node) -> Value {
+    let kv = pairs("loop", 20);
+    preload(&[victim, other], &kv);
+    let done = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let client = get_loop(lb.addr, kv, done.clone(), stop.clone());
+    let progress = |at_least: usize| {
+        poll_until(SLOW, &format!("{at_least} GETs through the LB"), || {
+            let n = done.load(Ordering::Relaxed);
+            if n >= at_least {
+                Ok(n)
+            } else {
+                Err(n.to_string())
+            }
+        })
+    };
+    progress(200);
+    victim.proc().signal(libc::SIGKILL);
+    let at_kill = done.load(Ordering::Relaxed);
+    let n = lb.wait_down(victim.addr());
+    // Keep going well past the eviction.
+    progress(at_kill + 500);
+    stop.store(true, Ordering::Relaxed);
+    let (total, failures) = client.join().expect("client thread");
+    assert!(
+        failures.is_empty(),
+        "all requests succeed; {} of {total} failed: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+    assert_eq!(n["state"], "down");
+    let m = lb.metrics();
+    assert_eq!(m["proxy_errors"], 0, "{m}");
+    m
+}
+
+#[test]
+fn killed_unlinked_node_requests_are_retried_on_the_other_node() {
+    // Probes a minute apart and no links: the LB learns of the death only
+    // from a forwarded request failing, which is retried, and the probe it
+    // triggers.
+    let lb = Lb::start(&["--health-interval", "60s"]);
+    let (mut victim, other) = (unlinked_node(&lb), unlinked_node(&lb));
+    lb.wait_healthy(&[victim.addr(), other.addr()]);
+    let m = kill_mid_run(&lb, &mut victim, &other);
+    assert!(m["retries"].as_u64() >= Some(1), "{m}");
+    assert!(m["node_failures"].as_u64() >= Some(1), "{m}");
+    let dead = lb.node(victim.addr());
+    assert!(
+        dead["reason"].as_str().unwrap().starts_with("unreachable"),
+        "evicted by the probe a failure triggered: {dead}"
+    );
+    assert!(dead["proxy_failures"].as_u64() >= Some(1), "{dead}");
+}
+
+#[test]
+fn killed_linked_node_requests_keep_succeeding() {
+    let lb = Lb::start(&["--health-interval", "60s"]);
+    let (mut victim, other) = (linked_node(&lb), linked_node(&lb));
+    lb.wait_healthy(&[victim.addr(), other.addr()]);
+    kill_mid_run(&lb, &mut victim, &other);
+    let dead = lb.node(victim.addr());
+    assert_eq!(dead["reason"], "registration link closed", "{dead}");
+}
+
+#[test]
+fn hung_node_times_out_and_its_requests_go_elsewhere() {
+    // The link of a stopped process stays open: only timeouts can tell.
+    let lb = Lb::start(&[
+        "--health-interval",
+        "60s",
+        "--health-timeout",
+        "3s",
+        "--proxy-timeout",
+        "3s",
+    ]);
+    let (mut hung, alive) = (linked_node(&lb), linked_node(&lb));
+    lb.wait_healthy(&[hung.addr(), alive.addr()]);
+    let kv = pairs("hung", 4);
+    preload(&[&hung, &alive], &kv);
+    let mut con = redis_conn(lb.addr);
+    // Warm both pools, so the hung node's idle connection looks usable.
+    for (k, v) in &kv {
+        let got: String = redis::cmd("GET").arg(k).query(&mut con).unwrap();
+        assert_eq!(&got, v);
+    }
+    hung.proc().signal(libc::SIGSTOP);
+    for i in 0..20 {
+        let (k, v) = &kv[i % kv.len()];
+        let got: String = redis::cmd("GET").arg(k).query(&mut con).unwrap();
+        assert_eq!(&got, v, "request {i}");
+    }
+    let n = lb.wait_down(hung.addr());
+    assert_eq!(n["reason"], "probe timed out", "{n}");
+    let m = lb.metrics();
+    assert!(m["retries"].as_u64() >= Some(1), "{m}");
+    assert_eq!(m["proxy_errors"], 0, "{m}");
+    hung.proc().signal(libc::SIGCONT);
+}
+
+#[test]
+fn pipelined_requests_get_replies_in_order() {
+    let lb = Lb::start(&[]);
+    let (a, b) = (linked_node(&lb), linked_node(&lb));
+    lb.wait_healthy(&[a.addr(), b.addr()]);
+    let kv = pairs("pipe", 50);
+    preload(&[&a, &b], &kv);
+
+    // RESP: 1,500 requests in one write — more than one batch, spread over
+    // both nodes — with PINGs and METRICS among them.
+    let mut want: Vec<Vec<u8>> = Vec::new();
+    let mut req = Vec::new();
+    for i in 0..1500 {
+        if i % 100 == 7 {
+            req.extend(common::encode(&[b"PING"]));
+            want.push(b"+PONG\r\n".to_vec());
+        } else if i % 300 == 11 {
+            req.extend(common::encode(&[b"GET", b"no-such-key"]));
+            want.push(b"$-1\r\n".to_vec());
+        } else {
+            let (k, v) = &kv[i % kv.len()];
+            req.extend(common::encode(&[b"GET", k.as_bytes()]));
+            want.push(format!("${}\r\n{v}\r\n", v.len()).into_bytes());
+        }
+    }
+    req.extend(common::encode(&[b"METRICS"]));
+    let mut r = RespConn::new(connect(lb.addr));
+    r.send(&req);
+    for (i, w) in want.iter().enumerate() {
+        let got = r.read_reply();
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(w),
+            "reply {i}"
+        );
+    }
+    let metrics = r.read_reply();
+    assert!(metrics.starts_with(b"$"), "METRICS comes last");
+
+    // Line form and JSON: 200 requests each in one write.
+    let mut line = connect(lb.addr);
+    let mut js = connect(lb.addr);
+    let (mut lreq, mut jreq) = (String::new(), String::new());
+    for i in 0..200 {
+        let (k, _) = &kv[i % kv.len()];
+        lreq.push_str(&format!("GET:{k}\n"));
+        jreq.push_str(&format!("{}\n", json!({"op": "GET", "key": k})));
+        if i % 50 == 3 {
+            lreq.push_str("PING\n");
+            jreq.push_str("{\"op\":\"PING\"}\n");
+        }
+    }
+    line.write_all(lreq.as_bytes()).unwrap();
+    js.write_all(jreq.as_bytes()).unwrap();
+    let (mut line, mut js) = (LineConn::new(line), LineConn::new(js));
+    for i in 0..200 {
+        let (k, v) = &kv[i % kv.len()];
+        assert_eq!(line.read_line(), format!("VALUE:{v}"), "line reply {i}");
+        let got: Value = serde_json::from_str(&js.read_line()).unwrap();
+        assert_eq!(
+            got,
+            json!({"ok": true, "key": k, "value": v}),
+            "JSON reply {i}"
+        );
+        if i % 50 == 3 {
+            assert_eq!(line.read_line(), "PONG");
+            assert_eq!(js.read_line(), r#"{"ok":true,"reply":"PONG"}"#);
+        }
+    }
+    // The batches really went to both nodes.
+    assert!(node_gets(&a) > 100 && node_gets(&b) > 100);
+}
+
+#[test]
+fn garbage_in_each_form_gets_an_error_and_the_lb_keeps_serving() {
+    let mut lb = Lb::start(&["--max-value", "1kb"]);
+    let node = linked_node(&lb);
+    lb.wait_healthy(&[node.addr()]);
+    preload(&[&node], &[("small".into(), "ok".into())]);
+
+    let mut line = lb.line();
+    for bad in [
+        &b"HELLO WORLD"[..],
+        b"GET:a:b",
+        b"SET:k",
+        b"SET::v",
+        b"GET:",
+        b"DEL",
+        b"\x00\xff\x01",
+    ] {
+        let reply = line.request(bad);
+        assert!(reply.starts_with("ERROR:"), "{bad:?} -> {reply}");
+    }
+    assert_eq!(
+        line.request(b"GET:small"),
+        "VALUE:ok",
+        "same connection still served"
+    );
+
+    let mut js = LineConn::new(connect(lb.addr));
+    for bad in [
+        "{bad",
+        "{\"op\":\"GET\"}",
+        "{\"op\":\"GET\",\"key\":\"\"}",
+        "{\"op\":\"GET\",\"key\":7}",
+        "{\"op\":\"SET\",\"key\":\"k\"}",
+        "{\"op\":\"FLY\"}",
+        "[\"GET\",\"small\"]",
+        "GET:small",
+    ] {
+        let reply: Value = serde_json::from_str(&js.request(bad.as_bytes()))
+            .unwrap_or_else(|e| panic!("{bad}: reply is not JSON: {e}"));
+        assert_eq!(reply["ok"], false, "{bad} -> {reply}");
+        assert!(reply["error"].is_string(), "{bad} -> {reply}");
+    }
+    assert_eq!(
+        json_request(&mut js, json!({"op": "GET", "key": "small"}))["value"],
+        "ok"
+    );
+
+    let mut resp = RespConn::new(connect(lb.addr));
+    assert_eq!(
+        resp.cmd("GET"),
+        "-ERR wrong number of arguments for 'GET'\r\n"
+    );
+    assert_eq!(
+        resp.cmd("SET k v EX 10"),
+        "-ERR wrong number of arguments for 'SET'\r\n"
+    );
+    assert_eq!(resp.cmd("FLUSHALL"), "-ERR unknown command 'FLUSHALL'\r\n");
+    // A value on the node bigger than --max-value: an error, and the
+    // connection (and the pooled one behind it) stays in step.
+    let big = "x".repeat(5000);
+    preload(&[&node], &[("big".into(), big)]);
+    let reply = resp.cmd("GET big");
+    assert!(reply.starts_with("-ERR value is larger than"), "{reply}");
+    assert_eq!(resp.cmd("GET small"), "$2\r\nok\r\n");
+
+    // Unrecoverable framing: one error, then that connection closes.
+    let mut r = RespConn::new(connect(lb.addr));
+    r.send(b"*1\r\n$abc\r\n");
+    match r.read_to_close() {
+        Closed::Yes(b) => assert!(b.starts_with(b"-ERR Protocol error"), "{b:?}"),
+        Closed::No(b) => panic!("not closed: {b:?}"),
+    }
+    // A SET over --max-value is refused, and the connection carries on...
+    assert_eq!(
+        String::from_utf8_lossy(&resp.call(&[b"SET", b"k", &[b'v'; 2000]])),
+        "-ERR key or value is larger than --max-value (1024 bytes)\r\n"
+    );
+    let line_set = format!("SET:k:{}", "v".repeat(2000));
+    assert_eq!(
+        line.request(line_set.as_bytes()),
+        "ERROR:key or value is larger than --max-value (1024 bytes)"
+    );
+    assert_eq!(resp.cmd("GET small"), "$2\r\nok\r\n");
+    // ...unless it is past what the framing reads at all: then it is
+    // refused before it is read, and that connection closes.
+    let mut r = RespConn::new(connect(lb.addr));
+    r.send(&common::encode(&[b"SET", b"k", &[b'v'; 5000]]));
+    match r.read_to_close() {
+        Closed::Yes(b) => assert!(b.starts_with(b"-ERR Protocol error"), "{b:?}"),
+        Closed::No(b) => panic!("not closed: {b:?}"),
+    }
+    let mut long = connect(lb.addr);
+    long.write_all(&vec![b'A'; 10_000]).unwrap();
+    match RespConn::new(long).read_to_close() {
+        Closed::Yes(b) => assert!(b.starts_with(b"ERROR:"), "{b:?}"),
+        Closed::No(b) => panic!("not closed: {b:?}"),
+    }
+
+    lb.assert_running();
+    assert_eq!(lb.line().request(b"GET:small"), "VALUE:ok");
+    let m = lb.metrics();
+    assert_eq!(m["protocol_errors"], 3, "{m}");
+    assert!(m["request_errors"].as_u64() >= Some(20), "{m}");
+    assert_eq!(m["proxy_errors"], 0, "{m}");
+}
+
+#[test]
+fn no_node_to_answer_is_a_clear_error_not_a_hang() {
+    let lb = Lb::start(&["--health-interval", "60s"]);
+    let mut line = lb.line();
+    let mut js = LineConn::new(connect(lb.addr));
+    let mut resp = RespConn::new(connect(lb.addr));
+    assert_eq!(line.request(b"GET:k"), "ERROR:no healthy nodes");
+    assert_eq!(
+        json_request(&mut js, json!({"op": "GET", "key": "k"})),
+        json!({"ok": false, "error": "no healthy nodes"})
+    );
+    assert_eq!(resp.cmd("GET k"), "-ERR no healthy nodes\r\n");
+
+    // The only node dies without a link: both attempts fail, the client is
+    // told so at once, and the probe that failure triggered evicts it.
+    let mut node = unlinked_node(&lb);
+    lb.wait_healthy(&[node.addr()]);
+    assert_eq!(resp.cmd("SET k v"), "+OK\r\n");
+    node.proc().signal(libc::SIGKILL);
+    let reply = resp.cmd("GET k");
+    assert!(
+        reply.starts_with("-ERR no healthy node answered") || reply == "-ERR no healthy nodes\r\n",
+        "{reply}"
+    );
+    lb.wait_down(node.addr());
+    assert_eq!(line.request(b"GET:k"), "ERROR:no healthy nodes");
+    let m = lb.metrics();
+    assert!(m["proxy_errors"].as_u64() >= Some(5), "{m}");
+}
+
+#[test]
+fn redirect_mode_refuses_data_requests_and_names_proxy_mode() {
+    let lb = Lb::start(&["--mode", "redirect"]);
+    let reply = lb.line().request(b"GET:k");
+    assert!(
+        reply.starts_with("ERROR:GET is not served here") && reply.contains("--mode proxy"),
+        "{reply}"
+    );
+    // Seed 004's client asks a redirect-mode LB for METRICS in JSON.
+    let mut js = LineConn::new(connect(lb.addr));
+    let m = json_request(&mut js, json!({"op": "METRICS"}));
+    assert_eq!(
+        (m["role"].as_str(), m["mode"].as_str()),
+        (Some("lb"), Some("redirect"))
+    );
+    let err = json_request(&mut js, json!({"op": "GET", "key": "k"}));
+    assert_eq!(err["ok"], false, "{err}");
+    let err = redis::cmd("SET")
+        .arg("k")
+        .arg("v")
+        .query::<String>(&mut redis_conn(lb.addr))
+        .unwrap_err();
+    assert!(err.to_string().contains("--mode proxy"), "{err}");
+}
