@@ -1,0 +1,376 @@
+//! A worker process (`cachectl bench --worker`): one glommio executor
+//! running thousands of client tasks, fed by its parent over stdin and
+//! reporting over stdout (see [`wire`](super::wire)).
+//!
+//! Why processes and not threads: the 20,000 open-file limit is per process
+//! and cannot be raised, so 50,000 client sockets need at least three
+//! processes whatever the thread count.
+
+use super::lease_pool::LeasePool;
+use super::net::{self, Conn, ConnectError};
+use super::tally::{Cause, Latencies, Phase, Tally};
+use super::wire::{Control, Dest, Event, Job, Progress, Work};
+use super::{c50k, leases, steady};
+use anyhow::Context;
+use glommio::sync::Semaphore;
+use glommio::{LocalExecutorBuilder, Placement};
+use std::cell::{Cell, RefCell};
+use std::io::{BufRead, Write};
+use std::net::Ipv4Addr;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// io_uring registered-buffer memory; client sockets don't use it, so keep
+/// it small (each process pins it).
+const IO_MEMORY: usize = 256 * 1024;
+/// io_uring ring depth. Every open socket keeps a poll armed, and closing
+/// one cancels its poll, which the kernel finds by scanning one bucket of a
+/// hash table sized from the ring (ilog2(2 × depth) − 5 bits, at most 8):
+/// at the default depth of 128 that is 8 buckets, so with 12,500 held
+/// sockets each cancel walks ~1,500 entries. 4,096 gives the maximum 256.
+const RING_DEPTH: usize = 4096;
+/// How often the supervisor looks at the control flags; this bounds how
+/// late the `--hold` barrier opens after the parent says go.
+const TICK: Duration = Duration::from_millis(2);
+/// How often progress goes to the parent.
+const PROGRESS_EVERY: Duration = Duration::from_millis(100);
+
+/// Control words from the parent, set by the stdin thread.
+#[derive(Default)]
+pub struct Flags {
+    start: AtomicBool,
+    go: AtomicBool,
+    stop: AtomicBool,
+}
+
+impl Flags {
+    /// Whether the run should end now.
+    pub fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+}
+
+/// State shared by every task of this worker (single-threaded: cells).
+pub struct Ctx {
+    /// Where connections go.
+    pub dest: Dest,
+    sources: Vec<Ipv4Addr>,
+    /// Connect/reply timeout.
+    pub timeout: Duration,
+    /// Kept LB connections leases are pipelined over (`--lease-conns`);
+    /// `None`: a fresh connection per lease, as seed 000.
+    lease_pool: Option<LeasePool>,
+    /// Bounds lease+connect attempts in flight.
+    gate: Semaphore,
+    /// Closed when the parent says go (`--hold`).
+    pub barrier: Semaphore,
+    /// Parent's control words.
+    pub flags: Arc<Flags>,
+    /// Counts.
+    pub tally: RefCell<Tally>,
+    /// Latencies.
+    pub lat: RefCell<Latencies>,
+    leased: Cell<u64>,
+    connected: Cell<u64>,
+    /// Tasks past the connect phase, connected or failed (`--hold`).
+    pub settled: Cell<u64>,
+    live: Cell<u64>,
+}
+
+/// Decrements the live-task count when a task ends, however it ends.
+pub struct Live(Rc<Ctx>);
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.0.live.set(self.0.live.get() - 1);
+    }
+}
+
+impl Ctx {
+    /// Register a task as running until the returned guard drops.
+    pub fn live(self: &Rc<Self>) -> Live {
+        self.live.set(self.live.get() + 1);
+        Live(self.clone())
+    }
+
+    /// The source address for the `i`-th connection, round robin.
+    pub fn source(&self, i: u64) -> Option<Ipv4Addr> {
+        (!self.sources.is_empty()).then(|| self.sources[(i % self.sources.len() as u64) as usize])
+    }
+
+    /// Count one failure.
+    pub fn fail(&self, cause: Cause) {
+        self.tally.borrow_mut().fail(cause);
+    }
+
+    /// Record a latency sample, in microseconds since `since`.
+    pub fn record(&self, phase: Phase, since: Instant) {
+        let micros = since.elapsed().as_micros() as u64;
+        Latencies::record(self.lat.borrow_mut().of(phase), micros);
+    }
+
+    /// Wait for one of the `--concurrency` slots of this worker. Callers
+    /// hold it for as long as what it bounds: the whole task in C50K mode
+    /// without `--hold`, only lease+connect with it.
+    pub async fn slot(&self) -> glommio::sync::Permit<'_> {
+        self.gate
+            .acquire_permit(1)
+            .await
+            .expect("the concurrency gate is never closed")
+    }
+
+    /// Lease (if going through an LB) and connect, recording lease and
+    /// connect latency.
+    ///
+    /// # Errors
+    /// The [`Cause`] to count for this attempt.
+    pub async fn open(&self, i: u64) -> Result<Conn, Cause> {
+        let source = self.source(i);
+        let node = match self.dest {
+            Dest::Direct(addr) => addr,
+            Dest::Lease(lb) => {
+                let t = Instant::now();
+                let node = self.lease(lb, i).await?;
+                self.record(Phase::Lease, t);
+                self.leased.set(self.leased.get() + 1);
+                node
+            }
+        };
+        let t = Instant::now();
+        let stream = net::connect(node, source, self.timeout)
+            .await
+            .map_err(|e| match e {
+                ConnectError::Refused => Cause::ConnectRefused,
+                ConnectError::Timeout => Cause::ConnectTimeout,
+                ConnectError::Io(_) => Cause::Io,
+            })?;
+        self.record(Phase::Connect, t);
+        self.connected.set(self.connected.get() + 1);
+        Ok(Conn::new(stream, self.timeout))
+    }
+
+    /// Take one lease from `lb` for attempt `i`: over the pool if there is
+    /// one, else on a fresh connection from attempt `i`'s source address.
+    ///
+    /// # Errors
+    /// The [`Cause`] to count.
+    pub async fn lease(
+        &self,
+        lb: std::net::SocketAddr,
+        i: u64,
+    ) -> Result<std::net::SocketAddr, Cause> {
+        match &self.lease_pool {
+            Some(pool) => pool.lease().await,
+            None => net::lease(lb, self.source(i), self.timeout).await,
+        }
+    }
+
+    /// Count one lease taken outside [`Ctx::open`] (lease-only mode).
+    pub fn leased_one(&self) {
+        self.leased.set(self.leased.get() + 1);
+    }
+
+    fn progress(&self) -> Progress {
+        let t = self.tally.borrow();
+        Progress {
+            leased: self.leased.get(),
+            connected: self.connected.get(),
+            succeeded: t.succeeded,
+            failed: t.failed(),
+        }
+    }
+}
+
+/// Run as a worker until the job is done or the parent says stop.
+///
+/// # Errors
+/// A job that does not parse, or an executor that does not start.
+pub fn run() -> anyhow::Result<()> {
+    crate::sys::raise_nofile_limit().context("worker: raising the open-file limit")?;
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("worker: reading the job")?;
+    let job = super::args::parse_job(&line)?;
+    let flags = Arc::new(Flags::default());
+    let reader_flags = flags.clone();
+    std::thread::Builder::new()
+        .name("bench-control".into())
+        .spawn(move || read_controls(&reader_flags))
+        .context("worker: starting the control reader")?;
+    let ex = LocalExecutorBuilder::new(Placement::Unbound)
+        .name("bench-worker")
+        .io_memory(IO_MEMORY)
+        .ring_depth(RING_DEPTH)
+        .make()
+        .map_err(|e| anyhow::anyhow!("worker: starting the executor: {e}"))?;
+    let (tally, lat) = ex.run(drive(job, flags));
+    emit(&Event::Done {
+        tally,
+        latencies: lat.encode(),
+    });
+    Ok(())
+}
+
+/// Turn the parent's control lines into flags. EOF (the parent is gone)
+/// means stop, so a worker never outlives its parent for long.
+fn read_controls(flags: &Flags) {
+    let stdin = std::io::stdin();
+    for line in stdin.lock().lines() {
+        let Ok(line) = line else { break };
+        match Control::parse(&line) {
+            Some(Control::Start) => flags.start.store(true, Ordering::Relaxed),
+            Some(Control::Go) => flags.go.store(true, Ordering::Relaxed),
+            Some(Control::Stop) => break,
+            None => log::warn!("worker: ignoring control line {line:?}"),
+        }
+    }
+    flags.stop.store(true, Ordering::Relaxed);
+}
+
+/// Write one event line to the parent. A parent that went away is handled
+/// by the control reader (EOF → stop), so a failed write is ignored here.
+fn emit(ev: &Event) {
+    let line = serde_json::to_string(ev).expect("events always serialize");
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+async fn drive(job: Job, flags: Arc<Flags>) -> (Tally, Latencies) {
+    let timeout = Duration::from_millis(job.timeout_ms);
+    let lease_pool = match job.dest {
+        Dest::Lease(lb) if job.lease_conns > 0 => {
+            Some(LeasePool::start(lb, &job.sources, job.lease_conns, timeout))
+        }
+        _ => None,
+    };
+    let ctx = Rc::new(Ctx {
+        dest: job.dest,
+        sources: job.sources.clone(),
+        timeout,
+        lease_pool,
+        gate: Semaphore::new(job.concurrency.max(1) as u64),
+        barrier: Semaphore::new(0),
+        flags: flags.clone(),
+        tally: RefCell::default(),
+        lat: RefCell::default(),
+        leased: Cell::new(0),
+        connected: Cell::new(0),
+        settled: Cell::new(0),
+        live: Cell::new(0),
+    });
+    emit(&Event::Ready);
+    while !flags.start.load(Ordering::Relaxed) {
+        if flags.stopped() {
+            return (Tally::default(), Latencies::default());
+        }
+        glommio::timer::sleep(TICK).await;
+    }
+    let hold_count = match &job.work {
+        Work::C50k {
+            hold: true, count, ..
+        } => Some(*count),
+        _ => None,
+    };
+    match job.work {
+        Work::C50k {
+            first,
+            count,
+            run_id,
+            hold,
+            del,
+            value_size,
+            pipelined,
+        } => {
+            let spec = Rc::new(c50k::Spec {
+                run_id,
+                hold,
+                del,
+                value_size,
+                pipelined,
+            });
+            for i in first..first + count {
+                let live = ctx.live();
+                glommio::spawn_local(c50k::task(ctx.clone(), spec.clone(), i, live)).detach();
+            }
+        }
+        Work::Steady {
+            connections,
+            duration_ms,
+            pipeline,
+            ratio,
+            keyspace,
+            value_size,
+            rate,
+            seed,
+        } => {
+            let spec = Rc::new(steady::Spec {
+                deadline: Instant::now() + Duration::from_millis(duration_ms),
+                connections,
+                pipeline,
+                ratio,
+                keyspace,
+                value_size,
+                rate,
+                seed,
+            });
+            for i in 0..connections {
+                let live = ctx.live();
+                glommio::spawn_local(steady::connection(ctx.clone(), spec.clone(), i, live))
+                    .detach();
+            }
+        }
+        Work::Leases {
+            clients,
+            duration_ms,
+        } => {
+            let deadline = Instant::now() + Duration::from_millis(duration_ms);
+            for i in 0..clients {
+                let live = ctx.live();
+                glommio::spawn_local(leases::client(ctx.clone(), deadline, i, live)).detach();
+            }
+        }
+    }
+    supervise(&ctx, hold_count).await;
+    if let Some(pool) = &ctx.lease_pool {
+        pool.close();
+    }
+    emit(&Event::Progress(ctx.progress()));
+    let tally = ctx.tally.borrow().clone();
+    let lat = ctx.lat.borrow().clone();
+    (tally, lat)
+}
+
+/// Watch the tasks: report progress, tell the parent when the `--hold`
+/// barrier is full, open it on go, and return when all tasks ended or the
+/// parent said stop.
+async fn supervise(ctx: &Rc<Ctx>, hold_count: Option<u64>) {
+    let mut held_sent = false;
+    let mut opened = false;
+    let mut last_progress = Instant::now();
+    while ctx.live.get() > 0 && !ctx.flags.stopped() {
+        glommio::timer::sleep(TICK).await;
+        if let Some(count) = hold_count {
+            if !held_sent && ctx.settled.get() == count {
+                held_sent = true;
+                let held = ctx.connected.get();
+                ctx.tally.borrow_mut().held = held;
+                emit(&Event::Progress(ctx.progress()));
+                emit(&Event::Held { held });
+            }
+            if held_sent && !opened && ctx.flags.go.load(Ordering::Relaxed) {
+                opened = true;
+                // Closing wakes every waiter at once: a broadcast.
+                ctx.barrier.close();
+            }
+        }
+        if last_progress.elapsed() >= PROGRESS_EVERY {
+            last_progress = Instant::now();
+            emit(&Event::Progress(ctx.progress()));
+        }
+    }
+}

@@ -1,0 +1,378 @@
+//! `cachectl bench` as a user runs it: real processes, real sockets, the
+//! JSON report checked for exact counts, and every process it started
+//! checked to be gone afterwards.
+
+mod common;
+
+use common::{run_cachectl, Node, CACHECTL};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Run `cachectl bench <args> --json -` and parse stdout as the report.
+fn bench_json(args: &[&str]) -> (Output, serde_json::Value) {
+    let mut full = vec!["bench"];
+    full.extend_from_slice(args);
+    full.extend(["--json", "-"]);
+    let out = run_cachectl(&full);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!(
+            "bench {args:?} printed no JSON report ({e}); status {:?}\nstdout:\n{stdout}\nstderr:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out, report)
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Panic unless every process in the report's `processes` list is gone.
+fn assert_all_gone(report: &serde_json::Value, expect_at_least: usize) {
+    let procs = report["processes"].as_array().expect("processes list");
+    assert!(
+        procs.len() >= expect_at_least,
+        "expected ≥ {expect_at_least} processes, report lists {procs:?}"
+    );
+    for p in procs {
+        let pid = p["pid"].as_u64().expect("pid");
+        // A reused pid would not be running cachectl again this soon.
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let still = String::from_utf8_lossy(&cmdline).contains("cachectl");
+        assert!(!still, "{} (pid {pid}) is still running", p["role"]);
+        assert_eq!(p["code"], 0, "{p} did not exit cleanly");
+        assert_eq!(p["killed"], false, "{p} had to be killed");
+    }
+}
+
+#[test]
+fn hold_500_against_the_embedded_cluster_counts_every_task() {
+    let dir = std::env::temp_dir().join(format!("cachectl-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let hgrm = dir.join("run.hgrm");
+    let (out, r) = bench_json(&[
+        "--tasks",
+        "500",
+        "--hold",
+        "--del",
+        "--nodes",
+        "2",
+        "--workers",
+        "2",
+        "--hgrm",
+        hgrm.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "bench failed:\n{}", stderr(&out));
+    assert_eq!(r["mode"], "c50k");
+    assert_eq!(r["attempted"], 500);
+    assert_eq!(r["succeeded"], 500);
+    assert_eq!(r["failed"], 0);
+    assert_eq!(r["unfinished"], 0);
+    assert_eq!(r["failures"], serde_json::json!({}));
+    // SET + GET + DEL per task.
+    assert_eq!(r["commands"], 1500);
+    // All 500 open at the same moment, by the clients' count and the nodes' own.
+    assert_eq!(r["hold"]["held_client_side"], 500);
+    // The nodes' count may include an LB health probe in flight (one per node).
+    let server = r["hold"]["open_server_side"]
+        .as_u64()
+        .expect("nodes counted");
+    assert!((500..=502).contains(&server), "nodes counted {server} open");
+    let lat = &r["latency_us"];
+    assert_eq!(lat["lease"]["count"], 500);
+    assert_eq!(lat["connect"]["count"], 500);
+    assert_eq!(lat["op"]["count"], 1500);
+    for phase in ["lease", "connect", "op"] {
+        let s = &lat[phase];
+        let (p50, p99, max) = (s["p50"].as_u64(), s["p99"].as_u64(), s["max"].as_u64());
+        assert!(p50 <= p99 && p99 <= max, "{phase}: {s}");
+    }
+    // 1 LB + 2 nodes + 2 workers, all exited 0 and gone.
+    assert_all_gone(&r, 5);
+    // The seed's table went to stderr (stdout carries the JSON).
+    let err = stderr(&out);
+    assert!(err.contains("Successful Task Completions : 500"), "{err}");
+
+    let op = std::fs::read_to_string(&hgrm).expect("--hgrm file");
+    assert!(op.trim_start().starts_with("Value"), "{op}");
+    assert!(op.contains("Total count    =         1500]"), "{op}");
+    let lease = std::fs::read_to_string(dir.join("run.lease.hgrm")).expect("lease hgrm");
+    assert!(lease.contains("Total count    =          500]"), "{lease}");
+    assert!(dir.join("run.connect.hgrm").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn steady_mode_against_a_node_verifies_values() {
+    let node = Node::start(&["--cores", "1"]);
+    let target = node.addr().to_string();
+    let (out, r) = bench_json(&[
+        "--target",
+        &target,
+        "--duration",
+        "1s",
+        "--connections",
+        "8",
+        "--pipeline",
+        "4",
+        "--ratio",
+        "1:1",
+        "--keyspace",
+        "200",
+        "--value-size",
+        "40",
+        "--workers",
+        "2",
+    ]);
+    assert!(out.status.success(), "bench failed:\n{}", stderr(&out));
+    assert_eq!(r["mode"], "steady");
+    let ok = r["succeeded"].as_u64().unwrap();
+    assert!(ok > 0, "no request succeeded: {r}");
+    assert_eq!(r["failed"], 0);
+    assert_eq!(r["attempted"], ok);
+    assert_eq!(r["latency_us"]["op"]["count"], ok);
+    assert_eq!(r["latency_us"]["lease"]["count"], 0, "direct: no leases");
+    assert_eq!(r["latency_us"]["connect"]["count"], 8);
+    // With 200 keys and half the requests SETs, GETs hit and were compared.
+    assert!(r["hits"].as_u64().unwrap() > 0, "{r}");
+    // The values really are on the node, exactly as the bench wrote them.
+    let mut con = node.redis();
+    let v: Option<Vec<u8>> = redis::cmd("GET").arg("bench:40:7").query(&mut con).unwrap();
+    if let Some(v) = v {
+        assert_eq!(v, b"7-7-7-7-7-7-7-7-7-7-7-7-7-7-7-7-7-7-7-7-".to_vec());
+    }
+    let n: u64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
+    assert!(n > 0 && n <= 200, "DBSIZE {n}");
+    assert_all_gone(&r, 2);
+}
+
+/// A RESP server that answers SET with +OK and GET with the wrong value.
+fn lying_server() -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            let Ok(mut s) = conn else { return };
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    while let Some((cmd, used)) = parse_command(&buf) {
+                        buf.drain(..used);
+                        let reply: &[u8] = if cmd.eq_ignore_ascii_case(b"GET") {
+                            b"$5\r\nwrong\r\n"
+                        } else {
+                            b"+OK\r\n"
+                        };
+                        if s.write_all(reply).is_err() {
+                            return;
+                        }
+                    }
+                    match s.read(&mut chunk) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// The command name of one complete RESP array request, and its length.
+fn parse_command(buf: &[u8]) -> Option<(Vec<u8>, usize)> {
+    let line = |from: usize| -> Option<(&[u8], usize)> {
+        let end = buf[from..].windows(2).position(|w| w == b"\r\n")? + from;
+        Some((&buf[from..end], end + 2))
+    };
+    let (head, mut pos) = line(0)?;
+    let n: usize = std::str::from_utf8(head.strip_prefix(b"*")?)
+        .ok()?
+        .parse()
+        .ok()?;
+    let mut name = Vec::new();
+    for i in 0..n {
+        let (len, next) = line(pos)?;
+        let len: usize = std::str::from_utf8(len.strip_prefix(b"$")?)
+            .ok()?
+            .parse()
+            .ok()?;
+        if buf.len() < next + len + 2 {
+            return None;
+        }
+        if i == 0 {
+            name = buf[next..next + len].to_vec();
+        }
+        pos = next + len + 2;
+    }
+    Some((name, pos))
+}
+
+#[test]
+fn wrong_values_are_counted_and_fail_the_run() {
+    let liar = lying_server().to_string();
+    let (out, r) = bench_json(&["--target", &liar, "--tasks", "40", "--workers", "2"]);
+    assert!(!out.status.success(), "a run with wrong values must fail");
+    assert!(stderr(&out).contains("wrong value"), "{}", stderr(&out));
+    assert_eq!(r["attempted"], 40);
+    assert_eq!(r["succeeded"], 0);
+    assert_eq!(r["failures"]["wrong_value"], 40);
+    assert_eq!(r["failed"], 40);
+}
+
+#[test]
+fn refused_connections_are_counted_by_cause() {
+    // Bind and drop: nothing listens on this port now.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let target = format!("127.0.0.1:{port}");
+    let (out, r) = bench_json(&["--target", &target, "--tasks", "25", "--workers", "1"]);
+    assert!(!out.status.success());
+    assert_eq!(r["attempted"], 25);
+    assert_eq!(r["failures"]["connect_refused"], 25);
+    assert_eq!(r["succeeded"], 0);
+}
+
+#[test]
+fn lease_only_mode_measures_the_lb() {
+    let (out, r) = bench_json(&[
+        "--leases-only",
+        "--connections",
+        "50",
+        "--duration",
+        "1s",
+        "--workers",
+        "2",
+    ]);
+    assert!(out.status.success(), "bench failed:\n{}", stderr(&out));
+    assert_eq!(r["mode"], "leases");
+    let ok = r["succeeded"].as_u64().unwrap();
+    assert!(ok > 0, "{r}");
+    assert_eq!(r["failed"], 0);
+    assert_eq!(r["latency_us"]["lease"]["count"], ok);
+    assert_eq!(r["latency_us"]["op"]["count"], 0);
+    assert_all_gone(&r, 4);
+}
+
+#[test]
+fn bad_flags_name_the_flag() {
+    for (args, flag) in [
+        (&["bench", "--tasks", "0"][..], "--tasks"),
+        (&["bench", "--tasks", "5", "--duration", "1"], "--tasks"),
+        (&["bench", "--hold", "--pipeline", "2"], "--hold"),
+        (&["bench", "--ratio", "x"], "--ratio"),
+        (&["bench", "--target", "not-an-address"], "--target"),
+        (
+            &["bench", "--tasks", "50000", "--hold", "--workers", "1"],
+            "--workers",
+        ),
+        (
+            &["bench", "--leases-only", "--target", "127.0.0.1:1"],
+            "--target",
+        ),
+    ] {
+        let out = run_cachectl(args);
+        assert!(!out.status.success(), "{args:?} should fail");
+        let err = stderr(&out);
+        assert!(err.contains(flag), "{args:?}: {err}");
+    }
+}
+
+/// Command lines of the processes whose parent is `pid`.
+fn children_of(pid: u32) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            // Field 4 (after the parenthesised name, which may hold spaces).
+            let ppid: u32 = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
+            (ppid == pid).then(|| String::from_utf8_lossy(&cmd).replace('\0', " "))
+        })
+        .collect()
+}
+
+#[test]
+fn ctrl_c_stops_everything_bench_started() {
+    let dir = std::env::temp_dir().join(format!("cachectl-bench-int-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("r.json");
+    let mut child = Command::new(CACHECTL)
+        .args([
+            "bench",
+            "--duration",
+            "120s",
+            "--connections",
+            "20",
+            "--json",
+            json.to_str().unwrap(),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the run to be under way: its progress lines go to stderr.
+    let mut err = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let mut chunk = [0u8; 1024];
+        while let Ok(n) = err.read(&mut chunk) {
+            if n == 0 {
+                break;
+            }
+            all.extend_from_slice(&chunk[..n]);
+        }
+        String::from_utf8_lossy(&all).into_owned()
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        // Workers are spawned after the cluster is ready; count this
+        // bench's own (by parent pid), not those of tests running beside it.
+        let workers = children_of(child.id())
+            .iter()
+            .filter(|cmd| cmd.contains("--worker"))
+            .count();
+        if workers > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "bench never started its workers");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("bench did not stop after Ctrl-C");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let err = reader.join().unwrap();
+    assert!(!status.success(), "an interrupted run exits non-zero");
+    assert!(err.contains("interrupted"), "{err}");
+    let r: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).expect("report written")).unwrap();
+    assert_eq!(r["interrupted"], true);
+    assert_all_gone(&r, 3);
+    let _ = std::fs::remove_dir_all(&dir);
+}
