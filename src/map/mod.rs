@@ -407,7 +407,10 @@ where
     /// # Panics
     /// If the map already holds `u32::MAX - 1` entries.
     pub fn insert_absent_hashed(&mut self, hash: u64, k: K, v: V) -> Slot {
-        debug_assert!(self.find_hashed(hash, &k).is_none(), "insert_absent_hashed of a present key");
+        debug_assert!(
+            self.find_hashed(hash, &k).is_none(),
+            "insert_absent_hashed of a present key"
+        );
         self.step();
         self.insert_absent_hashed_unstepped(hash, k, v)
     }
