@@ -308,7 +308,11 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
     };
     let mut builder = LocalExecutorPoolBuilder::new(placement)
         .name("cachectl-node")
-        .io_memory(shared.cfg.args.io_memory);
+        .io_memory(shared.cfg.args.io_memory)
+        // Every idle client keeps a read poll armed; with glommio's default
+        // 128-entry ring, io_poll_find showed at ~9% of a node's CPU with
+        // 12,500 connections (C50K). A deeper ring removes it.
+        .ring_depth(4096);
     if shared.cfg.args.spin_us > 0 {
         builder = builder.spin_before_park(Duration::from_micros(shared.cfg.args.spin_us));
     }
