@@ -8,6 +8,8 @@ use common::{run_cachectl, Node, CACHECTL};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Run `cachectl bench <args> --json -` and parse stdout as the report.
@@ -104,6 +106,112 @@ fn hold_500_against_the_embedded_cluster_counts_every_task() {
     assert!(lease.contains("Total count    =          500]"), "{lease}");
     assert!(dir.join("run.connect.hgrm").exists());
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn seed_style_leases_and_pipelined_blocks_count_every_command() {
+    // --lease-conns 0: a fresh LB connection per lease, as seed 000;
+    // --pipelined-block: SET, GET and DEL in one write, each reply checked.
+    let (out, r) = bench_json(&[
+        "--tasks",
+        "300",
+        "--hold",
+        "--del",
+        "--pipelined-block",
+        "--lease-conns",
+        "0",
+        "--nodes",
+        "1",
+        "--workers",
+        "2",
+    ]);
+    assert!(out.status.success(), "bench failed:\n{}", stderr(&out));
+    assert_eq!(r["succeeded"], 300);
+    assert_eq!(r["failed"], 0);
+    assert_eq!(r["commands"], 900);
+    assert_eq!(r["settings"]["lease_conns_per_worker"], 0);
+    assert_eq!(r["settings"]["pipelined_block"], true);
+    assert_eq!(r["latency_us"]["lease"]["count"], 300);
+    assert_eq!(r["latency_us"]["op"]["count"], 900);
+    assert_eq!(r["hold"]["held_client_side"], 300);
+    assert_all_gone(&r, 4);
+}
+
+/// An LB that answers `LEASE` lines with `node` and closes each connection
+/// after `per_conn` answers (1: one lease per connection, like seed 000's).
+/// Returns its address and a count of the connections it accepted.
+fn closing_lb(node: SocketAddr, per_conn: usize) -> (SocketAddr, Arc<AtomicUsize>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            let Ok(mut s) = conn else { return };
+            count.fetch_add(1, Ordering::Relaxed);
+            std::thread::spawn(move || {
+                let reply = format!("NODE:{node}\n");
+                let (mut buf, mut chunk, mut answered) = (Vec::new(), [0u8; 4096], 0);
+                loop {
+                    while let Some(nl) = buf.iter().position(|&b| b == b'\n') {
+                        buf.drain(..=nl);
+                        if s.write_all(reply.as_bytes()).is_err() {
+                            return;
+                        }
+                        answered += 1;
+                        if answered == per_conn {
+                            // Close gracefully, as the real LB does: FIN,
+                            // then drain what the client still sends, so no
+                            // reset destroys the answers in flight.
+                            let _ = s.shutdown(std::net::Shutdown::Write);
+                            while matches!(s.read(&mut chunk), Ok(n) if n > 0) {}
+                            return;
+                        }
+                    }
+                    match s.read(&mut chunk) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+            });
+        }
+    });
+    (addr, accepted)
+}
+
+#[test]
+fn pooled_leases_survive_an_lb_that_closes_connections() {
+    let node = Node::start(&["--cores", "1"]);
+    for per_conn in [1, 7] {
+        let (lb, accepted) = closing_lb(node.addr(), per_conn);
+        let lb = lb.to_string();
+        let (out, r) = bench_json(&[
+            "--lb",
+            &lb,
+            "--tasks",
+            "200",
+            "--hold",
+            "--workers",
+            "2",
+            "--lease-conns",
+            "2",
+        ]);
+        assert!(
+            out.status.success(),
+            "per_conn {per_conn}: bench failed:\n{}",
+            stderr(&out)
+        );
+        assert_eq!(r["succeeded"], 200, "per_conn {per_conn}: {r}");
+        assert_eq!(r["latency_us"]["lease"]["count"], 200);
+        // Every lease was answered on some connection; with 7 per connection
+        // that takes at least 200 / 7 of them.
+        let conns = accepted.load(Ordering::Relaxed);
+        assert!(
+            conns >= 200 / per_conn,
+            "per_conn {per_conn}: {conns} connections"
+        );
+        assert_all_gone(&r, 2);
+    }
 }
 
 #[test]
@@ -276,6 +384,14 @@ fn bad_flags_name_the_flag() {
         (
             &["bench", "--leases-only", "--target", "127.0.0.1:1"],
             "--target",
+        ),
+        (
+            &["bench", "--target", "127.0.0.1:1", "--lease-conns", "2"],
+            "--lease-conns",
+        ),
+        (
+            &["bench", "--duration", "1", "--pipelined-block"],
+            "--pipelined-block",
         ),
     ] {
         let out = run_cachectl(args);

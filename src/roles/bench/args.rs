@@ -554,6 +554,26 @@ mod tests {
     }
 
     #[test]
+    fn leases_are_pooled_by_default_only_in_c50k_mode() {
+        assert_eq!(
+            plan(&["--tasks", "5"]).unwrap().lease_conns,
+            DEFAULT_LEASE_CONNS
+        );
+        let seed = plan(&["--tasks", "5", "--lease-conns", "0"]).unwrap();
+        assert_eq!(seed.lease_conns, 0);
+        assert_eq!(plan(&["--leases-only"]).unwrap().lease_conns, 0);
+        let pooled = plan(&["--leases-only", "--lease-conns", "3"]).unwrap();
+        assert_eq!(pooled.lease_conns, 3);
+        assert_eq!(plan(&["--duration", "1"]).unwrap().lease_conns, 0);
+        let direct = plan(&["--target", "127.0.0.1:1", "--tasks", "5"]).unwrap();
+        assert_eq!(direct.lease_conns, 0);
+        let e = err(&["--target", "127.0.0.1:1", "--lease-conns", "2"]);
+        assert!(e.contains("--lease-conns"), "{e}");
+        let e = err(&["--leases-only", "--pipelined-block"]);
+        assert!(e.contains("--pipelined-block"), "{e}");
+    }
+
+    #[test]
     fn steady_flags_select_steady_mode() {
         let p = plan(&["--duration", "2s", "--pipeline", "8", "--ratio", "1:1"]).unwrap();
         let Mode::Steady(s) = p.mode else {

@@ -170,13 +170,26 @@ fn exit_of(role: &str, pid: u32, status: ExitStatus, killed: bool) -> ChildExit 
 }
 
 /// A `cachectl` command for a child role, logging only warnings unless the
-/// user set `RUST_LOG` (dozens of children at `info` would drown the output).
+/// user set `RUST_LOG` (dozens of children at `info` would drown the output),
+/// and with mimalloc's transparent huge pages off unless the user set
+/// `MIMALLOC_ALLOW_THP`.
+///
+/// Why no THP: every child of a C50K run touches tens of MiB of fresh
+/// memory (a task or connection state per socket), and with THP each first
+/// touch zeroes a whole 2 MiB page. On the 2-core VM this was measured on,
+/// that zeroing took 20–40 % of the workers' and nodes' CPU in some runs
+/// (`clear_page_erms` under `do_huge_pmd_anonymous_page`) and stalled nodes
+/// long enough to overflow their accept queues; without THP, page faults
+/// are 3–6 % and a run uses 5–20 % less CPU (docs/BENCH.md).
 pub fn cachectl(args: &[&str]) -> anyhow::Result<Command> {
     let exe = std::env::current_exe().context("finding the cachectl executable")?;
     let mut cmd = Command::new(exe);
     cmd.args(args);
     if std::env::var_os("RUST_LOG").is_none() {
         cmd.env("RUST_LOG", "warn");
+    }
+    if std::env::var_os("MIMALLOC_ALLOW_THP").is_none() {
+        cmd.env("MIMALLOC_ALLOW_THP", "0");
     }
     Ok(cmd)
 }

@@ -14,10 +14,14 @@
 //! (at most [`MAX_BATCH`]), writes that many `LEASE\n` in one write and
 //! reads as many reply lines. The LB answers one connection's requests in
 //! order, one line each, so the k-th line belongs to the k-th slot. A lane
-//! whose replies stop making sense (timeout, garbage, close) can no longer
-//! be trusted to be in step: the rest of its batch fails with that cause and
-//! the driver reconnects for the next batch. Requests queued while a batch
-//! is out go in the next one, so the batch size follows the load.
+//! whose replies stop making sense (timeout, garbage) can no longer be
+//! trusted to be in step: the rest of its batch fails with that cause and
+//! the driver reconnects for the next batch. A close is different: the
+//! unanswered requests go out again on a fresh connection while that makes
+//! progress, so an LB that answers one request per connection (or closes
+//! idle ones) still works, only slower (see [`exchange_batch`]). Requests
+//! queued while a batch is out go in the next one, so the batch size
+//! follows the load.
 
 use super::net::{self, ConnectError};
 use super::tally::Cause;
@@ -153,31 +157,56 @@ async fn drive(lane: Rc<Lane>, lb: SocketAddr, source: Option<Ipv4Addr>, limit: 
             let k = q.len().min(MAX_BATCH);
             q.drain(..k).collect()
         };
+        exchange_batch(
+            &mut conn, lb, source, limit, &mut out, &mut batch, &mut lines,
+        )
+        .await;
+    }
+}
+
+/// Exchange one batch, reconnecting while that makes progress; every slot
+/// of `batch` is answered when this returns.
+///
+/// A connection the LB closes is not by itself a failed lease: an LB may
+/// close a kept connection when it has been idle, or answer only one
+/// request per connection (seed 000's clients close after one). So on a
+/// close, the unanswered requests go out again on a fresh connection — as
+/// long as the connection that closed had answered at least one of them or
+/// had been reused from an earlier batch. A fresh connection that closes
+/// without a single answer fails the rest as `Closed`, so this always ends.
+/// Any other error (timeout, garbage) fails the rest with that cause.
+async fn exchange_batch(
+    conn: &mut Option<TcpStream>,
+    lb: SocketAddr,
+    source: Option<Ipv4Addr>,
+    limit: Duration,
+    out: &mut Vec<u8>,
+    batch: &mut VecDeque<oneshot::Sender<Answer>>,
+    lines: &mut LineBuf,
+) {
+    loop {
         out.clear();
         for _ in 0..batch.len() {
             out.extend_from_slice(LEASE);
         }
-        let reused = conn.is_some();
-        let mut result = exchange(&mut conn, lb, source, limit, &out, &mut batch, &mut lines).await;
-        // A kept connection the LB has since closed (its idle timeout, say)
-        // fails before any reply: that says nothing about the LB's health,
-        // so try the batch once more on a fresh connection.
-        let untouched = batch.len() * LEASE.len() == out.len();
-        if reused && untouched && matches!(result, Err(Cause::Closed)) {
-            conn = None;
-            result = exchange(&mut conn, lb, source, limit, &out, &mut batch, &mut lines).await;
+        let (before, reused) = (batch.len(), conn.is_some());
+        let result = exchange(conn, lb, source, limit, out, batch, lines).await;
+        if result.is_ok() && lines.is_empty() {
+            return;
         }
-        if let Err(cause) = result {
-            // Out of step with the LB: fail the rest, start over next time.
-            conn = None;
-            lines.clear();
-            for tx in batch.drain(..) {
-                let _ = tx.send(Err(cause));
+        // Out of step with the LB (or it closed): start over next time.
+        *conn = None;
+        lines.clear();
+        match result {
+            // Replies nobody asked for: the batch itself was answered.
+            Ok(()) => return,
+            Err(Cause::Closed) if batch.len() < before || reused => continue,
+            Err(cause) => {
+                for tx in batch.drain(..) {
+                    let _ = tx.send(Err(cause));
+                }
+                return;
             }
-        } else if !lines.is_empty() {
-            // Replies nobody asked for: not in step either.
-            conn = None;
-            lines.clear();
         }
     }
 }
