@@ -66,7 +66,7 @@ pub struct BenchArgs {
     /// Value size in bytes [steady: 32; C50K: the task's own tag, padded to this].
     #[arg(long)]
     pub value_size: Option<usize>,
-    /// Steady: fixed total request rate per second; latency is then measured
+    /// Steady and lease-only: fixed total rate per second; latency is then measured
     /// from each request's scheduled time (coordinated-omission corrected).
     #[arg(long, allow_negative_numbers = true)]
     pub rate: Option<f64>,
@@ -129,6 +129,8 @@ pub enum Mode {
         clients: usize,
         /// How long to run.
         duration: Duration,
+        /// Total leases per second, if fixed-rate (`--rate`).
+        rate: Option<f64>,
     },
 }
 
@@ -222,11 +224,15 @@ impl Plan {
     /// # Errors
     /// A message naming the flag (or pair of flags) that is wrong.
     pub fn new(a: &BenchArgs, cpus: usize) -> anyhow::Result<Plan> {
+        if let Some(rate) = a.rate {
+            if !(rate.is_finite() && rate > 0.0) {
+                bail!("--rate must be a positive number of requests per second");
+            }
+        }
         let steady_flags = [
             ("--pipeline", a.pipeline.is_some()),
             ("--ratio", a.ratio.is_some()),
             ("--keyspace", a.keyspace.is_some()),
-            ("--rate", a.rate.is_some()),
         ];
         let steady_given = steady_flags.iter().find(|(_, given)| *given).map(|f| f.0);
         let mode = if a.leases_only {
@@ -240,17 +246,14 @@ impl Plan {
             Mode::Leases {
                 clients: positive(a.connections.unwrap_or(1000), "--connections")?,
                 duration: duration(a.duration.unwrap_or(Duration::from_secs(10)))?,
+                rate: a.rate,
             }
         } else if let Some(flag) = steady_given
+            .or(a.rate.map(|_| "--rate"))
             .or(a.duration.map(|_| "--duration"))
             .or(a.connections.map(|_| "--connections"))
         {
             c50k_only(a, flag)?;
-            if let Some(rate) = a.rate {
-                if !(rate.is_finite() && rate > 0.0) {
-                    bail!("--rate must be a positive number of requests per second");
-                }
-            }
             let ratio = a.ratio.unwrap_or(Ratio { set: 1, get: 10 });
             Mode::Steady(SteadyPlan {
                 connections: positive(a.connections.unwrap_or(50), "--connections")?,
@@ -571,6 +574,17 @@ mod tests {
         assert!(e.contains("--lease-conns"), "{e}");
         let e = err(&["--leases-only", "--pipelined-block"]);
         assert!(e.contains("--pipelined-block"), "{e}");
+    }
+
+    #[test]
+    fn lease_only_takes_a_fixed_rate() {
+        let p = plan(&["--leases-only", "--connections", "1000", "--rate", "10000"]).unwrap();
+        let Mode::Leases { clients, rate, .. } = p.mode else {
+            panic!("not lease-only: {:?}", p.mode);
+        };
+        assert_eq!((clients, rate), (1000, Some(10000.0)));
+        assert!(err(&["--leases-only", "--rate", "0"]).contains("--rate"));
+        assert!(err(&["--leases-only", "--pipeline", "2"]).contains("--pipeline"));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Lease-only load: each client takes a lease (connect to the LB, `LEASE`,
 //! read the answer, close) again and again until the deadline, measuring the
 //! control plane alone — its throughput and the latency of a lease under
-//! 1,000 or 10,000 concurrent clients.
+//! 1,000 or 10,000 concurrent clients. With `--rate` the clients take
+//! leases on a fixed schedule, for latency below saturation.
 
 use super::tally::Phase;
 use super::wire::Dest;
@@ -12,8 +13,20 @@ use std::time::{Duration, Instant};
 /// Pause after a failed lease so a down LB is not spun on.
 const RETRY_PAUSE: Duration = Duration::from_millis(10);
 
-/// Lease client number `idx`, until `deadline`.
-pub async fn client(ctx: Rc<Ctx>, deadline: Instant, idx: usize, _live: Live) {
+/// A fixed-rate schedule for one client (`--rate`).
+#[derive(Clone, Copy, Debug)]
+pub struct Pace {
+    /// Time between this client's leases.
+    pub every: Duration,
+    /// Offset of the first lease, so clients don't all fire at once.
+    pub first: Duration,
+}
+
+/// Lease client number `idx`, until `deadline`. With a `pace`, leases go out
+/// on a fixed schedule and each latency is measured from its scheduled time,
+/// so a slow LB is charged for the leases it delayed (coordinated omission).
+pub async fn client(ctx: Rc<Ctx>, deadline: Instant, idx: usize, pace: Option<Pace>, _live: Live) {
+    let mut next = Instant::now() + pace.map_or(Duration::ZERO, |p| p.first);
     let Dest::Lease(lb) = ctx.dest else {
         unreachable!("lease-only mode always has an LB (checked by Plan::new)")
     };
@@ -21,8 +34,22 @@ pub async fn client(ctx: Rc<Ctx>, deadline: Instant, idx: usize, _live: Live) {
     // client's consecutive leases don't reuse one (source, port) pair's ports.
     let mut n = idx as u64;
     while Instant::now() < deadline && !ctx.flags.stopped() {
+        let t = match pace {
+            None => Instant::now(),
+            Some(p) => {
+                let now = Instant::now();
+                if next > now {
+                    glommio::timer::sleep(next - now).await;
+                }
+                let scheduled = next;
+                next += p.every;
+                scheduled
+            }
+        };
+        if Instant::now() >= deadline {
+            break;
+        }
         ctx.tally.borrow_mut().attempted += 1;
-        let t = Instant::now();
         match ctx.lease(lb, n).await {
             Ok(_) => {
                 ctx.record(Phase::Lease, t);

@@ -189,10 +189,18 @@ fn jobs(plan: &Plan, dest: Dest) -> Vec<Job> {
                         seed: s.seed ^ (i as u64).wrapping_mul(0x2545_f491_4f6c_dd1d),
                     }
                 }
-                Mode::Leases { clients, duration } => Work::Leases {
-                    clients: share(*clients as u64, i) as usize,
-                    duration_ms: duration.as_millis() as u64,
-                },
+                Mode::Leases {
+                    clients,
+                    duration,
+                    rate,
+                } => {
+                    let mine = share(*clients as u64, i) as usize;
+                    Work::Leases {
+                        clients: mine,
+                        duration_ms: duration.as_millis() as u64,
+                        rate: rate.map(|r| r * mine as f64 / *clients as f64),
+                    }
+                }
             };
             Job {
                 worker: i,
@@ -240,9 +248,14 @@ fn mode_line(mode: &Mode) -> String {
             s.duration,
             s.rate.map_or(String::new(), |r| format!(" at {r} req/s"))
         ),
-        Mode::Leases { clients, duration } => {
-            format!("lease-only: {clients} clients for {duration:?}")
-        }
+        Mode::Leases {
+            clients,
+            duration,
+            rate,
+        } => format!(
+            "lease-only: {clients} clients for {duration:?}{}",
+            rate.map_or(String::new(), |r| format!(" at {r} leases/s"))
+        ),
     }
 }
 
@@ -284,8 +297,12 @@ fn settings(plan: &Plan) -> serde_json::Value {
             "rate": s.rate,
             "seed": s.seed,
         }),
-        Mode::Leases { clients, duration } => serde_json::json!({
-            "clients": clients, "duration_s": duration.as_secs_f64(),
+        Mode::Leases {
+            clients,
+            duration,
+            rate,
+        } => serde_json::json!({
+            "clients": clients, "duration_s": duration.as_secs_f64(), "rate": rate,
         }),
     };
     v["concurrency_per_worker"] = plan.concurrency.into();

@@ -91,6 +91,8 @@ pub enum Work {
         clients: usize,
         /// Run time, milliseconds.
         duration_ms: u64,
+        /// This worker's share of the fixed lease rate, per second.
+        rate: Option<f64>,
     },
 }
 

@@ -327,11 +327,18 @@ async fn drive(job: Job, flags: Arc<Flags>) -> (Tally, Latencies) {
         Work::Leases {
             clients,
             duration_ms,
+            rate,
         } => {
             let deadline = Instant::now() + Duration::from_millis(duration_ms);
+            // Each client's share of a fixed rate: one lease every `interval`.
+            let interval = rate.map(|r| Duration::from_secs_f64(clients as f64 / r));
             for i in 0..clients {
                 let live = ctx.live();
-                glommio::spawn_local(leases::client(ctx.clone(), deadline, i, live)).detach();
+                let pace = interval.map(|every| leases::Pace {
+                    every,
+                    first: every.mul_f64(i as f64 / clients as f64),
+                });
+                glommio::spawn_local(leases::client(ctx.clone(), deadline, i, pace, live)).detach();
             }
         }
     }
