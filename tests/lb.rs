@@ -5,97 +5,20 @@
 mod common;
 
 use common::{
-    connect, free_port, poll_until, redis_conn, run_cachectl, Closed, LineConn, Node, Proc,
-    RespConn,
+    connect, free_port, poll_until, redis_conn, run_cachectl, Closed, Lb, LineConn, Node, RespConn,
+    SLOW,
 };
 use serde_json::Value;
 use std::collections::HashSet;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::time::Duration;
 
-/// Deadline for anything involving probes, backoff, or a restart.
-const SLOW: Duration = Duration::from_secs(30);
-
-/// A `cachectl lb` child process.
-struct Lb {
-    proc: Proc,
-    addr: SocketAddr,
-}
-
-impl Lb {
-    const READY: &'static str = "cachectl lb listening on ";
-
-    /// `cachectl lb --port 0 <extra>` (or the port `extra` gives).
-    fn start(extra: &[&str]) -> Lb {
-        let mut args = vec!["lb"];
-        if !extra.contains(&"--port") {
-            args.extend(["--port", "0"]);
-        }
-        args.extend_from_slice(extra);
-        let proc = Proc::cachectl(&args, Lb::READY);
-        let addr = common::addr_after(proc.ready_line(), Lb::READY)
-            .unwrap_or_else(|| panic!("no address in {:?}", proc.ready_line()));
-        Lb { proc, addr }
-    }
-
-    /// One line-form request on a fresh connection, as a lease client does.
-    fn line(&self, req: &str) -> String {
-        LineConn::new(connect(self.addr)).request(req.as_bytes())
-    }
-
-    /// One LEASE: the node's address, or the error line.
-    fn lease(&self) -> Result<SocketAddr, String> {
-        let reply = self.line("LEASE");
-        match reply.strip_prefix("NODE:") {
-            Some(a) => Ok(a.parse().expect("lease is an address")),
-            None => Err(reply),
-        }
-    }
-
-    fn metrics(&self) -> Value {
-        serde_json::from_str(&self.line("METRICS")).expect("METRICS is JSON")
-    }
-
-    /// The node entry of METRICS for `addr`, if registered.
-    fn node(&self, addr: SocketAddr) -> Option<Value> {
-        let m = self.metrics();
-        m["nodes"]
-            .as_array()
-            .expect("nodes array")
-            .iter()
-            .find(|n| n["addr"] == addr.to_string())
-            .cloned()
-    }
-
-    /// Wait until exactly `want` are the healthy nodes.
-    fn wait_healthy(&self, want: &[SocketAddr]) {
-        let want: HashSet<String> = want.iter().map(ToString::to_string).collect();
-        poll_until(SLOW, "the healthy node set", || {
-            let m = self.metrics();
-            let got: HashSet<String> = m["nodes"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter(|n| n["state"] == "healthy")
-                .map(|n| n["addr"].as_str().unwrap().to_string())
-                .collect();
-            if got == want {
-                Ok(())
-            } else {
-                Err(m.to_string())
-            }
-        });
-    }
-
-    /// Wait until `addr` is in `state`; returns its METRICS entry.
-    fn wait_state(&self, addr: SocketAddr, state: &str) -> Value {
-        poll_until(SLOW, &format!("{addr} to be {state}"), || {
-            match self.node(addr) {
-                Some(n) if n["state"] == state => Ok(n),
-                other => Err(format!("{other:?}")),
-            }
-        })
+/// One LEASE: the node's address, or the error line.
+fn lease(lb: &Lb) -> Result<SocketAddr, String> {
+    let reply = lb.request("LEASE");
+    match reply.strip_prefix("NODE:") {
+        Some(a) => Ok(a.parse().expect("lease is an address")),
+        None => Err(reply),
     }
 }
 
@@ -114,11 +37,11 @@ fn assert_serves(addr: SocketAddr, key: &str) {
 #[test]
 fn two_nodes_register_and_round_robin_alternates() {
     let lb = Lb::start(&[]);
-    assert_eq!(lb.lease(), Err("ERROR:no healthy nodes".into()));
+    assert_eq!(lease(&lb), Err("ERROR:no healthy nodes".into()));
     let (a, b) = (node_with_lb(&lb), node_with_lb(&lb));
     lb.wait_healthy(&[a.addr(), b.addr()]);
 
-    let leases: Vec<SocketAddr> = (0..10).map(|_| lb.lease().unwrap()).collect();
+    let leases: Vec<SocketAddr> = (0..10).map(|_| lease(&lb).unwrap()).collect();
     for pair in leases.windows(2) {
         assert_ne!(pair[0], pair[1], "round-robin alternates: {leases:?}");
     }
@@ -166,7 +89,7 @@ fn least_loaded_steers_leases_away_from_a_busy_node() {
         },
     );
     for _ in 0..10 {
-        assert_eq!(lb.lease(), Ok(idle.addr()), "{}", lb.metrics());
+        assert_eq!(lease(&lb), Ok(idle.addr()), "{}", lb.metrics());
     }
 }
 
@@ -180,7 +103,7 @@ fn killed_node_leaves_the_pool_through_its_closed_link() {
     let n = lb.wait_state(dead.addr(), "down");
     assert_eq!(n["reason"], "registration link closed");
     for _ in 0..6 {
-        assert_eq!(lb.lease(), Ok(alive.addr()));
+        assert_eq!(lease(&lb), Ok(alive.addr()));
     }
     assert_eq!(lb.metrics()["evictions"], 1);
 }
@@ -191,7 +114,10 @@ fn killed_node_without_a_link_is_evicted_by_the_probe() {
     // Seed 000's one-shot registration: no link, host = our IP.
     let mut seed = Node::start(&["--cores", "1"]);
     let alive = node_with_lb(&lb);
-    assert_eq!(lb.line(&format!("REGISTER:{}", seed.addr().port())), "OK");
+    assert_eq!(
+        lb.request(&format!("REGISTER:{}", seed.addr().port())),
+        "OK"
+    );
     lb.wait_healthy(&[seed.addr(), alive.addr()]);
     assert_eq!(lb.node(seed.addr()).unwrap()["linked"], false);
     seed.proc().signal(libc::SIGKILL);
@@ -202,7 +128,7 @@ fn killed_node_without_a_link_is_evicted_by_the_probe() {
     );
     assert!(n["probe_failures"].as_u64() >= Some(1));
     for _ in 0..6 {
-        assert_eq!(lb.lease(), Ok(alive.addr()));
+        assert_eq!(lease(&lb), Ok(alive.addr()));
     }
 }
 
@@ -218,11 +144,11 @@ fn hung_node_is_evicted_by_timeout_and_readmitted_after_cont() {
     assert_eq!(n["reason"], "probe timed out", "the link stays open: {n}");
     assert_eq!(n["linked"], true);
     for _ in 0..6 {
-        assert_eq!(lb.lease(), Ok(alive.addr()));
+        assert_eq!(lease(&lb), Ok(alive.addr()));
     }
     hung.proc().signal(libc::SIGCONT);
     lb.wait_healthy(&[hung.addr(), alive.addr()]);
-    let seen: HashSet<_> = (0..4).map(|_| lb.lease().unwrap()).collect();
+    let seen: HashSet<_> = (0..4).map(|_| lease(&lb).unwrap()).collect();
     assert!(seen.contains(&hung.addr()), "re-admitted node gets leases");
     let m = lb.metrics();
     assert_eq!(m["readmissions"], 1, "{m}");
@@ -249,7 +175,7 @@ fn lb_restart_leaves_nodes_serving_and_they_re_register() {
         "400ms",
     ]);
     lb.wait_healthy(&[a.addr(), b.addr()]);
-    let seen: HashSet<_> = (0..4).map(|_| lb.lease().unwrap()).collect();
+    let seen: HashSet<_> = (0..4).map(|_| lease(&lb).unwrap()).collect();
     assert_eq!(seen, HashSet::from([a.addr(), b.addr()]));
 }
 
@@ -268,7 +194,7 @@ fn node_serves_without_its_lb_and_registers_once_it_appears() {
     });
     let lb = Lb::start(&["--port", &port.to_string()]);
     lb.wait_healthy(&[node.addr()]);
-    assert_eq!(lb.lease(), Ok(node.addr()));
+    assert_eq!(lease(&lb), Ok(node.addr()));
     let log = node.proc().stderr();
     assert_eq!(
         log.matches("registering with LB").count(),
@@ -313,7 +239,7 @@ fn garbage_gets_an_error_and_the_lb_keeps_serving() {
         Closed::Yes(b) => assert!(b.starts_with(b"ERROR:"), "{b:?}"),
         Closed::No(b) => panic!("not closed: {b:?}"),
     }
-    assert_eq!(lb.line("PING"), "PONG");
+    assert_eq!(lb.request("PING"), "PONG");
     assert!(lb.proc.try_status().is_none(), "LB still running");
     let m = lb.metrics();
     assert_eq!(m["protocol_errors"], 2, "{m}");

@@ -6,106 +6,34 @@
 
 mod common;
 
-use common::{connect, poll_until, redis_conn, Closed, LineConn, Node, Proc, RespConn};
+use common::{connect, poll_until, redis_conn, Closed, Lb, LineConn, Node, RespConn, SLOW};
 use serde_json::{json, Value};
-use std::collections::HashSet;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
 
-/// Deadline for anything involving probes or evictions.
-const SLOW: Duration = Duration::from_secs(30);
-
-/// A `cachectl lb --mode proxy` child process.
-struct Lb {
-    proc: Proc,
-    addr: SocketAddr,
+/// `cachectl lb --port 0 --mode proxy --proxy-timeout 10s <extra>`
+/// (`extra` may set either flag). The long timeout keeps a slow debug node
+/// on a loaded machine from turning into a retry that would spoil the exact
+/// counts some tests check.
+fn proxy_lb(extra: &[&str]) -> Lb {
+    let mut args = Vec::new();
+    if !extra.contains(&"--mode") {
+        args.extend(["--mode", "proxy"]);
+    }
+    if !extra.contains(&"--proxy-timeout") {
+        args.extend(["--proxy-timeout", "10s"]);
+    }
+    args.extend_from_slice(extra);
+    Lb::start(&args)
 }
 
-impl Lb {
-    const READY: &'static str = "cachectl lb listening on ";
-
-    /// `cachectl lb --port 0 --mode proxy --proxy-timeout 10s <extra>`
-    /// (`extra` may set either flag). The long timeout keeps a slow debug
-    /// node on a loaded machine from turning into a retry that would spoil
-    /// the exact counts some tests check.
-    fn start(extra: &[&str]) -> Lb {
-        let mut args = vec!["lb", "--port", "0"];
-        if !extra.contains(&"--mode") {
-            args.extend(["--mode", "proxy"]);
-        }
-        if !extra.contains(&"--proxy-timeout") {
-            args.extend(["--proxy-timeout", "10s"]);
-        }
-        args.extend_from_slice(extra);
-        let proc = Proc::cachectl(&args, Lb::READY);
-        let addr = common::addr_after(proc.ready_line(), Lb::READY)
-            .unwrap_or_else(|| panic!("no address in {:?}", proc.ready_line()));
-        Lb { proc, addr }
-    }
-
-    fn line(&self) -> LineConn {
-        LineConn::new(connect(self.addr))
-    }
-
-    fn metrics(&self) -> Value {
-        serde_json::from_str(&self.line().request(b"METRICS")).expect("METRICS is JSON")
-    }
-
-    /// The METRICS entry of node `addr`.
-    fn node(&self, addr: SocketAddr) -> Value {
-        let m = self.metrics();
-        m["nodes"]
-            .as_array()
-            .expect("nodes array")
-            .iter()
-            .find(|n| n["addr"] == addr.to_string())
-            .cloned()
-            .unwrap_or_else(|| panic!("{addr} not registered: {m}"))
-    }
-
-    /// Wait until exactly `want` are the healthy nodes.
-    fn wait_healthy(&self, want: &[SocketAddr]) {
-        let want: HashSet<String> = want.iter().map(ToString::to_string).collect();
-        poll_until(SLOW, "the healthy node set", || {
-            let m = self.metrics();
-            let got: HashSet<String> = m["nodes"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter(|n| n["state"] == "healthy")
-                .map(|n| n["addr"].as_str().unwrap().to_string())
-                .collect();
-            if got == want {
-                Ok(())
-            } else {
-                Err(m.to_string())
-            }
-        });
-    }
-
-    /// Wait until node `addr` is down; returns its METRICS entry.
-    fn wait_down(&self, addr: SocketAddr) -> Value {
-        poll_until(SLOW, &format!("{addr} to be down"), || {
-            let n = self.node(addr);
-            if n["state"] == "down" {
-                Ok(n)
-            } else {
-                Err(n.to_string())
-            }
-        })
-    }
-
-    fn assert_running(&mut self) {
-        assert!(
-            self.proc.try_status().is_none(),
-            "LB exited\n{}",
-            self.proc.output_report()
-        );
-    }
+/// The METRICS entry of node `addr`, which must be registered.
+fn node_entry(lb: &Lb, addr: SocketAddr) -> Value {
+    lb.node(addr)
+        .unwrap_or_else(|| panic!("{addr} not registered: {}", lb.metrics()))
 }
 
 /// A one-core node that registers with `lb` and keeps a liveness link.
@@ -156,7 +84,7 @@ fn json_request(c: &mut LineConn, req: Value) -> Value {
 
 #[test]
 fn get_set_del_in_every_form() {
-    let lb = Lb::start(&["--route", "key"]);
+    let lb = proxy_lb(&["--route", "key"]);
     let (a, b) = (linked_node(&lb), linked_node(&lb));
     lb.wait_healthy(&[a.addr(), b.addr()]);
 
@@ -261,7 +189,7 @@ fn get_set_del_in_every_form() {
 
 #[test]
 fn round_robin_spreads_requests_over_two_nodes() {
-    let lb = Lb::start(&[]);
+    let lb = proxy_lb(&[]);
     let (a, b) = (linked_node(&lb), linked_node(&lb));
     lb.wait_healthy(&[a.addr(), b.addr()]);
     preload(&[&a, &b], &pairs("rr", 10));
@@ -277,7 +205,7 @@ fn round_robin_spreads_requests_over_two_nodes() {
     let m = lb.metrics();
     assert_eq!(m["forwarded"], 100, "{m}");
     for n in [&a, &b] {
-        let entry = lb.node(n.addr());
+        let entry = node_entry(&lb, n.addr());
         assert_eq!(entry["forwarded"], 50, "{entry}");
         assert_eq!(entry["proxy_failures"], 0, "{entry}");
         assert_eq!(entry["in_flight"], 0, "{entry}");
@@ -301,7 +229,7 @@ fn round_robin_spreads_requests_over_two_nodes() {
 
 #[test]
 fn key_route_keeps_reads_coherent_over_nodes() {
-    let lb = Lb::start(&["--route", "key"]);
+    let lb = proxy_lb(&["--route", "key"]);
     let (a, b) = (linked_node(&lb), linked_node(&lb));
     lb.wait_healthy(&[a.addr(), b.addr()]);
     let mut con = redis_conn(lb.addr);
@@ -366,7 +294,7 @@ fn kill_mid_run(lb: &Lb, victim: &mut Node, other: &Node) -> Value {
     progress(200);
     victim.proc().signal(libc::SIGKILL);
     let at_kill = done.load(Ordering::Relaxed);
-    let n = lb.wait_down(victim.addr());
+    let n = lb.wait_state(victim.addr(), "down");
     // Keep going well past the eviction.
     progress(at_kill + 500);
     stop.store(true, Ordering::Relaxed);
@@ -388,13 +316,13 @@ fn killed_unlinked_node_requests_are_retried_on_the_other_node() {
     // Probes a minute apart and no links: the LB learns of the death only
     // from a forwarded request failing, which is retried, and the probe it
     // triggers.
-    let lb = Lb::start(&["--health-interval", "60s"]);
+    let lb = proxy_lb(&["--health-interval", "60s"]);
     let (mut victim, other) = (unlinked_node(&lb), unlinked_node(&lb));
     lb.wait_healthy(&[victim.addr(), other.addr()]);
     let m = kill_mid_run(&lb, &mut victim, &other);
     assert!(m["retries"].as_u64() >= Some(1), "{m}");
     assert!(m["node_failures"].as_u64() >= Some(1), "{m}");
-    let dead = lb.node(victim.addr());
+    let dead = node_entry(&lb, victim.addr());
     assert!(
         dead["reason"].as_str().unwrap().starts_with("unreachable"),
         "evicted by the probe a failure triggered: {dead}"
@@ -404,18 +332,18 @@ fn killed_unlinked_node_requests_are_retried_on_the_other_node() {
 
 #[test]
 fn killed_linked_node_requests_keep_succeeding() {
-    let lb = Lb::start(&["--health-interval", "60s"]);
+    let lb = proxy_lb(&["--health-interval", "60s"]);
     let (mut victim, other) = (linked_node(&lb), linked_node(&lb));
     lb.wait_healthy(&[victim.addr(), other.addr()]);
     kill_mid_run(&lb, &mut victim, &other);
-    let dead = lb.node(victim.addr());
+    let dead = node_entry(&lb, victim.addr());
     assert_eq!(dead["reason"], "registration link closed", "{dead}");
 }
 
 #[test]
 fn hung_node_times_out_and_its_requests_go_elsewhere() {
     // The link of a stopped process stays open: only timeouts can tell.
-    let lb = Lb::start(&[
+    let lb = proxy_lb(&[
         "--health-interval",
         "60s",
         "--health-timeout",
@@ -439,7 +367,7 @@ fn hung_node_times_out_and_its_requests_go_elsewhere() {
         let got: String = redis::cmd("GET").arg(k).query(&mut con).unwrap();
         assert_eq!(&got, v, "request {i}");
     }
-    let n = lb.wait_down(hung.addr());
+    let n = lb.wait_state(hung.addr(), "down");
     assert_eq!(n["reason"], "probe timed out", "{n}");
     let m = lb.metrics();
     assert!(m["retries"].as_u64() >= Some(1), "{m}");
@@ -449,7 +377,7 @@ fn hung_node_times_out_and_its_requests_go_elsewhere() {
 
 #[test]
 fn pipelined_requests_get_replies_in_order() {
-    let lb = Lb::start(&[]);
+    let lb = proxy_lb(&[]);
     let (a, b) = (linked_node(&lb), linked_node(&lb));
     lb.wait_healthy(&[a.addr(), b.addr()]);
     let kv = pairs("pipe", 50);
@@ -522,7 +450,7 @@ fn pipelined_requests_get_replies_in_order() {
 
 #[test]
 fn garbage_in_each_form_gets_an_error_and_the_lb_keeps_serving() {
-    let mut lb = Lb::start(&["--max-value", "1kb"]);
+    let mut lb = proxy_lb(&["--max-value", "1kb"]);
     let node = linked_node(&lb);
     lb.wait_healthy(&[node.addr()]);
     preload(&[&node], &[("small".into(), "ok".into())]);
@@ -628,7 +556,7 @@ fn garbage_in_each_form_gets_an_error_and_the_lb_keeps_serving() {
 
 #[test]
 fn no_node_to_answer_is_a_clear_error_not_a_hang() {
-    let lb = Lb::start(&["--health-interval", "60s"]);
+    let lb = proxy_lb(&["--health-interval", "60s"]);
     let mut line = lb.line();
     let mut js = LineConn::new(connect(lb.addr));
     let mut resp = RespConn::new(connect(lb.addr));
@@ -650,7 +578,7 @@ fn no_node_to_answer_is_a_clear_error_not_a_hang() {
         reply.starts_with("-ERR no healthy node answered") || reply == "-ERR no healthy nodes\r\n",
         "{reply}"
     );
-    lb.wait_down(node.addr());
+    lb.wait_state(node.addr(), "down");
     assert_eq!(line.request(b"GET:k"), "ERROR:no healthy nodes");
     let m = lb.metrics();
     assert!(m["proxy_errors"].as_u64() >= Some(5), "{m}");
@@ -658,7 +586,7 @@ fn no_node_to_answer_is_a_clear_error_not_a_hang() {
 
 #[test]
 fn redirect_mode_refuses_data_requests_and_names_proxy_mode() {
-    let lb = Lb::start(&["--mode", "redirect"]);
+    let lb = proxy_lb(&["--mode", "redirect"]);
     let reply = lb.line().request(b"GET:k");
     assert!(
         reply.starts_with("ERROR:GET is not served here") && reply.contains("--mode proxy"),

@@ -20,10 +20,13 @@
 //! the constants, the role handles ([`Node`], [`RedisServer`]) and helpers.
 #![allow(dead_code)]
 
+mod lb;
 mod process;
 mod wire;
 
 // Each test binary uses a different subset of these.
+#[allow(unused_imports)]
+pub use lb::{Lb, SLOW};
 #[allow(unused_imports)]
 pub use process::{run_cachectl, Launched, Proc};
 #[allow(unused_imports)]
