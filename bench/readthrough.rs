@@ -51,6 +51,14 @@ fn start(args: &[&str], ready: &str) -> Server {
     Server { child, addr }
 }
 
+/// A one-core node reading through to `origin`, plus `extra` flags.
+fn start_node(origin: SocketAddr, extra: &[&str]) -> Server {
+    let origin = origin.to_string();
+    let mut args = vec!["node", "--port", "0", "--cores", "1", "--origin", &origin];
+    args.extend_from_slice(extra);
+    start(&args, "cachectl node listening on ")
+}
+
 fn metrics(addr: SocketAddr) -> serde_json::Value {
     let mut con = redis::Client::open(format!("redis://{addr}/"))
         .unwrap()
@@ -125,22 +133,7 @@ fn main() {
     );
     for &cap in &caps {
         let cap_s = cap.to_string();
-        let node = start(
-            &[
-                "node",
-                "--port",
-                "0",
-                "--cores",
-                "1",
-                "--origin",
-                &origin.addr.to_string(),
-                "--cache-type",
-                "lru",
-                "--capacity",
-                &cap_s,
-            ],
-            "cachectl node listening on ",
-        );
+        let node = start_node(origin.addr, &["--cache-type", "lru", "--capacity", &cap_s]);
         let before = metrics(origin.addr)["fetches"].as_u64().unwrap();
         let mut con = redis::Client::open(format!("redis://{}/", node.addr))
             .unwrap()
@@ -168,18 +161,7 @@ fn main() {
     }
 
     // Latency of one GET that hits vs one that misses and reads through.
-    let node = start(
-        &[
-            "node",
-            "--port",
-            "0",
-            "--cores",
-            "1",
-            "--origin",
-            &origin.addr.to_string(),
-        ],
-        "cachectl node listening on ",
-    );
+    let node = start_node(origin.addr, &[]);
     let mut con = redis::Client::open(format!("redis://{}/", node.addr))
         .unwrap()
         .get_connection()
