@@ -344,12 +344,14 @@ fn send_now(fd: std::os::fd::RawFd, buf: Vec<u8>) -> Delegated {
 }
 
 /// Serve hops from every other core until they hang up.
-pub fn spawn_hop_servers(core: &Rc<Core>, receivers: Vec<ConnectedReceiver<Hop>>) {
+pub fn spawn_hop_servers(core: &Rc<Core>, receivers: Vec<ConnectedReceiver<Vec<Hop>>>) {
     for rx in receivers {
         let core = core.clone();
         glommio::spawn_local(async move {
-            while let Some(hop) = rx.recv().await {
-                core.serve_hop(hop);
+            while let Some(batch) = rx.recv().await {
+                for hop in batch {
+                    core.serve_hop(hop);
+                }
             }
         })
         .detach();

@@ -17,7 +17,6 @@ pub async fn gather(core: &Core, query: Query) -> Vec<Snapshot> {
         if core
             .mesh
             .send_to(peer, Hop::Query { query, reply: tx })
-            .await
             .is_ok()
         {
             pending.push(rx);

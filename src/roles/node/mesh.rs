@@ -1,5 +1,5 @@
 //! The channels between a node's cores: one bounded glommio shared channel
-//! for every ordered pair of cores.
+//! for every ordered pair of cores, carrying batches of hops.
 //!
 //! We build them ourselves instead of using glommio's `channel_mesh`: its
 //! builder is cloned on every executor thread and shares an `Rc` across
@@ -12,17 +12,20 @@ use super::hop::Hop;
 use glommio::channels::shared_channel::{
     self, ConnectedReceiver, ConnectedSender, SharedReceiver, SharedSender,
 };
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 use std::sync::Mutex;
+use std::task::{Poll, Waker};
 
-/// Messages one core may have queued for another before `send_to` waits.
+/// Batches one core may have queued for another before its flusher waits.
 const CHANNEL_SIZE: usize = 1024;
 
 /// The channel ends one core owns, before it connects them.
 pub struct Ends {
     /// This core's number.
     pub id: usize,
-    senders: Vec<Option<SharedSender<Hop>>>,
-    receivers: Vec<SharedReceiver<Hop>>,
+    senders: Vec<Option<SharedSender<Vec<Hop>>>>,
+    receivers: Vec<SharedReceiver<Vec<Hop>>>,
 }
 
 /// Create the channels of `n` cores; `ends[i]` belongs to core `i`.
@@ -64,20 +67,71 @@ impl Handout {
 #[error("peer core is gone")]
 pub struct PeerGone;
 
-/// A core's connected senders, indexed by peer core.
+/// Hops waiting to go to one peer core.
+#[derive(Default)]
+struct Outbox {
+    hops: RefCell<Vec<Hop>>,
+    /// The flusher, parked while the outbox is empty.
+    flusher: Cell<Option<Waker>>,
+    /// The peer stopped receiving (shutdown).
+    gone: Cell<bool>,
+}
+
+/// A core's outboxes, indexed by peer core.
 pub struct Peers {
-    senders: Vec<Option<ConnectedSender<Hop>>>,
+    outboxes: Vec<Option<Rc<Outbox>>>,
 }
 
 impl Peers {
-    /// Send `hop` to core `peer`, waiting while its queue is full.
+    /// Queue `hop` for core `peer`. It leaves with everything else this core
+    /// queues for that peer before its executor next runs out of ready
+    /// tasks, as one channel message.
+    ///
+    /// Why batch across connections: waking a sleeping peer costs about as
+    /// much as a whole request, and at one request per client (redis-benchmark
+    /// `-P 1`) each connection task would otherwise send, and wake the peer
+    /// for, its own message. The flusher is woken by the first hop of a turn;
+    /// a woken glommio task runs after the tasks already ready, so the
+    /// message carries the hops of every connection that runs in this turn.
     ///
     /// # Errors
     /// [`PeerGone`] when the peer no longer receives (shutdown) or does not exist.
-    pub async fn send_to(&self, peer: usize, hop: Hop) -> Result<(), PeerGone> {
-        match self.senders.get(peer).and_then(Option::as_ref) {
-            Some(tx) => tx.send(hop).await.map_err(|_| PeerGone),
-            None => Err(PeerGone),
+    pub fn send_to(&self, peer: usize, hop: Hop) -> Result<(), PeerGone> {
+        let out = self
+            .outboxes
+            .get(peer)
+            .and_then(Option::as_ref)
+            .ok_or(PeerGone)?;
+        if out.gone.get() {
+            return Err(PeerGone);
+        }
+        out.hops.borrow_mut().push(hop);
+        if let Some(w) = out.flusher.take() {
+            w.wake();
+        }
+        Ok(())
+    }
+}
+
+/// Move everything queued in `out` to the peer, one message per turn.
+async fn flush_loop(out: Rc<Outbox>, tx: ConnectedSender<Vec<Hop>>) {
+    loop {
+        std::future::poll_fn(|cx| {
+            if out.hops.borrow().is_empty() {
+                out.flusher.set(Some(cx.waker().clone()));
+                Poll::Pending
+            } else {
+                Poll::Ready(())
+            }
+        })
+        .await;
+        let batch = std::mem::take(&mut *out.hops.borrow_mut());
+        if tx.send(batch).await.is_err() {
+            // Dropping the hops drops their reply senders: every requester
+            // sees its reply cancelled and answers accordingly.
+            out.gone.set(true);
+            out.hops.borrow_mut().clear();
+            return;
         }
     }
 }
@@ -86,7 +140,7 @@ impl Ends {
     /// Connect every end inside this core's executor. All connects run
     /// concurrently: each completes only once the peer has connected its
     /// side, and peers connect in any order.
-    pub async fn connect(self) -> (Peers, Vec<ConnectedReceiver<Hop>>) {
+    pub async fn connect(self) -> (Peers, Vec<ConnectedReceiver<Vec<Hop>>>) {
         let senders: Vec<_> = self
             .senders
             .into_iter()
@@ -97,17 +151,22 @@ impl Ends {
             .into_iter()
             .map(|r| glommio::spawn_local(r.connect()).detach())
             .collect();
-        let mut connected = Vec::with_capacity(senders.len());
+        let mut outboxes = Vec::with_capacity(senders.len());
         for s in senders {
-            connected.push(match s {
+            let tx = match s {
                 Some(task) => task.await,
                 None => None,
-            });
+            };
+            outboxes.push(tx.map(|tx| {
+                let out = Rc::new(Outbox::default());
+                glommio::spawn_local(flush_loop(out.clone(), tx)).detach();
+                out
+            }));
         }
         let mut rx = Vec::with_capacity(receivers.len());
         for r in receivers {
             rx.extend(r.await);
         }
-        (Peers { senders: connected }, rx)
+        (Peers { outboxes }, rx)
     }
 }

@@ -163,7 +163,7 @@ impl Plan {
             fd,
             done,
         };
-        if core.mesh.send_to(owner, hop).await.is_err() {
+        if core.mesh.send_to(owner, hop).is_err() {
             // The owner is gone (shutdown): the plan stays active with an
             // empty batch, so `flush` answers each op "unavailable".
             return None;
@@ -197,7 +197,7 @@ impl Plan {
                 reply: tx,
             };
             bump(&core.counters.hops_sent);
-            if core.mesh.send_to(owner, hop).await.is_ok() {
+            if core.mesh.send_to(owner, hop).is_ok() {
                 waiting.push((owner, rx));
             }
         }
