@@ -250,14 +250,15 @@ impl Core {
         match hop {
             Hop::Direct {
                 ops,
+                finish,
                 dialect,
                 fd,
                 done,
             } if ops.iter().any(|op| self.reads_through(op)) => {
                 let core = self.clone();
                 glommio::spawn_local(async move {
-                    let out = core.run_ops_async(ops, dialect).await;
-                    let _ = done.send(send_now(fd, out.buf));
+                    let replies = core.run_ops_async(ops, dialect).await;
+                    let _ = done.send(send_now(fd, finish.answer(replies)));
                 })
                 .detach();
             }
@@ -274,13 +275,14 @@ impl Core {
             }
             Hop::Direct {
                 ops,
+                finish,
                 dialect,
                 fd,
                 done,
             } => {
-                let mut out = Replies::default();
-                self.run_ops(ops, dialect, &mut out);
-                let _ = done.send(send_now(fd, out.buf));
+                let mut replies = Replies::default();
+                self.run_ops(ops, dialect, &mut replies);
+                let _ = done.send(send_now(fd, finish.answer(replies)));
             }
             Hop::Ops {
                 ops,

@@ -2,8 +2,8 @@
 //! a [`Hop`] carrying its own copy of the data and a reply channel; a client
 //! connection batches every op of one read for the same owner into one hop.
 
-use crate::cmd::Op;
-use crate::proto::Dialect;
+use crate::cmd::{Combine, Op};
+use crate::proto::{reply, Dialect};
 use crate::store::ShardStats;
 use futures_channel::oneshot;
 use serde::Serialize;
@@ -78,6 +78,122 @@ pub struct Snapshot {
     pub negative_hits: u64,
 }
 
+/// Where one reply of a read comes from.
+#[derive(Clone, Copy, Debug)]
+pub enum Src {
+    /// Reply `i` the requesting core produced itself.
+    Local(u32),
+    /// Reply `i` of the batch for core `c`.
+    Remote(u16, u32),
+}
+
+/// One step of a read's answer, in request order.
+#[derive(Clone, Copy, Debug)]
+pub enum Step {
+    /// One reply.
+    One(Src),
+    /// The next `n` steps merge into one reply (a split multi-key command).
+    Group(Combine, u32),
+}
+
+/// Write the replies `steps` name, in order, merging groups.
+pub fn assemble<'a>(steps: &[Step], resolve: impl Fn(Src) -> &'a [u8], out: &mut Vec<u8>) {
+    let mut i = 0;
+    while i < steps.len() {
+        match steps[i] {
+            Step::One(src) => {
+                out.extend_from_slice(resolve(src));
+                i += 1;
+            }
+            Step::Group(comb, n) => {
+                let n = n as usize;
+                let parts = steps[i + 1..i + 1 + n].iter().map(|s| match s {
+                    Step::One(src) => resolve(*src),
+                    Step::Group(..) => unreachable!("groups do not nest"),
+                });
+                combine(comb, parts, n, out);
+                i += 1 + n;
+            }
+        }
+    }
+}
+
+/// Merge the per-key replies of a split multi-key command.
+pub fn combine<'a>(
+    comb: Combine,
+    parts: impl Iterator<Item = &'a [u8]>,
+    n: usize,
+    out: &mut Vec<u8>,
+) {
+    match comb {
+        Combine::Array => {
+            reply::array(out, n);
+            for p in parts {
+                out.extend_from_slice(p);
+            }
+        }
+        Combine::Sum => {
+            let mut sum = 0i64;
+            for p in parts {
+                match reply::read_int(p) {
+                    Some(v) => sum += v,
+                    None => {
+                        out.extend_from_slice(p);
+                        return;
+                    }
+                }
+            }
+            reply::int(out, sum);
+        }
+        Combine::AllOk => {
+            for p in parts {
+                if p.first() == Some(&b'-') {
+                    out.extend_from_slice(p);
+                    return;
+                }
+            }
+            reply::simple(out, "OK");
+        }
+    }
+}
+
+/// What the requesting core already answered of a read it hands over with
+/// [`Hop::Direct`]: the owner runs its ops and writes the whole answer.
+#[derive(Default, Debug)]
+pub struct Finish {
+    /// Replies written before the read needed another core.
+    pub prefix: Vec<u8>,
+    /// The read's steps; empty means "the owner's replies, in order".
+    pub steps: Vec<Step>,
+    /// Replies the requester produced itself, named by `Src::Local`.
+    pub local: Replies,
+}
+
+impl Finish {
+    /// The bytes to send: the prefix, then every step resolved against the
+    /// requester's replies and the owner's `remote` replies.
+    pub fn answer(self, remote: Replies) -> Vec<u8> {
+        if self.steps.is_empty() && self.prefix.is_empty() {
+            return remote.buf;
+        }
+        let mut out = self.prefix;
+        if self.steps.is_empty() {
+            out.extend_from_slice(&remote.buf);
+            return out;
+        }
+        let local = &self.local;
+        assemble(
+            &self.steps,
+            |src| match src {
+                Src::Local(i) => local.get(i as usize),
+                Src::Remote(_, i) => remote.get(i as usize),
+            },
+            &mut out,
+        );
+        out
+    }
+}
+
 /// How a delegated batch ended (see [`Hop::Direct`]).
 #[derive(Debug)]
 pub enum Delegated {
@@ -91,17 +207,21 @@ pub enum Delegated {
 
 /// A message from one core to another.
 pub enum Hop {
-    /// Run these ops and write the replies straight to the client's socket.
+    /// Run these ops and write the read's whole answer straight to the
+    /// client's socket.
     ///
-    /// Used when every request of a read belongs to the receiving core: the
-    /// requester then has nothing to add, so the owner answers the client
-    /// itself and the requester is not woken for a reply it would only copy.
-    /// The requester awaits `done` before it writes anything else to, or
+    /// Used when the receiving core is the only other core a read needs: the
+    /// requester ships what it answered itself in `finish`, the owner runs
+    /// its ops, assembles the answer in request order and writes it, and
+    /// the requester is never woken for replies it would only copy. The
+    /// requester awaits `done` before it writes anything else to, or
     /// closes, `fd` — so replies stay in order and the fd cannot be reused
     /// while the owner may still write to it.
     Direct {
         /// The ops, in the client's order.
         ops: Vec<Op<Box<[u8]>>>,
+        /// The requester's part of the answer.
+        finish: Finish,
         /// How to encode the replies.
         dialect: Dialect,
         /// The client socket.
@@ -125,4 +245,57 @@ pub enum Hop {
         /// Where the answer goes.
         reply: oneshot::Sender<Snapshot>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn replies(parts: &[&[u8]]) -> Replies {
+        let mut r = Replies::default();
+        for p in parts {
+            r.buf.extend_from_slice(p);
+            r.seal();
+        }
+        r
+    }
+
+    #[test]
+    fn answer_interleaves_prefix_local_remote_and_groups_in_request_order() {
+        // PING (before the plan), GET remote, GET local, MGET local+remote, DEL remote+local.
+        let finish = Finish {
+            prefix: b"+PONG\r\n".to_vec(),
+            steps: vec![
+                Step::One(Src::Remote(1, 0)),
+                Step::One(Src::Local(0)),
+                Step::Group(Combine::Array, 2),
+                Step::One(Src::Local(1)),
+                Step::One(Src::Remote(1, 1)),
+                Step::Group(Combine::Sum, 2),
+                Step::One(Src::Remote(1, 2)),
+                Step::One(Src::Local(2)),
+            ],
+            local: replies(&[b"$1\r\nb\r\n", b"$1\r\nx\r\n", b":1\r\n"]),
+        };
+        let remote = replies(&[b"$1\r\na\r\n", b"$-1\r\n", b":1\r\n"]);
+        assert_eq!(
+            finish.answer(remote),
+            b"+PONG\r\n$1\r\na\r\n$1\r\nb\r\n*2\r\n$1\r\nx\r\n$-1\r\n:2\r\n".to_vec()
+        );
+    }
+
+    #[test]
+    fn plain_answer_is_the_owners_replies_after_the_prefix() {
+        let remote = replies(&[b"+OK\r\n", b"$1\r\n1\r\n"]);
+        let bare = Finish::default().answer(replies(&[b"+OK\r\n", b"$1\r\n1\r\n"]));
+        assert_eq!(bare, b"+OK\r\n$1\r\n1\r\n".to_vec());
+        let prefixed = Finish {
+            prefix: b":7\r\n".to_vec(),
+            ..Finish::default()
+        };
+        assert_eq!(
+            prefixed.answer(remote),
+            b":7\r\n+OK\r\n$1\r\n1\r\n".to_vec()
+        );
+    }
 }

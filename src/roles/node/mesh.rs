@@ -83,6 +83,14 @@ pub struct Peers {
 }
 
 impl Peers {
+    /// Whether `send_to(peer, ..)` would take a hop now.
+    pub fn accepts(&self, peer: usize) -> bool {
+        self.outboxes
+            .get(peer)
+            .and_then(Option::as_ref)
+            .is_some_and(|out| !out.gone.get())
+    }
+
     /// Queue `hop` for core `peer`. It leaves with everything else this core
     /// queues for that peer before its executor next runs out of ready
     /// tasks, as one channel message.

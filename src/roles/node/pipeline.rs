@@ -10,7 +10,7 @@
 //! plan is flushed before they run, so they see every earlier write.
 
 use super::core::{bump, Core};
-use super::hop::{Delegated, Hop, Replies};
+use super::hop::{assemble, combine, Delegated, Finish, Hop, Replies, Src, Step};
 use super::session::{self, Session};
 use crate::cmd::{self, exec, Combine, Command, Op};
 use crate::ownership::shard_for;
@@ -20,20 +20,6 @@ use smallvec::SmallVec;
 use std::ops::Range;
 use std::os::fd::RawFd;
 use std::rc::Rc;
-
-/// Where one reply comes from.
-#[derive(Clone, Copy)]
-enum Src {
-    Local(u32),
-    Remote(u16, u32),
-}
-
-#[derive(Clone, Copy)]
-enum Step {
-    One(Src),
-    /// The next `n` steps merge into one reply.
-    Group(Combine, u32),
-}
 
 /// What the connection does after this read.
 #[derive(Debug, PartialEq, Eq)]
@@ -130,45 +116,64 @@ impl Plan {
         }
     }
 
-    /// If every planned reply comes from one other core's batch, hand that
-    /// batch over so the owner writes the replies to the client itself.
+    /// If this read needs exactly one other core, hand it the rest of the
+    /// read: its ops plus everything answered so far (`out` and the local
+    /// replies), so that core writes the whole answer to the client itself.
     /// Returns the completion to await before touching the socket again.
-    pub async fn delegate(
+    pub fn delegate(
         &mut self,
         core: &Rc<Core>,
         dialect: Dialect,
         fd: RawFd,
+        out: &mut Vec<u8>,
     ) -> Option<oneshot::Receiver<Delegated>> {
-        let Some(Step::One(Src::Remote(owner, _))) = self.steps.first().copied() else {
-            return None;
-        };
-        if usize::from(owner) == core.id {
-            // Read-through GETs on this core's own keys: nobody to delegate to.
+        if !self.active {
             return None;
         }
-        let single = self
-            .steps
+        let mut owners = self
+            .batches
             .iter()
-            .all(|s| matches!(s, Step::One(Src::Remote(c, _)) if *c == owner));
-        if !single {
+            .enumerate()
+            .filter(|(_, b)| !b.is_empty())
+            .map(|(c, _)| c);
+        let owner = owners.next()?;
+        // Read-through GETs on this core's own keys, or more than one owner:
+        // the replies must come back here.
+        if owner == core.id || owners.next().is_some() || !core.mesh.accepts(owner) {
             return None;
         }
-        let owner = usize::from(owner);
+        // Steps that are all the owner's replies in order need not travel.
+        let plain = self.local.ends.is_empty()
+            && self
+                .steps
+                .iter()
+                .all(|s| matches!(s, Step::One(Src::Remote(..))));
+        let finish = Finish {
+            prefix: std::mem::take(out),
+            steps: if plain {
+                Vec::new()
+            } else {
+                std::mem::take(&mut self.steps)
+            },
+            local: if plain {
+                Replies::default()
+            } else {
+                std::mem::take(&mut self.local)
+            },
+        };
         let (done, rx) = oneshot::channel();
-        let ops = std::mem::take(&mut self.batches[owner]);
         bump(&core.counters.hops_sent);
         let hop = Hop::Direct {
-            ops,
+            ops: std::mem::take(&mut self.batches[owner]),
+            finish,
             dialect,
             fd,
             done,
         };
-        if core.mesh.send_to(owner, hop).is_err() {
-            // The owner is gone (shutdown): the plan stays active with an
-            // empty batch, so `flush` answers each op "unavailable".
-            return None;
-        }
+        // `accepts` was checked above on this same thread, so this succeeds.
+        let _ = core.mesh.send_to(owner, hop);
         self.steps.clear();
+        self.local.clear();
         self.active = false;
         Some(rx)
     }
@@ -218,24 +223,7 @@ impl Plan {
                 },
             }
         };
-        let mut i = 0;
-        while i < self.steps.len() {
-            match self.steps[i] {
-                Step::One(src) => {
-                    out.extend_from_slice(resolve(src));
-                    i += 1;
-                }
-                Step::Group(comb, n) => {
-                    let n = n as usize;
-                    let parts = self.steps[i + 1..i + 1 + n].iter().map(|s| match s {
-                        Step::One(src) => resolve(*src),
-                        Step::Group(..) => unreachable!("groups do not nest"),
-                    });
-                    combine(comb, parts, n, out);
-                    i += 1 + n;
-                }
-            }
-        }
+        assemble(&self.steps, resolve, out);
         self.steps.clear();
         self.local.clear();
         self.active = false;
@@ -249,40 +237,6 @@ fn unavailable_reply(dialect: Dialect) -> Vec<u8> {
         Dialect::Line => line::error(&mut v, UNAVAILABLE),
     }
     v
-}
-
-/// Merge the per-key replies of a split multi-key command.
-fn combine<'a>(comb: Combine, parts: impl Iterator<Item = &'a [u8]>, n: usize, out: &mut Vec<u8>) {
-    match comb {
-        Combine::Array => {
-            reply::array(out, n);
-            for p in parts {
-                out.extend_from_slice(p);
-            }
-        }
-        Combine::Sum => {
-            let mut sum = 0i64;
-            for p in parts {
-                match reply::read_int(p) {
-                    Some(v) => sum += v,
-                    None => {
-                        out.extend_from_slice(p);
-                        return;
-                    }
-                }
-            }
-            reply::int(out, sum);
-        }
-        Combine::AllOk => {
-            for p in parts {
-                if p.first() == Some(&b'-') {
-                    out.extend_from_slice(p);
-                    return;
-                }
-            }
-            reply::simple(out, "OK");
-        }
-    }
 }
 
 /// Process every complete request in `input`, appending replies to `out`.
@@ -377,9 +331,7 @@ pub async fn process(
             other => plan.local(out, |o| sess.run_local(core, other, dialect, o)),
         }
     }
-    if out.is_empty() {
-        sess.pending = plan.delegate(core, dialect, fd).await;
-    }
+    sess.pending = plan.delegate(core, dialect, fd, out);
     plan.flush(core, dialect, out).await;
     sess.ranges = ranges;
     (pos, After::Continue)
