@@ -106,7 +106,6 @@ async fn serve(lb: Rc<Lb>, mut stream: TcpStream) {
     let fd = stream.as_raw_fd();
     lb.life.track(fd);
     add(&lb.counters.open, 1);
-    let _ = stream.set_nodelay(true);
     let peer = stream
         .peer_addr()
         .map_or(IpAddr::from([127, 0, 0, 1]), |a| a.ip());

@@ -49,7 +49,6 @@ async fn reject(mut stream: TcpStream) {
 pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
     let fd = stream.as_raw_fd();
     core.life.track(fd);
-    let _ = stream.set_nodelay(true);
     let mut sess = Session::new(core.client_id());
     let mut plan = Plan::default();
     let mut buf = vec![0u8; READ_BUF];

@@ -175,7 +175,6 @@ async fn serve(o: Rc<Origin>, mut stream: TcpStream) {
     let fd = stream.as_raw_fd();
     o.life.track(fd);
     add(&o.counters.open, 1);
-    let _ = stream.set_nodelay(true);
     let mut conn = Conn {
         wire: None,
         discarding: false,

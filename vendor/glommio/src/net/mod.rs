@@ -11,13 +11,20 @@ use std::{io, os::unix::io::RawFd};
 fn yolo_accept(fd: RawFd) -> Option<io::Result<RawFd>> {
     let flags =
         nix::fcntl::OFlag::from_bits(nix::fcntl::fcntl(fd, nix::fcntl::F_GETFL).unwrap()).unwrap();
-    nix::fcntl::fcntl(
-        fd,
-        nix::fcntl::F_SETFL(flags | nix::fcntl::OFlag::O_NONBLOCK),
-    )
-    .unwrap();
+    // cachectl patch: a listener that is already non-blocking needs no
+    // toggling, which saves two fcntl calls per accepted connection.
+    let toggle = !flags.contains(nix::fcntl::OFlag::O_NONBLOCK);
+    if toggle {
+        nix::fcntl::fcntl(
+            fd,
+            nix::fcntl::F_SETFL(flags | nix::fcntl::OFlag::O_NONBLOCK),
+        )
+        .unwrap();
+    }
     let r = sys::accept_syscall(fd);
-    nix::fcntl::fcntl(fd, nix::fcntl::F_SETFL(flags)).unwrap();
+    if toggle {
+        nix::fcntl::fcntl(fd, nix::fcntl::F_SETFL(flags)).unwrap();
+    }
     match r {
         Ok(x) => Some(Ok(x)),
         Err(err) => match err.kind() {
