@@ -175,6 +175,14 @@ impl<K, V> Arena<K, V> {
         }
     }
 
+    /// Hint the CPU to load slot `i`.
+    #[inline]
+    pub(super) fn prefetch(&self, i: u32) {
+        if let Some(e) = self.entries.get(i as usize) {
+            super::prefetch::read(e);
+        }
+    }
+
     /// Key and value of a live slot.
     #[inline]
     pub(super) fn get(&self, i: u32) -> Option<(&K, &V)> {

@@ -32,6 +32,7 @@
 
 mod arena;
 mod iter;
+pub mod prefetch;
 mod rehash;
 mod table;
 
@@ -298,6 +299,49 @@ where
         let (t, b) = self.locate(hash);
         let (_, i) = self.arena.find(self.tables[t].head(b), hash, k)?;
         Some(Slot(i))
+    }
+
+    /// Start loading the bucket a lookup of `hash` reads first.
+    ///
+    /// Why: on a map larger than the cache every lookup pays a chain of
+    /// dependent misses (bucket, node, key bytes). A caller that knows
+    /// several hashes ahead issues [`prefetch_bucket`](Self::prefetch_bucket)
+    /// for all of them, then [`prefetch_node`](Self::prefetch_node) for all,
+    /// then [`with_first`](Self::with_first) for all, so the misses of
+    /// different keys overlap instead of queueing one behind another.
+    #[inline]
+    pub fn prefetch_bucket(&self, hash: u64) {
+        if self.len == 0 {
+            return;
+        }
+        let (t, b) = self.locate(hash);
+        self.tables[t].prefetch(b);
+    }
+
+    /// Start loading the first node of `hash`'s chain (reads the bucket).
+    #[inline]
+    pub fn prefetch_node(&self, hash: u64) {
+        if self.len == 0 {
+            return;
+        }
+        let (t, b) = self.locate(hash);
+        let head = self.tables[t].head(b);
+        if head != NIL {
+            self.arena.prefetch(head);
+        }
+    }
+
+    /// Call `f` with the first node of `hash`'s chain, if any (reads the
+    /// bucket and the node), e.g. to prefetch the bytes its key points to.
+    #[inline]
+    pub fn with_first(&self, hash: u64, f: impl FnOnce(&K, &V)) {
+        if self.len == 0 {
+            return;
+        }
+        let (t, b) = self.locate(hash);
+        if let Some((k, v)) = self.arena.get(self.tables[t].head(b)) {
+            f(k, v);
+        }
     }
 
     /// The slot holding `k`, if present.

@@ -52,6 +52,14 @@ impl Table {
         !self.heads[b]
     }
 
+    /// Hint the CPU to load bucket `b`'s head.
+    #[inline]
+    pub(super) fn prefetch(&self, b: usize) {
+        if let Some(h) = self.heads.get(b) {
+            super::prefetch::read(h);
+        }
+    }
+
     /// Makes `i` the first node of bucket `b`.
     #[inline]
     pub(super) fn set_head(&mut self, b: usize, i: u32) {

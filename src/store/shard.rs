@@ -323,6 +323,29 @@ impl Shard {
         self.map.at(slot).map(|(_, e)| &*e.value)
     }
 
+    /// The hash lookups of `key` use (see [`Shard::prefetch`]).
+    #[inline]
+    pub fn hash_of(&self, key: &[u8]) -> u64 {
+        self.map.hash_one(key)
+    }
+
+    /// Start loading what lookups of these hashes will touch — bucket, first
+    /// node, its key bytes — for all of them at once, so that a pipeline's
+    /// cache misses overlap (see `HashMap::prefetch_bucket`). A hint only:
+    /// it changes nothing and costs a few loads if the keys are cached.
+    pub fn prefetch(&self, hashes: &[u64]) {
+        for &h in hashes {
+            self.map.prefetch_bucket(h);
+        }
+        for &h in hashes {
+            self.map.prefetch_node(h);
+        }
+        for &h in hashes {
+            self.map
+                .with_first(h, |k, _| crate::map::prefetch::read(&**k));
+        }
+    }
+
     /// EXISTS: like GET but without touching counters or recency.
     pub fn exists(&mut self, key: &[u8], now: u64) -> bool {
         self.lookup(key, now).is_some()

@@ -236,6 +236,11 @@ impl Core {
         let served = ops.len() as u64;
         {
             let mut shard = self.shard.borrow_mut();
+            if ops.len() > 1 {
+                let hashes: smallvec::SmallVec<[u64; 32]> =
+                    ops.iter().map(|op| shard.hash_of(op.key())).collect();
+                shard.prefetch(&hashes);
+            }
             for op in ops {
                 exec::apply(&mut shard, op, now, dialect, &mut out.buf);
                 out.seal();

@@ -260,6 +260,9 @@ pub async fn process(
     // `now`, which is also what Redis does within one event-loop iteration.
     let now = core.now();
     let mut ranges: Vec<Range<usize>> = std::mem::take(&mut sess.ranges);
+    if dialect == Dialect::Resp {
+        prefetch_keys(core, input, &limits, &mut ranges);
+    }
     let mut args: SmallVec<[&[u8]; 8]> = SmallVec::new();
     let mut pos = 0;
     while pos < input.len() {
@@ -335,6 +338,39 @@ pub async fn process(
     plan.flush(core, dialect, out).await;
     sess.ranges = ranges;
     (pos, After::Continue)
+}
+
+/// Requests of one read whose keys [`prefetch_keys`] looks at.
+const PREFETCH_MAX: usize = 32;
+
+/// When a read holds several requests (a pipeline), start loading the
+/// shard memory their first keys will touch before running any of them, so
+/// the cache misses of the whole pipeline overlap (see `Shard::prefetch`).
+/// Only this core's keys are prefetched; the owner of the others does the
+/// same for its batch. A read of one request skips the hashing.
+fn prefetch_keys(core: &Core, input: &[u8], limits: &resp::Limits, ranges: &mut Vec<Range<usize>>) {
+    let mut keys: SmallVec<[Range<usize>; PREFETCH_MAX]> = SmallVec::new();
+    let mut pos = 0;
+    while pos < input.len() && keys.len() < PREFETCH_MAX {
+        let Ok(Some(n)) = resp::parse_request(&input[pos..], limits, ranges) else {
+            break;
+        };
+        if let Some(r) = ranges.get(1) {
+            keys.push(pos + r.start..pos + r.end);
+        }
+        pos += n;
+    }
+    if keys.len() < 2 {
+        return;
+    }
+    let shard = core.shard.borrow();
+    let hashes: SmallVec<[u64; PREFETCH_MAX]> = keys
+        .iter()
+        .map(|r| &input[r.clone()])
+        .filter(|k| shard_for(k, core.n) == core.id)
+        .map(|k| shard.hash_of(k))
+        .collect();
+    shard.prefetch(&hashes);
 }
 
 fn protocol_error(dialect: Dialect, e: &ProtoError, out: &mut Vec<u8>) {

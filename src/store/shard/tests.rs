@@ -275,3 +275,25 @@ fn default_ttl_applies_to_plain_writes() {
     assert_eq!(s.ttl(b"n", 5), Ttl::Ms(1000));
     assert_eq!(s.get(b"k", 1005), None);
 }
+
+#[test]
+fn prefetch_is_only_a_hint_on_empty_growing_and_missing_keys() {
+    let mut s = shard();
+    let keys: Vec<String> = (0..2000).map(|i| format!("key:{i:012}")).collect();
+    let hashes = |s: &Shard| -> Vec<u64> { keys.iter().map(|k| s.hash_of(k.as_bytes())).collect() };
+    // Empty map: nothing allocated yet.
+    s.prefetch(&hashes(&s));
+    for (i, k) in keys.iter().enumerate() {
+        set(&mut s, k, "v", 0);
+        // Every step of the growth, including mid-rehash, with present
+        // and absent keys alike.
+        if i % 97 == 0 {
+            s.prefetch(&hashes(&s));
+        }
+    }
+    s.prefetch(&hashes(&s));
+    for k in &keys {
+        assert_eq!(s.get(k.as_bytes(), 0), Some(&b"v"[..]));
+    }
+    assert_eq!(s.get(b"absent", 0), None);
+}
