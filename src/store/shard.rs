@@ -330,7 +330,7 @@ impl Shard {
     }
 
     /// Start loading what lookups of these hashes will touch — bucket, first
-    /// node, its key bytes — for all of them at once, so that a pipeline's
+    /// node, its key and value bytes — for all of them at once, so that a pipeline's
     /// cache misses overlap (see `HashMap::prefetch_bucket`). A hint only:
     /// it changes nothing and costs a few loads if the keys are cached.
     pub fn prefetch(&self, hashes: &[u64]) {
@@ -342,7 +342,10 @@ impl Shard {
         }
         for &h in hashes {
             self.map
-                .with_first(h, |k, _| crate::map::prefetch::read(&**k));
+                .with_first(h, |k, e| {
+                    crate::map::prefetch::read(&**k);
+                    crate::map::prefetch::read(&*e.value);
+                });
         }
     }
 
