@@ -341,11 +341,10 @@ impl Shard {
             self.map.prefetch_node(h);
         }
         for &h in hashes {
-            self.map
-                .with_first(h, |k, e| {
-                    crate::map::prefetch::read(&**k);
-                    crate::map::prefetch::read(&*e.value);
-                });
+            self.map.with_first(h, |k, e| {
+                crate::map::prefetch::read(&**k);
+                crate::map::prefetch::read(&*e.value);
+            });
         }
     }
 
