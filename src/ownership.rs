@@ -8,7 +8,10 @@
 /// Number of hash slots.
 pub const SLOTS: u16 = 16384;
 
-const CRC16: crc::Crc<u16> = crc::Crc::<u16>::new(&crc::CRC_16_XMODEM);
+/// Slice-by-16 tables: every request computes this, and byte-at-a-time
+/// CRC16 showed at ~5% of a 2-core node's CPU on pipelined GETs.
+const CRC16: crc::Crc<u16, crc::Table<16>> =
+    crc::Crc::<u16, crc::Table<16>>::new(&crc::CRC_16_XMODEM);
 
 /// The hash slot of `key`. If the key contains `{tag}` with a non-empty tag,
 /// only the tag is hashed, so related keys can be forced onto one owner.
@@ -27,7 +30,10 @@ pub fn slot_for(key: &[u8]) -> u16 {
 /// The shard (core) of `n` that owns `key`.
 #[inline]
 pub fn shard_for(key: &[u8], n: usize) -> usize {
-    usize::from(slot_for(key)) % n.max(1)
+    if n <= 1 {
+        return 0;
+    }
+    usize::from(slot_for(key)) % n
 }
 
 #[cfg(test)]
