@@ -90,6 +90,18 @@ impl Plan {
         let all_local = ops
             .iter()
             .all(|op| shard_for(op.key(), core.n) == core.id && !core.reads_through(op));
+        if ops.len() > 1 {
+            // The keys of one MSET/MGET/DEL are independent lookups: start
+            // all their cache misses before running the first.
+            let shard = core.shard.borrow();
+            let hashes: SmallVec<[u64; PREFETCH_MAX]> = ops
+                .iter()
+                .filter(|op| all_local || shard_for(op.key(), core.n) == core.id)
+                .take(PREFETCH_MAX)
+                .map(|op| shard.hash_of(op.key()))
+                .collect();
+            shard.prefetch(&hashes);
+        }
         if all_local && !self.active {
             // Fast path: run now and merge straight into the output.
             let mut parts = Replies::default();
