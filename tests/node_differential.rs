@@ -493,14 +493,28 @@ fn redis_differential_corners() {
     compare(&[("corners", corners())]);
 }
 
-/// Inline commands with backslash escapes in double quotes: Redis decodes
-/// them (`sdssplitargs`), the node keeps them literally because its parser
-/// returns ranges into the input (see `proto::resp::split_inline`).
+/// Inline commands are split as Redis's `sdssplitargs` does: escapes in
+/// double quotes, `\'` in single quotes, quotes that open mid-argument, and
+/// a closing quote that must end its argument.
 #[test]
-#[ignore = "not implemented: escapes in inline double-quoted arguments are kept literally"]
 fn redis_differential_inline_escapes() {
-    compare(&[(
-        "inline escapes",
-        vec![raw(b"SET k \"a\\x41\\n\"\r\n"), c("GET k")],
-    )]);
+    compare(&[
+        (
+            "inline escapes",
+            vec![
+                raw(b"SET k \"a\\x41\\n\\\"\\q\"\r\n"),
+                c("GET k"),
+                raw(b"ECHO \"\\t\\x4g\\r\\b\\a\\\\\"\r\n"),
+                raw(b"SET k2 'it\\'s \\n'\r\n"),
+                c("GET k2"),
+                raw(b"SET k3 a\"b c\"\r\n"),
+                c("GET k3"),
+                raw(b"SET k4 \"\"\r\n"),
+                c("GET k4"),
+                raw(b"ECHO   \t spaced\t\r\n"),
+            ],
+        ),
+        ("inline unbalanced quotes", vec![closes(b"ECHO \"a\"b\r\n")]),
+        ("inline unclosed quote", vec![closes(b"ECHO 'abc\r\n")]),
+    ]);
 }

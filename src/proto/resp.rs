@@ -1,10 +1,71 @@
 //! RESP2 request parsing: multibulk arrays and inline commands.
 //!
-//! The parser never copies: it records each argument as a byte range into the
-//! caller's buffer, so a pipelined read of many commands costs one scan.
+//! A multibulk request is never copied: each argument is a byte range into
+//! the caller's buffer, so a pipelined read of many commands costs one scan.
+//! An inline command (telnet) is unquoted and unescaped as Redis's
+//! `sdssplitargs` does, into a small buffer of its own.
 
 use super::ProtoError;
 use std::ops::Range;
+
+/// The arguments of one parsed request: ranges into the request's bytes
+/// (multibulk) or into `decoded` (inline). Reused across requests.
+#[derive(Default, Debug, Clone)]
+pub struct Args {
+    /// One range per argument.
+    pub ranges: Vec<Range<usize>>,
+    /// An inline command's arguments after unquoting and unescaping.
+    decoded: Vec<u8>,
+    /// Whether `ranges` index `decoded` rather than the request.
+    in_decoded: bool,
+}
+
+impl Args {
+    /// Arguments given as ranges into the request itself.
+    pub fn from_ranges(ranges: Vec<Range<usize>>) -> Self {
+        Args {
+            ranges,
+            ..Args::default()
+        }
+    }
+
+    /// Forget the arguments, keeping the allocations.
+    pub fn clear(&mut self) {
+        self.ranges.clear();
+        self.decoded.clear();
+        self.in_decoded = false;
+    }
+
+    /// Number of arguments.
+    pub fn len(&self) -> usize {
+        self.ranges.len()
+    }
+
+    /// No arguments (a blank line or `*0`).
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+
+    /// Argument `i` of the request whose bytes start at `req`.
+    pub fn get<'a>(&'a self, req: &'a [u8], i: usize) -> Option<&'a [u8]> {
+        let r = self.ranges.get(i)?.clone();
+        Some(if self.in_decoded {
+            &self.decoded[r]
+        } else {
+            &req[r]
+        })
+    }
+
+    /// Every argument, in order, of the request whose bytes start at `req`.
+    pub fn iter<'a>(&'a self, req: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
+        let base = if self.in_decoded {
+            &self.decoded[..]
+        } else {
+            req
+        };
+        self.ranges.iter().map(move |r| &base[r.clone()])
+    }
+}
 
 /// Size limits, as Redis's `proto-max-bulk-len` and friends.
 #[derive(Clone, Copy, Debug)]
@@ -33,8 +94,8 @@ const MAX_HEADER: usize = 32;
 
 /// Parse one request from the front of `buf`.
 ///
-/// On success returns the number of bytes consumed and fills `args` with the
-/// argument ranges (cleared first). An empty `args` with a non-zero count is a
+/// On success returns the number of bytes consumed and fills `args` (cleared
+/// first); read them with [`Args::iter`] over the same `buf`. An empty `args` with a non-zero count is a
 /// blank inline line or `*0`, which Redis silently skips. `Ok(None)` means the
 /// request is incomplete.
 ///
@@ -43,12 +104,12 @@ const MAX_HEADER: usize = 32;
 pub fn parse_request(
     buf: &[u8],
     limits: &Limits,
-    args: &mut Vec<Range<usize>>,
+    args: &mut Args,
 ) -> Result<Option<usize>, ProtoError> {
     args.clear();
     match buf.first() {
         None => Ok(None),
-        Some(b'*') => parse_multibulk(buf, limits, args),
+        Some(b'*') => parse_multibulk(buf, limits, &mut args.ranges),
         Some(_) => parse_inline(buf, limits, args),
     }
 }
@@ -153,11 +214,7 @@ fn parse_multibulk(
 
 /// Inline commands: one line, arguments split on blanks, with Redis's
 /// quoting rules (`"..."` with escapes, `'...'` literal).
-fn parse_inline(
-    buf: &[u8],
-    limits: &Limits,
-    args: &mut Vec<Range<usize>>,
-) -> Result<Option<usize>, ProtoError> {
+fn parse_inline(buf: &[u8], limits: &Limits, args: &mut Args) -> Result<Option<usize>, ProtoError> {
     let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
         if buf.len() > limits.max_inline {
             return Err(ProtoError::InlineTooLong);
@@ -176,42 +233,96 @@ fn parse_inline(
     Ok(Some(nl + 1))
 }
 
-/// Split an inline line into ranges. Backslash escapes inside double quotes
-/// (`"\x41\n"`) would need decoding into a new buffer, which ranges into the
-/// input cannot express, so they are kept literally — a known difference
-/// from Redis's `sdssplitargs`. `redis-cli` never sends inline commands and
-/// telnet users rarely need escapes; plain and quoted forms work as in Redis.
-fn split_inline(line: &[u8], args: &mut Vec<Range<usize>>) -> Result<(), ProtoError> {
-    let mut i = 0;
-    while i < line.len() {
-        while i < line.len() && line[i].is_ascii_whitespace() {
-            i += 1;
+/// Split an inline line into arguments as Redis's `sdssplitargs` does:
+/// blanks separate arguments; `"..."` takes `\n \r \t \b \a`, `\xHH` and
+/// `\<c>` escapes; `'...'` takes only `\'`; a quote may open mid-argument,
+/// but a closing quote must end its argument. One deliberate difference: a
+/// NUL byte is an ordinary byte here, where Redis (C strings) stops reading
+/// the request at it and leaves the connection waiting.
+fn split_inline(line: &[u8], args: &mut Args) -> Result<(), ProtoError> {
+    // `isspace` in C, which also counts the vertical tab.
+    let blank = |c: Option<u8>| c.is_some_and(|c| c.is_ascii_whitespace() || c == 0x0b);
+    // A closing quote must be followed by a blank or the end of the line.
+    let ends_arg = |c: Option<u8>| c.is_none() || blank(c);
+    let at = |i: usize| line.get(i).copied();
+    args.in_decoded = true;
+    let out = &mut args.decoded;
+    let mut p = 0;
+    loop {
+        while blank(at(p)) {
+            p += 1;
         }
-        if i == line.len() {
-            break;
+        if at(p).is_none() {
+            return Ok(());
         }
-        let quote = line[i];
-        if quote == b'"' || quote == b'\'' {
-            let start = i + 1;
-            let Some(len) = line[start..].iter().position(|&b| b == quote) else {
-                return Err(ProtoError::UnbalancedQuotes);
+        let start = out.len();
+        let (mut dq, mut sq) = (false, false);
+        loop {
+            let Some(c) = at(p) else {
+                if dq || sq {
+                    return Err(ProtoError::UnbalancedQuotes);
+                }
+                break;
             };
-            let end = start + len;
-            // A closing quote must be followed by a blank or the end, as in Redis.
-            if end + 1 < line.len() && !line[end + 1].is_ascii_whitespace() {
-                return Err(ProtoError::UnbalancedQuotes);
+            if dq {
+                let hex_pair = at(p + 2).and_then(hex).zip(at(p + 3).and_then(hex));
+                match (c, at(p + 1), hex_pair) {
+                    (b'\\', Some(b'x'), Some((hi, lo))) => {
+                        out.push(hi * 16 + lo);
+                        p += 3;
+                    }
+                    (b'\\', Some(e), _) => {
+                        out.push(match e {
+                            b'n' => b'\n',
+                            b'r' => b'\r',
+                            b't' => b'\t',
+                            b'b' => 0x08,
+                            b'a' => 0x07,
+                            other => other,
+                        });
+                        p += 1;
+                    }
+                    (b'"', next, _) => {
+                        if !ends_arg(next) {
+                            return Err(ProtoError::UnbalancedQuotes);
+                        }
+                        p += 1;
+                        break;
+                    }
+                    _ => out.push(c),
+                }
+            } else if sq {
+                match (c, at(p + 1)) {
+                    (b'\\', Some(b'\'')) => {
+                        out.push(b'\'');
+                        p += 1;
+                    }
+                    (b'\'', next) => {
+                        if !ends_arg(next) {
+                            return Err(ProtoError::UnbalancedQuotes);
+                        }
+                        p += 1;
+                        break;
+                    }
+                    _ => out.push(c),
+                }
+            } else {
+                match c {
+                    b' ' | b'\n' | b'\r' | b'\t' => break,
+                    b'"' => dq = true,
+                    b'\'' => sq = true,
+                    _ => out.push(c),
+                }
             }
-            args.push(start..end);
-            i = end + 1;
-        } else {
-            let start = i;
-            while i < line.len() && !line[i].is_ascii_whitespace() {
-                i += 1;
-            }
-            args.push(start..i);
+            p += 1;
         }
+        args.ranges.push(start..out.len());
     }
-    Ok(())
+}
+
+/// The value of one hex digit.
+fn hex(c: u8) -> Option<u8> {
+    (c as char).to_digit(16).map(|d| d as u8)
 }
 
 #[cfg(test)]
@@ -221,9 +332,9 @@ mod tests {
     type Parsed = Result<Option<(usize, Vec<Vec<u8>>)>, ProtoError>;
 
     fn parse(buf: &[u8]) -> Parsed {
-        let mut args = Vec::new();
+        let mut args = Args::default();
         let r = parse_request(buf, &Limits::default(), &mut args)?;
-        Ok(r.map(|n| (n, args.iter().map(|r| buf[r.clone()].to_vec()).collect())))
+        Ok(r.map(|n| (n, args.iter(buf).map(<[u8]>::to_vec).collect())))
     }
 
     #[test]
@@ -256,6 +367,19 @@ mod tests {
                 Ok(Some((13, vec![b"SET", b"k", b"a b"]))),
             ),
             (b"SET k \"a b\r\n", Err(ProtoError::UnbalancedQuotes)),
+            (
+                b"SET k \"a\\x41\\n\\\"\\q\"\r\n",
+                Ok(Some((21, vec![b"SET", b"k", b"aA\n\"q"]))),
+            ),
+            (
+                b"SET k 'it\\'s \\n'\n",
+                Ok(Some((17, vec![b"SET", b"k", b"it's \\n"]))),
+            ),
+            (b"a\"b c\"d e\n", Err(ProtoError::UnbalancedQuotes)),
+            (b"a\"b c\" e\n", Ok(Some((9, vec![b"ab c", b"e"])))),
+            (b"SET k \"\"\n", Ok(Some((9, vec![b"SET", b"k", b""])))),
+            (b"SET k \"a\"b\n", Err(ProtoError::UnbalancedQuotes)),
+            (b"PING\x00junk\n", Ok(Some((10, vec![b"PING\x00junk"])))),
             (b"\r\n", Ok(Some((2, vec![])))),
             (b"PIN", Ok(None)),
         ];
@@ -274,7 +398,7 @@ mod tests {
             max_args: 2,
             max_inline: 8,
         };
-        let mut a = Vec::new();
+        let mut a = Args::default();
         assert_eq!(
             parse_request(b"*1\r\n$5\r\nhello\r\n", &limits, &mut a),
             Err(ProtoError::InvalidBulkLength)

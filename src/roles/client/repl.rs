@@ -4,7 +4,7 @@
 
 use super::session::{Dest, Route, Session};
 use super::{exit, render, Op};
-use crate::proto::{parse_request, Limits};
+use crate::proto::{parse_request, Args, Limits};
 use std::io::{BufRead, IsTerminal, Write};
 
 const HELP: &str = "\
@@ -30,16 +30,16 @@ enum Line {
 }
 
 /// Split a line into words the way `redis-cli` does for inline commands
-/// (blanks separate, `"..."` and `'...'` quote).
+/// (blanks separate, `"..."` and `'...'` quote, with its escapes).
 fn words(line: &str) -> Result<Vec<Vec<u8>>, String> {
     // A leading blank forces the inline form, whatever the first character.
     let mut buf = Vec::with_capacity(line.len() + 2);
     buf.push(b' ');
     buf.extend_from_slice(line.as_bytes());
     buf.push(b'\n');
-    let mut ranges = Vec::new();
-    parse_request(&buf, &Limits::default(), &mut ranges).map_err(|e| e.to_string())?;
-    Ok(ranges.into_iter().map(|r| buf[r].to_vec()).collect())
+    let mut args = Args::default();
+    parse_request(&buf, &Limits::default(), &mut args).map_err(|e| e.to_string())?;
+    Ok(args.iter(&buf).map(<[u8]>::to_vec).collect())
 }
 
 fn parse_line(line: &str, route: &Route) -> Line {

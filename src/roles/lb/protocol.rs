@@ -24,7 +24,6 @@ pub use nodestat::{parse_probe_reply, NodeStat, ProbeReplyError, PROBE_REQUEST};
 use crate::proto::{reply, resp, Limits, ProtoError};
 use addr::parse_port;
 use std::net::IpAddr;
-use std::ops::Range;
 
 /// Longest line-form request (and RESP inline line) we wait for.
 pub const MAX_LINE: usize = 4096;
@@ -229,9 +228,9 @@ pub fn parse(
     dialect: Dialect,
     buf: &[u8],
     framing: &Framing,
-    ranges: &mut Vec<Range<usize>>,
+    args: &mut resp::Args,
 ) -> Result<Option<(usize, Option<Parsed>)>, ProtoError> {
-    let parsed = parse_any(dialect, buf, framing, ranges)?;
+    let parsed = parse_any(dialect, buf, framing, args)?;
     let too_large = |op: &DataOp| {
         let value = match op {
             DataOp::Set(_, v) => v.len(),
@@ -251,19 +250,19 @@ fn parse_any(
     dialect: Dialect,
     buf: &[u8],
     framing: &Framing,
-    ranges: &mut Vec<Range<usize>>,
+    parsed_args: &mut resp::Args,
 ) -> Result<Option<(usize, Option<Parsed>)>, ProtoError> {
     match dialect {
         Dialect::Line => line::parse_line(buf, framing.max_line),
         Dialect::Json => json::parse(buf, framing.max_line),
         Dialect::Resp => {
-            let Some(used) = resp::parse_request(buf, &framing.resp, ranges)? else {
+            let Some(used) = resp::parse_request(buf, &framing.resp, parsed_args)? else {
                 return Ok(None);
             };
-            if ranges.is_empty() {
+            if parsed_args.is_empty() {
                 return Ok(Some((used, None)));
             }
-            let args: Vec<&[u8]> = ranges.iter().map(|r| &buf[r.clone()]).collect();
+            let args: Vec<&[u8]> = parsed_args.iter(buf).collect();
             Ok(Some((used, Some(resp_request(&args)))))
         }
     }

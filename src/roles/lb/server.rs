@@ -118,7 +118,7 @@ async fn serve(lb: Rc<Lb>, mut stream: TcpStream) {
     let mut buf = vec![0u8; READ_BUF];
     let mut end = 0usize;
     let mut out = Vec::new();
-    let mut ranges = Vec::new();
+    let mut args = crate::proto::Args::default();
     'conn: loop {
         if end == buf.len() {
             // The framing caps a request (4 KiB; in proxy mode --max-value
@@ -137,7 +137,7 @@ async fn serve(lb: Rc<Lb>, mut stream: TcpStream) {
         let mut after = After::Continue;
         let mut batch: Vec<DataOp> = Vec::new();
         while start < end && after == After::Continue {
-            match protocol::parse(dialect, &buf[start..end], &lb.cfg.framing, &mut ranges) {
+            match protocol::parse(dialect, &buf[start..end], &lb.cfg.framing, &mut args) {
                 Ok(None) => break,
                 Ok(Some((used, parsed))) => {
                     start += used;

@@ -271,28 +271,26 @@ pub async fn process(
     // One clock read per read(): every request in a pipeline sees the same
     // `now`, which is also what Redis does within one event-loop iteration.
     let now = core.now();
-    let mut ranges: Vec<Range<usize>> = std::mem::take(&mut sess.ranges);
+    let mut parsed_args: resp::Args = std::mem::take(&mut sess.args);
     if dialect == Dialect::Resp {
-        prefetch_keys(core, input, &limits, &mut ranges);
+        prefetch_keys(core, input, &limits, &mut parsed_args);
     }
-    let mut args: SmallVec<[&[u8]; 8]> = SmallVec::new();
     let mut pos = 0;
     while pos < input.len() {
         let rest = &input[pos..];
         let parsed = match dialect {
-            Dialect::Resp => {
-                resp::parse_request(rest, &limits, &mut ranges).map(|o| o.map(|n| (n, Ok(None))))
-            }
+            Dialect::Resp => resp::parse_request(rest, &limits, &mut parsed_args)
+                .map(|o| o.map(|n| (n, Ok(None)))),
             Dialect::Line => line::parse_line(rest, limits.max_inline).map(|o| {
                 o.map(|(n, p)| match p {
                     Ok((op, r)) => {
-                        ranges = r;
+                        parsed_args = resp::Args::from_ranges(r);
                         (n, Ok(Some(op)))
                     }
                     Err(e) => {
                         // No arguments: the previous line's ranges must not
                         // be applied to this (possibly shorter) line.
-                        ranges.clear();
+                        parsed_args.clear();
                         (n, Err(e))
                     }
                 })
@@ -304,12 +302,11 @@ pub async fn process(
             Err(e) => {
                 plan.flush(core, dialect, out).await;
                 protocol_error(dialect, &e, out);
-                sess.ranges = ranges;
+                sess.args = parsed_args;
                 return (input.len(), After::Close);
             }
         };
-        args.clear();
-        args.extend(ranges.iter().map(|r| &input[pos + r.start..pos + r.end]));
+        let args: SmallVec<[&[u8]; 8]> = parsed_args.iter(rest).collect();
         pos += n;
         let parsed = match line_op {
             Err(e) => {
@@ -340,7 +337,8 @@ pub async fn process(
             Command::Quit => {
                 plan.local(out, |o| reply::simple(o, "OK"));
                 plan.flush(core, dialect, out).await;
-                sess.ranges = ranges;
+                drop(args);
+                sess.args = parsed_args;
                 return (pos, After::Close);
             }
             other => plan.local(out, |o| sess.run_local(core, other, dialect, o)),
@@ -348,7 +346,7 @@ pub async fn process(
     }
     sess.pending = plan.delegate(core, dialect, fd, out);
     plan.flush(core, dialect, out).await;
-    sess.ranges = ranges;
+    sess.args = parsed_args;
     (pos, After::Continue)
 }
 
@@ -360,14 +358,16 @@ const PREFETCH_MAX: usize = 32;
 /// the cache misses of the whole pipeline overlap (see `Shard::prefetch`).
 /// Only this core's keys are prefetched; the owner of the others does the
 /// same for its batch. A read of one request skips the hashing.
-fn prefetch_keys(core: &Core, input: &[u8], limits: &resp::Limits, ranges: &mut Vec<Range<usize>>) {
+fn prefetch_keys(core: &Core, input: &[u8], limits: &resp::Limits, scratch: &mut resp::Args) {
     let mut keys: SmallVec<[Range<usize>; PREFETCH_MAX]> = SmallVec::new();
     let mut pos = 0;
-    while pos < input.len() && keys.len() < PREFETCH_MAX {
-        let Ok(Some(n)) = resp::parse_request(&input[pos..], limits, ranges) else {
+    // Multibulk only: its arguments are ranges into `input`. Inline commands
+    // (telnet) are never pipelined deep enough to matter.
+    while input.get(pos) == Some(&b'*') && keys.len() < PREFETCH_MAX {
+        let Ok(Some(n)) = resp::parse_request(&input[pos..], limits, scratch) else {
             break;
         };
-        if let Some(r) = ranges.get(1) {
+        if let Some(r) = scratch.ranges.get(1) {
             keys.push(pos + r.start..pos + r.end);
         }
         pos += n;

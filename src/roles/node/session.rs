@@ -14,8 +14,8 @@ pub struct Session {
     /// CLIENT SETNAME.
     pub name: Option<Vec<u8>>,
     dialect: Option<Dialect>,
-    /// Argument ranges of the request being parsed, kept to reuse the allocation.
-    pub ranges: Vec<std::ops::Range<usize>>,
+    /// Arguments of the request being parsed, kept to reuse the allocations.
+    pub args: crate::proto::Args,
     /// Replies another core is writing to this client (see `Hop::Direct`).
     pub pending: Option<futures_channel::oneshot::Receiver<super::hop::Delegated>>,
 }
@@ -27,7 +27,7 @@ impl Session {
             id,
             name: None,
             dialect: None,
-            ranges: Vec::new(),
+            args: crate::proto::Args::default(),
             pending: None,
         }
     }

@@ -167,7 +167,7 @@ struct Conn {
     wire: Option<Wire>,
     /// Skipping the rest of an over-long JSON line (already answered).
     discarding: bool,
-    args: Vec<std::ops::Range<usize>>,
+    args: proto::Args,
 }
 
 /// Serve one connection until EOF, QUIT, a RESP framing error, or shutdown.
@@ -178,7 +178,7 @@ async fn serve(o: Rc<Origin>, mut stream: TcpStream) {
     let mut conn = Conn {
         wire: None,
         discarding: false,
-        args: Vec::new(),
+        args: proto::Args::default(),
     };
     let mut buf = vec![0u8; READ_BUF];
     let mut end = 0usize;
@@ -299,11 +299,7 @@ async fn resp_requests(
         match proto::parse_request(&buf[start..], &LIMITS, &mut conn.args) {
             Ok(None) => break,
             Ok(Some(used)) => {
-                let args: Vec<&[u8]> = conn
-                    .args
-                    .iter()
-                    .map(|r| &buf[start + r.start..start + r.end])
-                    .collect();
+                let args: Vec<&[u8]> = conn.args.iter(&buf[start..]).collect();
                 start += used;
                 if args.is_empty() {
                     continue;

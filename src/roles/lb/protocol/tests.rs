@@ -1,7 +1,13 @@
 use super::*;
 
-fn one(dialect: Dialect, buf: &[u8]) -> Result<Option<(usize, Option<Parsed>)>, ProtoError> {
-    parse(dialect, buf, &Framing::CONTROL, &mut Vec::new())
+type Outcome = Result<Option<(usize, Option<Parsed>)>, ProtoError>;
+
+fn parse_in(dialect: Dialect, buf: &[u8], framing: &Framing) -> Outcome {
+    parse(dialect, buf, framing, &mut resp::Args::default())
+}
+
+fn one(dialect: Dialect, buf: &[u8]) -> Outcome {
+    parse_in(dialect, buf, &Framing::CONTROL)
 }
 
 fn line(buf: &str) -> Parsed {
@@ -89,45 +95,40 @@ fn proxy_framing_admits_values_up_to_the_limit() {
         "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n${}\r\n{value}\r\n",
         value.len()
     );
-    let (n, p) = parse(Dialect::Resp, req.as_bytes(), &f, &mut Vec::new())
+    let (n, p) = parse_in(Dialect::Resp, req.as_bytes(), &f)
         .unwrap()
         .unwrap();
     assert_eq!((n, p), (req.len(), Some(set("k", &value))));
     // The control framing refuses the same request...
     assert_eq!(
-        parse(
-            Dialect::Resp,
-            req.as_bytes(),
-            &Framing::CONTROL,
-            &mut Vec::new()
-        ),
+        parse_in(Dialect::Resp, req.as_bytes(), &Framing::CONTROL),
         Err(ProtoError::InvalidBulkLength)
     );
     // ...and the proxy framing one byte more.
     req = format!("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$10001\r\n{value}v\r\n");
     assert_eq!(
-        parse(Dialect::Resp, req.as_bytes(), &f, &mut Vec::new()),
+        parse_in(Dialect::Resp, req.as_bytes(), &f),
         Err(ProtoError::InvalidBulkLength)
     );
     // Over --max-value but within the framing: an error, the stream in step.
     req = "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\nabc\r\n".to_string();
     let small = Framing::proxy(2);
     assert_eq!(
-        parse(Dialect::Resp, req.as_bytes(), &small, &mut Vec::new()),
+        parse_in(Dialect::Resp, req.as_bytes(), &small),
         Ok(Some((req.len(), Some(Err(RequestError::TooLarge(2))))))
     );
     assert_eq!(
-        parse(Dialect::Line, b"GET:abc\n", &small, &mut Vec::new()),
+        parse_in(Dialect::Line, b"GET:abc\n", &small),
         Ok(Some((8, Some(Err(RequestError::TooLarge(2))))))
     );
     let line_req = format!("SET:k:{value}\n");
-    let (_, p) = parse(Dialect::Line, line_req.as_bytes(), &f, &mut Vec::new())
+    let (_, p) = parse_in(Dialect::Line, line_req.as_bytes(), &f)
         .unwrap()
         .unwrap();
     assert_eq!(p, Some(set("k", &value)));
     let endless = vec![b'A'; 10_000 + MAX_LINE + 1];
     assert_eq!(
-        parse(Dialect::Line, &endless, &f, &mut Vec::new()),
+        parse_in(Dialect::Line, &endless, &f),
         Err(ProtoError::InlineTooLong)
     );
 }
