@@ -22,13 +22,14 @@
 
 mod lb;
 mod process;
+pub mod seed;
 mod wire;
 
 // Each test binary uses a different subset of these.
 #[allow(unused_imports)]
 pub use lb::{Lb, SLOW};
 #[allow(unused_imports)]
-pub use process::{run_cachectl, Launched, Proc};
+pub use process::{run_cachectl, spawn_cachectl, Launched, Proc};
 #[allow(unused_imports)]
 pub use wire::{encode, reply_len, words, Closed, LineConn, RespConn};
 

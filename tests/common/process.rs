@@ -318,18 +318,23 @@ fn stdout_lines(r: ChildStdout, sink: Sink) -> mpsc::Receiver<String> {
     rx
 }
 
-/// Run `cachectl <args>` to completion (for flag errors, `--help`).
-///
-/// # Panics
-/// If it does not finish within [`STOP_TIMEOUT`] (it is killed first).
-pub fn run_cachectl(args: &[&str]) -> Output {
-    let mut child = Command::new(CACHECTL)
+/// Start `cachectl <args>` with stdin closed and stdout/stderr piped.
+pub fn spawn_cachectl(args: &[&str]) -> std::process::Child {
+    Command::new(CACHECTL)
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("start cachectl");
+        .expect("start cachectl")
+}
+
+/// Run `cachectl <args>` to completion (for flag errors, `--help`).
+///
+/// # Panics
+/// If it does not finish within [`STOP_TIMEOUT`] (it is killed first).
+pub fn run_cachectl(args: &[&str]) -> Output {
+    let mut child = spawn_cachectl(args);
     let (out, err): (Sink, Sink) = (Arc::default(), Arc::default());
     let out_done = drain(child.stdout.take().expect("stdout"), out.clone());
     let err_done = drain(child.stderr.take().expect("stderr"), err.clone());
