@@ -2,15 +2,17 @@
 //!
 //! [`parse`] turns a request's arguments into a [`Command`]. Commands on keys
 //! are [`Op`]s: they run on the shard that owns the key ([`exec::apply`]) and
-//! can be sent to another core as `Op<Box<[u8]>>`, carrying their own data.
+//! travel to another core in an [`OpBatch`], which carries their bytes.
 //! Multi-key commands are split into one `Op` per key so each goes to its
 //! owner; [`Combine`] says how their replies merge back into one.
 
+pub mod batch;
 pub mod error;
 pub mod exec;
 pub mod parse;
 pub mod table;
 
+pub use batch::OpBatch;
 pub use error::CmdError;
 pub use parse::parse;
 
@@ -28,8 +30,8 @@ pub enum SetTtl {
 }
 
 /// A single-key operation, generic over how the key and value are held:
-/// `&[u8]` borrowed from the read buffer when run locally, `Box<[u8]>` when
-/// carried to another core.
+/// `&[u8]` borrowed from the read buffer (or an [`OpBatch`]), a range into
+/// an `OpBatch`'s buffer while it travels.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Op<B> {
     /// GET key
@@ -83,12 +85,13 @@ impl<B: AsRef<[u8]>> Op<B> {
             Op::Set { key, .. } | Op::Expire { key, .. } | Op::Ttl { key, .. } => key.as_ref(),
         }
     }
+}
 
-    /// A copy that owns its bytes, to send to another core.
-    pub fn to_owned_op(&self) -> Op<Box<[u8]>> {
-        let o = |b: &B| Box::<[u8]>::from(b.as_ref());
+impl<B> Op<B> {
+    /// The same op with each key and value passed through `f`.
+    pub fn map<T>(&self, mut f: impl FnMut(&B) -> T) -> Op<T> {
         match self {
-            Op::Get(k) => Op::Get(o(k)),
+            Op::Get(k) => Op::Get(f(k)),
             Op::Set {
                 key,
                 value,
@@ -96,25 +99,25 @@ impl<B: AsRef<[u8]>> Op<B> {
                 cond,
                 get,
             } => Op::Set {
-                key: o(key),
-                value: o(value),
+                key: f(key),
+                value: f(value),
                 ttl: *ttl,
                 cond: *cond,
                 get: *get,
             },
-            Op::Del(k) => Op::Del(o(k)),
-            Op::Exists(k) => Op::Exists(o(k)),
-            Op::IncrBy(k, d) => Op::IncrBy(o(k), *d),
+            Op::Del(k) => Op::Del(f(k)),
+            Op::Exists(k) => Op::Exists(f(k)),
+            Op::IncrBy(k, d) => Op::IncrBy(f(k), *d),
             Op::Expire { key, ms, cond } => Op::Expire {
-                key: o(key),
+                key: f(key),
                 ms: *ms,
                 cond: *cond,
             },
             Op::Ttl { key, ms } => Op::Ttl {
-                key: o(key),
+                key: f(key),
                 ms: *ms,
             },
-            Op::Persist(k) => Op::Persist(o(k)),
+            Op::Persist(k) => Op::Persist(f(k)),
         }
     }
 }

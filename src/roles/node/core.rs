@@ -5,8 +5,8 @@ use super::hop::{Delegated, Hop, Query, Replies, Snapshot};
 use super::mesh::Peers;
 use super::origin::{FetchError, Fetched, Flight, Origin};
 use super::NodeConfig;
-use crate::cmd::Op;
 use crate::cmd::{exec, table};
+use crate::cmd::{Op, OpBatch};
 use crate::proto::{line, reply, Dialect};
 use crate::store::Shard;
 use crate::store::{SetCond, SetExpiry};
@@ -182,18 +182,14 @@ impl Core {
     /// Run a batch that may contain read-through GETs: everything else runs
     /// at once, in order; GET misses start (or join) their fetches together,
     /// then the replies are written in request order.
-    pub async fn run_ops_async(
-        self: &Rc<Self>,
-        ops: Vec<Op<Box<[u8]>>>,
-        dialect: Dialect,
-    ) -> Replies {
+    pub async fn run_ops_async(self: &Rc<Self>, ops: OpBatch, dialect: Dialect) -> Replies {
         enum Part {
             Done(Replies),
             Wait(oneshot::Receiver<Fetched>),
         }
         let now = self.now();
         let mut parts = Vec::with_capacity(ops.len());
-        for op in ops {
+        for op in ops.iter() {
             if let (true, Op::Get(key)) = (self.origin.is_some(), &op) {
                 match self.get_or_fetch(key, now) {
                     Ok(v) => {
@@ -226,12 +222,7 @@ impl Core {
     }
 
     /// Run ops for another core, encoding replies into `out`.
-    fn run_ops(
-        &self,
-        ops: Vec<crate::cmd::Op<Box<[u8]>>>,
-        dialect: crate::proto::Dialect,
-        out: &mut Replies,
-    ) {
+    fn run_ops(&self, ops: OpBatch, dialect: crate::proto::Dialect, out: &mut Replies) {
         let now = self.now();
         let served = ops.len() as u64;
         {
@@ -241,7 +232,7 @@ impl Core {
                     ops.iter().map(|op| shard.hash_of(op.key())).collect();
                 shard.prefetch(&hashes);
             }
-            for op in ops {
+            for op in ops.iter() {
                 exec::apply(&mut shard, op, now, dialect, &mut out.buf);
                 out.seal();
             }
@@ -259,7 +250,7 @@ impl Core {
                 dialect,
                 fd,
                 done,
-            } if ops.iter().any(|op| self.reads_through(op)) => {
+            } if ops.iter().any(|op| self.reads_through(&op)) => {
                 let core = self.clone();
                 glommio::spawn_local(async move {
                     let replies = core.run_ops_async(ops, dialect).await;
@@ -271,7 +262,7 @@ impl Core {
                 ops,
                 dialect,
                 reply,
-            } if ops.iter().any(|op| self.reads_through(op)) => {
+            } if ops.iter().any(|op| self.reads_through(&op)) => {
                 let core = self.clone();
                 glommio::spawn_local(async move {
                     let _ = reply.send(core.run_ops_async(ops, dialect).await);

@@ -2,7 +2,7 @@
 //! a [`Hop`] carrying its own copy of the data and a reply channel; a client
 //! connection batches every op of one read for the same owner into one hop.
 
-use crate::cmd::{Combine, Op};
+use crate::cmd::{Combine, OpBatch};
 use crate::proto::{reply, Dialect};
 use crate::store::ShardStats;
 use futures_channel::oneshot;
@@ -219,7 +219,7 @@ pub enum Hop {
     /// while the owner may still write to it.
     Direct {
         /// The ops, in the client's order.
-        ops: Vec<Op<Box<[u8]>>>,
+        ops: OpBatch,
         /// The requester's part of the answer.
         finish: Finish,
         /// How to encode the replies.
@@ -232,7 +232,7 @@ pub enum Hop {
     /// Run these ops (all owned by the receiver) and answer in order.
     Ops {
         /// The ops, in the client's order.
-        ops: Vec<Op<Box<[u8]>>>,
+        ops: OpBatch,
         /// How to encode the replies.
         dialect: Dialect,
         /// Where the replies go.

@@ -12,7 +12,7 @@
 use super::core::{bump, Core};
 use super::hop::{assemble, combine, Delegated, Finish, Hop, Replies, Src, Step};
 use super::session::{self, Session};
-use crate::cmd::{self, exec, Combine, Command, Op};
+use crate::cmd::{self, exec, Combine, Command, Op, OpBatch};
 use crate::ownership::shard_for;
 use crate::proto::{line, reply, resp, Dialect, ProtoError};
 use futures_channel::oneshot;
@@ -34,7 +34,7 @@ pub enum After {
 #[derive(Default)]
 pub struct Plan {
     active: bool,
-    batches: Vec<Vec<Op<Box<[u8]>>>>,
+    batches: Vec<OpBatch>,
     steps: Vec<Step>,
     local: Replies,
 }
@@ -69,13 +69,13 @@ impl Plan {
             });
         } else {
             if self.batches.len() < core.n {
-                self.batches.resize_with(core.n, Vec::new);
+                self.batches.resize_with(core.n, OpBatch::default);
             }
             self.active = true;
             let batch = &mut self.batches[owner];
             self.steps
                 .push(Step::One(Src::Remote(owner as u16, batch.len() as u32)));
-            batch.push(op.to_owned_op());
+            batch.push(&op);
         }
     }
 
