@@ -1832,38 +1832,16 @@ impl Reactor {
         //
         // But if we will sleep, there might be a timer registered that needs
         // to be removed otherwise we'll wake up when it expires.
-        //
-        // cachectl patch: upstream cancels and re-arms both preemption
-        // timers on every call, which costs two timeout SQEs, two cancel
-        // SQEs, their completions and an extra `io_uring_enter` on the
-        // latency ring per reactor turn, and a cache node takes one turn
-        // every request or two. We keep a timer that has not fired yet
-        // when we will not sleep. A task queue may then be preempted up to
-        // one timer period early, which only means an extra reactor turn.
-        let sleeping = preempt_timer().is_none();
-        let pending = |src: &Option<Source>| src.as_ref().is_some_and(|s| s.result().is_none());
-        let armed = self.latency_preemption_timeout_src.take();
-        let keep_latency = if !sleeping && pending(&armed) {
-            armed
-        } else {
-            drop(armed);
-            None
-        };
+        drop(self.latency_preemption_timeout_src.take());
 
         // Schedule the throughput-based timeout immediately: it won't matter if we end
         // up sleeping.
-        let throughput = self.throughput_preemption_timeout_src.take();
-        if pending(&throughput) {
-            self.throughput_preemption_timeout_src.set(throughput);
-        } else {
-            drop(throughput);
-            self.throughput_preemption_timeout_src.set(Some(
-                main_ring.prepare_throughput_preemption_timer(
-                    self.ring_depth() as u32,
-                    self.eventfd_src.raw(),
-                ),
-            ));
-        }
+        self.throughput_preemption_timeout_src.replace(Some(
+            main_ring.prepare_throughput_preemption_timer(
+                self.ring_depth() as u32,
+                self.eventfd_src.raw(),
+            ),
+        ));
 
         // This will only dispatch if we run out of sqes. Which means until
         // flush_rings! nothing is really send to the kernel...
@@ -1918,9 +1896,8 @@ impl Reactor {
         }
 
         if let Some(preempt) = preempt_timer() {
-            let timer = keep_latency
-                .unwrap_or_else(|| lat_ring.prepare_latency_preemption_timer(preempt));
-            self.latency_preemption_timeout_src.set(Some(timer));
+            self.latency_preemption_timeout_src
+                .set(Some(lat_ring.prepare_latency_preemption_timer(preempt)));
             flush_rings!(lat_ring, main_ring)?;
         }
 
