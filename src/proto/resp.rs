@@ -36,24 +36,9 @@ impl Args {
         self.in_decoded = false;
     }
 
-    /// Number of arguments.
-    pub fn len(&self) -> usize {
-        self.ranges.len()
-    }
-
     /// No arguments (a blank line or `*0`).
     pub fn is_empty(&self) -> bool {
         self.ranges.is_empty()
-    }
-
-    /// Argument `i` of the request whose bytes start at `req`.
-    pub fn get<'a>(&'a self, req: &'a [u8], i: usize) -> Option<&'a [u8]> {
-        let r = self.ranges.get(i)?.clone();
-        Some(if self.in_decoded {
-            &self.decoded[r]
-        } else {
-            &req[r]
-        })
     }
 
     /// Every argument, in order, of the request whose bytes start at `req`.

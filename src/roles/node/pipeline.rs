@@ -87,18 +87,24 @@ impl Plan {
         ops: Vec<Op<&[u8]>>,
         out: &mut Vec<u8>,
     ) {
+        let mine: SmallVec<[bool; PREFETCH_MAX]> = ops
+            .iter()
+            .map(|op| shard_for(op.key(), core.n) == core.id)
+            .collect();
         let all_local = ops
             .iter()
-            .all(|op| shard_for(op.key(), core.n) == core.id && !core.reads_through(op));
+            .zip(&mine)
+            .all(|(op, &m)| m && !core.reads_through(op));
         if ops.len() > 1 {
             // The keys of one MSET/MGET/DEL are independent lookups: start
             // all their cache misses before running the first.
             let shard = core.shard.borrow();
             let hashes: SmallVec<[u64; PREFETCH_MAX]> = ops
                 .iter()
-                .filter(|op| all_local || shard_for(op.key(), core.n) == core.id)
+                .zip(&mine)
+                .filter(|(_, &m)| m)
                 .take(PREFETCH_MAX)
-                .map(|op| shard.hash_of(op.key()))
+                .map(|(op, _)| shard.hash_of(op.key()))
                 .collect();
             shard.prefetch(&hashes);
         }
