@@ -27,6 +27,12 @@ impl OpBatch {
         self.ops.push(op);
     }
 
+    /// Make room for `ops` more ops carrying `bytes` more key and value bytes.
+    pub fn reserve(&mut self, ops: usize, bytes: usize) {
+        self.ops.reserve(ops);
+        self.bytes.reserve(bytes);
+    }
+
     /// Number of ops.
     pub fn len(&self) -> usize {
         self.ops.len()

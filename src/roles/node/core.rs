@@ -276,7 +276,7 @@ impl Core {
                 fd,
                 done,
             } => {
-                let mut replies = Replies::default();
+                let mut replies = Replies::with_capacity(ops.len());
                 self.run_ops(ops, dialect, &mut replies);
                 let _ = done.send(send_now(fd, finish.answer(replies)));
             }
@@ -285,7 +285,7 @@ impl Core {
                 dialect,
                 reply,
             } => {
-                let mut out = Replies::default();
+                let mut out = Replies::with_capacity(ops.len());
                 self.run_ops(ops, dialect, &mut out);
                 // The requester may have gone (connection closed): nothing to do.
                 let _ = reply.send(out);

@@ -8,6 +8,9 @@ use crate::store::ShardStats;
 use futures_channel::oneshot;
 use serde::Serialize;
 
+/// Bytes reserved per reply up front: a short bulk string or status.
+const TYPICAL_REPLY: usize = 32;
+
 /// Encoded replies of a batch: reply `i` is `buf[ends[i-1]..ends[i]]`.
 #[derive(Default, Debug)]
 pub struct Replies {
@@ -22,6 +25,15 @@ impl Replies {
     pub fn get(&self, i: usize) -> &[u8] {
         let start = if i == 0 { 0 } else { self.ends[i - 1] };
         &self.buf[start..self.ends[i]]
+    }
+
+    /// Empty, with room for `n` replies of a typical size, so that encoding
+    /// a batch does not grow the buffers step by step.
+    pub fn with_capacity(n: usize) -> Replies {
+        Replies {
+            buf: Vec::with_capacity(n * TYPICAL_REPLY),
+            ends: Vec::with_capacity(n),
+        }
     }
 
     /// Close the reply just written at the end of `buf`.
@@ -177,6 +189,9 @@ impl Finish {
             return remote.buf;
         }
         let mut out = self.prefix;
+        // Merged groups add an array header or turn into one integer: a
+        // little slack covers them in one allocation.
+        out.reserve(self.local.buf.len() + remote.buf.len() + 16 * self.steps.len());
         if self.steps.is_empty() {
             out.extend_from_slice(&remote.buf);
             return out;

@@ -133,7 +133,13 @@ async fn flush_loop(out: Rc<Outbox>, tx: ConnectedSender<Vec<Hop>>) {
             }
         })
         .await;
-        let batch = std::mem::take(&mut *out.hops.borrow_mut());
+        // The batch goes to the peer, which frees it; the next one starts
+        // at this one's size (bounded) instead of growing push by push.
+        let batch = {
+            let mut hops = out.hops.borrow_mut();
+            let next = Vec::with_capacity(hops.len().min(64));
+            std::mem::replace(&mut *hops, next)
+        };
         if tx.send(batch).await.is_err() {
             // Dropping the hops drops their reply senders: every requester
             // sees its reply cancelled and answers accordingly.
