@@ -139,7 +139,7 @@ fn hung_node_is_evicted_by_timeout_and_readmitted_after_cont() {
     let lb = Lb::start(&["--health-interval", "1s", "--health-timeout", "900ms"]);
     let (mut hung, alive) = (node_with_lb(&lb), node_with_lb(&lb));
     lb.wait_healthy(&[hung.addr(), alive.addr()]);
-    hung.proc().signal(libc::SIGSTOP);
+    hung.proc().pause();
     let n = lb.wait_state(hung.addr(), "down");
     assert_eq!(n["reason"], "probe timed out", "the link stays open: {n}");
     assert_eq!(n["linked"], true);

@@ -361,7 +361,7 @@ fn hung_node_times_out_and_its_requests_go_elsewhere() {
         let got: String = redis::cmd("GET").arg(k).query(&mut con).unwrap();
         assert_eq!(&got, v);
     }
-    hung.proc().signal(libc::SIGSTOP);
+    hung.proc().pause();
     for i in 0..20 {
         let (k, v) = &kv[i % kv.len()];
         let got: String = redis::cmd("GET").arg(k).query(&mut con).unwrap();

@@ -129,6 +129,32 @@ impl Proc {
         );
     }
 
+    /// Stop the process (SIGSTOP) and wait until every one of its threads
+    /// is stopped. `kill` only queues the signal: each thread stops when it
+    /// next runs, and on a loaded machine a thread can still answer
+    /// requests after `kill` returned — a test that then expects timeouts
+    /// would see none.
+    ///
+    /// # Panics
+    /// If the threads are not all stopped within [`READY_TIMEOUT`].
+    pub fn pause(&mut self) {
+        self.signal(libc::SIGSTOP);
+        let tasks = format!("/proc/{}/task", self.pid());
+        super::poll_until(READY_TIMEOUT, "the process to stop", || {
+            let states: Vec<String> = std::fs::read_dir(&tasks)
+                .map_err(|e| format!("{tasks}: {e}"))?
+                .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("stat")).ok())
+                // The state follows the parenthesised command name.
+                .filter_map(|stat| Some(stat.rsplit_once(") ")?.1.chars().next()?.to_string()))
+                .collect();
+            if !states.is_empty() && states.iter().all(|s| s == "T") {
+                Ok(())
+            } else {
+                Err(format!("thread states {states:?}"))
+            }
+        });
+    }
+
     /// The exit status if the process has exited (reaping it), else `None`.
     pub fn try_status(&mut self) -> Option<ExitStatus> {
         if self.status.is_none() {
