@@ -1234,6 +1234,11 @@ pub(crate) struct Reactor {
     poll_ring: RefCell<PollRing>,
 
     latency_preemption_timeout_src: Cell<Option<Source>>,
+    // cachectl patch: the duration the latency-ring timer above was armed
+    // with as a preemption timer, or `None` if it was armed for a user
+    // timer before a sleep. Only the former may be kept across reactor
+    // turns (see `wait`).
+    latency_timer_preempts: Cell<Option<Duration>>,
     throughput_preemption_timeout_src: Cell<Option<Source>>,
 
     link_fd: RawFd,
@@ -1365,6 +1370,7 @@ impl Reactor {
             latency_ring: RefCell::new(latency_ring),
             poll_ring: RefCell::new(poll_ring),
             latency_preemption_timeout_src: Cell::new(None),
+            latency_timer_preempts: Cell::new(None),
             throughput_preemption_timeout_src: Cell::new(None),
             blocking_thread,
             link_fd,
@@ -1832,16 +1838,48 @@ impl Reactor {
         //
         // But if we will sleep, there might be a timer registered that needs
         // to be removed otherwise we'll wake up when it expires.
-        drop(self.latency_preemption_timeout_src.take());
+        //
+        // cachectl patch: upstream cancels and re-arms both preemption
+        // timers on every call, which costs two timeout SQEs, two cancel
+        // SQEs, their completions and an extra `io_uring_enter` on the
+        // latency ring per reactor turn, and a cache node takes one turn
+        // every request or two. When we will not sleep, we keep a
+        // *preemption* timer that has not fired yet: a task queue may then
+        // be preempted up to one preemption period early, which only costs
+        // an extra reactor turn. A latency-ring timer armed for a *user*
+        // timer before a sleep is never kept: it may be seconds away, and
+        // keeping it in place of the preemption timer would let a busy task
+        // queue hold the CPU, and keep I/O unpolled, that long. Nor is one
+        // armed for a longer period than is now asked for (a task queue
+        // whose latency matters became active).
+        let preempt_now = preempt_timer();
+        let pending = |src: &Option<Source>| src.as_ref().is_some_and(|s| s.result().is_none());
+        let armed = self.latency_preemption_timeout_src.take();
+        let soon_enough = match (self.latency_timer_preempts.get(), preempt_now) {
+            (Some(armed_for), Some(wanted)) => armed_for <= wanted,
+            _ => false,
+        };
+        let keep_latency = if soon_enough && pending(&armed) {
+            armed
+        } else {
+            drop(armed);
+            None
+        };
 
         // Schedule the throughput-based timeout immediately: it won't matter if we end
-        // up sleeping.
-        self.throughput_preemption_timeout_src.replace(Some(
-            main_ring.prepare_throughput_preemption_timer(
-                self.ring_depth() as u32,
-                self.eventfd_src.raw(),
-            ),
-        ));
+        // up sleeping. cachectl patch: unless the one armed has not fired yet.
+        let throughput = self.throughput_preemption_timeout_src.take();
+        if pending(&throughput) {
+            self.throughput_preemption_timeout_src.set(throughput);
+        } else {
+            drop(throughput);
+            self.throughput_preemption_timeout_src.set(Some(
+                main_ring.prepare_throughput_preemption_timer(
+                    self.ring_depth() as u32,
+                    self.eventfd_src.raw(),
+                ),
+            ));
+        }
 
         // This will only dispatch if we run out of sqes. Which means until
         // flush_rings! nothing is really send to the kernel...
@@ -1863,6 +1901,7 @@ impl Reactor {
             // We are about to go to sleep. It's ok to sleep, but if there
             // is a timer set, we need to make sure we wake up to handle it.
             if let Some(dur) = user_timer {
+                self.latency_timer_preempts.set(None);
                 self.latency_preemption_timeout_src
                     .set(Some(lat_ring.prepare_latency_preemption_timer(dur)));
                 assert!(flush_rings!(lat_ring)? > 0);
@@ -1896,8 +1935,16 @@ impl Reactor {
         }
 
         if let Some(preempt) = preempt_timer() {
-            self.latency_preemption_timeout_src
-                .set(Some(lat_ring.prepare_latency_preemption_timer(preempt)));
+            // Checked again: the kept timer may have fired, and its
+            // completion been consumed above, since it was taken.
+            let timer = match keep_latency {
+                Some(t) if t.result().is_none() => t,
+                _ => {
+                    self.latency_timer_preempts.set(Some(preempt));
+                    lat_ring.prepare_latency_preemption_timer(preempt)
+                }
+            };
+            self.latency_preemption_timeout_src.set(Some(timer));
             flush_rings!(lat_ring, main_ring)?;
         }
 
