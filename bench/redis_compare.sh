@@ -42,14 +42,23 @@ done
 ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 HZ=$(getconf CLK_TCK)
 
-# run PORT PID PIPELINE -> prints "test rps" lines, then "cpu <ticks>"
+# The client's own CPU, as a share of one CPU over its run: redis-benchmark
+# is one thread, so near 100% it, not the server, sets the pace.
+TIMER=()
+[ -x /usr/bin/time ] && TIMER=(/usr/bin/time -f '%e %U %S' -o "$(mktemp)")
+
+# run PORT PID PIPELINE -> prints "test rps" lines, then "cpu <ticks>" and
+# "client <percent of a CPU>"
 run() {
   local port=$1 pid=$2 pipe=$3 before after
   before=$(ticks "$pid")
-  redis-benchmark -p "$port" -t "$TESTS" -c "$CLIENTS" -P "$pipe" -r "$KEYSPACE" -n "$N" --csv 2>/dev/null \
+  "${TIMER[@]}" redis-benchmark -p "$port" -t "$TESTS" -c "$CLIENTS" -P "$pipe" -r "$KEYSPACE" -n "$N" --csv 2>/dev/null \
     | awk -F'"' 'NR>1 && $2!="" {name=$2; sub(/ .*/, "", name); print name, $4}'
   after=$(ticks "$pid")
   echo "cpu $((after - before))"
+  if [ ${#TIMER[@]} -gt 0 ]; then
+    awk '{ if ($1 > 0) printf "client %.0f\n", 100 * ($2 + $3) / $1 }' "${TIMER[4]}"
+  fi
 }
 
 printf '%-6s %-4s %14s %14s %7s\n' test P redis_ops/s cachectl_ops/s ratio
@@ -57,16 +66,19 @@ for round in $(seq "$ROUNDS"); do
   for pipe in $PIPELINES; do
     r=$(run "$RPORT" "$RPID" "$pipe"); c=$(run "$CPORT" "$CPID" "$pipe")
     while read -r name rps; do
-      [ "$name" = cpu ] && continue
+      case $name in cpu | client) continue ;; esac
       crps=$(awk -v n="$name" '$1==n {print $2}' <<<"$c")
       printf '%-6s %-4s %14.0f %14.0f %7.2f\n' "$name" "$pipe" "$rps" "$crps" "$(awk -v a="$crps" -v b="$rps" 'BEGIN{print a/b}')"
     done <<<"$r"
-    ntests=$(grep -vc '^cpu' <<<"$r")
+    ntests=$(grep -vcE '^(cpu|client)' <<<"$r")
     total=$((N * ntests))
     rcpu=$(awk '$1=="cpu"{print $2}' <<<"$r"); ccpu=$(awk '$1=="cpu"{print $2}' <<<"$c")
     printf 'cpu-s/Mreq P%-3s redis %.3f  cachectl %.3f  (ratio %.2f)\n' "$pipe" \
       "$(awk -v t="$rcpu" -v hz="$HZ" -v n="$total" 'BEGIN{print t/hz/(n/1e6)}')" \
       "$(awk -v t="$ccpu" -v hz="$HZ" -v n="$total" 'BEGIN{print t/hz/(n/1e6)}')" \
       "$(awk -v a="$ccpu" -v b="$rcpu" 'BEGIN{ if (b==0) print 0; else print a/b}')"
+    rcl=$(awk '$1=="client"{print $2}' <<<"$r"); ccl=$(awk '$1=="client"{print $2}' <<<"$c")
+    [ -n "$rcl" ] && printf 'client P%-3s redis-benchmark used %s%% of a CPU against redis, %s%% against cachectl\n' \
+      "$pipe" "$rcl" "$ccl"
   done
 done
