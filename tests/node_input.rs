@@ -165,6 +165,33 @@ fn bad_inline_requests() {
 }
 
 #[test]
+fn inline_requests_between_multibulk_ones_in_one_write_reply_in_order() {
+    // The node parses a read's leading multibulk requests once, ahead of
+    // running them; an inline request ends that prefix and the requests
+    // after it are parsed as they come.
+    let (mut node, mut by) = node_with_bystander();
+    let mut c = node.resp();
+    let mut input = common::encode(&[b"SET", b"mix:a", b"1"]);
+    input.extend(common::encode(&[b"INCR", b"mix:a"]));
+    input.extend_from_slice(b"GET mix:a\r\n");
+    input.extend(common::encode(&[b"INCR", b"mix:a"]));
+    input.extend_from_slice(b"ECHO \"x y\"\r\n");
+    input.extend(common::encode(&[b"GET", b"mix:a"]));
+    c.send(&input);
+    for want in [
+        &b"+OK\r\n"[..],
+        b":2\r\n",
+        b"$1\r\n2\r\n",
+        b":3\r\n",
+        b"$3\r\nx y\r\n",
+        b"$1\r\n3\r\n",
+    ] {
+        assert_eq!(c.read_reply(), want);
+    }
+    assert_serving(&mut node, &mut by);
+}
+
+#[test]
 fn protocol_error_after_pipelined_requests_answers_them_first() {
     let (mut node, mut by) = node_with_bystander();
     // Requests for both cores ahead of the bad bytes, so replies that are

@@ -37,6 +37,39 @@ pub struct Plan {
     batches: Vec<OpBatch>,
     steps: Vec<Step>,
     local: Replies,
+    pre: Preparsed,
+}
+
+/// The leading multibulk requests of a read as [`prefetch_keys`] parsed
+/// them, so the main loop takes their arguments from here instead of
+/// parsing each request a second time.
+#[derive(Default)]
+struct Preparsed {
+    /// Argument ranges of every parsed request, back to back, each relative
+    /// to the start of its own request.
+    ranges: Vec<Range<usize>>,
+    /// Per request: its length in bytes, and its share of `ranges`.
+    reqs: SmallVec<[(usize, Range<usize>); PREFETCH_MAX]>,
+    /// Requests the main loop has taken so far.
+    next: usize,
+}
+
+impl Preparsed {
+    fn clear(&mut self) {
+        self.ranges.clear();
+        self.reqs.clear();
+        self.next = 0;
+    }
+
+    /// The next request's length, with its arguments put in `args`; `None`
+    /// once the parsed prefix is used up.
+    fn take(&mut self, args: &mut resp::Args) -> Option<usize> {
+        let (len, r) = self.reqs.get(self.next)?.clone();
+        self.next += 1;
+        args.clear();
+        args.ranges.extend_from_slice(&self.ranges[r]);
+        Some(len)
+    }
 }
 
 const UNAVAILABLE: &str = "ERR shard unavailable (node shutting down)";
@@ -306,15 +339,19 @@ pub async fn process(
     // `now`, which is also what Redis does within one event-loop iteration.
     let now = core.now();
     let mut parsed_args: resp::Args = std::mem::take(&mut sess.args);
+    plan.pre.clear();
     if dialect == Dialect::Resp {
-        prefetch_keys(core, input, &limits, &mut parsed_args);
+        prefetch_keys(core, input, &limits, &mut parsed_args, &mut plan.pre);
     }
     let mut pos = 0;
     while pos < input.len() {
         let rest = &input[pos..];
         let parsed = match dialect {
-            Dialect::Resp => resp::parse_request(rest, &limits, &mut parsed_args)
-                .map(|o| o.map(|n| (n, Ok(None)))),
+            Dialect::Resp => match plan.pre.take(&mut parsed_args) {
+                Some(n) => Ok(Some((n, Ok(None)))),
+                None => resp::parse_request(rest, &limits, &mut parsed_args)
+                    .map(|o| o.map(|n| (n, Ok(None)))),
+            },
             Dialect::Line => line::parse_line(rest, limits.max_inline).map(|o| {
                 o.map(|(n, p)| match p {
                     Ok((op, r)) => {
@@ -391,16 +428,28 @@ const PREFETCH_MAX: usize = 32;
 /// shard memory their first keys will touch before running any of them, so
 /// the cache misses of the whole pipeline overlap (see `Shard::prefetch`).
 /// Only this core's keys are prefetched; the owner of the others does the
-/// same for its batch. A read of one request skips the hashing.
-fn prefetch_keys(core: &Core, input: &[u8], limits: &resp::Limits, scratch: &mut resp::Args) {
+/// same for its batch. A read of one request skips the hashing. What was
+/// parsed is kept in `pre` for the main loop.
+fn prefetch_keys(
+    core: &Core,
+    input: &[u8],
+    limits: &resp::Limits,
+    scratch: &mut resp::Args,
+    pre: &mut Preparsed,
+) {
     let mut keys: SmallVec<[Range<usize>; PREFETCH_MAX]> = SmallVec::new();
     let mut pos = 0;
     // Multibulk only: its arguments are ranges into `input`. Inline commands
     // (telnet) are never pipelined deep enough to matter.
-    while input.get(pos) == Some(&b'*') && keys.len() < PREFETCH_MAX {
+    while input.get(pos) == Some(&b'*') && pre.reqs.len() < PREFETCH_MAX {
+        // Only complete, valid requests are kept: an error or a partial
+        // request is met again, and answered, by the main loop.
         let Ok(Some(n)) = resp::parse_request(&input[pos..], limits, scratch) else {
             break;
         };
+        let first = pre.ranges.len();
+        pre.ranges.extend_from_slice(&scratch.ranges);
+        pre.reqs.push((n, first..pre.ranges.len()));
         if let Some(r) = scratch.ranges.get(1) {
             keys.push(pos + r.start..pos + r.end);
         }
