@@ -16,6 +16,10 @@
 //!
 //! Run: `cargo bench --bench c50k_floor` (env: FLOOR_TASKS [50000],
 //! FLOOR_PROCS [4], FLOOR_INFLIGHT [256] connects in flight per client).
+//!
+//! Every `unsafe` block below is one libc call on a file descriptor this
+//! process owns, with pointers to live locals of the right size; plain
+//! libc is the point (no runtime between the program and the kernel).
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
