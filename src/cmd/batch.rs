@@ -33,6 +33,22 @@ impl OpBatch {
         self.bytes.reserve(bytes);
     }
 
+    /// Bytes of heap this batch holds.
+    pub fn heap_bytes(&self) -> usize {
+        self.bytes.capacity() + self.ops.capacity() * std::mem::size_of::<Op<Range<usize>>>()
+    }
+
+    /// Ops this batch can hold before it must grow.
+    pub fn capacity(&self) -> usize {
+        self.ops.capacity()
+    }
+
+    /// Forget the ops, keeping both buffers' allocations.
+    pub fn clear(&mut self) {
+        self.ops.clear();
+        self.bytes.clear();
+    }
+
     /// Number of ops.
     pub fn len(&self) -> usize {
         self.ops.len()

@@ -1,7 +1,7 @@
 //! Accepting clients and serving one connection: read, run, write, repeat.
 
 use super::core::{bump, Core};
-use super::hop::Delegated;
+use super::hop::{Delegated, Finished};
 use super::pipeline::{self, After, Plan};
 use super::session::Session;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
@@ -16,6 +16,9 @@ use std::time::Duration;
 const READ_BUF: usize = 4 * 1024;
 /// Buffers that grew past this are shrunk back once drained.
 const KEEP_BUF: usize = 64 * 1024;
+/// Most heap a connection takes back from a delegated read (a pipeline of
+/// 16 needs 1–2 KiB); bigger buffers are freed, not kept per connection.
+const SPARE_KEEP: usize = 16 * 1024;
 /// Redis's `client-query-buffer-limit`: a client whose unparsed input
 /// exceeds this is disconnected.
 const QUERY_BUF_LIMIT: usize = 1024 * 1024 * 1024;
@@ -81,7 +84,7 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
             Err(_) => break,
             Ok(n) => end += n,
         }
-        if !finish_delegated(&mut sess, &mut stream).await {
+        if !finish_delegated(&mut sess, &mut plan, &mut out, &mut stream).await {
             break;
         }
         let (used, after) =
@@ -109,7 +112,7 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
         }
     }
     // Another core may still be writing to this fd: wait before closing it.
-    finish_delegated(&mut sess, &mut stream).await;
+    finish_delegated(&mut sess, &mut plan, &mut out, &mut stream).await;
     core.life.untrack(fd);
     core.shared.clients.fetch_sub(1, Ordering::Relaxed);
     if hung_up {
@@ -124,16 +127,28 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
 }
 
 /// Wait for replies another core is writing to this client, and write what
-/// it could not. In the common case (a client that waits for its reply
-/// before sending more) the completion is already there, so this neither
-/// blocks nor costs a cross-core wake-up. Returns false if the socket failed.
-async fn finish_delegated(sess: &mut Session, stream: &mut TcpStream) -> bool {
+/// it could not; take back the read's buffers. In the common case (a client
+/// that waits for its reply before sending more) the completion is already
+/// there, so this neither blocks nor costs a cross-core wake-up. Returns
+/// false if the socket failed.
+async fn finish_delegated(
+    sess: &mut Session,
+    plan: &mut Plan,
+    out: &mut Vec<u8>,
+    stream: &mut TcpStream,
+) -> bool {
     let Some(rx) = sess.pending.take() else {
         return true;
     };
-    match rx.await {
-        Ok(Delegated::Done) => true,
-        Ok(Delegated::Rest(rest)) => stream.write_all(&rest).await.is_ok(),
-        Ok(Delegated::Failed) | Err(_) => false,
+    let Ok(Finished { outcome, spare }) = rx.await else {
+        return false;
+    };
+    if spare.heap_bytes() <= SPARE_KEEP {
+        plan.restore(spare, out);
+    }
+    match outcome {
+        Delegated::Done => true,
+        Delegated::Rest(rest) => stream.write_all(&rest).await.is_ok(),
+        Delegated::Failed => false,
     }
 }

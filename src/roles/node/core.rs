@@ -1,7 +1,7 @@
 //! Per-core state: the shard this core owns, its counters, and the tasks
 //! that serve other cores' hops and sweep expired keys.
 
-use super::hop::{Delegated, Hop, Query, Replies, Snapshot};
+use super::hop::{Delegated, Finished, Hop, Query, Replies, Snapshot, Spare};
 use super::mesh::Peers;
 use super::origin::{FetchError, Fetched, Flight, Origin};
 use super::NodeConfig;
@@ -182,7 +182,7 @@ impl Core {
     /// Run a batch that may contain read-through GETs: everything else runs
     /// at once, in order; GET misses start (or join) their fetches together,
     /// then the replies are written in request order.
-    pub async fn run_ops_async(self: &Rc<Self>, ops: OpBatch, dialect: Dialect) -> Replies {
+    pub async fn run_ops_async(self: &Rc<Self>, ops: &OpBatch, dialect: Dialect) -> Replies {
         enum Part {
             Done(Replies),
             Wait(oneshot::Receiver<Fetched>),
@@ -222,7 +222,7 @@ impl Core {
     }
 
     /// Run ops for another core, encoding replies into `out`.
-    fn run_ops(&self, ops: OpBatch, dialect: crate::proto::Dialect, out: &mut Replies) {
+    fn run_ops(&self, ops: &OpBatch, dialect: crate::proto::Dialect, out: &mut Replies) {
         let now = self.now();
         let served = ops.len() as u64;
         {
@@ -246,15 +246,18 @@ impl Core {
         match hop {
             Hop::Direct {
                 ops,
-                finish,
+                mut finish,
                 dialect,
                 fd,
                 done,
             } if ops.iter().any(|op| self.reads_through(&op)) => {
                 let core = self.clone();
                 glommio::spawn_local(async move {
-                    let replies = core.run_ops_async(ops, dialect).await;
-                    let _ = done.send(send_now(fd, finish.answer(replies)));
+                    let replies = core.run_ops_async(&ops, dialect).await;
+                    let out = finish.answer(replies);
+                    let outcome = send_now(fd, &out);
+                    let spare = Spare::new(core.id, ops, finish, out);
+                    let _ = done.send(Finished { outcome, spare });
                 })
                 .detach();
             }
@@ -265,20 +268,23 @@ impl Core {
             } if ops.iter().any(|op| self.reads_through(&op)) => {
                 let core = self.clone();
                 glommio::spawn_local(async move {
-                    let _ = reply.send(core.run_ops_async(ops, dialect).await);
+                    let _ = reply.send(core.run_ops_async(&ops, dialect).await);
                 })
                 .detach();
             }
             Hop::Direct {
                 ops,
-                finish,
+                mut finish,
                 dialect,
                 fd,
                 done,
             } => {
                 let mut replies = Replies::with_capacity(ops.len());
-                self.run_ops(ops, dialect, &mut replies);
-                let _ = done.send(send_now(fd, finish.answer(replies)));
+                self.run_ops(&ops, dialect, &mut replies);
+                let out = finish.answer(replies);
+                let outcome = send_now(fd, &out);
+                let spare = Spare::new(self.id, ops, finish, out);
+                let _ = done.send(Finished { outcome, spare });
             }
             Hop::Ops {
                 ops,
@@ -286,7 +292,7 @@ impl Core {
                 reply,
             } => {
                 let mut out = Replies::with_capacity(ops.len());
-                self.run_ops(ops, dialect, &mut out);
+                self.run_ops(&ops, dialect, &mut out);
                 // The requester may have gone (connection closed): nothing to do.
                 let _ = reply.send(out);
             }
@@ -314,7 +320,7 @@ fn encode_fetched(v: &Fetched, dialect: Dialect, out: &mut Vec<u8>) {
 
 /// Write `buf` to a client socket owned by another core's connection task,
 /// without blocking: whatever does not fit is handed back.
-fn send_now(fd: std::os::fd::RawFd, buf: Vec<u8>) -> Delegated {
+fn send_now(fd: std::os::fd::RawFd, buf: &[u8]) -> Delegated {
     let mut sent = 0;
     while sent < buf.len() {
         // SAFETY: the requesting core keeps `fd` open until it has received

@@ -183,12 +183,13 @@ pub struct Finish {
 
 impl Finish {
     /// The bytes to send: the prefix, then every step resolved against the
-    /// requester's replies and the owner's `remote` replies.
-    pub fn answer(self, remote: Replies) -> Vec<u8> {
+    /// requester's replies and the owner's `remote` replies. Takes the
+    /// prefix; the steps and local replies stay, for [`Spare`].
+    pub fn answer(&mut self, remote: Replies) -> Vec<u8> {
         if self.steps.is_empty() && self.prefix.is_empty() {
             return remote.buf;
         }
-        let mut out = self.prefix;
+        let mut out = std::mem::take(&mut self.prefix);
         // Merged groups add an array header or turn into one integer: a
         // little slack covers them in one allocation.
         out.reserve(self.local.buf.len() + remote.buf.len() + 16 * self.steps.len());
@@ -207,6 +208,65 @@ impl Finish {
         );
         out
     }
+}
+
+/// The buffers of a delegated read, emptied and sent back with its
+/// completion. The requesting core allocated most of them: it reuses them
+/// for its next hop instead of the owner freeing them (freeing another
+/// thread's memory costs more, and the next hop would allocate anew).
+#[derive(Default, Debug)]
+pub struct Spare {
+    /// The core that ran the batch: which of the plan's batches `ops` was.
+    pub owner: usize,
+    /// The batch, cleared.
+    pub ops: OpBatch,
+    /// The plan's steps, cleared.
+    pub steps: Vec<Step>,
+    /// The plan's local replies, cleared.
+    pub local: Replies,
+    /// The buffer the answer was written from, cleared.
+    pub out: Vec<u8>,
+}
+
+impl Spare {
+    /// Bytes of heap these buffers hold: a read that was one huge pipeline
+    /// leaves buffers not worth keeping per connection.
+    pub fn heap_bytes(&self) -> usize {
+        self.ops.heap_bytes()
+            + self.steps.capacity() * std::mem::size_of::<Step>()
+            + self.local.buf.capacity()
+            + self.local.ends.capacity() * std::mem::size_of::<usize>()
+            + self.out.capacity()
+    }
+
+    /// Empty `ops`, `finish`'s buffers and `out` for their way back.
+    pub fn new(owner: usize, mut ops: OpBatch, finish: Finish, mut out: Vec<u8>) -> Spare {
+        let Finish {
+            mut steps,
+            mut local,
+            ..
+        } = finish;
+        ops.clear();
+        steps.clear();
+        local.clear();
+        out.clear();
+        Spare {
+            owner,
+            ops,
+            steps,
+            local,
+            out,
+        }
+    }
+}
+
+/// The end of a delegated read: how the write went, and its buffers.
+#[derive(Debug)]
+pub struct Finished {
+    /// How the write went.
+    pub outcome: Delegated,
+    /// The read's buffers, for the requester to reuse.
+    pub spare: Spare,
 }
 
 /// How a delegated batch ended (see [`Hop::Direct`]).
@@ -242,7 +302,7 @@ pub enum Hop {
         /// The client socket.
         fd: std::os::fd::RawFd,
         /// Completion, read lazily by the requester.
-        done: oneshot::Sender<Delegated>,
+        done: oneshot::Sender<Finished>,
     },
     /// Run these ops (all owned by the receiver) and answer in order.
     Ops {
@@ -278,7 +338,7 @@ mod tests {
     #[test]
     fn answer_interleaves_prefix_local_remote_and_groups_in_request_order() {
         // PING (before the plan), GET remote, GET local, MGET local+remote, DEL remote+local.
-        let finish = Finish {
+        let mut finish = Finish {
             prefix: b"+PONG\r\n".to_vec(),
             steps: vec![
                 Step::One(Src::Remote(1, 0)),
@@ -300,11 +360,31 @@ mod tests {
     }
 
     #[test]
+    fn spare_buffers_come_back_empty_with_their_capacity() {
+        let mut ops = OpBatch::default();
+        ops.push(&crate::cmd::Op::Get(&b"k"[..]));
+        let mut finish = Finish {
+            prefix: b":1\r\n".to_vec(),
+            steps: vec![Step::One(Src::Local(0)), Step::One(Src::Remote(1, 0))],
+            local: replies(&[b"+OK\r\n"]),
+        };
+        let out = finish.answer(replies(&[b"$-1\r\n"]));
+        assert_eq!(out, b":1\r\n+OK\r\n$-1\r\n".to_vec());
+        let spare = Spare::new(1, ops, finish, out);
+        assert_eq!(spare.owner, 1);
+        assert!(spare.ops.is_empty() && spare.ops.capacity() > 0);
+        assert!(spare.steps.is_empty() && spare.steps.capacity() >= 2);
+        assert!(spare.local.buf.is_empty() && spare.local.ends.is_empty());
+        assert!(spare.out.is_empty() && spare.out.capacity() > 0);
+        assert!(spare.heap_bytes() > 0);
+    }
+
+    #[test]
     fn plain_answer_is_the_owners_replies_after_the_prefix() {
         let remote = replies(&[b"+OK\r\n", b"$1\r\n1\r\n"]);
         let bare = Finish::default().answer(replies(&[b"+OK\r\n", b"$1\r\n1\r\n"]));
         assert_eq!(bare, b"+OK\r\n$1\r\n1\r\n".to_vec());
-        let prefixed = Finish {
+        let mut prefixed = Finish {
             prefix: b":7\r\n".to_vec(),
             ..Finish::default()
         };

@@ -10,7 +10,7 @@
 //! plan is flushed before they run, so they see every earlier write.
 
 use super::core::{bump, Core};
-use super::hop::{assemble, combine, Delegated, Finish, Hop, Replies, Src, Step};
+use super::hop::{assemble, combine, Finish, Finished, Hop, Replies, Spare, Src, Step};
 use super::session::{self, Session};
 use crate::cmd::{self, exec, Combine, Command, Op, OpBatch};
 use crate::ownership::shard_for;
@@ -83,6 +83,26 @@ const PLAN_OPS: usize = 16;
 const PLAN_BYTES: usize = 512;
 
 impl Plan {
+    /// Take back the buffers of a read delegated earlier (see [`Spare`]),
+    /// where this plan's own have gone with a hop and not been replaced.
+    /// `out` is the connection's output buffer.
+    pub fn restore(&mut self, spare: Spare, out: &mut Vec<u8>) {
+        if let Some(batch) = self.batches.get_mut(spare.owner) {
+            if batch.is_empty() && batch.capacity() == 0 {
+                *batch = spare.ops;
+            }
+        }
+        if self.steps.is_empty() && self.steps.capacity() == 0 {
+            self.steps = spare.steps;
+        }
+        if self.local.ends.is_empty() && self.local.ends.capacity() == 0 {
+            self.local = spare.local;
+        }
+        if out.is_empty() && out.capacity() == 0 {
+            *out = spare.out;
+        }
+    }
+
     /// Switch to plan mode: replies from here on are kept aside in order.
     fn activate(&mut self) {
         self.active = true;
@@ -200,7 +220,7 @@ impl Plan {
         dialect: Dialect,
         fd: RawFd,
         out: &mut Vec<u8>,
-    ) -> Option<oneshot::Receiver<Delegated>> {
+    ) -> Option<oneshot::Receiver<Finished>> {
         if !self.active {
             return None;
         }
@@ -287,7 +307,7 @@ impl Plan {
         }
         let mut remote: Vec<Option<Replies>> = (0..core.n).map(|_| None).collect();
         if let Some(ops) = own {
-            remote[core.id] = Some(core.run_ops_async(ops, dialect).await);
+            remote[core.id] = Some(core.run_ops_async(&ops, dialect).await);
         }
         for (owner, rx) in waiting {
             remote[owner] = rx.await.ok();
@@ -472,5 +492,45 @@ fn protocol_error(dialect: Dialect, e: &ProtoError, out: &mut Vec<u8>) {
     match dialect {
         Dialect::Resp => reply::error(out, &e.reply_text()),
         Dialect::Line => line::error(out, &e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spare(owner: usize) -> Spare {
+        let mut ops = OpBatch::default();
+        ops.reserve(4, 64);
+        Spare {
+            owner,
+            ops,
+            steps: Vec::with_capacity(4),
+            local: Replies::with_capacity(4),
+            out: Vec::with_capacity(64),
+        }
+    }
+
+    #[test]
+    fn restore_fills_only_buffers_that_left_with_a_hop() {
+        let mut plan = Plan::default();
+        plan.batches.resize_with(2, OpBatch::default);
+        plan.batches[0].reserve(8, 128); // still warm: kept
+        let mut out = Vec::new();
+        plan.restore(spare(1), &mut out);
+        assert!(
+            plan.batches[1].capacity() >= 4,
+            "the batch that left comes back"
+        );
+        assert!(plan.batches[0].capacity() >= 8);
+        assert!(plan.steps.capacity() >= 4 && plan.local.ends.capacity() >= 4);
+        assert!(out.capacity() >= 64);
+
+        // Buffers in use (or already replaced) are never overwritten.
+        let mut out = b"+OK\r\n".to_vec();
+        plan.steps.push(Step::One(Src::Local(0)));
+        plan.restore(spare(1), &mut out);
+        assert_eq!(out, b"+OK\r\n".to_vec());
+        assert_eq!(plan.steps.len(), 1);
     }
 }

@@ -17,7 +17,7 @@ pub struct Session {
     /// Arguments of the request being parsed, kept to reuse the allocations.
     pub args: crate::proto::Args,
     /// Replies another core is writing to this client (see `Hop::Direct`).
-    pub pending: Option<futures_channel::oneshot::Receiver<super::hop::Delegated>>,
+    pub pending: Option<futures_channel::oneshot::Receiver<super::hop::Finished>>,
 }
 
 impl Session {
