@@ -1,7 +1,7 @@
 //! Per-core state: the shard this core owns, its counters, and the tasks
 //! that serve other cores' hops and sweep expired keys.
 
-use super::hop::{Delegated, Finished, Hop, Query, Replies, Snapshot, Spare};
+use super::hop::{Delegated, Finish, Finished, Hop, Query, Replies, Snapshot, Spare};
 use super::mesh::Peers;
 use super::origin::{FetchError, Fetched, Flight, Origin};
 use super::NodeConfig;
@@ -246,7 +246,7 @@ impl Core {
         match hop {
             Hop::Direct {
                 ops,
-                mut finish,
+                finish,
                 dialect,
                 fd,
                 done,
@@ -254,10 +254,7 @@ impl Core {
                 let core = self.clone();
                 glommio::spawn_local(async move {
                     let replies = core.run_ops_async(&ops, dialect).await;
-                    let out = finish.answer(replies);
-                    let outcome = send_now(fd, &out);
-                    let spare = Spare::new(core.id, ops, finish, out);
-                    let _ = done.send(Finished { outcome, spare });
+                    finish_direct(core.id, fd, ops, finish, replies, done);
                 })
                 .detach();
             }
@@ -274,17 +271,14 @@ impl Core {
             }
             Hop::Direct {
                 ops,
-                mut finish,
+                finish,
                 dialect,
                 fd,
                 done,
             } => {
                 let mut replies = Replies::with_capacity(ops.len());
                 self.run_ops(&ops, dialect, &mut replies);
-                let out = finish.answer(replies);
-                let outcome = send_now(fd, &out);
-                let spare = Spare::new(self.id, ops, finish, out);
-                let _ = done.send(Finished { outcome, spare });
+                finish_direct(self.id, fd, ops, finish, replies, done);
             }
             Hop::Ops {
                 ops,
@@ -316,6 +310,23 @@ fn encode_fetched(v: &Fetched, dialect: Dialect, out: &mut Vec<u8>) {
         (Ok(None), Dialect::Line) => line::status(out, "NOT_FOUND"),
         (Err(e), Dialect::Line) => line::error(out, &e.to_string()),
     }
+}
+
+/// End a [`Hop::Direct`] on core `id`: write the whole answer to the
+/// client's socket and send the requester the outcome with its buffers.
+fn finish_direct(
+    id: usize,
+    fd: std::os::fd::RawFd,
+    ops: OpBatch,
+    mut finish: Finish,
+    replies: Replies,
+    done: oneshot::Sender<Finished>,
+) {
+    let out = finish.answer(replies);
+    let outcome = send_now(fd, &out);
+    let spare = Spare::new(id, ops, finish, out);
+    // The requester may have gone (connection closed): nothing to do.
+    let _ = done.send(Finished { outcome, spare });
 }
 
 /// Write `buf` to a client socket owned by another core's connection task,

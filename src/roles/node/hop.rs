@@ -214,7 +214,7 @@ impl Finish {
 /// completion. The requesting core allocated most of them: it reuses them
 /// for its next hop instead of the owner freeing them (freeing another
 /// thread's memory costs more, and the next hop would allocate anew).
-#[derive(Default, Debug)]
+#[derive(Debug)]
 pub struct Spare {
     /// The core that ran the batch: which of the plan's batches `ops` was.
     pub owner: usize,

@@ -74,11 +74,12 @@ impl Preparsed {
 
 const UNAVAILABLE: &str = "ERR shard unavailable (node shutting down)";
 
-/// Room a plan's buffers get when a read first needs another core. A batch
-/// and the plan's steps and local replies leave with the hop (another core
-/// frees them), so every hop starts from empty buffers: sized once here for
-/// a typical pipeline (redis-benchmark `-P 16`) they are not regrown step by
-/// step, which was ~5% of a 2-core node's CPU in `realloc`.
+/// Room a plan's buffers get when a read needs another core and they are
+/// empty: a batch, the plan's steps and its local replies leave with each
+/// hop, and only a delegated read's come back (see [`Plan::restore`]).
+/// Sized once here for a typical pipeline (redis-benchmark `-P 16`) they
+/// are not regrown step by step, which was ~5% of a 2-core node's CPU in
+/// `realloc`.
 const PLAN_OPS: usize = 16;
 const PLAN_BYTES: usize = 512;
 
