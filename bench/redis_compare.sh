@@ -34,7 +34,7 @@ redis-server --port "$RPORT" --save '' --appendonly no --bind 127.0.0.1 --loglev
 RPID=$!
 "$BIN" node --port "$CPORT" --cores "$CORES" >/tmp/compare-cachectl.log 2>&1 &
 CPID=$!
-trap 'kill $RPID $CPID 2>/dev/null; wait $RPID $CPID 2>/dev/null || true' EXIT
+trap 'kill $RPID $CPID 2>/dev/null; wait $RPID $CPID 2>/dev/null || true; rm -f "$CLIENT_TIME"' EXIT
 for p in "$RPORT" "$CPORT"; do
   for _ in $(seq 100); do redis-cli -p "$p" ping >/dev/null 2>&1 && break; sleep 0.1; done
 done
@@ -45,7 +45,8 @@ HZ=$(getconf CLK_TCK)
 # The client's own CPU, as a share of one CPU over its run: redis-benchmark
 # is one thread, so near 100% it, not the server, sets the pace.
 TIMER=()
-[ -x /usr/bin/time ] && TIMER=(/usr/bin/time -f '%e %U %S' -o "$(mktemp)")
+CLIENT_TIME=$(mktemp)
+[ -x /usr/bin/time ] && TIMER=(/usr/bin/time -f '%e %U %S' -o "$CLIENT_TIME")
 
 # run PORT PID PIPELINE -> prints "test rps" lines, then "cpu <ticks>" and
 # "client <percent of a CPU>"
@@ -57,7 +58,7 @@ run() {
   after=$(ticks "$pid")
   echo "cpu $((after - before))"
   if [ ${#TIMER[@]} -gt 0 ]; then
-    awk '{ if ($1 > 0) printf "client %.0f\n", 100 * ($2 + $3) / $1 }' "${TIMER[4]}"
+    awk '{ if ($1 > 0) printf "client %.0f\n", 100 * ($2 + $3) / $1 }' "$CLIENT_TIME"
   fi
 }
 
