@@ -102,8 +102,17 @@ fn per_op(d: Duration, n: usize) -> f64 {
 }
 
 /// One round: insert `keys` into an empty map, look them up in another
-/// order, look up `misses`, then remove everything.
-fn round<K: Clone, M: Map<K>>(keys: &[K], order: &[usize], misses: &[K]) -> OpTimes {
+/// order, look up `misses`, then remove everything. Every result is checked
+/// (the sum of the values found and removed, the number of misses that hit),
+/// so a map that answers wrongly dies here instead of looking fast.
+fn round<K: Clone, M: Map<K>>(
+    keys: &[K],
+    order: &[usize],
+    misses: &[K],
+    misses_present: usize,
+) -> OpTimes {
+    // Key i holds value i, so every pass over all keys sums to this.
+    let want_sum = (0..keys.len() as u64).fold(0u64, u64::wrapping_add);
     let mut m = M::make();
     let owned: Vec<K> = keys.to_vec();
     let t = Instant::now();
@@ -114,25 +123,52 @@ fn round<K: Clone, M: Map<K>>(keys: &[K], order: &[usize], misses: &[K]) -> OpTi
 
     let t = Instant::now();
     let mut sum = 0u64;
+    let mut absent = 0usize;
     for &i in order {
-        sum = sum.wrapping_add(*m.read(black_box(&keys[i])).unwrap_or(&0));
+        match m.read(black_box(&keys[i])) {
+            Some(&v) => sum = sum.wrapping_add(v),
+            None => absent += 1,
+        }
     }
-    black_box(sum);
     let hit = t.elapsed();
+    assert_eq!(
+        absent,
+        0,
+        "{} lost inserted keys",
+        std::any::type_name::<M>()
+    );
+    assert_eq!(
+        sum,
+        want_sum,
+        "{} returned wrong values",
+        std::any::type_name::<M>()
+    );
 
     let t = Instant::now();
     let mut found = 0usize;
     for k in misses {
         found += m.read(black_box(k)).is_some() as usize;
     }
-    black_box(found);
     let miss = t.elapsed();
+    assert_eq!(
+        found,
+        misses_present,
+        "{} found keys it never held",
+        std::any::type_name::<M>()
+    );
 
     let t = Instant::now();
+    let mut sum = 0u64;
     for &i in order {
-        black_box(m.take(&keys[i]));
+        sum = sum.wrapping_add(m.take(black_box(&keys[i])).unwrap_or(u64::MAX));
     }
     let remove = t.elapsed();
+    assert_eq!(
+        sum,
+        want_sum,
+        "{} removed wrong values",
+        std::any::type_name::<M>()
+    );
 
     let n = keys.len();
     OpTimes {
@@ -143,16 +179,31 @@ fn round<K: Clone, M: Map<K>>(keys: &[K], order: &[usize], misses: &[K]) -> OpTi
     }
 }
 
+/// One map's [`round`], for running the maps in a rotating order.
+type Round<K> = fn(&[K], &[usize], &[K], usize) -> OpTimes;
+
 /// Best-of-`ROUNDS` times for the three maps, interleaving the maps within
-/// each round so drift hits them alike.
+/// each round so drift hits them alike, and rotating which goes first so
+/// none always runs on a cold (or warm) cache and allocator.
 fn compare<K: Clone + Hash + Eq>(keys: &[K], misses: &[K], order: &[usize]) -> [OpTimes; 3] {
+    // Random miss keys may, in principle, collide with real ones: count
+    // those once with std's set so the rounds can check the exact figure.
+    let present: std::collections::HashSet<&K> = keys.iter().collect();
+    let misses_present = misses.iter().filter(|k| present.contains(k)).count();
+    drop(present);
+    let runs: [Round<K>; 3] = [
+        round::<K, CMap<K, u64, Fold>>,
+        round::<K, StdMap<K, u64, Fold>>,
+        round::<K, StdMap<K, u64, RandomState>>,
+    ];
     let mut best: Option<[OpTimes; 3]> = None;
-    for _ in 0..ROUNDS {
-        let now = [
-            round::<K, CMap<K, u64, Fold>>(keys, order, misses),
-            round::<K, StdMap<K, u64, Fold>>(keys, order, misses),
-            round::<K, StdMap<K, u64, RandomState>>(keys, order, misses),
-        ];
+    for r in 0..ROUNDS {
+        let mut now = [None; 3];
+        for j in 0..3 {
+            let which = (r + j) % 3;
+            now[which] = Some(runs[which](keys, order, misses, misses_present));
+        }
+        let now = now.map(|t| t.expect("every map ran this round"));
         best = Some(match best {
             None => now,
             Some(b) => [b[0].min(now[0]), b[1].min(now[1]), b[2].min(now[2])],

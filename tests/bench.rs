@@ -222,7 +222,7 @@ fn steady_mode_against_a_node_verifies_values() {
         "--target",
         &target,
         "--duration",
-        "1s",
+        "2s",
         "--connections",
         "8",
         "--pipeline",
@@ -247,14 +247,22 @@ fn steady_mode_against_a_node_verifies_values() {
     assert_eq!(r["latency_us"]["connect"]["count"], 8);
     // With 200 keys and half the requests SETs, GETs hit and were compared.
     assert!(r["hits"].as_u64().unwrap() > 0, "{r}");
-    // The values really are on the node, exactly as the bench wrote them.
+    // Every key of the keyspace is on the node, exactly as the bench wrote
+    // it. Uniform SETs miss one of 200 keys with probability 200 ×
+    // (199/200)^SETs, ≈ 4e-7 at 4,000 SETs; 2 s of 8 connections × 4 in
+    // flight does tens of thousands even on a loaded machine. So first the
+    // SET count, then every key.
+    let sets = ok - r["hits"].as_u64().unwrap() - r["misses"].as_u64().unwrap();
+    assert!(sets >= 4_000, "only {sets} SETs in 2 s: {r}");
     let mut con = node.redis();
-    let v: Option<Vec<u8>> = redis::cmd("GET").arg("bench:40:7").query(&mut con).unwrap();
-    if let Some(v) = v {
-        assert_eq!(v, b"7-7-7-7-7-7-7-7-7-7-7-7-7-7-7-7-7-7-7-7-".to_vec());
+    for n in 0..200u64 {
+        let key = format!("bench:40:{n}");
+        let v: Option<Vec<u8>> = redis::cmd("GET").arg(&key).query(&mut con).unwrap();
+        let want: Vec<u8> = format!("{n}-").bytes().cycle().take(40).collect();
+        assert_eq!(v, Some(want), "{key}");
     }
     let n: u64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
-    assert!(n > 0 && n <= 200, "DBSIZE {n}");
+    assert_eq!(n, 200, "nothing but the keyspace was written");
     assert_all_gone(&r, 2);
 }
 
@@ -332,6 +340,98 @@ fn wrong_values_are_counted_and_fail_the_run() {
     assert_eq!(r["failed"], 40);
 }
 
+/// `--hold` is enforced, not just reported: a node that admits only 50
+/// clients refuses the rest after their handshake, and the run fails naming
+/// the side that fell short and by how many.
+#[test]
+fn a_hold_that_falls_short_fails_and_says_by_how_many() {
+    let node = Node::start(&["--cores", "1", "--maxclients", "50"]);
+    let target = node.addr().to_string();
+    let (out, r) = bench_json(&["--target", &target, "--tasks", "150", "--workers", "2"]);
+    assert!(!out.status.success(), "a short hold must fail");
+    let err = stderr(&out);
+    assert!(
+        err.contains("--hold: not every connection was open"),
+        "{err}"
+    );
+    let held = r["hold"]["held_client_side"].as_u64().unwrap();
+    assert!(held < 150, "only 50 can be held, report says {held}");
+    assert_eq!(r["hold"]["tasks"], 150);
+    let short = r["hold"]["shortfall"].as_str().expect("a shortfall");
+    assert!(
+        short.contains(&format!("held {held} of 150")) && short.contains("short"),
+        "{short}"
+    );
+    assert!(
+        err.contains("HOLD FELL SHORT"),
+        "the table says so too: {err}"
+    );
+}
+
+/// Steady mode counts a failed (re)connect apart from requests: nothing was
+/// sent on it, so it is no request's outcome, yet it fails the run.
+#[test]
+fn steady_connect_failures_are_not_requests() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let target = format!("127.0.0.1:{port}");
+    let (out, r) = bench_json(&[
+        "--target",
+        &target,
+        "--duration",
+        "500ms",
+        "--connections",
+        "2",
+        "--workers",
+        "1",
+    ]);
+    assert!(!out.status.success(), "{}", stderr(&out));
+    assert_eq!(r["attempted"], 0, "{r}");
+    assert_eq!(r["failed"], 0, "{r}");
+    assert_eq!(r["unfinished"], 0, "{r}");
+    let refused = r["connect_failures"]["connect_refused"].as_u64().unwrap();
+    assert!(refused >= 2, "{r}");
+    assert!(
+        stderr(&out).contains("connection attempt(s) failed"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// The design card's own command, at full size, in both C50K modes: the
+/// default holds all 50,000 connections at once, checked from both sides;
+/// `--no-hold` is seed 000's churn, which used to outrun the node's client
+/// count and get the only node evicted. One test, so the two runs never
+/// overlap (100,000 sockets at once would only measure the machine).
+#[test]
+fn c50k_at_full_size_passes_in_both_modes() {
+    for mode in [&[][..], &["--no-hold"][..]] {
+        let mut args = vec!["--tasks", "50000"];
+        args.extend_from_slice(mode);
+        let (out, r) = bench_json(&args);
+        assert!(
+            out.status.success(),
+            "bench {args:?} failed:\n{}",
+            stderr(&out)
+        );
+        assert_eq!(r["attempted"], 50_000, "{args:?}");
+        assert_eq!(r["succeeded"], 50_000, "{args:?}");
+        assert_eq!(r["failed"], 0, "{args:?}");
+        assert_eq!(r["commands"], 100_000, "{args:?}");
+        assert!(r["tasks_per_s"].as_f64().unwrap() > 0.0, "{args:?}");
+        if mode.is_empty() {
+            assert_eq!(r["hold"]["held_client_side"], 50_000);
+            assert!(r["hold"]["shortfall"].is_null(), "{}", r["hold"]);
+        } else {
+            assert!(r["hold"].is_null(), "--no-hold holds nothing");
+        }
+        assert_all_gone(&r, 4);
+    }
+}
+
 #[test]
 fn refused_connections_are_counted_by_cause() {
     // Bind and drop: nothing listens on this port now.
@@ -393,6 +493,8 @@ fn bad_flags_name_the_flag() {
             &["bench", "--duration", "1", "--pipelined-block"],
             "--pipelined-block",
         ),
+        (&["bench", "--duration", "1", "--no-hold"], "--no-hold"),
+        (&["bench", "--hold", "--no-hold"], "--no-hold"),
     ] {
         let out = run_cachectl(args);
         assert!(!out.status.success(), "{args:?} should fail");

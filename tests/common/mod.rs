@@ -33,6 +33,7 @@ pub use process::{run_cachectl, spawn_cachectl, Launched, Proc};
 #[allow(unused_imports)]
 pub use wire::{encode, reply_len, words, Closed, LineConn, RespConn};
 
+use std::io::Write as _;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, ExitStatus};
@@ -224,6 +225,17 @@ impl Node {
     }
 }
 
+/// Print `text` where a person sees it even under the test harness's
+/// output capture: the controlling terminal when there is one, else stderr.
+fn notice(text: &str) {
+    match std::fs::OpenOptions::new().write(true).open("/dev/tty") {
+        Ok(mut tty) => {
+            let _ = writeln!(tty, "{text}");
+        }
+        Err(_) => eprintln!("{text}"),
+    }
+}
+
 /// A real `redis-server` on a free port, for differential tests.
 pub struct RedisServer {
     proc: Proc,
@@ -233,16 +245,34 @@ pub struct RedisServer {
 impl RedisServer {
     /// Start `redis-server` with persistence off, one database (so
     /// `SELECT 1` fails as on a node) and `extra` settings. `None` when
-    /// `redis-server` is not on PATH.
+    /// `redis-server` is not on PATH, after printing a notice that names the
+    /// skipping test.
     ///
     /// # Panics
-    /// If it is installed but will not start (after a few ports).
+    /// If it is installed but will not start (after a few ports), or if it
+    /// is missing while `CACHECTL_REQUIRE_REDIS=1` (CI sets it, so a CI run
+    /// can never count a skipped differential test as a pass).
     pub fn start(extra: &[&str]) -> Option<RedisServer> {
         if Command::new("redis-server")
             .arg("--version")
             .output()
             .is_err()
         {
+            let test = std::thread::current()
+                .name()
+                .unwrap_or("a test")
+                .to_string();
+            assert!(
+                std::env::var_os("CACHECTL_REQUIRE_REDIS").is_none_or(|v| v != "1"),
+                "{test}: redis-server is not on PATH and CACHECTL_REQUIRE_REDIS=1 \
+                 (install it: apt-get install redis-server)"
+            );
+            // Output capture hides stdout/stderr of passing tests; a notice
+            // on the terminal itself is seen even under `cargo test`.
+            notice(&format!(
+                "NOTICE: {test}: redis-server is not on PATH; skipped (set \
+                 CACHECTL_REQUIRE_REDIS=1 to make this a failure)"
+            ));
             return None;
         }
         let mut last = String::new();

@@ -42,7 +42,7 @@ pub fn value(run_id: u64, i: u64, size: usize) -> Vec<u8> {
 
 /// Run task `i` to completion, counting its outcome in `ctx`.
 pub async fn task(ctx: Rc<Ctx>, spec: Rc<Spec>, i: u64, _live: Live) {
-    ctx.tally.borrow_mut().attempted += 1;
+    ctx.tally.borrow_mut().begin(1);
     let slot = ctx.slot().await;
     // Boxed, like the block below: with --hold all of a worker's tasks are
     // alive at once, and a task future is allocated at the size of its
@@ -61,6 +61,7 @@ pub async fn task(ctx: Rc<Ctx>, spec: Rc<Spec>, i: u64, _live: Live) {
         Err(cause) => return ctx.fail(cause),
     };
     if spec.hold {
+        ctx.held_fds.borrow_mut().push(conn.fd());
         // Closed (never signalled) when the parent says go; the error is the go.
         let _ = ctx.barrier.acquire(1).await;
         if ctx.flags.stopped() {
@@ -70,7 +71,7 @@ pub async fn task(ctx: Rc<Ctx>, spec: Rc<Spec>, i: u64, _live: Live) {
     match Box::pin(block(&ctx, &spec, &mut conn, i)).await {
         Ok(commands) => {
             let mut t = ctx.tally.borrow_mut();
-            t.succeeded += 1;
+            t.succeed();
             t.commands += commands;
             t.hits += 1;
         }

@@ -20,11 +20,18 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 /// What the `--hold` barrier saw.
 #[derive(Clone, Debug)]
 pub struct HoldCheck {
-    /// Connections the workers held open at the barrier.
+    /// Tasks, each of which must hold one connection at the barrier.
+    pub tasks: u64,
+    /// Connects that succeeded.
+    pub connected: u64,
+    /// Connections the workers held open at the barrier, re-checked there.
     pub held: u64,
     /// Client connections the nodes themselves counted at that moment
     /// (embedded cluster only).
     pub server_open: Option<u64>,
+    /// How many more than `held` the nodes may count: the LB's health
+    /// probes are clients of the nodes too (at most two in flight per node).
+    pub server_slack: u64,
     /// From start until every task was connected (or failed).
     pub connect_phase: Duration,
     /// Time spent asking the nodes, excluded from the runtime.
@@ -131,7 +138,7 @@ pub fn drive(
 
     let mut line = ProgressLine::new(total_units);
     let mut progress = vec![Progress::default(); n];
-    let mut held: Vec<Option<u64>> = vec![None; n];
+    let mut held: Vec<Option<(u64, u64)>> = vec![None; n];
     let mut done: Vec<Option<(Tally, Latencies)>> = (0..n).map(|_| None).collect();
     let mut hold_check = None;
     let mut last_done = start;
@@ -146,16 +153,28 @@ pub fn drive(
         }
         match rx.recv_timeout(Duration::from_millis(50)) {
             Ok(Msg::Event(i, Event::Progress(p))) => progress[i] = p,
-            Ok(Msg::Event(i, Event::Held { held: h })) => {
-                held[i] = Some(h);
+            Ok(Msg::Event(
+                i,
+                Event::Held {
+                    held: h,
+                    connected: c,
+                },
+            )) => {
+                held[i] = Some((h, c));
                 if held.iter().all(Option::is_some) {
                     let connect_phase = start.elapsed();
                     let paused = Instant::now();
-                    let held_total = held.iter().flatten().sum();
-                    let server_open = cluster.and_then(|c| count_server_side(c, held_total));
+                    let held_total = held.iter().flatten().map(|&(h, _)| h).sum();
+                    let connected = held.iter().flatten().map(|&(_, c)| c).sum();
+                    let server_slack = cluster.map_or(0, |c| 2 * c.nodes().len() as u64);
+                    let server_open =
+                        cluster.and_then(|c| count_server_side(c, held_total, server_slack));
                     hold_check = Some(HoldCheck {
+                        tasks: total_units,
+                        connected,
                         held: held_total,
                         server_open,
+                        server_slack,
                         connect_phase,
                         check_pause: paused.elapsed(),
                     });
@@ -214,24 +233,62 @@ pub fn drive(
     })
 }
 
-/// How long the barrier check waits for the nodes to have accepted every
-/// connection the clients completed (a completed handshake may still sit in
-/// a node's accept queue for a moment).
-const CHECK_WAIT: Duration = Duration::from_secs(3);
+/// How long the barrier check waits for the nodes' count to agree with the
+/// clients' (a completed handshake may still sit in a node's accept queue,
+/// and a node notices a close only when it next reads). Generous: it is
+/// only spent when the counts disagree, and it is not counted in the
+/// runtime.
+const CHECK_WAIT: Duration = Duration::from_secs(10);
 
-/// Ask the nodes how many clients they have open, until that matches what
-/// the workers hold or [`CHECK_WAIT`] passes. `None` if a node won't say.
-fn count_server_side(cluster: &Cluster, held: u64) -> Option<u64> {
+/// Ask the nodes how many clients they have open, until that agrees with
+/// what the workers hold (`held ..= held + slack`) or [`CHECK_WAIT`]
+/// passes. `None` if a node won't say.
+fn count_server_side(cluster: &Cluster, held: u64, slack: u64) -> Option<u64> {
     let deadline = Instant::now() + CHECK_WAIT;
     loop {
         match cluster.open_clients() {
-            Ok(open) if open >= held || Instant::now() > deadline => return Some(open),
+            Ok(open) if (held..=held + slack).contains(&open) || Instant::now() > deadline => {
+                return Some(open)
+            }
             Ok(_) => std::thread::sleep(Duration::from_millis(10)),
             Err(e) => {
                 log::warn!("counting open connections on the nodes: {e:#}");
                 return None;
             }
         }
+    }
+}
+
+impl HoldCheck {
+    /// Why the barrier did not hold every task's connection, on both
+    /// sides, or `None` if it did.
+    pub fn shortfall(&self) -> Option<String> {
+        let mut short = Vec::new();
+        if self.held < self.tasks {
+            let never = self.tasks - self.connected.min(self.tasks);
+            let dropped = self.connected.saturating_sub(self.held);
+            short.push(format!(
+                "the clients held {} of {} connections at the barrier ({} short: {never} \
+                 never connected, {dropped} closed or refused by the server after connecting)",
+                self.held,
+                self.tasks,
+                self.tasks - self.held
+            ));
+        }
+        match self.server_open {
+            Some(open) if open < self.held => short.push(format!(
+                "the nodes counted {open} open client connections, {} fewer than the clients held",
+                self.held - open
+            )),
+            Some(open) if open > self.held + self.server_slack => short.push(format!(
+                "the nodes counted {open} open client connections, {} more than the clients \
+                 held (beyond {} for health probes)",
+                open - self.held,
+                self.server_slack
+            )),
+            _ => {}
+        }
+        (!short.is_empty()).then(|| short.join("; "))
     }
 }
 

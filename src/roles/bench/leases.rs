@@ -49,13 +49,13 @@ pub async fn client(ctx: Rc<Ctx>, deadline: Instant, idx: usize, pace: Option<Pa
         if Instant::now() >= deadline {
             break;
         }
-        ctx.tally.borrow_mut().attempted += 1;
+        ctx.tally.borrow_mut().begin(1);
         match ctx.lease(lb, n).await {
             Ok(_) => {
                 ctx.record(Phase::Lease, t);
                 ctx.leased_one();
                 let mut tally = ctx.tally.borrow_mut();
-                tally.succeeded += 1;
+                tally.succeed();
                 tally.commands += 1;
             }
             Err(cause) => {

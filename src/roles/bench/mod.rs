@@ -99,6 +99,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         plan.workers
     );
     let outcome = driver::drive(jobs(&plan, dest), &stop, cluster.as_ref());
+    // The run's own cluster is sized for it, so an eviction there (a node
+    // the LB found full or slow) is a fault of the run, never a result.
+    let evictions = cluster.as_ref().and_then(cluster::Cluster::evictions);
     // Stop the cluster whatever the outcome; an error return below would
     // also do it (the ChildSet guard), but then we couldn't report it.
     let cluster_exits = cluster.map(cluster::Cluster::stop).unwrap_or_default();
@@ -129,12 +132,22 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     if outcome.interrupted {
         bail!("interrupted; the report above covers the part that ran");
     }
+    if let Some(short) = report.hold.as_ref().and_then(|h| h.shortfall.as_ref()) {
+        bail!("--hold: not every connection was open at the barrier: {short}");
+    }
+    if let Some(evicted) = evictions {
+        bail!("{evicted}");
+    }
     let wrong = outcome.tally.failed_by(tally::Cause::WrongValue);
     if wrong > 0 {
         bail!("{wrong} wrong value(s) read back: data integrity failure");
     }
     if report.failed > 0 {
         bail!("{} of {} failed", report.failed, report.attempted);
+    }
+    let reconnects: u64 = report.connect_failures.values().sum();
+    if reconnects > 0 {
+        bail!("{reconnects} connection attempt(s) failed");
     }
     if let Some(bad) = report.processes.iter().find(|p| !p.clean()) {
         bail!(

@@ -24,7 +24,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::os::fd::{FromRawFd, IntoRawFd};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, RawFd};
 use std::time::Duration;
 
 /// Why a TCP connect failed.
@@ -97,6 +97,27 @@ fn refused(e: &io::Error) -> bool {
         e.raw_os_error(),
         Some(libc::ECONNREFUSED) | Some(libc::ECONNRESET)
     )
+}
+
+/// Whether a connection that has not sent a request yet is still open and
+/// the server has said nothing on it: the `--hold` barrier's re-check. A
+/// server that refused the client after the handshake (Redis's "max number
+/// of clients reached" reply, then a close) has either sent bytes or closed,
+/// so a successful connect alone does not count as held. Reads nothing out
+/// (`MSG_PEEK`) and never blocks (`MSG_DONTWAIT`).
+pub fn open_and_silent(fd: RawFd) -> bool {
+    let mut byte = 0u8;
+    // SAFETY: `fd` is an open socket (its task is parked at the barrier
+    // and owns it until the barrier opens); one byte into our own buffer.
+    let n = unsafe {
+        libc::recv(
+            fd,
+            (&mut byte as *mut u8).cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    n < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EAGAIN)
 }
 
 /// Connect to `dest` from `source`, waiting at most `limit` for the handshake.
@@ -235,6 +256,11 @@ impl Conn {
             end: 0,
             limit,
         }
+    }
+
+    /// The socket, for [`open_and_silent`].
+    pub fn fd(&self) -> RawFd {
+        self.stream.as_raw_fd()
     }
 
     /// Write `bytes` fully.

@@ -50,7 +50,12 @@ impl Summary {
 /// The `--hold` barrier, as reported.
 #[derive(Clone, Debug, Serialize)]
 pub struct HoldReport {
-    /// Connections the workers held open at the barrier.
+    /// Tasks, each of which had to hold a connection at the barrier.
+    pub tasks: u64,
+    /// Connects that succeeded.
+    pub connected: u64,
+    /// Connections the workers held open at the barrier, re-checked there
+    /// (open, and nothing received from the server).
     pub held_client_side: u64,
     /// Connections the nodes counted open at that moment (embedded cluster;
     /// an LB health probe in flight counts too).
@@ -61,6 +66,28 @@ pub struct HoldReport {
     pub block_phase_s: f64,
     /// The barrier check, excluded from the runtime, seconds.
     pub check_pause_s: f64,
+    /// Which side fell short and by how many; `None` when every task's
+    /// connection was held and the nodes agreed. A shortfall fails the run.
+    pub shortfall: Option<String>,
+}
+
+/// Succeeded units per second, under a JSON key that names the unit (seed
+/// 000 printed "operations/sec" for what were tasks per second).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Throughput {
+    /// `tasks`, `requests` or `leases`.
+    pub unit: &'static str,
+    /// Per second of runtime.
+    pub per_s: f64,
+}
+
+impl Serialize for Throughput {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(1))?;
+        m.serialize_entry(&format!("{}_per_s", self.unit), &self.per_s)?;
+        m.end()
+    }
 }
 
 /// Latency summaries by phase.
@@ -183,10 +210,15 @@ pub struct Report {
     pub unfinished: u64,
     /// Failures by cause.
     pub failures: BTreeMap<Cause, u64>,
+    /// Failed connection attempts that were not units (steady mode's
+    /// reconnects), by cause. They fail the run too.
+    pub connect_failures: BTreeMap<Cause, u64>,
     /// The run, seconds (cluster start-up excluded).
     pub runtime_s: f64,
-    /// Succeeded units per second of runtime.
-    pub throughput_per_s: f64,
+    /// Succeeded units per second of runtime, named by the unit:
+    /// `tasks_per_s`, `requests_per_s` or `leases_per_s`.
+    #[serde(flatten)]
+    pub throughput: Throughput,
     /// Commands answered as expected.
     pub commands: u64,
     /// Commands per second of runtime.
@@ -228,6 +260,9 @@ impl Report {
         let t = &outcome.tally;
         let secs = outcome.runtime.as_secs_f64().max(1e-9);
         let hold = outcome.hold.as_ref().map(|h| HoldReport {
+            tasks: h.tasks,
+            connected: h.connected,
+            shortfall: h.shortfall(),
             held_client_side: h.held,
             open_server_side: h.server_open,
             connect_phase_s: h.connect_phase.as_secs_f64(),
@@ -235,18 +270,27 @@ impl Report {
             check_pause_s: h.check_pause.as_secs_f64(),
         });
         let l = &outcome.latencies;
+        let unit = match mode {
+            "steady" => "requests",
+            "leases" => "leases",
+            _ => "tasks",
+        };
         Report {
             mode,
             target,
             settings,
             workers,
-            attempted: t.attempted,
-            succeeded: t.succeeded,
+            attempted: t.attempted(),
+            succeeded: t.succeeded(),
             failed: t.failed(),
             unfinished: t.unfinished(),
-            failures: t.failures.clone(),
+            failures: t.failures().clone(),
+            connect_failures: t.connect_failures.clone(),
             runtime_s: secs,
-            throughput_per_s: t.succeeded as f64 / secs,
+            throughput: Throughput {
+                unit,
+                per_s: t.succeeded() as f64 / secs,
+            },
             commands: t.commands,
             commands_per_s: t.commands as f64 / secs,
             hits: t.hits,
@@ -284,7 +328,7 @@ impl Report {
                 "Total Attempted Connections",
                 "Successful Task Completions",
                 "Failed Task Completions",
-                "operations/sec",
+                "tasks/sec",
             ),
         };
         let mut s = String::new();
@@ -301,7 +345,7 @@ impl Report {
         let _ = writeln!(
             s,
             "{:<w$}: {:.2} {unit}",
-            "Empirical System Throughput", self.throughput_per_s
+            "Empirical System Throughput", self.throughput.per_s
         );
         let _ = writeln!(s, "=====================================================");
         if self.unfinished > 0 {
@@ -309,6 +353,9 @@ impl Report {
         }
         for (cause, n) in &self.failures {
             let _ = writeln!(s, "  failed, {:<19}: {n}", cause.label());
+        }
+        for (cause, n) in &self.connect_failures {
+            let _ = writeln!(s, "  reconnect failed, {:<9}: {n}", cause.label());
         }
         if self.mode != "leases" {
             let _ = writeln!(
@@ -330,9 +377,12 @@ impl Report {
             });
             let _ = writeln!(
                 s,
-                "{:<w$}: {} held by clients, {server}",
-                "Open at once (--hold)", h.held_client_side
+                "{:<w$}: {} of {} held by clients, {server}",
+                "Open at once (--hold)", h.held_client_side, h.tasks
             );
+            if let Some(short) = &h.shortfall {
+                let _ = writeln!(s, "{:<w$}: {short}", "HOLD FELL SHORT");
+            }
             let _ = writeln!(
                 s,
                 "{:<w$}: connect {:.2} s + blocks {:.2} s (barrier check {:.3} s not counted)",
@@ -468,13 +518,11 @@ mod tests {
     use std::time::Duration;
 
     fn outcome() -> Outcome {
-        let mut tally = Tally {
-            attempted: 100,
-            succeeded: 98,
-            commands: 196,
-            hits: 98,
-            ..Tally::default()
-        };
+        let mut tally = Tally::default();
+        tally.commands = 196;
+        tally.hits = 98;
+        tally.begin(100);
+        (0..98).for_each(|_| tally.succeed());
         tally.fail(Cause::WrongValue);
         tally.fail(Cause::ConnectRefused);
         let mut latencies = Latencies::default();
@@ -512,7 +560,7 @@ mod tests {
             t.contains("Total Execution Runtime     : 2.00 seconds"),
             "{t}"
         );
-        assert!(t.contains("49.00 operations/sec"), "{t}");
+        assert!(t.contains("49.00 tasks/sec"), "{t}");
         assert!(t.contains("wrong value"), "{t}");
         assert!(t.contains("node: connection refused"), "{t}");
         assert_eq!(r.latency_us.op.count, 100);
@@ -520,6 +568,8 @@ mod tests {
         assert_eq!(r.latency_us.lease.count, 0);
         let json = serde_json::to_value(&r).unwrap();
         assert_eq!(json["failures"]["wrong_value"], 1);
+        assert_eq!(json["tasks_per_s"], 49.0, "the unit is in the key");
+        assert!(json.get("throughput_per_s").is_none());
         assert_eq!(json["latency_us"]["op"]["max"], 1000);
     }
 

@@ -79,7 +79,9 @@ pub async fn connection(ctx: Rc<Ctx>, spec: Rc<Spec>, idx: usize, _live: Live) {
         let mut conn = match opened {
             Ok(c) => c,
             Err(cause) => {
-                ctx.fail(cause);
+                // A failed (re)connect carried no request: it is counted
+                // apart, never as a request's outcome.
+                ctx.tally.borrow_mut().fail_connect(cause);
                 glommio::timer::sleep(RETRY_PAUSE).await;
                 attempt += 1;
                 continue;
@@ -148,7 +150,7 @@ async fn run_batch(
     batch: &Batch,
     sent_at: Instant,
 ) -> Result<(), Cause> {
-    ctx.tally.borrow_mut().attempted += batch.ops.len() as u64;
+    ctx.tally.borrow_mut().begin(batch.ops.len() as u64);
     if let Err(cause) = conn.send(&batch.bytes).await {
         fail_n(ctx, cause, batch.ops.len());
         return Err(cause);
@@ -167,7 +169,7 @@ async fn run_batch(
             Ok(hit) => {
                 ctx.record(Phase::Op, sent_at);
                 let mut t = ctx.tally.borrow_mut();
-                t.succeeded += 1;
+                t.succeed();
                 t.commands += 1;
                 match hit {
                     Some(true) => t.hits += 1,
@@ -189,10 +191,7 @@ async fn run_batch(
 }
 
 fn fail_n(ctx: &Ctx, cause: Cause, n: usize) {
-    let mut t = ctx.tally.borrow_mut();
-    for _ in 0..n {
-        t.fail(cause);
-    }
+    ctx.tally.borrow_mut().fail_n(cause, n as u64);
 }
 
 #[cfg(test)]

@@ -1,9 +1,15 @@
 //! Result accounting: what was attempted, what succeeded, every failure by
 //! cause, and latency histograms — kept per worker, merged by the parent.
 //!
-//! Invariant: `attempted == succeeded + failed() + unfinished`, where
-//! `unfinished` is only non-zero for an interrupted run. Nothing is dropped
-//! silently: a task either succeeds or lands in exactly one [`Cause`].
+//! Invariant, by construction: `attempted == succeeded + failed() +
+//! unfinished()`. A unit (a task, a request or a lease) is counted as
+//! attempted by [`Tally::begin`] and then settled at most once by
+//! [`Tally::succeed`] or [`Tally::fail`]; both refuse (panic) to settle a
+//! unit that was never begun, and `unfinished` is what was begun and not
+//! settled, never clamped. A tally read from a worker's pipe is checked the
+//! same way ([`TryFrom<RawTally>`]), so a parent never merges counts that
+//! don't add up. Connection attempts that are not units (steady mode's
+//! reconnects) are kept apart in [`Tally::connect_failures`].
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
@@ -76,13 +82,18 @@ impl Cause {
 
 /// Counts of one worker (or, after [`Tally::merge`], of the whole run).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RawTally", into = "RawTally")]
 pub struct Tally {
-    /// Units started: tasks, requests or leases depending on the mode.
-    pub attempted: u64,
+    /// Units begun: tasks, requests or leases depending on the mode.
+    attempted: u64,
     /// Units that completed and verified.
-    pub succeeded: u64,
+    succeeded: u64,
     /// Failed units by cause; causes with zero count are absent.
-    pub failures: BTreeMap<Cause, u64>,
+    failures: BTreeMap<Cause, u64>,
+    /// Failed connection attempts that are not units themselves (steady
+    /// mode reconnects; the requests they would have carried were never
+    /// sent), by cause.
+    pub connect_failures: BTreeMap<Cause, u64>,
     /// Commands answered as expected (SET, GET, DEL each count one).
     pub commands: u64,
     /// GETs that found their key (steady mode; C50K GETs always must).
@@ -93,10 +104,127 @@ pub struct Tally {
     pub held: u64,
 }
 
+/// [`Tally`] on the wire: plain fields, checked on the way in.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct RawTally {
+    attempted: u64,
+    succeeded: u64,
+    #[serde(default)]
+    failures: BTreeMap<Cause, u64>,
+    #[serde(default)]
+    connect_failures: BTreeMap<Cause, u64>,
+    commands: u64,
+    hits: u64,
+    misses: u64,
+    held: u64,
+}
+
+/// Counts that settle more units than were begun.
+#[derive(Debug, thiserror::Error)]
+#[error("a tally settles {settled} units but begins only {attempted}")]
+pub struct Unbalanced {
+    settled: u64,
+    attempted: u64,
+}
+
+impl TryFrom<RawTally> for Tally {
+    type Error = Unbalanced;
+    fn try_from(r: RawTally) -> Result<Tally, Unbalanced> {
+        let settled = r.succeeded + r.failures.values().sum::<u64>();
+        if settled > r.attempted {
+            return Err(Unbalanced {
+                settled,
+                attempted: r.attempted,
+            });
+        }
+        Ok(Tally {
+            attempted: r.attempted,
+            succeeded: r.succeeded,
+            failures: r.failures,
+            connect_failures: r.connect_failures,
+            commands: r.commands,
+            hits: r.hits,
+            misses: r.misses,
+            held: r.held,
+        })
+    }
+}
+
+impl From<Tally> for RawTally {
+    fn from(t: Tally) -> RawTally {
+        RawTally {
+            attempted: t.attempted,
+            succeeded: t.succeeded,
+            failures: t.failures,
+            connect_failures: t.connect_failures,
+            commands: t.commands,
+            hits: t.hits,
+            misses: t.misses,
+            held: t.held,
+        }
+    }
+}
+
 impl Tally {
-    /// Record one failure.
+    /// Count `n` units as begun; each must later succeed or fail once.
+    pub fn begin(&mut self, n: u64) {
+        self.attempted += n;
+    }
+
+    /// Settle one begun unit as verified.
+    ///
+    /// # Panics
+    /// If no begun unit is left to settle: a bug in the bench, which must
+    /// never report more outcomes than attempts.
+    pub fn succeed(&mut self) {
+        self.settle_one();
+        self.succeeded += 1;
+    }
+
+    /// Settle one begun unit as failed by `cause`.
+    ///
+    /// # Panics
+    /// As [`Tally::succeed`].
     pub fn fail(&mut self, cause: Cause) {
+        self.settle_one();
         *self.failures.entry(cause).or_insert(0) += 1;
+    }
+
+    /// Settle `n` begun units as failed by `cause`.
+    ///
+    /// # Panics
+    /// As [`Tally::succeed`].
+    pub fn fail_n(&mut self, cause: Cause, n: u64) {
+        for _ in 0..n {
+            self.fail(cause);
+        }
+    }
+
+    /// Count a failed connection attempt that is not itself a unit.
+    pub fn fail_connect(&mut self, cause: Cause) {
+        *self.connect_failures.entry(cause).or_insert(0) += 1;
+    }
+
+    fn settle_one(&mut self) {
+        assert!(
+            self.unfinished() > 0,
+            "bench accounting: an outcome for a unit never begun ({self:?})"
+        );
+    }
+
+    /// Units begun.
+    pub fn attempted(&self) -> u64 {
+        self.attempted
+    }
+
+    /// Units verified.
+    pub fn succeeded(&self) -> u64 {
+        self.succeeded
+    }
+
+    /// Failed units by cause.
+    pub fn failures(&self) -> &BTreeMap<Cause, u64> {
+        &self.failures
     }
 
     /// Failures of one cause.
@@ -104,16 +232,20 @@ impl Tally {
         self.failures.get(&cause).copied().unwrap_or(0)
     }
 
-    /// All failures.
+    /// All failed units.
     pub fn failed(&self) -> u64 {
         self.failures.values().sum()
     }
 
-    /// Units neither succeeded nor failed (only an interrupted run has any).
+    /// Failed connection attempts that were not units.
+    pub fn connects_failed(&self) -> u64 {
+        self.connect_failures.values().sum()
+    }
+
+    /// Units begun and neither succeeded nor failed (only an interrupted
+    /// run has any). Never negative: settling checks it first.
     pub fn unfinished(&self) -> u64 {
-        self.attempted
-            .saturating_sub(self.succeeded)
-            .saturating_sub(self.failed())
+        self.attempted - self.succeeded - self.failed()
     }
 
     /// Add another worker's counts to these.
@@ -122,6 +254,9 @@ impl Tally {
         self.succeeded += other.succeeded;
         for (&cause, &n) in &other.failures {
             *self.failures.entry(cause).or_insert(0) += n;
+        }
+        for (&cause, &n) in &other.connect_failures {
+            *self.connect_failures.entry(cause).or_insert(0) += n;
         }
         self.commands += other.commands;
         self.hits += other.hits;
@@ -269,11 +404,11 @@ mod tests {
 
     #[test]
     fn accounting_adds_up() {
-        let mut t = Tally {
-            attempted: 10,
-            succeeded: 6,
-            ..Tally::default()
-        };
+        let mut t = Tally::default();
+        t.begin(10);
+        for _ in 0..6 {
+            t.succeed();
+        }
         t.fail(Cause::Timeout);
         t.fail(Cause::Timeout);
         t.fail(Cause::WrongValue);
@@ -281,31 +416,79 @@ mod tests {
         assert_eq!(t.failed_by(Cause::Timeout), 2);
         assert_eq!(t.failed_by(Cause::Closed), 0);
         assert_eq!(t.unfinished(), 1);
+        assert_eq!(t.attempted(), t.succeeded() + t.failed() + t.unfinished());
+    }
+
+    #[test]
+    #[should_panic(expected = "never begun")]
+    fn an_outcome_without_an_attempt_is_refused() {
+        let mut t = Tally::default();
+        t.begin(1);
+        t.fail(Cause::ConnectRefused);
+        t.fail(Cause::ConnectRefused);
+    }
+
+    #[test]
+    fn connect_failures_are_not_units() {
+        let mut t = Tally::default();
+        t.begin(4);
+        t.fail_connect(Cause::ConnectRefused);
+        t.fail_connect(Cause::ConnectTimeout);
+        t.fail_n(Cause::Closed, 4);
+        assert_eq!((t.attempted(), t.failed(), t.unfinished()), (4, 4, 0));
+        assert_eq!(t.connects_failed(), 2);
+    }
+
+    /// Any sequence of begins and settles keeps the invariant, in one worker
+    /// and merged over several.
+    #[test]
+    fn the_invariant_holds_for_any_sequence() {
+        let mut rng = fastrand::Rng::with_seed(3);
+        let mut total = Tally::default();
+        for _ in 0..20 {
+            let mut t = Tally::default();
+            for _ in 0..500 {
+                match rng.u8(0..4) {
+                    0 => t.begin(rng.u64(1..4)),
+                    1 if t.unfinished() > 0 => t.succeed(),
+                    2 if t.unfinished() > 0 => t.fail(Cause::ALL[rng.usize(..Cause::ALL.len())]),
+                    _ => t.fail_connect(Cause::ConnectRefused),
+                }
+                assert_eq!(t.attempted(), t.succeeded() + t.failed() + t.unfinished());
+            }
+            let wire: Tally = serde_json::from_str(&serde_json::to_string(&t).unwrap()).unwrap();
+            assert_eq!(wire, t);
+            total.merge(&wire);
+            assert_eq!(
+                total.attempted(),
+                total.succeeded() + total.failed() + total.unfinished()
+            );
+        }
     }
 
     #[test]
     fn tallies_merge_by_cause() {
         let mut a = Tally {
-            attempted: 5,
-            succeeded: 4,
             commands: 8,
             held: 5,
             ..Tally::default()
         };
+        a.begin(5);
+        (0..4).for_each(|_| a.succeed());
         a.fail(Cause::ConnectRefused);
         let mut b = Tally {
-            attempted: 7,
-            succeeded: 5,
             commands: 10,
             hits: 5,
             held: 7,
             ..Tally::default()
         };
+        b.begin(7);
+        (0..5).for_each(|_| b.succeed());
         b.fail(Cause::ConnectRefused);
         b.fail(Cause::LeaseError);
         a.merge(&b);
-        assert_eq!(a.attempted, 12);
-        assert_eq!(a.succeeded, 9);
+        assert_eq!(a.attempted(), 12);
+        assert_eq!(a.succeeded(), 9);
         assert_eq!(a.failed_by(Cause::ConnectRefused), 2);
         assert_eq!(a.failed_by(Cause::LeaseError), 1);
         assert_eq!(a.failed(), 3);
@@ -315,14 +498,20 @@ mod tests {
 
     #[test]
     fn tally_survives_json() {
-        let mut t = Tally {
-            attempted: 3,
-            ..Tally::default()
-        };
+        let mut t = Tally::default();
+        t.begin(3);
         t.fail(Cause::LeaseTimeout);
         let json = serde_json::to_string(&t).unwrap();
         assert!(json.contains("\"lease_timeout\":1"), "{json}");
         assert_eq!(serde_json::from_str::<Tally>(&json).unwrap(), t);
+    }
+
+    #[test]
+    fn a_tally_that_does_not_add_up_is_refused_off_the_wire() {
+        let json = r#"{"attempted":1,"succeeded":1,"failures":{"timeout":1},
+            "commands":0,"hits":0,"misses":0,"held":0}"#;
+        let err = serde_json::from_str::<Tally>(json).unwrap_err();
+        assert!(err.to_string().contains("settles 2 units"), "{err}");
     }
 
     #[test]

@@ -138,8 +138,11 @@ pub enum Event {
     Progress(Progress),
     /// `--hold`: every task is connected or failed; waiting for [`Control::Go`].
     Held {
-        /// Connections open and waiting.
+        /// Connections open and silent at the barrier (re-checked there).
         held: u64,
+        /// Connects that succeeded; `connected - held` were closed or
+        /// answered by the server before the barrier.
+        connected: u64,
     },
     /// Final results; the worker exits after this.
     Done {
@@ -188,8 +191,12 @@ mod tests {
         let line = serde_json::to_string(&ev).unwrap();
         assert!(!line.contains('\n'));
         assert_eq!(serde_json::from_str::<Event>(&line).unwrap(), ev);
-        let held = serde_json::to_string(&Event::Held { held: 9 }).unwrap();
-        assert_eq!(held, r#"{"event":"held","held":9}"#);
+        let held = serde_json::to_string(&Event::Held {
+            held: 9,
+            connected: 10,
+        })
+        .unwrap();
+        assert_eq!(held, r#"{"event":"held","held":9,"connected":10}"#);
     }
 
     #[test]

@@ -76,6 +76,9 @@ pub struct Ctx {
     connected: Cell<u64>,
     /// Tasks past the connect phase, connected or failed (`--hold`).
     pub settled: Cell<u64>,
+    /// Sockets of the tasks parked at the `--hold` barrier, re-checked
+    /// there ([`net::open_and_silent`]) before the worker reports.
+    pub held_fds: RefCell<Vec<std::os::fd::RawFd>>,
     live: Cell<u64>,
 }
 
@@ -177,7 +180,7 @@ impl Ctx {
         Progress {
             leased: self.leased.get(),
             connected: self.connected.get(),
-            succeeded: t.succeeded,
+            succeeded: t.succeeded(),
             failed: t.failed(),
         }
     }
@@ -261,6 +264,7 @@ async fn drive(job: Job, flags: Arc<Flags>) -> (Tally, Latencies) {
         leased: Cell::new(0),
         connected: Cell::new(0),
         settled: Cell::new(0),
+        held_fds: RefCell::default(),
         live: Cell::new(0),
     });
     emit(&Event::Ready);
@@ -364,10 +368,20 @@ async fn supervise(ctx: &Rc<Ctx>, hold_count: Option<u64>) {
         if let Some(count) = hold_count {
             if !held_sent && ctx.settled.get() == count {
                 held_sent = true;
-                let held = ctx.connected.get();
+                // Not the connect count: a connection the server closed or
+                // refused after its handshake is not held.
+                let held = ctx
+                    .held_fds
+                    .borrow()
+                    .iter()
+                    .filter(|&&fd| net::open_and_silent(fd))
+                    .count() as u64;
                 ctx.tally.borrow_mut().held = held;
                 emit(&Event::Progress(ctx.progress()));
-                emit(&Event::Held { held });
+                emit(&Event::Held {
+                    held,
+                    connected: ctx.connected.get(),
+                });
             }
             if held_sent && !opened && ctx.flags.go.load(Ordering::Relaxed) {
                 opened = true;
