@@ -349,6 +349,43 @@ fn a_set_during_the_fetch_wins_over_the_origin_value() {
 }
 
 #[test]
+fn a_delete_during_the_fetch_keeps_the_fetched_value_out_of_the_cache() {
+    // The application updates the origin and DELs the key to invalidate
+    // it while a fetch of the old value is in flight. The old value must
+    // not land in the cache, or it would be served until evicted.
+    let origin = HeldOrigin::start();
+    let node = Node::start(&["--origin", &origin.arg(), "--origin-timeout", "600000"]);
+    let mut writer = node.resp();
+    let scenarios: [(&str, &[&str]); 3] = [
+        ("del", &["DEL del"]),
+        ("setdel", &["SET setdel mine", "DEL setdel"]),
+        ("flush", &["FLUSHALL"]),
+    ];
+    for (key, writes) in scenarios {
+        let fetched = origin.received();
+        let reader = get_in_background(&node, key);
+        origin.wait_received(fetched + 1);
+        for w in writes {
+            let r = writer.cmd(w);
+            assert!(!r.starts_with('-'), "{w}: {r}");
+        }
+        origin.answer_all(&bulk("old"));
+        // The reader asked before the write: the old value is its answer.
+        assert_eq!(text(&reader.join().unwrap()), text(&bulk("old")));
+        assert_eq!(
+            writer.call(&[b"EXISTS", key.as_bytes()]),
+            b":0\r\n",
+            "{writes:?} during the fetch of {key}: the fetched value came back"
+        );
+        // The next GET fetches the current value.
+        let next = get_in_background(&node, key);
+        origin.wait_received(fetched + 2);
+        origin.answer_all(&bulk("new"));
+        assert_eq!(text(&next.join().unwrap()), text(&bulk("new")), "{key}");
+    }
+}
+
+#[test]
 fn a_negative_entry_expires_after_its_ttl_and_the_next_get_fetches_again() {
     let origin = HeldOrigin::start();
     let node = Node::start(&["--origin", &origin.arg(), "--negative-ttl", "1"]);

@@ -151,17 +151,18 @@ impl Core {
         }
         match origin.join(key) {
             Flight::Follower(rx) => Err(rx),
-            Flight::Leader(rx) => {
+            Flight::Leader(rx, flight) => {
                 let core = self.clone();
                 let key: Box<[u8]> = key.into();
                 glommio::spawn_local(async move {
                     let Some(origin) = &core.origin else { return };
                     let result = origin.fetch(&key).await;
                     let now = core.now();
-                    if let Ok(Some(v)) = &result {
-                        // IfAbsent: a SET that landed while we fetched is newer
-                        // than what the origin told us. An OOM refusal just
-                        // means the value is served uncached.
+                    if let (Ok(Some(v)), false) = (&result, flight.is_stale()) {
+                        // No write to the key landed while we fetched (it
+                        // would have made the flight stale), so the key is
+                        // still absent; IfAbsent only guards that. An OOM
+                        // refusal just means the value is served uncached.
                         let _ = core.shard.borrow_mut().set(
                             &key[..],
                             v.clone(),
@@ -171,11 +172,41 @@ impl Core {
                             now,
                         );
                     }
-                    origin.land(&key, &result, now);
+                    origin.land(&key, &flight, &result, now);
                 })
                 .detach();
                 Err(rx)
             }
+        }
+    }
+
+    /// Run `op` on `shard`, appending its reply to `out`. On a read-through
+    /// node a write first makes a fetch of its key in flight stale, so the
+    /// fetched value cannot land after (and undo) the write.
+    #[inline]
+    pub fn apply<B>(
+        &self,
+        shard: &mut Shard,
+        op: Op<B>,
+        now: u64,
+        dialect: Dialect,
+        out: &mut Vec<u8>,
+    ) where
+        B: AsRef<[u8]> + Into<Box<[u8]>>,
+    {
+        if let Some(origin) = &self.origin {
+            if !matches!(op, Op::Get(_) | Op::Exists(_) | Op::Ttl { .. }) {
+                origin.invalidate(op.key());
+            }
+        }
+        exec::apply(shard, op, now, dialect, out);
+    }
+
+    /// FLUSHALL on this core's shard (and its fetches in flight).
+    pub fn flush(&self) {
+        self.shard.borrow_mut().flush();
+        if let Some(origin) = &self.origin {
+            origin.invalidate_all();
         }
     }
 
@@ -202,7 +233,7 @@ impl Core {
                 continue;
             }
             let mut r = Replies::default();
-            exec::apply(&mut self.shard.borrow_mut(), op, now, dialect, &mut r.buf);
+            self.apply(&mut self.shard.borrow_mut(), op, now, dialect, &mut r.buf);
             parts.push(Part::Done(r));
         }
         let mut out = Replies::default();
@@ -233,7 +264,7 @@ impl Core {
                 shard.prefetch(&hashes);
             }
             for op in ops.iter() {
-                exec::apply(&mut shard, op, now, dialect, &mut out.buf);
+                self.apply(&mut shard, op, now, dialect, &mut out.buf);
                 out.seal();
             }
         }
@@ -292,7 +323,7 @@ impl Core {
             }
             Hop::Query { query, reply } => {
                 if let Query::Flush = query {
-                    self.shard.borrow_mut().flush();
+                    self.flush();
                 }
                 let _ = reply.send(self.snapshot());
             }

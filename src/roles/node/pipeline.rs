@@ -12,7 +12,7 @@
 use super::core::{bump, Core};
 use super::hop::{assemble, combine, Finish, Finished, Hop, Replies, Spare, Src, Step};
 use super::session::{self, Session};
-use crate::cmd::{self, exec, Combine, Command, Op, OpBatch};
+use crate::cmd::{self, Combine, Command, Op, OpBatch};
 use crate::ownership::shard_for;
 use crate::proto::{line, reply, resp, Dialect, ProtoError};
 use futures_channel::oneshot;
@@ -139,7 +139,7 @@ impl Plan {
         let owner = shard_for(op.key(), core.n);
         if owner == core.id && !core.reads_through(&op) {
             self.local(out, |o| {
-                exec::apply(&mut core.shard.borrow_mut(), op, now, dialect, o)
+                core.apply(&mut core.shard.borrow_mut(), op, now, dialect, o)
             });
         } else {
             if self.batches.len() < core.n {
@@ -191,7 +191,7 @@ impl Plan {
             {
                 let mut shard = core.shard.borrow_mut();
                 for op in ops {
-                    exec::apply(&mut shard, op, now, Dialect::Resp, &mut parts.buf);
+                    core.apply(&mut shard, op, now, Dialect::Resp, &mut parts.buf);
                     parts.seal();
                 }
             }
