@@ -386,6 +386,60 @@ fn a_delete_during_the_fetch_keeps_the_fetched_value_out_of_the_cache() {
 }
 
 #[test]
+fn pipelined_writes_after_a_read_through_get_keep_request_order() {
+    // One core, so every key is the connection's own: the GETs of a
+    // pipeline may wait on the origin, and the writes after them must
+    // still run after them.
+    let origin = HeldOrigin::start();
+    origin.auto(&bulk("from origin"));
+    let node = Node::start(&["--cores", "1", "--origin", &origin.arg()]);
+    let mut con = node.resp();
+    assert_eq!(con.cmd("SET k v1"), "+OK\r\n");
+    let pipeline: Vec<u8> = [
+        &["GET", "k"][..],
+        &["SET", "k", "v2"],
+        &["GET", "k"],
+        &["DEL", "k"],
+        &["GET", "k"],
+        &["EXISTS", "k"],
+    ]
+    .iter()
+    .flat_map(|args| {
+        let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        common::encode(&args)
+    })
+    .collect();
+    con.send(&pipeline);
+    let replies: Vec<String> = (0..6).map(|_| text(&con.read_reply())).collect();
+    assert_eq!(
+        replies,
+        [
+            text(&bulk("v1")),
+            "+OK\r\n".to_string(),
+            text(&bulk("v2")),
+            ":1\r\n".to_string(),
+            text(&bulk("from origin")),
+            ":1\r\n".to_string(),
+        ]
+    );
+    assert_eq!(origin.received(), 1);
+    // Ops after a GET that fetches see the fetched value, as they would
+    // one request at a time.
+    origin.auto(&bulk("41"));
+    con.send(
+        &[
+            common::encode(&[b"GET", b"n"]),
+            common::encode(&[b"INCR", b"n"]),
+        ]
+        .concat(),
+    );
+    assert_eq!(con.read_reply(), bulk("41"));
+    assert_eq!(con.read_reply(), b":42\r\n");
+    assert_eq!(con.cmd("GET n"), text(&bulk("42")));
+    assert_eq!(origin.received(), 2);
+}
+
+#[test]
 fn a_negative_entry_expires_after_its_ttl_and_the_next_get_fetches_again() {
     let origin = HeldOrigin::start();
     let node = Node::start(&["--origin", &origin.arg(), "--negative-ttl", "1"]);

@@ -12,6 +12,7 @@ use crate::store::Shard;
 use crate::store::{SetCond, SetExpiry};
 use futures_channel::oneshot;
 use glommio::channels::shared_channel::ConnectedReceiver;
+use smallvec::SmallVec;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -212,25 +213,40 @@ impl Core {
 
     /// Run a batch that may contain read-through GETs: everything else runs
     /// at once, in order; GET misses start (or join) their fetches together,
-    /// then the replies are written in request order.
+    /// then the replies are written in request order. An op after a GET
+    /// that waits on a fetch of the same key first waits for that fetch, so
+    /// it sees what it would without pipelining (EXISTS finds the fetched
+    /// key, INCR adds to the fetched value, DEL removes it).
     pub async fn run_ops_async(self: &Rc<Self>, ops: &OpBatch, dialect: Dialect) -> Replies {
         enum Part {
             Done(Replies),
+            Got(Fetched),
             Wait(oneshot::Receiver<Fetched>),
         }
-        let now = self.now();
+        let abandoned = || Err(FetchError::Io("fetch abandoned".into()));
+        let mut now = self.now();
         let mut parts = Vec::with_capacity(ops.len());
+        // Keys of the GETs so far that wait on a fetch.
+        let mut fetching: SmallVec<[&[u8]; 8]> = SmallVec::new();
         for op in ops.iter() {
             if let (true, Op::Get(key)) = (self.origin.is_some(), &op) {
                 match self.get_or_fetch(key, now) {
-                    Ok(v) => {
-                        let mut r = Replies::default();
-                        encode_fetched(&v, dialect, &mut r.buf);
-                        parts.push(Part::Done(r));
+                    Ok(v) => parts.push(Part::Got(v)),
+                    Err(rx) => {
+                        fetching.push(key);
+                        parts.push(Part::Wait(rx));
                     }
-                    Err(rx) => parts.push(Part::Wait(rx)),
                 }
                 continue;
+            }
+            if fetching.contains(&op.key()) {
+                for part in &mut parts {
+                    if let Part::Wait(rx) = part {
+                        *part = Part::Got(rx.await.unwrap_or_else(|_| abandoned()));
+                    }
+                }
+                fetching.clear();
+                now = self.now();
             }
             let mut r = Replies::default();
             self.apply(&mut self.shard.borrow_mut(), op, now, dialect, &mut r.buf);
@@ -240,10 +256,9 @@ impl Core {
         for part in parts {
             match part {
                 Part::Done(r) => out.buf.extend_from_slice(&r.buf),
+                Part::Got(v) => encode_fetched(&v, dialect, &mut out.buf),
                 Part::Wait(rx) => {
-                    let v = rx
-                        .await
-                        .unwrap_or(Err(FetchError::Io("fetch abandoned".into())));
+                    let v = rx.await.unwrap_or_else(|_| abandoned());
                     encode_fetched(&v, dialect, &mut out.buf);
                 }
             }

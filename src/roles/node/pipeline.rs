@@ -137,7 +137,11 @@ impl Plan {
         out: &mut Vec<u8>,
     ) {
         let owner = shard_for(op.key(), core.n);
-        if owner == core.id && !core.reads_through(&op) {
+        // A read-through GET on this core's own key waits in this core's
+        // batch (it may have to fetch); the ops on this core's keys that
+        // follow it join that batch instead of running ahead of it.
+        let own_waiting = self.batches.get(core.id).is_some_and(|b| !b.is_empty());
+        if owner == core.id && !core.reads_through(&op) && !own_waiting {
             self.local(out, |o| {
                 core.apply(&mut core.shard.borrow_mut(), op, now, dialect, o)
             });
@@ -291,7 +295,8 @@ impl Plan {
                 continue;
             }
             if owner == core.id {
-                // Only read-through GETs are batched for this core itself.
+                // Only read-through GETs, and the ops after them, are
+                // batched for this core itself.
                 own = Some(std::mem::take(batch));
                 continue;
             }
