@@ -471,6 +471,38 @@ fn a_negative_entry_expires_after_its_ttl_and_the_next_get_fetches_again() {
 }
 
 #[test]
+fn a_write_drops_the_negative_entry_of_its_key() {
+    // "Not found" is cached for a minute; then the key is created at the
+    // origin and the application DELs it from the cache, as it would after
+    // any origin update. The next GET must ask the origin, not the
+    // negative cache.
+    let origin = HeldOrigin::start();
+    origin.auto(b"$-1\r\n");
+    let node = Node::start(&["--origin", &origin.arg(), "--negative-ttl", "60"]);
+    let mut con = node.resp();
+    assert_eq!(con.cmd("GET later"), "$-1\r\n");
+    assert_eq!(con.cmd("GET later"), "$-1\r\n");
+    assert_eq!(origin.received(), 1, "the second GET is a negative hit");
+    origin.auto(&bulk("created"));
+    assert_eq!(con.cmd("DEL later"), ":0\r\n");
+    assert_eq!(con.cmd("GET later"), text(&bulk("created")));
+    assert_eq!(origin.received(), 2);
+    // The same after SET + DEL, and after FLUSHALL.
+    origin.auto(b"$-1\r\n");
+    assert_eq!(con.cmd("GET other"), "$-1\r\n");
+    assert_eq!(con.cmd("SET other x"), "+OK\r\n");
+    assert_eq!(con.cmd("DEL other"), ":1\r\n");
+    origin.auto(&bulk("created"));
+    assert_eq!(con.cmd("GET other"), text(&bulk("created")));
+    origin.auto(b"$-1\r\n");
+    assert_eq!(con.cmd("GET third"), "$-1\r\n");
+    assert_eq!(con.cmd("FLUSHALL"), "+OK\r\n");
+    origin.auto(&bulk("created"));
+    assert_eq!(con.cmd("GET third"), text(&bulk("created")));
+    assert_eq!(origin.received(), 6);
+}
+
+#[test]
 fn read_through_fills_the_cache_and_the_second_get_stays_local() {
     let origin = Origin::start(&[]);
     let node = Node::start(&["--origin", &origin.addr.to_string()]);

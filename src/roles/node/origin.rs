@@ -11,7 +11,8 @@
 //! FLUSHALL) makes that fetch stale: its waiters, who asked before the
 //! write, still get its answer, but it is not cached, and later misses
 //! start a fresh fetch. Otherwise a DEL meant to invalidate a key would be
-//! undone by the old value landing just after it.
+//! undone by the old value landing just after it. A write also drops the
+//! key's negative entry, and FLUSHALL the whole negative cache.
 
 use crate::map::HashMap;
 use crate::proto::client;
@@ -149,25 +150,31 @@ impl Origin {
     }
 
     /// `key` is being written: a fetch in flight for it goes stale (see
-    /// the module docs).
+    /// the module docs), and a "not found" remembered for it is dropped, so
+    /// a DEL invalidates a negative entry as it does a cached value.
     #[inline]
     pub fn invalidate(&self, key: &[u8]) {
         let mut flights = self.flights.borrow_mut();
-        if flights.is_empty() {
-            return;
+        if !flights.is_empty() {
+            if let Some(flight) = flights.remove(key) {
+                flight.stale.set(true);
+            }
         }
-        if let Some(flight) = flights.remove(key) {
-            flight.stale.set(true);
+        let mut negative = self.negative.borrow_mut();
+        if !negative.is_empty() {
+            negative.remove(key);
         }
     }
 
-    /// Every key is being removed (FLUSHALL): every fetch in flight goes stale.
+    /// Every key is being removed (FLUSHALL): every fetch in flight goes
+    /// stale and the negative cache is emptied.
     pub fn invalidate_all(&self) {
         let mut flights = self.flights.borrow_mut();
         for flight in flights.values() {
             flight.stale.set(true);
         }
         flights.clear();
+        self.negative.borrow_mut().clear();
     }
 
     /// End `flight`, the fetch of `key`, handing `result` to every waiter.
