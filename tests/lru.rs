@@ -272,3 +272,43 @@ fn lru_is_exact_per_core_and_counts_the_uses_redis_counts() {
         assert_eq!(shard["keys"].as_u64(), Some(per_core as u64), "shard {s}");
     }
 }
+
+#[test]
+fn a_capacity_that_does_not_divide_by_the_cores_is_never_exceeded() {
+    // 2,001 keys over 2 cores: one core holds 1,001, the other 1,000.
+    let capacity = 2001;
+    let node = Node::start(&[
+        "--cores",
+        "2",
+        "--cache-type",
+        "lru",
+        "--capacity",
+        &capacity.to_string(),
+    ]);
+    let mut con = node.resp();
+    let written = 1500;
+    let keys: Vec<Vec<String>> = (0..CORES)
+        .map(|s| keys_on_shard("k:", s, CORES, written))
+        .collect();
+    let writes: Vec<Vec<String>> = (0..written)
+        .flat_map(|i| keys.iter().map(move |ks| cmd(&["SET", &ks[i], "v"])))
+        .collect();
+    pipeline(&mut con, &writes);
+    assert_eq!(con.cmd("DBSIZE"), format!(":{capacity}\r\n"));
+    // The first `capacity % cores` cores take one key more.
+    let caps = [1001, 1000];
+    for (s, ks) in keys.iter().enumerate() {
+        let probes: Vec<Vec<String>> = ks.iter().map(|k| cmd(&["EXISTS", k])).collect();
+        let held: Vec<bool> = pipeline(&mut con, &probes)
+            .iter()
+            .map(|r| r == b":1\r\n")
+            .collect();
+        let expected: Vec<bool> = (0..written).map(|i| i >= written - caps[s]).collect();
+        assert!(
+            held == expected,
+            "shard {s} must hold exactly its newest {} keys; holds {}",
+            caps[s],
+            held.iter().filter(|&&h| h).count()
+        );
+    }
+}
