@@ -226,7 +226,14 @@ fn wait_metric(node: &Node, field: &str, want: u64) {
 /// `n` connections to `node`, each sending `GET key` at the same moment
 /// from its own thread; join the handles for the exact reply bytes.
 fn concurrent_gets(node: &Node, key: &str, n: usize) -> Vec<thread::JoinHandle<Vec<u8>>> {
-    let conns: Vec<RespConn> = (0..n).map(|_| node.resp()).collect();
+    let conns: Vec<RespConn> = (0..n)
+        .map(|_| {
+            let con = node.resp();
+            // Waiting on a held fetch may take long on a loaded machine.
+            con.stream.set_read_timeout(Some(SLOW)).unwrap();
+            con
+        })
+        .collect();
     let gate = Arc::new(Barrier::new(n));
     conns
         .into_iter()
@@ -314,7 +321,7 @@ fn an_origin_timeout_reaches_every_waiter_and_the_next_get_retries() {
     let clients = 20;
     let handles = concurrent_gets(&node, "k", clients);
     for h in handles {
-        // The client's read timeout (20 s) fails a hung waiter.
+        // A waiter that hangs fails on its read timeout (SLOW).
         assert_eq!(text(&h.join().unwrap()), "-ERR origin timed out\r\n");
     }
     let m = node_metrics(&node);
@@ -392,7 +399,14 @@ fn pipelined_writes_after_a_read_through_get_keep_request_order() {
     // still run after them.
     let origin = HeldOrigin::start();
     origin.auto(&bulk("from origin"));
-    let node = Node::start(&["--cores", "1", "--origin", &origin.arg()]);
+    let node = Node::start(&[
+        "--cores",
+        "1",
+        "--origin",
+        &origin.arg(),
+        "--origin-timeout",
+        "600000",
+    ]);
     let mut con = node.resp();
     assert_eq!(con.cmd("SET k v1"), "+OK\r\n");
     let pipeline: Vec<u8> = [
@@ -442,7 +456,14 @@ fn pipelined_writes_after_a_read_through_get_keep_request_order() {
 #[test]
 fn a_negative_entry_expires_after_its_ttl_and_the_next_get_fetches_again() {
     let origin = HeldOrigin::start();
-    let node = Node::start(&["--origin", &origin.arg(), "--negative-ttl", "1"]);
+    let node = Node::start(&[
+        "--origin",
+        &origin.arg(),
+        "--negative-ttl",
+        "1",
+        "--origin-timeout",
+        "600000",
+    ]);
     let mut con = node.resp();
     let first = get_in_background(&node, "gone");
     origin.wait_received(1);
@@ -478,7 +499,14 @@ fn a_write_drops_the_negative_entry_of_its_key() {
     // negative cache.
     let origin = HeldOrigin::start();
     origin.auto(b"$-1\r\n");
-    let node = Node::start(&["--origin", &origin.arg(), "--negative-ttl", "60"]);
+    let node = Node::start(&[
+        "--origin",
+        &origin.arg(),
+        "--negative-ttl",
+        "60",
+        "--origin-timeout",
+        "600000",
+    ]);
     let mut con = node.resp();
     assert_eq!(con.cmd("GET later"), "$-1\r\n");
     assert_eq!(con.cmd("GET later"), "$-1\r\n");
@@ -505,7 +533,12 @@ fn a_write_drops_the_negative_entry_of_its_key() {
 #[test]
 fn read_through_fills_the_cache_and_the_second_get_stays_local() {
     let origin = Origin::start(&[]);
-    let node = Node::start(&["--origin", &origin.addr.to_string()]);
+    let node = Node::start(&[
+        "--origin",
+        &origin.addr.to_string(),
+        "--origin-timeout",
+        "600000",
+    ]);
     let mut con = node.redis();
     let first: Option<String> = con.get("article/1").unwrap();
     let text = first.expect("article/1 comes from the origin's sample data");
@@ -535,7 +568,14 @@ fn read_through_fills_the_cache_and_the_second_get_stays_local() {
 #[test]
 fn negative_ttl_caches_not_found() {
     let origin = Origin::start(&[]);
-    let node = Node::start(&["--origin", &origin.addr.to_string(), "--negative-ttl", "60"]);
+    let node = Node::start(&[
+        "--origin",
+        &origin.addr.to_string(),
+        "--negative-ttl",
+        "60",
+        "--origin-timeout",
+        "600000",
+    ]);
     let mut con = node.redis();
     for _ in 0..5 {
         let v: Option<String> = con.get("nope/1").unwrap();
@@ -549,7 +589,9 @@ fn negative_ttl_caches_not_found() {
 fn origin_down_is_a_clear_error_and_nothing_is_cached() {
     let mut origin = Origin::start(&[]);
     let addr = origin.addr.to_string();
-    let node = Node::start(&["--origin", &addr, "--origin-timeout", "500"]);
+    // Long: the first fetch must succeed on a loaded machine; once the
+    // origin is down, connecting fails at once.
+    let node = Node::start(&["--origin", &addr, "--origin-timeout", "30000"]);
     let mut con = node.redis();
     let ok: Option<String> = con.get("article/3").unwrap();
     assert!(ok.is_some());
