@@ -348,7 +348,8 @@ impl Shard {
         }
     }
 
-    /// EXISTS: like GET but without touching counters or recency.
+    /// EXISTS: like GET but without touching counters or recency (Redis
+    /// looks the key up with `LOOKUP_NOTOUCH`).
     pub fn exists(&mut self, key: &[u8], now: u64) -> bool {
         self.lookup(key, now).is_some()
     }
@@ -376,6 +377,11 @@ impl Shard {
             SetCond::IfPresent => existing.is_some(),
         };
         if !applies {
+            // Redis looks the key up for writing before checking NX/XX,
+            // so a refused SET on a live key still counts as a use.
+            if let Some(slot) = existing {
+                self.touch(slot);
+            }
             let old = if want_old {
                 existing
                     .and_then(|s| self.map.at(s))
@@ -439,6 +445,11 @@ impl Shard {
         self.make_room(entry_cost(key.len(), 20))?;
         let hash = self.map.hash_one(key);
         let existing = self.lookup_hashed(hash, key, now);
+        // A use even if the value turns out not to be an integer (Redis
+        // looks the key up for writing first).
+        if let Some(slot) = existing {
+            self.touch(slot);
+        }
         let current = match existing.and_then(|s| self.map.at(s)) {
             Some((_, e)) => parse_i64(&e.value).ok_or(StoreError::NotInteger)?,
             None => 0,
@@ -454,7 +465,6 @@ impl Shard {
                 let old = std::mem::replace(&mut e.value, text);
                 self.used =
                     self.used - entry_cost(klen, old.len()) + entry_cost(klen, e.value.len());
-                self.touch(slot);
             }
             None => {
                 let at = self.default_expiry(now);
@@ -465,11 +475,14 @@ impl Shard {
     }
 
     /// EXPIRE/PEXPIRE with an absolute time; a time not after `now` deletes
-    /// the key (as Redis does). Returns whether the TTL was set.
+    /// the key (as Redis does). Returns whether the TTL was set. A use of
+    /// a live key, even when the condition refuses (Redis looks it up for
+    /// writing first).
     pub fn expire_at(&mut self, key: &[u8], at: u64, cond: ExpireCond, now: u64) -> bool {
         let Some(slot) = self.lookup(key, now) else {
             return false;
         };
+        self.touch(slot);
         let Some((_, e)) = self.map.at(slot) else {
             return false;
         };
@@ -493,7 +506,7 @@ impl Shard {
         true
     }
 
-    /// TTL/PTTL.
+    /// TTL/PTTL: not a use (Redis looks the key up with `LOOKUP_NOTOUCH`).
     pub fn ttl(&mut self, key: &[u8], now: u64) -> Ttl {
         match self.lookup(key, now).and_then(|s| self.map.at(s)) {
             None => Ttl::Missing,
@@ -502,11 +515,13 @@ impl Shard {
         }
     }
 
-    /// PERSIST: drop the TTL; whether there was one.
+    /// PERSIST: drop the TTL; whether there was one. A use of a live key,
+    /// TTL or not, as in Redis.
     pub fn persist(&mut self, key: &[u8], now: u64) -> bool {
         let Some(slot) = self.lookup(key, now) else {
             return false;
         };
+        self.touch(slot);
         let had = self.map.at(slot).is_some_and(|(_, e)| e.expires_at != 0);
         if had {
             self.set_expiry(slot, 0);

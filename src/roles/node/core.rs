@@ -12,6 +12,7 @@ use crate::store::Shard;
 use crate::store::{SetCond, SetExpiry};
 use futures_channel::oneshot;
 use glommio::channels::shared_channel::ConnectedReceiver;
+use smallvec::SmallVec;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -151,17 +152,18 @@ impl Core {
         }
         match origin.join(key) {
             Flight::Follower(rx) => Err(rx),
-            Flight::Leader(rx) => {
+            Flight::Leader(rx, flight) => {
                 let core = self.clone();
                 let key: Box<[u8]> = key.into();
                 glommio::spawn_local(async move {
                     let Some(origin) = &core.origin else { return };
                     let result = origin.fetch(&key).await;
                     let now = core.now();
-                    if let Ok(Some(v)) = &result {
-                        // IfAbsent: a SET that landed while we fetched is newer
-                        // than what the origin told us. An OOM refusal just
-                        // means the value is served uncached.
+                    if let (Ok(Some(v)), false) = (&result, flight.is_stale()) {
+                        // No write to the key landed while we fetched (it
+                        // would have made the flight stale), so the key is
+                        // still absent; IfAbsent only guards that. An OOM
+                        // refusal just means the value is served uncached.
                         let _ = core.shard.borrow_mut().set(
                             &key[..],
                             v.clone(),
@@ -171,7 +173,7 @@ impl Core {
                             now,
                         );
                     }
-                    origin.land(&key, &result, now);
+                    origin.land(&key, &flight, &result, now);
                 })
                 .detach();
                 Err(rx)
@@ -179,40 +181,84 @@ impl Core {
         }
     }
 
+    /// Run `op` on `shard`, appending its reply to `out`. On a read-through
+    /// node a write first makes a fetch of its key in flight stale, so the
+    /// fetched value cannot land after (and undo) the write.
+    #[inline]
+    pub fn apply<B>(
+        &self,
+        shard: &mut Shard,
+        op: Op<B>,
+        now: u64,
+        dialect: Dialect,
+        out: &mut Vec<u8>,
+    ) where
+        B: AsRef<[u8]> + Into<Box<[u8]>>,
+    {
+        if let Some(origin) = &self.origin {
+            if !matches!(op, Op::Get(_) | Op::Exists(_) | Op::Ttl { .. }) {
+                origin.invalidate(op.key());
+            }
+        }
+        exec::apply(shard, op, now, dialect, out);
+    }
+
+    /// FLUSHALL on this core's shard (and its fetches in flight).
+    pub fn flush(&self) {
+        self.shard.borrow_mut().flush();
+        if let Some(origin) = &self.origin {
+            origin.invalidate_all();
+        }
+    }
+
     /// Run a batch that may contain read-through GETs: everything else runs
     /// at once, in order; GET misses start (or join) their fetches together,
-    /// then the replies are written in request order.
+    /// then the replies are written in request order. An op after a GET
+    /// that waits on a fetch of the same key first waits for that fetch, so
+    /// it sees what it would without pipelining (EXISTS finds the fetched
+    /// key, INCR adds to the fetched value, DEL removes it).
     pub async fn run_ops_async(self: &Rc<Self>, ops: &OpBatch, dialect: Dialect) -> Replies {
         enum Part {
             Done(Replies),
+            Got(Fetched),
             Wait(oneshot::Receiver<Fetched>),
         }
-        let now = self.now();
+        let abandoned = || Err(FetchError::Io("fetch abandoned".into()));
+        let mut now = self.now();
         let mut parts = Vec::with_capacity(ops.len());
+        // Keys of the GETs so far that wait on a fetch.
+        let mut fetching: SmallVec<[&[u8]; 8]> = SmallVec::new();
         for op in ops.iter() {
             if let (true, Op::Get(key)) = (self.origin.is_some(), &op) {
                 match self.get_or_fetch(key, now) {
-                    Ok(v) => {
-                        let mut r = Replies::default();
-                        encode_fetched(&v, dialect, &mut r.buf);
-                        parts.push(Part::Done(r));
+                    Ok(v) => parts.push(Part::Got(v)),
+                    Err(rx) => {
+                        fetching.push(key);
+                        parts.push(Part::Wait(rx));
                     }
-                    Err(rx) => parts.push(Part::Wait(rx)),
                 }
                 continue;
             }
+            if fetching.contains(&op.key()) {
+                for part in &mut parts {
+                    if let Part::Wait(rx) = part {
+                        *part = Part::Got(rx.await.unwrap_or_else(|_| abandoned()));
+                    }
+                }
+                fetching.clear();
+                now = self.now();
+            }
             let mut r = Replies::default();
-            exec::apply(&mut self.shard.borrow_mut(), op, now, dialect, &mut r.buf);
+            self.apply(&mut self.shard.borrow_mut(), op, now, dialect, &mut r.buf);
             parts.push(Part::Done(r));
         }
         let mut out = Replies::default();
         for part in parts {
             match part {
                 Part::Done(r) => out.buf.extend_from_slice(&r.buf),
+                Part::Got(v) => encode_fetched(&v, dialect, &mut out.buf),
                 Part::Wait(rx) => {
-                    let v = rx
-                        .await
-                        .unwrap_or(Err(FetchError::Io("fetch abandoned".into())));
+                    let v = rx.await.unwrap_or_else(|_| abandoned());
                     encode_fetched(&v, dialect, &mut out.buf);
                 }
             }
@@ -233,7 +279,7 @@ impl Core {
                 shard.prefetch(&hashes);
             }
             for op in ops.iter() {
-                exec::apply(&mut shard, op, now, dialect, &mut out.buf);
+                self.apply(&mut shard, op, now, dialect, &mut out.buf);
                 out.seal();
             }
         }
@@ -292,7 +338,7 @@ impl Core {
             }
             Hop::Query { query, reply } => {
                 if let Query::Flush = query {
-                    self.shard.borrow_mut().flush();
+                    self.flush();
                 }
                 let _ = reply.send(self.snapshot());
             }

@@ -23,7 +23,7 @@ pub async fn gather(core: &Core, query: Query) -> Vec<Snapshot> {
         }
     }
     if let Query::Flush = query {
-        core.shard.borrow_mut().flush();
+        core.flush();
     }
     let mut all = vec![core.snapshot()];
     for rx in pending {

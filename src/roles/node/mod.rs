@@ -89,7 +89,8 @@ pub struct NodeArgs {
     /// TTL in seconds given to every key by `--cache-type ttl`.
     #[arg(long, default_value_t = 60)]
     pub ttl: u64,
-    /// Most keys held by `--cache-type lru` (split evenly over cores).
+    /// Most keys held by `--cache-type lru` (split over cores, the first
+    /// `capacity % cores` taking one more; at least one per core).
     #[arg(long, default_value_t = 1_000_000)]
     pub capacity: usize,
     /// Memory bound for keys and values, e.g. 100mb or 2gb (split over cores).
@@ -211,12 +212,19 @@ impl NodeConfig {
         ShardConfig {
             eviction: self.eviction,
             capacity: (self.args.cache_type == CacheType::Lru)
-                .then(|| self.args.capacity.div_ceil(n)),
+                .then(|| core_share(self.args.capacity, core, n)),
             maxmemory: self.maxmemory.map(|m| m / n),
             default_ttl_ms: (self.args.cache_type == CacheType::Ttl).then(|| self.args.ttl * 1000),
             seed: 0x5eed ^ core as u64,
         }
     }
+}
+
+/// Core `core`'s share of a key capacity split over `n` cores: the shares
+/// add up to `total` (the first `total % n` cores take one more), except
+/// that every core gets room for at least one key.
+fn core_share(total: usize, core: usize, n: usize) -> usize {
+    (total / n + usize::from(core < total % n)).max(1)
 }
 
 /// File descriptors kept back from maxclients: listeners, io_uring rings,
@@ -248,6 +256,12 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
         None => cap,
     };
     log::info!("open-file limit {limit}: accepting up to {maxclients} clients");
+    if cfg.args.cache_type == CacheType::Lru && cfg.args.capacity < cores {
+        log::warn!(
+            "--capacity {} is less than --cores {cores}: every core holds at least one key, so up to {cores} are kept",
+            cfg.args.capacity
+        );
+    }
     crate::sys::warn_if_backlog_capped(cfg.args.backlog);
 
     // Bind every core's listener here, before the executors start, so that
@@ -439,4 +453,22 @@ async fn core_main(
         glommio::timer::sleep(Duration::from_millis(5)).await;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::core_share;
+
+    #[test]
+    fn capacity_shares_add_up_to_the_capacity() {
+        for (total, n) in [(2000, 2), (2001, 2), (100, 3), (7, 4), (4, 4)] {
+            let shares: Vec<usize> = (0..n).map(|c| core_share(total, c, n)).collect();
+            assert_eq!(shares.iter().sum::<usize>(), total, "{total} over {n}");
+            assert!(shares.iter().max().unwrap() - shares.iter().min().unwrap() <= 1);
+        }
+        assert_eq!(core_share(2001, 0, 2), 1001);
+        assert_eq!(core_share(2001, 1, 2), 1000);
+        // Fewer keys than cores: one each.
+        assert_eq!((0..4).map(|c| core_share(2, c, 4)).sum::<usize>(), 4);
+    }
 }

@@ -6,6 +6,13 @@
 //! fetches ("flights") is enough — the first miss starts the fetch, later
 //! ones wait on it. A failed or timed-out fetch is answered with an error and
 //! nothing is cached; "not found" is cached only with `--negative-ttl`.
+//!
+//! A write to a key while its fetch is out (SET, DEL, INCR, EXPIRE, ...,
+//! FLUSHALL) makes that fetch stale: its waiters, who asked before the
+//! write, still get its answer, but it is not cached, and later misses
+//! start a fresh fetch. Otherwise a DEL meant to invalidate a key would be
+//! undone by the old value landing just after it. A write also drops the
+//! key's negative entry, and FLUSHALL the whole negative cache.
 
 use crate::map::HashMap;
 use crate::proto::client;
@@ -14,6 +21,7 @@ use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::TcpStream;
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::time::Duration;
 
 /// Most idle origin connections kept per core.
@@ -42,6 +50,22 @@ pub type Fetched = Result<Option<Box<[u8]>>, FetchError>;
 /// Everyone waiting for one key's fetch.
 type Waiters = Vec<oneshot::Sender<Fetched>>;
 
+/// One key's fetch in flight.
+#[derive(Default)]
+pub struct InFlight {
+    waiters: RefCell<Waiters>,
+    /// Set when the key was written while the fetch was out: its answer is
+    /// then older than the write and must not be cached.
+    stale: Cell<bool>,
+}
+
+impl InFlight {
+    /// Whether a write to the key overtook this fetch.
+    pub fn is_stale(&self) -> bool {
+        self.stale.get()
+    }
+}
+
 /// Per-core counters of the read-through path.
 #[derive(Default)]
 pub struct OriginStats {
@@ -61,7 +85,8 @@ pub struct Origin {
     timeout: Duration,
     negative_ttl_ms: Option<u64>,
     idle: RefCell<Vec<TcpStream>>,
-    flights: RefCell<HashMap<Box<[u8]>, Waiters>>,
+    /// The current fetch of each key being fetched.
+    flights: RefCell<HashMap<Box<[u8]>, Rc<InFlight>>>,
     /// Keys the origin recently said it does not have, with their expiry.
     negative: RefCell<HashMap<Box<[u8]>, u64>>,
     /// Counters.
@@ -70,8 +95,9 @@ pub struct Origin {
 
 /// Whether a new fetch must be started for a miss.
 pub enum Flight {
-    /// This miss started the flight: the caller spawns the fetch.
-    Leader(oneshot::Receiver<Fetched>),
+    /// This miss started the flight: the caller spawns the fetch and ends
+    /// it with [`Origin::land`].
+    Leader(oneshot::Receiver<Fetched>, Rc<InFlight>),
     /// A fetch is already in flight; wait on it.
     Follower(oneshot::Receiver<Fetched>),
 }
@@ -111,24 +137,58 @@ impl Origin {
     pub fn join(&self, key: &[u8]) -> Flight {
         let (tx, rx) = oneshot::channel();
         let mut flights = self.flights.borrow_mut();
-        if let Some(waiters) = flights.get_mut(key) {
-            waiters.push(tx);
+        if let Some(flight) = flights.get(key) {
+            flight.waiters.borrow_mut().push(tx);
             let c = &self.stats.coalesced;
             c.set(c.get() + 1);
             return Flight::Follower(rx);
         }
-        flights.insert(key.into(), vec![tx]);
-        Flight::Leader(rx)
+        let flight = Rc::new(InFlight::default());
+        flight.waiters.borrow_mut().push(tx);
+        flights.insert(key.into(), flight.clone());
+        Flight::Leader(rx, flight)
     }
 
-    /// End the flight for `key`, handing `result` to every waiter, and
-    /// remember a "not found" if negative caching is on.
-    pub fn land(&self, key: &[u8], result: &Fetched, now: u64) {
-        if let (Ok(None), Some(ttl)) = (result, self.negative_ttl_ms) {
-            self.negative.borrow_mut().insert(key.into(), now + ttl);
+    /// `key` is being written: a fetch in flight for it goes stale (see
+    /// the module docs), and a "not found" remembered for it is dropped, so
+    /// a DEL invalidates a negative entry as it does a cached value.
+    #[inline]
+    pub fn invalidate(&self, key: &[u8]) {
+        let mut flights = self.flights.borrow_mut();
+        if !flights.is_empty() {
+            if let Some(flight) = flights.remove(key) {
+                flight.stale.set(true);
+            }
         }
-        let waiters = self.flights.borrow_mut().remove(key).unwrap_or_default();
-        for w in waiters {
+        let mut negative = self.negative.borrow_mut();
+        if !negative.is_empty() {
+            negative.remove(key);
+        }
+    }
+
+    /// Every key is being removed (FLUSHALL): every fetch in flight goes
+    /// stale and the negative cache is emptied.
+    pub fn invalidate_all(&self) {
+        let mut flights = self.flights.borrow_mut();
+        for flight in flights.values() {
+            flight.stale.set(true);
+        }
+        flights.clear();
+        self.negative.borrow_mut().clear();
+    }
+
+    /// End `flight`, the fetch of `key`, handing `result` to every waiter.
+    /// Unless a write overtook it, it stops being the key's flight and a
+    /// "not found" is remembered if negative caching is on. The caller
+    /// stores a value only if the flight is not [stale](InFlight::is_stale).
+    pub fn land(&self, key: &[u8], flight: &InFlight, result: &Fetched, now: u64) {
+        if !flight.is_stale() {
+            self.flights.borrow_mut().remove(key);
+            if let (Ok(None), Some(ttl)) = (result, self.negative_ttl_ms) {
+                self.negative.borrow_mut().insert(key.into(), now + ttl);
+            }
+        }
+        for w in flight.waiters.take() {
             // A waiter whose client went away has dropped its receiver.
             let _ = w.send(result.clone());
         }

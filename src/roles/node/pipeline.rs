@@ -12,7 +12,7 @@
 use super::core::{bump, Core};
 use super::hop::{assemble, combine, Finish, Finished, Hop, Replies, Spare, Src, Step};
 use super::session::{self, Session};
-use crate::cmd::{self, exec, Combine, Command, Op, OpBatch};
+use crate::cmd::{self, Combine, Command, Op, OpBatch};
 use crate::ownership::shard_for;
 use crate::proto::{line, reply, resp, Dialect, ProtoError};
 use futures_channel::oneshot;
@@ -137,9 +137,13 @@ impl Plan {
         out: &mut Vec<u8>,
     ) {
         let owner = shard_for(op.key(), core.n);
-        if owner == core.id && !core.reads_through(&op) {
+        // A read-through GET on this core's own key waits in this core's
+        // batch (it may have to fetch); the ops on this core's keys that
+        // follow it join that batch instead of running ahead of it.
+        let own_waiting = self.batches.get(core.id).is_some_and(|b| !b.is_empty());
+        if owner == core.id && !core.reads_through(&op) && !own_waiting {
             self.local(out, |o| {
-                exec::apply(&mut core.shard.borrow_mut(), op, now, dialect, o)
+                core.apply(&mut core.shard.borrow_mut(), op, now, dialect, o)
             });
         } else {
             if self.batches.len() < core.n {
@@ -191,7 +195,7 @@ impl Plan {
             {
                 let mut shard = core.shard.borrow_mut();
                 for op in ops {
-                    exec::apply(&mut shard, op, now, Dialect::Resp, &mut parts.buf);
+                    core.apply(&mut shard, op, now, Dialect::Resp, &mut parts.buf);
                     parts.seal();
                 }
             }
@@ -291,7 +295,8 @@ impl Plan {
                 continue;
             }
             if owner == core.id {
-                // Only read-through GETs are batched for this core itself.
+                // Only read-through GETs, and the ops after them, are
+                // batched for this core itself.
                 own = Some(std::mem::take(batch));
                 continue;
             }
