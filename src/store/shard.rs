@@ -137,6 +137,9 @@ pub struct Shard {
     cfg: ShardConfig,
     stats: ShardStats,
     rng: fastrand::Rng,
+    /// Running estimate of the TTL left on keys that have one, ms (INFO's
+    /// `avg_ttl`), kept by [`Shard::expire_sample`] as Redis keeps it.
+    avg_ttl_ms: u64,
 }
 
 impl Shard {
@@ -151,6 +154,7 @@ impl Shard {
             rng: fastrand::Rng::with_seed(cfg.seed),
             cfg,
             stats: ShardStats::default(),
+            avg_ttl_ms: 0,
         }
     }
 
@@ -529,10 +533,17 @@ impl Shard {
         had
     }
 
+    /// The estimated TTL left on keys that have one, ms; 0 before the first
+    /// sample or when no key has a TTL (Redis's `avg_ttl`).
+    pub fn avg_ttl_ms(&self) -> u64 {
+        self.avg_ttl_ms
+    }
+
     /// FLUSHALL on this shard.
     pub fn flush(&mut self) {
         self.map.clear();
         self.expiring.clear();
+        self.avg_ttl_ms = 0;
         if let Some(lru) = &mut self.lru {
             lru.clear();
         }
@@ -543,18 +554,39 @@ impl Shard {
     /// keys that have a TTL and reclaim the expired ones. Returns
     /// `(checked, expired)` so the caller can decide to go again (Redis
     /// repeats while more than a quarter of a sample was expired).
+    ///
+    /// Each round also updates the `avg_ttl` estimate exactly as Redis's
+    /// `activeExpireCycle` does: the mean TTL left on the sampled keys not
+    /// yet expired, folded in with a weight of 2% (the first sample sets
+    /// it), integer arithmetic included; no key with a TTL resets it to 0.
     pub fn expire_sample(&mut self, samples: usize, now: u64) -> (usize, usize) {
+        if self.expiring.is_empty() {
+            self.avg_ttl_ms = 0;
+            return (0, 0);
+        }
         let mut checked = 0;
         let mut expired = 0;
+        let (mut ttl_sum, mut ttl_samples) = (0u64, 0u64);
         while checked < samples && !self.expiring.is_empty() {
             checked += 1;
             let slot = self.expiring[self.rng.usize(..self.expiring.len())];
-            let due = self.map.at(slot).is_some_and(|(_, e)| e.expires_at <= now);
-            if due {
+            let Some(at) = self.map.at(slot).map(|(_, e)| e.expires_at) else {
+                continue;
+            };
+            if at <= now {
                 self.remove_slot(slot);
                 self.stats.expired += 1;
                 expired += 1;
+            } else {
+                ttl_sum += at - now;
+                ttl_samples += 1;
             }
+        }
+        if let Some(avg) = ttl_sum.checked_div(ttl_samples) {
+            if self.avg_ttl_ms == 0 {
+                self.avg_ttl_ms = avg;
+            }
+            self.avg_ttl_ms = (self.avg_ttl_ms / 50) * 49 + avg / 50;
         }
         (checked, expired)
     }

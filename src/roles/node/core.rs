@@ -107,6 +107,7 @@ impl Core {
             core: self.id,
             keys: shard.len(),
             expires: shard.expiring_len(),
+            avg_ttl_ms: shard.avg_ttl_ms(),
             used_memory: shard.used_bytes(),
             shard: shard.stats(),
             commands: table::TABLE

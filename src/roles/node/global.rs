@@ -73,6 +73,18 @@ fn totals(snaps: &[Snapshot]) -> (ShardStats, usize, usize, usize) {
     (st, keys, expires, mem)
 }
 
+/// The node's `avg_ttl`: each shard keeps Redis's estimate for its own
+/// keys; the node's is their mean weighted by each shard's keys with a TTL,
+/// over the shards that have sampled (a shard's 0 means "no estimate yet").
+fn avg_ttl_ms(snaps: &[Snapshot]) -> u64 {
+    let (mut weighted, mut weight) = (0u128, 0u128);
+    for s in snaps.iter().filter(|s| s.avg_ttl_ms > 0) {
+        weighted += u128::from(s.avg_ttl_ms) * s.expires as u128;
+        weight += s.expires as u128;
+    }
+    weighted.checked_div(weight).map_or(0, |avg| avg as u64)
+}
+
 /// INFO in Redis's format: `# Section` headers, `field:value` lines, CRLF.
 pub fn render_info(core: &Core, snaps: &[Snapshot], sections: &[String]) -> String {
     let want = |name: &str| {
@@ -163,7 +175,8 @@ pub fn render_info(core: &Core, snaps: &[Snapshot], sections: &[String]) -> Stri
     });
     section(&mut o, "keyspace", "Keyspace", &|o| {
         if keys > 0 {
-            let _ = write!(o, "db0:keys={keys},expires={expires},avg_ttl=0\r\n");
+            let avg_ttl = avg_ttl_ms(snaps);
+            let _ = write!(o, "db0:keys={keys},expires={expires},avg_ttl={avg_ttl}\r\n");
         }
     });
     o

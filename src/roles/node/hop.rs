@@ -66,6 +66,8 @@ pub struct Snapshot {
     pub keys: usize,
     /// Keys with a TTL.
     pub expires: usize,
+    /// The shard's estimate of the TTL those keys have left, ms.
+    pub avg_ttl_ms: u64,
     /// Bytes charged against maxmemory.
     pub used_memory: usize,
     /// Hits, misses, expirations, evictions.

@@ -297,3 +297,60 @@ fn prefetch_is_only_a_hint_on_empty_growing_and_missing_keys() {
     }
     assert_eq!(s.get(b"absent", 0), None);
 }
+
+/// `avg_ttl` follows Redis's `activeExpireCycle`: the first sample sets the
+/// estimate, later ones are folded in at 2% with Redis's integer division,
+/// and a shard with no TTL left reads 0.
+#[test]
+fn avg_ttl_is_redis_running_estimate() {
+    let mut s = Shard::new(ShardConfig::default());
+    for i in 0..10u8 {
+        let key = [b'k', i];
+        s.set(
+            &key[..],
+            &b"v"[..],
+            SetExpiry::At(10_000),
+            SetCond::Always,
+            false,
+            0,
+        )
+        .unwrap();
+    }
+    s.set(
+        &b"forever"[..],
+        &b"v"[..],
+        SetExpiry::Clear,
+        SetCond::Always,
+        false,
+        0,
+    )
+    .unwrap();
+    assert_eq!(s.avg_ttl_ms(), 0, "no sample yet");
+    s.expire_sample(20, 0);
+    // (10000/50)*49 + 10000/50, as Redis: the first sample is the estimate.
+    assert_eq!(s.avg_ttl_ms(), 10_000);
+    s.expire_sample(20, 1_000);
+    assert_eq!(s.avg_ttl_ms(), (10_000 / 50) * 49 + 9_000 / 50);
+    // Every TTL passed: those samples are expired, not averaged.
+    let before = s.avg_ttl_ms();
+    s.expire_sample(20, 20_000);
+    assert_eq!(s.avg_ttl_ms(), before);
+    while s.expiring_len() > 0 {
+        s.expire_sample(20, 20_000);
+    }
+    s.expire_sample(20, 20_000);
+    assert_eq!(s.avg_ttl_ms(), 0, "no key with a TTL resets it");
+    s.set(
+        &b"t"[..],
+        &b"v"[..],
+        SetExpiry::At(50_000),
+        SetCond::Always,
+        false,
+        0,
+    )
+    .unwrap();
+    s.expire_sample(20, 20_000);
+    assert_eq!(s.avg_ttl_ms(), 30_000);
+    s.flush();
+    assert_eq!(s.avg_ttl_ms(), 0);
+}
