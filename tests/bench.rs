@@ -328,6 +328,96 @@ fn parse_command(buf: &[u8]) -> Option<(Vec<u8>, usize)> {
     Some((name, pos))
 }
 
+/// A RESP server that answers SET with +OK and GET with a miss, except
+/// that every reply due in `[after, after + stall)` from its first request
+/// waits until the stall is over: a server that freezes once, for a known
+/// time.
+fn stalling_server(after: Duration, stall: Duration) -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let epoch: Arc<std::sync::OnceLock<Instant>> = Arc::default();
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            let Ok(mut s) = conn else { return };
+            let epoch = epoch.clone();
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    while let Some((cmd, used)) = parse_command(&buf) {
+                        buf.drain(..used);
+                        let t0 = *epoch.get_or_init(Instant::now);
+                        let (from, to) = (t0 + after, t0 + after + stall);
+                        let now = Instant::now();
+                        if now >= from && now < to {
+                            std::thread::sleep(to - now);
+                        }
+                        let reply: &[u8] = if cmd.eq_ignore_ascii_case(b"GET") {
+                            b"$-1\r\n"
+                        } else {
+                            b"+OK\r\n"
+                        };
+                        if s.write_all(reply).is_err() {
+                            return;
+                        }
+                    }
+                    match s.read(&mut chunk) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// `--rate` corrects for coordinated omission: against a server that
+/// freezes for 1.5 s of a 4 s run, the requests scheduled during the freeze
+/// are charged the time they waited, so the high percentiles show the
+/// stall. Closed loop, each connection sends nothing while it waits, so
+/// the stall is one sample per connection and the percentiles miss it.
+#[test]
+fn rate_mode_shows_a_stall_that_closed_loop_hides() {
+    let run = |rate: Option<&str>| {
+        let server = stalling_server(Duration::from_secs(1), Duration::from_millis(1500));
+        let target = server.to_string();
+        let mut args = vec![
+            "--target",
+            &target,
+            "--duration",
+            "4s",
+            "--connections",
+            "4",
+            "--workers",
+            "1",
+            "--timeout",
+            "30s",
+        ];
+        if let Some(r) = rate {
+            args.extend(["--rate", r]);
+        }
+        let (out, r) = bench_json(&args);
+        assert!(out.status.success(), "bench {args:?}:\n{}", stderr(&out));
+        r["latency_us"]["op"].clone()
+    };
+    let corrected = run(Some("2000"));
+    let closed = run(None);
+    eprintln!("corrected: {corrected}\nclosed loop: {closed}");
+    let us = |s: &serde_json::Value, q: &str| s[q].as_u64().unwrap();
+    // ~37% of the scheduled requests fall in the stall and wait 0–1.5 s:
+    // p90 is about 1.1 s. Generous bounds for a loaded machine.
+    assert!(us(&corrected, "p90") >= 500_000, "corrected: {corrected}");
+    assert!(us(&corrected, "max") >= 1_200_000, "corrected: {corrected}");
+    // Closed loop: four samples of ~1.5 s among thousands of fast ones.
+    assert!(us(&closed, "max") >= 1_200_000, "closed: {closed}");
+    assert!(us(&closed, "p90") < 200_000, "closed: {closed}");
+    assert!(
+        us(&closed, "count") > 10 * 4,
+        "closed loop kept sending: {closed}"
+    );
+}
+
 #[test]
 fn wrong_values_are_counted_and_fail_the_run() {
     let liar = lying_server().to_string();

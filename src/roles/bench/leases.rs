@@ -4,6 +4,7 @@
 //! 1,000 or 10,000 concurrent clients. With `--rate` the clients take
 //! leases on a fixed schedule, for latency below saturation.
 
+use super::pace::Pacer;
 use super::tally::Phase;
 use super::wire::Dest;
 use super::worker::{Ctx, Live};
@@ -14,19 +15,21 @@ use std::time::{Duration, Instant};
 const RETRY_PAUSE: Duration = Duration::from_millis(10);
 
 /// A fixed-rate schedule for one client (`--rate`).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone)]
 pub struct Pace {
     /// Time between this client's leases.
     pub every: Duration,
     /// Offset of the first lease, so clients don't all fire at once.
     pub first: Duration,
+    /// The worker's pacer the client waits on.
+    pub pacer: Rc<Pacer>,
 }
 
 /// Lease client number `idx`, until `deadline`. With a `pace`, leases go out
 /// on a fixed schedule and each latency is measured from its scheduled time,
 /// so a slow LB is charged for the leases it delayed (coordinated omission).
 pub async fn client(ctx: Rc<Ctx>, deadline: Instant, idx: usize, pace: Option<Pace>, _live: Live) {
-    let mut next = Instant::now() + pace.map_or(Duration::ZERO, |p| p.first);
+    let mut next = Instant::now() + pace.as_ref().map_or(Duration::ZERO, |p| p.first);
     let Dest::Lease(lb) = ctx.dest else {
         unreachable!("lease-only mode always has an LB (checked by Plan::new)")
     };
@@ -34,13 +37,10 @@ pub async fn client(ctx: Rc<Ctx>, deadline: Instant, idx: usize, pace: Option<Pa
     // client's consecutive leases don't reuse one (source, port) pair's ports.
     let mut n = idx as u64;
     while Instant::now() < deadline && !ctx.flags.stopped() {
-        let t = match pace {
+        let t = match &pace {
             None => Instant::now(),
             Some(p) => {
-                let now = Instant::now();
-                if next > now {
-                    glommio::timer::sleep(next - now).await;
-                }
+                p.pacer.until(next).await;
                 let scheduled = next;
                 next += p.every;
                 scheduled

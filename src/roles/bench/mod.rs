@@ -14,7 +14,8 @@
 //!
 //! Files: `args` (flags → plan), `cluster` (children that never outlive
 //! the run), `driver` (parent ↔ workers), `worker` (the executor side),
-//! `c50k` / `steady` / `leases` (one task of each mode), `net` (client
+//! `c50k` / `steady` / `leases` (one task of each mode), `pace` (one
+//! timer paces every fixed-rate client of a worker), `net` (client
 //! sockets), `lease_pool` (`--lease-conns`: leases pipelined over kept LB
 //! connections), `tally` (counts and histograms), `report` (table, JSON,
 //! hgrm), `wire` (messages). The RESP *reply* parser is
@@ -27,6 +28,7 @@ mod driver;
 pub mod lease_pool;
 pub mod leases;
 pub mod net;
+pub mod pace;
 pub mod report;
 /// The RESP reply parser lives in `crate::proto::client`; re-exported under
 /// the name this module's files use.

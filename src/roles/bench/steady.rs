@@ -14,6 +14,7 @@
 //! sample.
 
 use super::net::{self, Conn};
+use super::pace::Pacer;
 use super::tally::{Cause, Phase};
 use super::wire::Ratio;
 use super::worker::{Ctx, Live};
@@ -36,6 +37,8 @@ pub struct Spec {
     pub value_size: usize,
     /// This worker's requests per second, if fixed-rate.
     pub rate: Option<f64>,
+    /// Where connections wait for their next batch when fixed-rate.
+    pub pacer: Option<Rc<Pacer>>,
     /// RNG seed.
     pub seed: u64,
 }
@@ -90,17 +93,14 @@ pub async fn connection(ctx: Rc<Ctx>, spec: Rc<Spec>, idx: usize, _live: Live) {
         attempt += 1;
         let mut batch = Batch::default();
         while Instant::now() < spec.deadline && !ctx.flags.stopped() {
-            let sent_at = match interval {
-                None => Instant::now(),
-                Some(i) => {
-                    let now = Instant::now();
-                    if next > now {
-                        glommio::timer::sleep(next - now).await;
-                    }
+            let sent_at = match (interval, &spec.pacer) {
+                (Some(i), Some(pacer)) => {
+                    pacer.until(next).await;
                     let scheduled = next;
                     next += i;
                     scheduled
                 }
+                _ => Instant::now(),
             };
             batch.fill(&spec, &mut rng);
             if let Err(cause) = run_batch(&ctx, &spec, &mut conn, &batch, sent_at).await {
@@ -217,6 +217,7 @@ mod tests {
             keyspace: 10,
             value_size: 4,
             rate: None,
+            pacer: None,
             seed: 1,
         };
         let mut b = Batch::default();

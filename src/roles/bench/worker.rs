@@ -8,6 +8,7 @@
 
 use super::lease_pool::LeasePool;
 use super::net::{self, Conn, ConnectError};
+use super::pace::Pacer;
 use super::tally::{Cause, Latencies, Phase, Tally};
 use super::wire::{Control, Dest, Event, Job, Progress, Work};
 use super::{c50k, leases, steady};
@@ -274,6 +275,8 @@ async fn drive(job: Job, flags: Arc<Flags>) -> (Tally, Latencies) {
         }
         glommio::timer::sleep(TICK).await;
     }
+    // One pacer for every fixed-rate client of this worker (see `pace`).
+    let mut pacer: Option<Rc<Pacer>> = None;
     let hold_count = match &job.work {
         Work::C50k {
             hold: true, count, ..
@@ -320,6 +323,7 @@ async fn drive(job: Job, flags: Arc<Flags>) -> (Tally, Latencies) {
                 keyspace,
                 value_size,
                 rate,
+                pacer: rate.map(|_| pacer.get_or_insert_with(Pacer::start).clone()),
                 seed,
             });
             for i in 0..connections {
@@ -341,12 +345,16 @@ async fn drive(job: Job, flags: Arc<Flags>) -> (Tally, Latencies) {
                 let pace = interval.map(|every| leases::Pace {
                     every,
                     first: every.mul_f64(i as f64 / clients as f64),
+                    pacer: pacer.get_or_insert_with(Pacer::start).clone(),
                 });
                 glommio::spawn_local(leases::client(ctx.clone(), deadline, i, pace, live)).detach();
             }
         }
     }
     supervise(&ctx, hold_count).await;
+    if let Some(p) = &pacer {
+        p.stop();
+    }
     if let Some(pool) = &ctx.lease_pool {
         pool.close();
     }
