@@ -448,6 +448,67 @@ fn pipelined_requests_get_replies_in_order() {
     assert!(node_gets(&a) > 100 && node_gets(&b) > 100);
 }
 
+/// A bulk-string reply.
+fn bulk(v: &[u8]) -> Vec<u8> {
+    let mut r = format!("${}\r\n", v.len()).into_bytes();
+    r.extend_from_slice(v);
+    r.extend_from_slice(b"\r\n");
+    r
+}
+
+/// The LB drains as a node does (see `roles::lifecycle`): on SIGTERM it
+/// refuses new connections, forwards every request its clients had already
+/// sent, delivers every reply, and exits 0; the nodes keep serving.
+///
+/// Four connections each pipeline 5,400 requests through the LB (21,600 in
+/// all: SETs, GETs of 4 KiB values and GETs that must see the SET before
+/// them, over two nodes by key). Every byte of them has reached the LB when
+/// SIGTERM arrives, while most of the 29 MB of replies are still unsent.
+#[test]
+fn sigterm_answers_every_request_in_flight_through_the_proxy() {
+    let mut lb = proxy_lb(&["--route", "key"]);
+    let (a, b) = (linked_node(&lb), linked_node(&lb));
+    lb.wait_healthy(&[a.addr(), b.addr()]);
+    let bigs: Vec<(String, Vec<u8>)> = (0..32)
+        .map(|i| (format!("big{i}"), vec![b'a' + (i % 26) as u8; 4096]))
+        .collect();
+    let mut pre = RespConn::new(connect(lb.addr));
+    for (k, v) in &bigs {
+        pre.send(&common::encode(&[b"SET", k.as_bytes(), v]));
+    }
+    for _ in &bigs {
+        assert_eq!(pre.read_reply(), b"+OK\r\n");
+    }
+    let batches = (0..4)
+        .map(|c| {
+            let (mut req, mut want) = (Vec::new(), Vec::new());
+            for j in 0..1800 {
+                let (k, v) = (format!("w{c}-{j}"), format!("value-{c}-{j}"));
+                let (big, big_value) = &bigs[(j * 7 + c) % bigs.len()];
+                req.extend(common::encode(&[b"SET", k.as_bytes(), v.as_bytes()]));
+                req.extend(common::encode(&[b"GET", big.as_bytes()]));
+                req.extend(common::encode(&[b"GET", k.as_bytes()]));
+                want.extend_from_slice(b"+OK\r\n");
+                want.extend(bulk(big_value));
+                want.extend(bulk(v.as_bytes()));
+            }
+            (req, want)
+        })
+        .collect();
+    let addr = lb.addr;
+    let status = lb.proc.sigterm_mid_batch(addr, batches);
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "exit status {status:?}\n{}",
+        lb.proc.output_report()
+    );
+    // Both nodes got a share, and serve on without their LB.
+    for n in [&a, &b] {
+        assert!(node_gets(n) > 1000, "{}", node_metrics(n));
+    }
+}
+
 #[test]
 fn garbage_in_each_form_gets_an_error_and_the_lb_keeps_serving() {
     let mut lb = proxy_lb(&["--max-value", "1kb"]);
