@@ -62,14 +62,10 @@ fn two_nodes_register_and_round_robin_alternates() {
 
 #[test]
 fn least_loaded_steers_leases_away_from_a_busy_node() {
-    let lb = Lb::start(&[
-        "--policy",
-        "least-loaded",
-        "--health-interval",
-        "500ms",
-        "--health-timeout",
-        "450ms",
-    ]);
+    // Probes every 2 s (timing out after 2 s, see `Lb::start`): soon
+    // enough to see the busy node's clients, never so tight that a loaded
+    // machine makes one late.
+    let lb = Lb::start(&["--policy", "least-loaded", "--health-interval", "2s"]);
     let (busy, idle) = (node_with_lb(&lb), node_with_lb(&lb));
     lb.wait_healthy(&[busy.addr(), idle.addr()]);
     // Thirty idle clients on one node, each admitted (answered a PING).
@@ -110,7 +106,7 @@ fn killed_node_leaves_the_pool_through_its_closed_link() {
 
 #[test]
 fn killed_node_without_a_link_is_evicted_by_the_probe() {
-    let lb = Lb::start(&["--health-interval", "500ms", "--health-timeout", "450ms"]);
+    let lb = Lb::start(&["--health-interval", "2s"]);
     // Seed 000's one-shot registration: no link, host = our IP.
     let mut seed = Node::start(&["--cores", "1"]);
     let alive = node_with_lb(&lb);
@@ -136,7 +132,7 @@ fn killed_node_without_a_link_is_evicted_by_the_probe() {
 fn hung_node_is_evicted_by_timeout_and_readmitted_after_cont() {
     // A generous timeout: on a loaded machine the healthy node must not
     // miss a probe, or the strict lease checks below would flap.
-    let lb = Lb::start(&["--health-interval", "1s", "--health-timeout", "900ms"]);
+    let lb = Lb::start(&["--health-interval", "2s", "--health-timeout", "2s"]);
     let (mut hung, alive) = (node_with_lb(&lb), node_with_lb(&lb));
     lb.wait_healthy(&[hung.addr(), alive.addr()]);
     hung.proc().pause();
@@ -157,7 +153,7 @@ fn hung_node_is_evicted_by_timeout_and_readmitted_after_cont() {
 
 #[test]
 fn lb_restart_leaves_nodes_serving_and_they_re_register() {
-    let lb = Lb::start(&["--health-interval", "500ms", "--health-timeout", "400ms"]);
+    let lb = Lb::start(&["--health-interval", "2s"]);
     let port = lb.addr.port().to_string();
     let (a, b) = (node_with_lb(&lb), node_with_lb(&lb));
     lb.wait_healthy(&[a.addr(), b.addr()]);
@@ -166,14 +162,7 @@ fn lb_restart_leaves_nodes_serving_and_they_re_register() {
     for (i, n) in [&a, &b].iter().enumerate() {
         assert_serves(n.addr(), &format!("during-restart-{i}"));
     }
-    let lb = Lb::start(&[
-        "--port",
-        &port,
-        "--health-interval",
-        "500ms",
-        "--health-timeout",
-        "400ms",
-    ]);
+    let lb = Lb::start(&["--port", &port, "--health-interval", "2s"]);
     lb.wait_healthy(&[a.addr(), b.addr()]);
     let seen: HashSet<_> = (0..4).map(|_| lease(&lb).unwrap()).collect();
     assert_eq!(seen, HashSet::from([a.addr(), b.addr()]));

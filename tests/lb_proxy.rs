@@ -448,6 +448,289 @@ fn pipelined_requests_get_replies_in_order() {
     assert!(node_gets(&a) > 100 && node_gets(&b) > 100);
 }
 
+/// The value of `key` on `node` itself, bypassing the LB.
+fn direct_get(node: &Node, key: &str) -> Option<String> {
+    redis::cmd("GET").arg(key).query(&mut node.redis()).unwrap()
+}
+
+/// Keys `"{prefix}{i}"` that `--route key` puts on `on` rather than on
+/// `other`: each is written through the LB and looked up on both nodes.
+fn keys_routed_to(lb: &Lb, on: &Node, other: &Node, prefix: &str, n: usize) -> Vec<String> {
+    let mut con = redis_conn(lb.addr);
+    let mut keys = Vec::new();
+    for i in 0.. {
+        let k = format!("{prefix}{i}");
+        let _: () = redis::cmd("SET").arg(&k).arg("v0").query(&mut con).unwrap();
+        match (direct_get(on, &k), direct_get(other, &k)) {
+            (Some(_), None) => keys.push(k),
+            (None, Some(_)) => {}
+            both => panic!("{k} must be on exactly one node: {both:?}"),
+        }
+        if keys.len() == n {
+            return keys;
+        }
+    }
+    unreachable!()
+}
+
+/// The error a `--route key` LB answers a SET or DEL with when its node
+/// failed after the request may have reached it.
+const MAY_HAVE_BEEN_APPLIED: &str = "may have been applied there, so it was not retried";
+
+/// `--route key` promises that a key's reads go where its writes went.
+/// A SET or DEL that timed out on a hung node may still be applied there
+/// (the request waits in the node's socket), so retrying it on another node
+/// would apply it twice: the DEL's count would come from a node that never
+/// had the key, and the other node would keep a copy that turns stale and
+/// is read once the first node leaves. Such a write must get an error that
+/// says it may have been applied, and go nowhere else; a GET is retried.
+#[test]
+fn key_route_write_to_a_hung_node_is_not_applied_twice() {
+    let lb = proxy_lb(&[
+        "--route",
+        "key",
+        "--proxy-timeout",
+        "3s",
+        "--health-interval",
+        "5s",
+        "--health-timeout",
+        "5s",
+    ]);
+    let (mut a, b) = (linked_node(&lb), linked_node(&lb));
+    lb.wait_healthy(&[a.addr(), b.addr()]);
+    let keys = keys_routed_to(&lb, &a, &b, "hung-", 6);
+    let (sets, dels) = keys.split_at(3);
+    let mut r = RespConn::new(connect(lb.addr));
+    a.proc().pause();
+    // One pipelined write: one attempt on the hung node for all of them.
+    let mut req = Vec::new();
+    for k in sets {
+        req.extend(common::encode(&[b"SET", k.as_bytes(), b"v1"]));
+    }
+    for k in dels {
+        req.extend(common::encode(&[b"DEL", k.as_bytes()]));
+    }
+    req.extend(common::encode(&[b"GET", sets[0].as_bytes()]));
+    req.extend(common::encode(&[b"PING"]));
+    r.send(&req);
+    let mut replies: Vec<String> = (0..keys.len() + 2)
+        .map(|_| String::from_utf8_lossy(&r.read_reply()).into_owned())
+        .collect();
+    a.proc().signal(libc::SIGCONT);
+    assert_eq!(replies.pop().unwrap(), "+PONG\r\n", "one reply per request");
+    let get = replies.pop().unwrap();
+    // The node was stopped before the requests went out, so it answered
+    // none: each write is told it may have been applied.
+    for (k, reply) in keys.iter().zip(&replies) {
+        let op = if sets.contains(k) { "SET" } else { "DEL" };
+        let want = format!(
+            "-ERR {}: no reply within --proxy-timeout 3s; the {op} {MAY_HAVE_BEEN_APPLIED}\r\n",
+            a.addr()
+        );
+        assert_eq!(reply, &want, "{op} {k} on a hung node");
+    }
+    // The GET is retried on the other node, which never had the key.
+    assert_eq!(get, "$-1\r\n", "GET {} retried", sets[0]);
+    let m = lb.metrics();
+    assert_eq!(
+        (m["retries"].as_u64(), m["proxy_errors"].as_u64()),
+        (Some(1), Some(6)),
+        "{m}"
+    );
+    // The hung node, resumed, applies what waited in its socket; the other
+    // node got none of it.
+    for k in &keys {
+        let want = sets.contains(k).then(|| "v1".to_string());
+        poll_until(
+            SLOW,
+            &format!("{k} on the resumed node"),
+            || match direct_get(&a, k) {
+                got if got == want => Ok(()),
+                got => Err(format!("{got:?}")),
+            },
+        );
+        assert_eq!(direct_get(&b, k), None, "{k} was applied twice");
+    }
+    // Written through the LB after the hang, then its node is killed: the
+    // key must not come back from the other node with an older value.
+    lb.wait_healthy(&[a.addr(), b.addr()]);
+    let mut con = redis_conn(lb.addr);
+    for k in sets {
+        let _: () = redis::cmd("SET").arg(k).arg("v2").query(&mut con).unwrap();
+    }
+    a.proc().signal(libc::SIGKILL);
+    lb.wait_state(a.addr(), "down");
+    for k in sets {
+        let got: Option<String> = redis::cmd("GET").arg(k).query(&mut con).unwrap();
+        assert!(
+            got.is_none(),
+            "{k} was last written v2 on the dead node, and reads {got:?}"
+        );
+    }
+}
+
+/// SETs and DELs through a `--route key` LB while one node is killed in
+/// the middle of a pipelined batch. A node that dies takes its keys with
+/// it, so its keys may read as missing afterwards; but every request gets
+/// exactly one reply, in order; a SET is never refused; a DEL counts what
+/// the cache held; and a GET never returns anything but the last value
+/// written (or nothing, for a key the dead node took with it).
+#[test]
+fn key_route_sets_and_dels_through_a_node_kill() {
+    let lb = proxy_lb(&["--route", "key", "--health-interval", "60s"]);
+    let (mut a, b) = (linked_node(&lb), linked_node(&lb));
+    lb.wait_healthy(&[a.addr(), b.addr()]);
+    // Keys on both nodes; all start at "v0".
+    let on_a = keys_routed_to(&lb, &a, &b, "kill-", 20);
+    let on_b = keys_routed_to(&lb, &b, &a, "kill-", 20);
+    let keys: Vec<&String> = on_a.iter().chain(&on_b).collect();
+    // What each key may hold: one value, or (after the kill) either of two.
+    let mut model: Vec<Vec<Option<String>>> = vec![vec![Some("v0".into())]; keys.len()];
+    let mut rng = fastrand::Rng::with_seed(15);
+    let mut r = RespConn::new(connect(lb.addr));
+    let kill_round = 10;
+    for round in 0..30 {
+        // One write per key, then a GET of every key, then a PING.
+        let mut req = Vec::new();
+        let mut writes = Vec::new();
+        for k in &keys {
+            if rng.bool() {
+                let v = format!("v{round}");
+                req.extend(common::encode(&[b"SET", k.as_bytes(), v.as_bytes()]));
+                writes.push(Some(v));
+            } else {
+                req.extend(common::encode(&[b"DEL", k.as_bytes()]));
+                writes.push(None);
+            }
+        }
+        for k in &keys {
+            req.extend(common::encode(&[b"GET", k.as_bytes()]));
+        }
+        req.extend(common::encode(&[b"PING"]));
+        r.send(&req);
+        if round == kill_round {
+            // The batch is on its way; the node dies under it.
+            a.proc().signal(libc::SIGKILL);
+        }
+        for (i, write) in writes.iter().enumerate() {
+            let reply = String::from_utf8_lossy(&r.read_reply()).into_owned();
+            let lost_with_a = round == kill_round && i < on_a.len();
+            match write {
+                Some(_) => assert_eq!(reply, "+OK\r\n", "round {round}: SET {}", keys[i]),
+                None => {
+                    let held = model[i].iter().any(Option::is_some);
+                    let empty = model[i].iter().any(Option::is_none);
+                    let ok = (reply == ":1\r\n" && (held || lost_with_a))
+                        || (reply == ":0\r\n" && (empty || lost_with_a));
+                    assert!(
+                        ok,
+                        "round {round}: DEL {} -> {reply:?}, model {:?}",
+                        keys[i], model[i]
+                    );
+                }
+            }
+            model[i] = if lost_with_a {
+                // Applied on the dead node (and lost), or retried on the other.
+                vec![None, write.clone()]
+            } else {
+                vec![write.clone()]
+            };
+        }
+        if round == kill_round {
+            // The dead node's other keys went with it.
+            for m in &mut model[..on_a.len()] {
+                m.push(None);
+            }
+        }
+        for (i, k) in keys.iter().enumerate() {
+            let got = match r.read_reply().as_slice() {
+                b"$-1\r\n" => None,
+                bulk => {
+                    let text = String::from_utf8_lossy(bulk).into_owned();
+                    let v = text.split("\r\n").nth(1).unwrap_or_default().to_string();
+                    assert_eq!(text, format!("${}\r\n{v}\r\n", v.len()), "GET {k}");
+                    Some(v)
+                }
+            };
+            assert!(
+                model[i].contains(&got),
+                "round {round}: GET {k} -> {got:?}, may be {:?}",
+                model[i]
+            );
+            model[i] = vec![got];
+        }
+        assert_eq!(
+            r.read_reply(),
+            b"+PONG\r\n",
+            "round {round}: one reply per request"
+        );
+    }
+    let m = lb.metrics();
+    assert_eq!(m["proxy_errors"], 0, "{m}");
+    assert_eq!(node_entry(&lb, a.addr())["state"], "down", "{m}");
+}
+
+/// A bulk-string reply.
+fn bulk(v: &[u8]) -> Vec<u8> {
+    let mut r = format!("${}\r\n", v.len()).into_bytes();
+    r.extend_from_slice(v);
+    r.extend_from_slice(b"\r\n");
+    r
+}
+
+/// The LB drains as a node does (see `roles::lifecycle`): on SIGTERM it
+/// refuses new connections, forwards every request its clients had already
+/// sent, delivers every reply, and exits 0; the nodes keep serving.
+///
+/// Four connections each pipeline 5,400 requests through the LB (21,600 in
+/// all: SETs, GETs of 4 KiB values and GETs that must see the SET before
+/// them, over two nodes by key). Every byte of them has reached the LB when
+/// SIGTERM arrives, while most of the 29 MB of replies are still unsent.
+#[test]
+fn sigterm_answers_every_request_in_flight_through_the_proxy() {
+    let mut lb = proxy_lb(&["--route", "key"]);
+    let (a, b) = (linked_node(&lb), linked_node(&lb));
+    lb.wait_healthy(&[a.addr(), b.addr()]);
+    let bigs: Vec<(String, Vec<u8>)> = (0..32)
+        .map(|i| (format!("big{i}"), vec![b'a' + (i % 26) as u8; 4096]))
+        .collect();
+    let mut pre = RespConn::new(connect(lb.addr));
+    for (k, v) in &bigs {
+        pre.send(&common::encode(&[b"SET", k.as_bytes(), v]));
+    }
+    for _ in &bigs {
+        assert_eq!(pre.read_reply(), b"+OK\r\n");
+    }
+    let batches = (0..4)
+        .map(|c| {
+            let (mut req, mut want) = (Vec::new(), Vec::new());
+            for j in 0..1800 {
+                let (k, v) = (format!("w{c}-{j}"), format!("value-{c}-{j}"));
+                let (big, big_value) = &bigs[(j * 7 + c) % bigs.len()];
+                req.extend(common::encode(&[b"SET", k.as_bytes(), v.as_bytes()]));
+                req.extend(common::encode(&[b"GET", big.as_bytes()]));
+                req.extend(common::encode(&[b"GET", k.as_bytes()]));
+                want.extend_from_slice(b"+OK\r\n");
+                want.extend(bulk(big_value));
+                want.extend(bulk(v.as_bytes()));
+            }
+            (req, want)
+        })
+        .collect();
+    let addr = lb.addr;
+    let status = lb.proc.sigterm_mid_batch(addr, batches);
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "exit status {status:?}\n{}",
+        lb.proc.output_report()
+    );
+    // Both nodes got a share, and serve on without their LB.
+    for n in [&a, &b] {
+        assert!(node_gets(n) > 1000, "{}", node_metrics(n));
+    }
+}
+
 #[test]
 fn garbage_in_each_form_gets_an_error_and_the_lb_keeps_serving() {
     let mut lb = proxy_lb(&["--max-value", "1kb"]);

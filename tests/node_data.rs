@@ -7,7 +7,7 @@
 mod common;
 
 use cachectl::ownership::shard_for;
-use common::{keys_on_shard, poll_until, Node, POLL_TIMEOUT};
+use common::{keys_on_shard, poll_until, Node, SLOW};
 use redis::Value;
 use std::collections::HashMap;
 use std::thread;
@@ -280,7 +280,7 @@ fn px_keys_disappear_on_both_cores() {
             .arg(100)
             .exec(&mut con)
             .unwrap();
-        poll_until(POLL_TIMEOUT, &format!("{k} to expire"), || {
+        poll_until(SLOW, &format!("{k} to expire"), || {
             match get(&mut con, &k) {
                 None => Ok(()),
                 Some(v) => Err(format!("still {v:?}")),
@@ -296,17 +296,22 @@ fn px_keys_disappear_on_both_cores() {
 fn ttl_counts_down_then_the_key_is_gone() {
     let node = Node::start(&[]);
     let mut con = node.redis();
-    redis::cmd("SET")
+    // SET and TTL in one pipeline: the node runs them back to back, so a
+    // loaded machine cannot put a second between them.
+    let (first,): (i64,) = redis::pipe()
+        .cmd("SET")
         .arg("k")
         .arg("v")
         .arg("EX")
         .arg(2)
-        .exec(&mut con)
+        .ignore()
+        .cmd("TTL")
+        .arg("k")
+        .query(&mut con)
         .unwrap();
-    let first = ttl(&mut con, "k");
     assert!((1..=2).contains(&first), "TTL right after EX 2: {first}");
     let mut seen = vec![first];
-    poll_until(POLL_TIMEOUT, "TTL to reach -2", || {
+    poll_until(SLOW, "TTL to reach -2", || {
         let t = ttl(&mut con, "k");
         if seen.last() != Some(&t) {
             seen.push(t);
@@ -342,7 +347,7 @@ fn active_expiry_reclaims_keys_nobody_reads() {
     pipe.exec(&mut con).unwrap();
     // Only DBSIZE and INFO from here: neither reads a key, so only the
     // active sweep can shrink the count.
-    poll_until(POLL_TIMEOUT, "DBSIZE to fall to 1", || {
+    poll_until(SLOW, "DBSIZE to fall to 1", || {
         let n: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
         if n == 1 {
             Ok(())
@@ -366,25 +371,33 @@ fn persist_stops_expiry() {
     let mut con = node.redis();
     for k in mixed("keep", 1) {
         let witness = format!("{k}-witness");
-        redis::cmd("SET")
-            .arg(&k)
-            .arg("v")
-            .arg("PX")
-            .arg(200)
-            .exec(&mut con)
-            .unwrap();
-        redis::cmd("SET")
-            .arg(&witness)
-            .arg("v")
-            .arg("PX")
-            .arg(200)
-            .exec(&mut con)
-            .unwrap();
-        let n: i64 = redis::cmd("PERSIST").arg(&k).query(&mut con).unwrap();
-        assert_eq!(n, 1, "PERSIST {k}");
+        // `k` and its witness get the same TTL, and PERSIST follows in the
+        // same pipeline. PERSIST answers 0 only if `k` expired first, which
+        // takes a stall longer than the TTL: then try again with a longer one.
+        let persisted = [200, 2_000, 20_000].into_iter().any(|px| {
+            let (n,): (i64,) = redis::pipe()
+                .cmd("SET")
+                .arg(&k)
+                .arg("v")
+                .arg("PX")
+                .arg(px)
+                .ignore()
+                .cmd("SET")
+                .arg(&witness)
+                .arg("v")
+                .arg("PX")
+                .arg(px)
+                .ignore()
+                .cmd("PERSIST")
+                .arg(&k)
+                .query(&mut con)
+                .unwrap();
+            n == 1
+        });
+        assert!(persisted, "PERSIST {k} found no TTL to remove");
         // The witness was set after `k` with the same TTL: once it is gone,
         // `k` would have been too.
-        poll_until(POLL_TIMEOUT, "the witness to expire", || {
+        poll_until(SLOW, "the witness to expire", || {
             match get(&mut con, &witness) {
                 None => Ok(()),
                 Some(_) => Err("witness still there".into()),

@@ -1,10 +1,16 @@
 //! `cachectl node` as a process: the client limit, clean shutdown on
-//! SIGTERM/SIGINT, and flag errors that name the flag.
+//! SIGTERM/SIGINT (a drain that answers every request already sent), and
+//! flag errors that name the flag.
 
 mod common;
 
-use common::{poll_until, run_cachectl, Closed, Node, RespConn, POLL_TIMEOUT};
+use common::{
+    connect, encode, keys_on_shard, poll_until, run_cachectl, Closed, Node, RespConn, POLL_TIMEOUT,
+    STOP_TIMEOUT,
+};
+use std::io::Write;
 use std::net::TcpListener;
+use std::thread;
 
 const MAX_CLIENTS: &[u8] = b"-ERR max number of clients reached\r\n";
 
@@ -91,6 +97,167 @@ fn sigterm_with_an_idle_client_exits_zero() {
 #[test]
 fn sigint_with_an_idle_client_exits_zero() {
     stops_cleanly_on(libc::SIGINT);
+}
+
+/// A bulk-string reply.
+fn bulk(v: &[u8]) -> Vec<u8> {
+    let mut r = format!("${}\r\n", v.len()).into_bytes();
+    r.extend_from_slice(v);
+    r.extend_from_slice(b"\r\n");
+    r
+}
+
+/// Connections in the drain tests, and SET/GET/GET triples on each.
+const DRAIN_CONNS: usize = 5;
+const DRAIN_TRIPLES: usize = 1800;
+
+/// The batch of connection `c`: `SET w<c>-<j> <value>`, `GET` of a big
+/// value, `GET w<c>-<j>` (which must see the SET), `DRAIN_TRIPLES` times.
+/// Returns (requests, the replies they must get).
+fn drain_batch(c: usize, bigs: &[(String, Vec<u8>)]) -> (Vec<u8>, Vec<u8>) {
+    let (mut req, mut want) = (Vec::new(), Vec::new());
+    for j in 0..DRAIN_TRIPLES {
+        let (k, v) = (format!("w{c}-{j}"), format!("value-{c}-{j}"));
+        let (big, big_value) = &bigs[(j * 7 + c) % bigs.len()];
+        req.extend(encode(&[b"SET", k.as_bytes(), v.as_bytes()]));
+        req.extend(encode(&[b"GET", big.as_bytes()]));
+        req.extend(encode(&[b"GET", k.as_bytes()]));
+        want.extend_from_slice(b"+OK\r\n");
+        want.extend(bulk(big_value));
+        want.extend(bulk(v.as_bytes()));
+    }
+    (req, want)
+}
+
+/// 4 KiB values on both cores: their replies overflow the socket buffers,
+/// so a server is still answering a batch when the signal comes.
+fn big_values() -> Vec<(String, Vec<u8>)> {
+    keys_on_shard("big", 0, 2, 16)
+        .into_iter()
+        .chain(keys_on_shard("big", 1, 2, 16))
+        .enumerate()
+        .map(|(i, k)| (k, vec![b'a' + (i % 26) as u8; 4096]))
+        .collect()
+}
+
+/// The drain contract: on SIGTERM the node refuses new connections at once,
+/// answers every request its open connections have already sent — also
+/// those it has not read yet — delivers every reply, and exits 0. Redis
+/// only finishes the command it is running and then closes its clients, so
+/// a pipeline in flight loses its replies there.
+///
+/// Five connections each pipeline 5,400 requests (27,000 in all: SETs,
+/// GETs of 4 KiB values and GETs that must see the SET before them, on
+/// keys of both cores, so cross-core hops are in flight). Every byte of
+/// them has reached the node when SIGTERM arrives, while most of the 35 MB
+/// of replies are still unsent: the client has read one reply.
+#[test]
+fn sigterm_answers_every_pipelined_request_already_sent() {
+    let mut node = Node::start(&[]);
+    let bigs = big_values();
+    let mut pre = node.resp();
+    for (k, v) in &bigs {
+        pre.send(&encode(&[b"SET", k.as_bytes(), v]));
+    }
+    for _ in &bigs {
+        assert_eq!(pre.read_reply(), b"+OK\r\n");
+    }
+    let keys: Vec<String> = (0..DRAIN_TRIPLES).map(|j| format!("w0-{j}")).collect();
+    let owners: std::collections::HashSet<usize> = keys
+        .iter()
+        .map(|k| cachectl::ownership::shard_for(k.as_bytes(), 2))
+        .collect();
+    assert_eq!(owners.len(), 2, "the batch has keys on both cores");
+    let addr = node.addr();
+    let batches = (0..DRAIN_CONNS).map(|c| drain_batch(c, &bigs)).collect();
+    let status = node.proc().sigterm_mid_batch(addr, batches);
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "exit status {status:?}\n{}",
+        node.proc().output_report()
+    );
+    assert!(
+        matches!(pre.read_to_close(), Closed::Yes(ref b) if b.is_empty()),
+        "the idle connection is closed without a reply"
+    );
+}
+
+/// A client that never stops sending cannot hold a stopping node: the node
+/// answers what had arrived when SIGTERM came, stops reading, and exits
+/// long before its 10 s drain deadline. The replies the client gets are
+/// all correct and end at a reply boundary (nothing half-written).
+#[test]
+fn sigterm_with_a_client_still_sending_stops_at_a_reply_boundary() {
+    let mut node = Node::start(&[]);
+    let stream = connect(node.addr());
+    let mut w = stream.try_clone().unwrap();
+    let writer = thread::spawn(move || {
+        // SET/GET pairs until the node closes the connection.
+        for i in 0u64.. {
+            let v = i.to_string();
+            let mut req = encode(&[b"SET", b"stream", v.as_bytes()]);
+            req.extend(encode(&[b"GET", b"stream"]));
+            if w.write_all(&req).is_err() {
+                return i;
+            }
+        }
+        unreachable!()
+    });
+    let mut r = RespConn::new(stream);
+    let pair = |r: &mut RespConn, i: u64| {
+        assert_eq!(r.read_reply(), b"+OK\r\n", "SET {i}");
+        assert_eq!(
+            String::from_utf8_lossy(&r.read_reply()),
+            String::from_utf8_lossy(&bulk(i.to_string().as_bytes())),
+            "GET {i}"
+        );
+    };
+    for i in 0..1000 {
+        pair(&mut r, i);
+    }
+    let signalled = std::time::Instant::now();
+    node.proc().signal(libc::SIGTERM);
+    // EOF, or a reset: the client's unread requests make the close one. The
+    // replies before it were acknowledged first, so none of them is lost.
+    let rest = match r.read_to_close() {
+        Closed::Yes(b) => b,
+        Closed::No(b) => panic!("still open after SIGTERM, {} bytes later", b.len()),
+    };
+    let status = node.proc().wait_timeout(STOP_TIMEOUT).expect("node exits");
+    let took = signalled.elapsed();
+    assert_eq!(status.code(), Some(0), "{}", node.proc().output_report());
+    assert!(
+        took < std::time::Duration::from_secs(8),
+        "the node took {took:?} to stop: a client still sending held its drain"
+    );
+    let pairs_sent = writer.join().expect("writer");
+    // The rest are whole replies, each the right one, in order.
+    let (mut pos, mut reply) = (0, 2000u64);
+    while pos < rest.len() {
+        let n = common::reply_len(&rest[pos..]).unwrap_or_else(|| {
+            panic!(
+                "reply {reply} is cut off: {:?}",
+                String::from_utf8_lossy(&rest[pos..])
+            )
+        });
+        let want = if reply % 2 == 0 {
+            b"+OK\r\n".to_vec()
+        } else {
+            bulk((reply / 2).to_string().as_bytes())
+        };
+        assert_eq!(
+            String::from_utf8_lossy(&rest[pos..pos + n]),
+            String::from_utf8_lossy(&want),
+            "reply {reply}"
+        );
+        pos += n;
+        reply += 1;
+    }
+    assert!(
+        reply / 2 <= pairs_sent,
+        "{reply} replies to {pairs_sent} pairs"
+    );
 }
 
 /// Nodes started while others start, serve and stop must all serve. Found by

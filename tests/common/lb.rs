@@ -23,10 +23,21 @@ impl Lb {
     pub const READY: &'static str = "cachectl lb listening on ";
 
     /// `cachectl lb --port 0 <extra>` (or the port `extra` gives).
+    ///
+    /// Unless `extra` sets `--health-timeout`, probes get one as long as
+    /// their interval (at most 10 s): the LB's default of 500 ms is less
+    /// than a debug node on a fully loaded machine sometimes takes to
+    /// answer, and one late probe evicts a node, which spoils the exact
+    /// lease and forwarding counts the tests check. Tests of timeouts set
+    /// their own.
     pub fn start(extra: &[&str]) -> Lb {
         let mut args = vec!["lb"];
         if !extra.contains(&"--port") {
             args.extend(["--port", "0"]);
+        }
+        let timeout = generous_probe_timeout(extra);
+        if !extra.contains(&"--health-timeout") {
+            args.extend(["--health-timeout", &timeout]);
         }
         args.extend_from_slice(extra);
         let proc = Proc::cachectl(&args, Lb::READY);
@@ -99,4 +110,25 @@ impl Lb {
             self.proc.output_report()
         );
     }
+}
+
+/// The `--health-interval` in `args` (the LB's default 3 s if none), at
+/// most 10 s, as a flag value.
+fn generous_probe_timeout(args: &[&str]) -> String {
+    let interval = args
+        .iter()
+        .position(|a| *a == "--health-interval")
+        .and_then(|i| args.get(i + 1))
+        .map_or("3s", |v| *v);
+    let ms = if let Some(n) = interval.strip_suffix("ms") {
+        n.parse::<u64>().ok()
+    } else if let Some(n) = interval.strip_suffix('s') {
+        n.parse::<u64>().ok().map(|s| s * 1000)
+    } else if let Some(n) = interval.strip_suffix('m') {
+        n.parse::<u64>().ok().map(|m| m * 60_000)
+    } else {
+        interval.parse::<u64>().ok().map(|s| s * 1000)
+    }
+    .unwrap_or_else(|| panic!("--health-interval {interval}: not understood by the test harness"));
+    format!("{}ms", ms.min(10_000))
 }

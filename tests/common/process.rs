@@ -1,8 +1,11 @@
-//! Child processes for tests: start, wait for a ready line, signal, stop,
-//! and always reap (killed on drop, and by the kernel if the test dies).
+//! Child processes for tests: start, wait for a ready line, signal, stop
+//! (also in the middle of pipelined batches, checking the drain), and
+//! always reap (killed on drop, and by the kernel if the test dies).
 
-use super::{CACHECTL, READY_TIMEOUT, STOP_TIMEOUT};
-use std::io::{BufRead, BufReader, Read};
+use super::{CACHECTL, POLL_TIMEOUT, READY_TIMEOUT, STOP_TIMEOUT};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdout, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc;
@@ -155,6 +158,51 @@ impl Proc {
         });
     }
 
+    /// Stop this server in the middle of pipelined batches and check the
+    /// drain: connect to `addr` once per `(requests, replies)` batch, write
+    /// each batch in one go, and make sure it is really in flight — the
+    /// server's kernel has received every request byte, and most reply
+    /// bytes are not sent yet (the client has read one reply). Then send
+    /// SIGTERM, wait until new connections are refused, and read every
+    /// connection to EOF: its bytes must be exactly its replies. Returns
+    /// the exit status.
+    ///
+    /// # Panics
+    /// If a batch is not in flight at the signal, a reply is missing or
+    /// wrong, or the server does not exit within [`STOP_TIMEOUT`].
+    pub fn sigterm_mid_batch(
+        &mut self,
+        addr: SocketAddr,
+        batches: Vec<(Vec<u8>, Vec<u8>)>,
+    ) -> ExitStatus {
+        let mut conns: Vec<InFlight> = batches
+            .into_iter()
+            .map(|(req, want)| InFlight::send(addr, req, want))
+            .collect();
+        let total: usize = conns.iter().map(|c| c.want.len()).sum();
+        for c in &mut conns {
+            c.read_first_reply();
+            c.wait_received();
+        }
+        let unsent: usize = conns.iter().map(InFlight::unsent).sum();
+        assert!(
+            unsent > total / 2,
+            "the batches must be in flight at the signal: only {unsent} of {total} reply bytes unsent"
+        );
+        eprintln!("at SIGTERM: {unsent} of {total} reply bytes not yet sent");
+        self.signal(libc::SIGTERM);
+        wait_refused(addr);
+        for (i, c) in conns.into_iter().enumerate() {
+            c.finish(&format!("connection {i} to `{}`", self.label));
+        }
+        self.wait_timeout(STOP_TIMEOUT).unwrap_or_else(|| {
+            panic!(
+                "no exit within {STOP_TIMEOUT:?} of SIGTERM\n{}",
+                self.output_report()
+            )
+        })
+    }
+
     /// The exit status if the process has exited (reaping it), else `None`.
     pub fn try_status(&mut self) -> Option<ExitStatus> {
         if self.status.is_none() {
@@ -237,6 +285,117 @@ impl Proc {
             tail(&self.stderr(), 4000)
         )
     }
+}
+
+/// Bytes a socket holds in the kernel: `libc::TIOCOUTQ` (sent but not yet
+/// acknowledged by the peer) or `libc::FIONREAD` (received, not yet read).
+fn queued(s: &TcpStream, which: libc::Ioctl) -> usize {
+    let mut n: libc::c_int = 0;
+    // SAFETY: a query ioctl on an open socket we own, into a c_int we own.
+    let rc = unsafe { libc::ioctl(s.as_raw_fd(), which, &mut n) };
+    assert_eq!(rc, 0, "ioctl: {}", std::io::Error::last_os_error());
+    usize::try_from(n).expect("a queue length is not negative")
+}
+
+/// One connection's pipelined batch, written in one go by a thread, with
+/// the exact reply bytes it must get back.
+struct InFlight {
+    stream: TcpStream,
+    want: Vec<u8>,
+    got: Vec<u8>,
+    writer: Option<thread::JoinHandle<()>>,
+}
+
+impl InFlight {
+    /// Connect and start writing `requests` (a thread, so a server that
+    /// stops reading cannot block the test).
+    fn send(addr: SocketAddr, requests: Vec<u8>, want: Vec<u8>) -> InFlight {
+        let stream = super::connect(addr);
+        let mut w = stream.try_clone().expect("clone socket");
+        let writer = thread::spawn(move || w.write_all(&requests).expect("write the batch"));
+        InFlight {
+            stream,
+            want,
+            got: Vec::new(),
+            writer: Some(writer),
+        }
+    }
+
+    /// Read until the first reply is in: the server is serving us.
+    fn read_first_reply(&mut self) {
+        let first = super::reply_len(&self.want).expect("a batch has replies");
+        let mut chunk = [0u8; 512];
+        while self.got.len() < first {
+            match self.stream.read(&mut chunk[..first - self.got.len()]) {
+                Ok(0) => panic!("EOF before the first reply"),
+                Ok(k) => self.got.extend_from_slice(&chunk[..k]),
+                Err(e) => panic!("reading the first reply: {e}"),
+            }
+        }
+    }
+
+    /// Wait until every request byte was written and acknowledged by the
+    /// server's kernel: the whole batch has reached the server.
+    fn wait_received(&mut self) {
+        if let Some(w) = self.writer.take() {
+            w.join().expect("writer thread");
+        }
+        super::poll_until(
+            POLL_TIMEOUT,
+            "the server to receive the whole batch",
+            || match queued(&self.stream, libc::TIOCOUTQ) {
+                0 => Ok(()),
+                n => Err(format!("{n} request bytes not yet received")),
+            },
+        );
+    }
+
+    /// Reply bytes not yet sent by the server: neither read nor waiting in
+    /// our receive queue.
+    fn unsent(&self) -> usize {
+        self.want.len() - self.got.len() - queued(&self.stream, libc::FIONREAD)
+    }
+
+    /// Read to EOF; the bytes must be exactly the expected replies.
+    fn finish(mut self, who: &str) {
+        let mut rest = Vec::new();
+        if let Err(e) = self.stream.read_to_end(&mut rest) {
+            panic!(
+                "{who}: reading to EOF after {} of {} reply bytes: {e}",
+                self.got.len() + rest.len(),
+                self.want.len()
+            );
+        }
+        self.got.extend_from_slice(&rest);
+        if self.got != self.want {
+            let at = self
+                .got
+                .iter()
+                .zip(&self.want)
+                .position(|(a, b)| a != b)
+                .unwrap_or(self.got.len().min(self.want.len()));
+            panic!(
+                "{who}: got {} reply bytes, want {}; first difference at byte {at}: got {:?}, want {:?}",
+                self.got.len(),
+                self.want.len(),
+                String::from_utf8_lossy(&self.got[at..self.got.len().min(at + 80)]),
+                String::from_utf8_lossy(&self.want[at..self.want.len().min(at + 80)])
+            );
+        }
+    }
+}
+
+/// Wait until connecting to `addr` is refused (its listeners are closed).
+fn wait_refused(addr: SocketAddr) {
+    super::poll_until(
+        POLL_TIMEOUT,
+        "new connections to be refused",
+        || match TcpStream::connect(addr) {
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => Ok(()),
+            Err(e) => Err(e.to_string()),
+            Ok(_) => Err("a new connection was accepted".into()),
+        },
+    )
 }
 
 /// A started process whose ready line has not been seen yet.

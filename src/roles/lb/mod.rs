@@ -268,7 +268,11 @@ async fn lb_main(cfg: LbConfig, addr: SocketAddr, listener: TcpListener, stop: A
     })
     .detach();
     server::accept_loop(lb.clone(), listener).await;
-    lb.life.drain(Instant::now() + Duration::from_secs(5)).await;
+    // As long as a node's drain: a client's requests in flight through the
+    // LB wait on the nodes' replies.
+    lb.life
+        .drain(Instant::now() + Duration::from_secs(10))
+        .await;
 }
 
 #[cfg(test)]

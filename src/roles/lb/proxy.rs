@@ -12,15 +12,28 @@
 //! read every reply) must finish within `--proxy-timeout`. When it fails —
 //! refused, reset, closed, timed out, or a reply that makes no sense — the
 //! replies already read stand, and the requests still unanswered are
-//! retried once, on another healthy node when there is one. A second failure
+//! retried once, on another healthy node when there is one — all but the
+//! writes that must not be (below). A second failure
 //! answers them with an error; a client never waits longer than two
 //! timeouts. The failed node is probed at once (not at the next interval),
 //! so a dead one leaves the pool after one round trip even without a
 //! registration link.
 //!
-//! A retried SET or DEL may have reached the first node before it failed:
-//! both nodes then hold the write. That is harmless for a cache (the next
-//! read through either node is fresh) and documented in docs/LB.md.
+//! Whether a failed request may be retried depends on what the failure
+//! says about it ([`Outcome`]). A node that closed the connection (reset,
+//! EOF, refused) either died, taking what it applied with it, or was
+//! draining, and a draining node answers everything it read: an unanswered
+//! request there was not applied, or is gone. A timeout after the request
+//! was written, or a reply out of step, says nothing: the node may have
+//! applied it, or may still apply it (a hung node reads it when it
+//! resumes). GETs are retried either way. With `--route policy` so are
+//! SETs and DELs: nodes there are independent caches and a write may land
+//! on any of them. With `--route key` a write whose outcome is unknown is
+//! *not* retried: it is answered with an error saying it may have been
+//! applied. Retried on another node it would be applied twice: a DEL's
+//! count would come from a node that never had the key, and the other node
+//! would keep a copy that turns stale and is read as soon as the key's own
+//! node leaves the pool.
 //!
 //! [`Route`]: super::registry::Route
 
@@ -28,7 +41,7 @@ use super::metrics::add;
 use super::pool::{Checkout, NodePool};
 use super::probe;
 use super::protocol::DataOp;
-use super::registry::NodeId;
+use super::registry::{NodeId, Route};
 use super::relay::{self, NodeReply};
 use super::server::Lb;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
@@ -59,11 +72,52 @@ struct Todo {
     avoid: Option<NodeId>,
 }
 
+/// What a failed attempt says about the requests it did not answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Outcome {
+    /// Not applied, or lost with the node: they were never written, or the
+    /// node closed the connection (see the module docs).
+    NotApplied,
+    /// They may have been applied, or may still be: a timeout after the
+    /// write, or a connection out of step.
+    Unknown,
+}
+
+/// Why an attempt failed, and what that says about its requests.
+struct AttemptError {
+    why: String,
+    outcome: Outcome,
+}
+
+impl AttemptError {
+    fn unknown(why: impl Into<String>) -> AttemptError {
+        AttemptError {
+            why: why.into(),
+            outcome: Outcome::Unknown,
+        }
+    }
+
+    /// A socket error: a closed connection proves the node is gone or
+    /// closed it; anything else (a retransmission timeout, ...) does not.
+    fn io(what: &str, e: &std::io::Error) -> AttemptError {
+        use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset, NotConnected};
+        let outcome = match e.kind() {
+            ConnectionReset | BrokenPipe | ConnectionAborted | NotConnected => Outcome::NotApplied,
+            _ => Outcome::Unknown,
+        };
+        AttemptError {
+            why: format!("{what}: {e}"),
+            outcome,
+        }
+    }
+}
+
 /// A request whose attempt failed.
 struct Failure {
     index: usize,
     node: NodeId,
     why: String,
+    outcome: Outcome,
 }
 
 /// The requests of one batch bound for one node.
@@ -80,14 +134,22 @@ pub async fn forward(lb: &Rc<Lb>, ops: Rc<[DataOp]>) -> Vec<Answer> {
         .map(|index| Todo { index, avoid: None })
         .collect();
     let failed = round(lb, &ops, &first, &mut answers).await;
-    add(&lb.counters.retries, failed.len() as i64);
-    let retry: Vec<Todo> = failed
-        .iter()
-        .map(|f| Todo {
-            index: f.index,
-            avoid: Some(f.node),
-        })
-        .collect();
+    let mut retry: Vec<Todo> = Vec::with_capacity(failed.len());
+    for f in failed {
+        if may_retry(lb.cfg.args.route, &ops[f.index], f.outcome) {
+            retry.push(Todo {
+                index: f.index,
+                avoid: Some(f.node),
+            });
+        } else {
+            answers[f.index] = Some(Answer::Failed(format!(
+                "{}; the {} may have been applied there, so it was not retried",
+                f.why,
+                ops[f.index].name()
+            )));
+        }
+    }
+    add(&lb.counters.retries, retry.len() as i64);
     for f in round(lb, &ops, &retry, &mut answers).await {
         answers[f.index] = Some(Answer::Failed(format!(
             "no healthy node answered (last: {})",
@@ -98,6 +160,11 @@ pub async fn forward(lb: &Rc<Lb>, ops: Rc<[DataOp]>) -> Vec<Answer> {
         .into_iter()
         .map(|a| a.unwrap_or_else(|| Answer::Failed("request was not forwarded".into())))
         .collect()
+}
+
+/// Whether a request whose attempt failed with `outcome` may be sent again.
+fn may_retry(route: Route, op: &DataOp, outcome: Outcome) -> bool {
+    matches!(op, DataOp::Get(_)) || route == Route::Policy || outcome == Outcome::NotApplied
 }
 
 /// Route every `todo`, ask each node for its share concurrently, fill in
@@ -134,6 +201,8 @@ async fn round(
                     index: t.index,
                     node,
                     why: format!("{addr}: {e}"),
+                    // Nothing was sent.
+                    outcome: Outcome::NotApplied,
                 });
                 continue;
             }
@@ -164,16 +233,17 @@ async fn round(
     for task in others {
         done.push(task.await);
     }
-    for (group, replies, why) in done {
+    for (group, replies, error) in done {
         let answered = replies.len();
         for (&i, r) in group.indices.iter().zip(replies) {
             answers[i] = Some(Answer::Reply(r));
         }
-        if let Some(why) = why {
+        if let Some(e) = error {
             failed.extend(group.indices[answered..].iter().map(|&index| Failure {
                 index,
                 node: group.node,
-                why: format!("{}: {why}", group.pool.addr),
+                why: format!("{}: {}", group.pool.addr, e.why),
+                outcome: e.outcome,
             }));
         }
     }
@@ -187,37 +257,50 @@ async fn attempt(
     lb: Rc<Lb>,
     ops: Rc<[DataOp]>,
     group: Group,
-) -> (Group, Vec<NodeReply>, Option<String>) {
+) -> (Group, Vec<NodeReply>, Option<AttemptError>) {
     let pool = group.pool.clone();
     let n = group.indices.len() as u64;
     add(&pool.stats.forwarded, n as i64);
     add(&lb.counters.forwarded, n as i64);
     let mut replies = Vec::with_capacity(group.indices.len());
     let max_value = lb.cfg.args.max_value;
+    // Set once the first request byte may have left: from then on a
+    // timeout cannot tell whether the node applied the requests.
+    let sent = std::cell::Cell::new(false);
     let work = async {
-        let mut c = pool.checkout().await.map_err(|e| format!("connect: {e}"))?;
-        exchange(&mut c, &ops, &group.indices, max_value, &mut replies).await?;
-        Ok::<Checkout, String>(c)
+        let mut c = pool.checkout().await.map_err(|e| AttemptError {
+            why: format!("connect: {e}"),
+            outcome: Outcome::NotApplied,
+        })?;
+        exchange(&mut c, &ops, &group.indices, max_value, &mut replies, &sent).await?;
+        Ok::<Checkout, AttemptError>(c)
     };
     // One timer over the whole exchange; glommio's own socket timeouts
     // misbehave after a dropped read, and a dropped connection is never
     // reused, so nothing half-read survives the timeout.
     let timeout = lb.cfg.args.proxy_timeout;
-    let outcome = glommio::timer::timeout(timeout, async { Ok(work.await) }).await;
+    let result = glommio::timer::timeout(timeout, async { Ok(work.await) }).await;
     add(&pool.stats.in_flight, -(n as i64));
-    let why = match outcome {
+    let error = match result {
         Ok(Ok(c)) => {
             c.give_back();
             return (group, replies, None);
         }
-        Ok(Err(why)) => why,
-        Err(_) => format!("no reply within --proxy-timeout {timeout:?}"),
+        Ok(Err(e)) => e,
+        Err(_) => AttemptError {
+            why: format!("no reply within --proxy-timeout {timeout:?}"),
+            outcome: if sent.get() {
+                Outcome::Unknown
+            } else {
+                Outcome::NotApplied
+            },
+        },
     };
     add(&pool.stats.failures, (n - replies.len() as u64) as i64);
     add(&lb.counters.node_failures, 1);
     pool.purge();
-    suspect(&lb, &pool, group.node, &why);
-    (group, replies, Some(why))
+    suspect(&lb, &pool, group.node, &error.why);
+    (group, replies, Some(error))
 }
 
 /// Write the requests at `indices` and read one reply each into `replies`.
@@ -228,16 +311,18 @@ async fn exchange(
     indices: &[usize],
     max_value: usize,
     replies: &mut Vec<NodeReply>,
-) -> Result<(), String> {
+    sent: &std::cell::Cell<bool>,
+) -> Result<(), AttemptError> {
     let conn = c.conn();
     let mut req = Vec::new();
     for &i in indices {
         relay::encode_request(&ops[i], &mut req);
     }
+    sent.set(true);
     conn.stream
         .write_all(&req)
         .await
-        .map_err(|e| format!("write: {e}"))?;
+        .map_err(|e| AttemptError::io("write", &e))?;
     let buf = &mut conn.buf;
     buf.clear();
     let (mut start, mut end, mut skip) = (0usize, 0usize, 0usize);
@@ -255,14 +340,14 @@ async fn exchange(
             if replies.len() == indices.len() {
                 break;
             }
-            let Some((used, r)) =
-                relay::parse_reply(&buf[start..end], max_value).map_err(|e| e.to_string())?
+            let Some((used, r)) = relay::parse_reply(&buf[start..end], max_value)
+                .map_err(|e| AttemptError::unknown(e.to_string()))?
             else {
                 break;
             };
             start += used;
             let op = &ops[indices[replies.len()]];
-            relay::to_client(op, &r).map_err(|e| e.to_string())?;
+            relay::to_client(op, &r).map_err(|e| AttemptError::unknown(e.to_string()))?;
             if let NodeReply::TooLarge(len) = r {
                 // Only the header was consumed: drop the body as it comes.
                 skip = len + 2;
@@ -271,7 +356,9 @@ async fn exchange(
         }
         if replies.len() == indices.len() && skip == 0 {
             if start != end {
-                return Err("node sent more replies than requests".into());
+                return Err(AttemptError::unknown(
+                    "node sent more replies than requests",
+                ));
             }
             return Ok(());
         }
@@ -285,9 +372,12 @@ async fn exchange(
             .stream
             .read(&mut buf[end..])
             .await
-            .map_err(|e| format!("read: {e}"))?;
+            .map_err(|e| AttemptError::io("read", &e))?;
         if got == 0 {
-            return Err("connection closed by the node".into());
+            return Err(AttemptError {
+                why: "connection closed by the node".into(),
+                outcome: Outcome::NotApplied,
+            });
         }
         end += got;
     }
@@ -311,4 +401,44 @@ fn suspect(lb: &Rc<Lb>, pool: &Rc<NodePool>, node: NodeId, why: &str) {
         pool.probing.set(false);
     })
     .detach();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_writes_of_unknown_outcome_under_key_routing_stay_unretried() {
+        let get = DataOp::Get(b"k".to_vec());
+        let set = DataOp::Set(b"k".to_vec(), b"v".to_vec());
+        let del = DataOp::Del(b"k".to_vec());
+        for route in [Route::Policy, Route::Key] {
+            for op in [&get, &set, &del] {
+                assert!(
+                    may_retry(route, op, Outcome::NotApplied),
+                    "{route:?} {op:?}"
+                );
+            }
+            assert!(
+                may_retry(route, &get, Outcome::Unknown),
+                "{route:?}: GET is idempotent"
+            );
+        }
+        assert!(may_retry(Route::Policy, &set, Outcome::Unknown));
+        assert!(may_retry(Route::Policy, &del, Outcome::Unknown));
+        assert!(!may_retry(Route::Key, &set, Outcome::Unknown));
+        assert!(!may_retry(Route::Key, &del, Outcome::Unknown));
+    }
+
+    #[test]
+    fn a_closed_connection_proves_more_than_other_socket_errors() {
+        use std::io::{Error, ErrorKind};
+        for kind in [ErrorKind::ConnectionReset, ErrorKind::BrokenPipe] {
+            let e = AttemptError::io("read", &Error::from(kind));
+            assert_eq!(e.outcome, Outcome::NotApplied, "{kind:?}");
+        }
+        let e = AttemptError::io("read", &Error::from(ErrorKind::TimedOut));
+        assert_eq!(e.outcome, Outcome::Unknown);
+        assert!(e.why.starts_with("read: "), "{}", e.why);
+    }
 }

@@ -125,10 +125,18 @@ async fn serve(lb: Rc<Lb>, mut stream: TcpStream) {
             // plus 4 KiB), so this stays bounded; it shrinks back below.
             buf.resize(buf.len() * 2, 0);
         }
-        let n = match read(&lb, &conn, &mut stream, &mut buf[end..]).await {
+        // Once the LB stops, read only what had arrived by then (and the
+        // rest of a request it cut in two): see `lifecycle`.
+        let room = match lb.life.budget(fd) {
+            Some(0) if end == 0 => break,
+            Some(b) if b > 0 => b.min(buf.len() - end),
+            _ => buf.len() - end,
+        };
+        let n = match read(&lb, &conn, &mut stream, &mut buf[end..end + room]).await {
             Some(n) if n > 0 => n,
             _ => break,
         };
+        lb.life.took(fd, n);
         end += n;
         let dialect = *conn
             .dialect
@@ -181,21 +189,28 @@ async fn serve(lb: Rc<Lb>, mut stream: TcpStream) {
         if after == After::Linger {
             linger(&mut stream, &mut buf).await;
         }
-        if after != After::Continue || lb.life.stopping() {
+        if after != After::Continue {
             break;
         }
     }
     if let Some(id) = conn.link.take() {
         add(&lb.counters.links, -1);
-        let change = lb.registry.borrow_mut().unlink(id, lb.now());
-        // While the LB itself stops, every link closes: not news.
-        if let Some(c) = change.filter(|_| !lb.life.stopping()) {
-            lb.log(c);
+        // While the LB itself stops, the stop closes every link: that says
+        // nothing about the node, which must stay routable for the
+        // requests still draining through the proxy.
+        if !lb.life.stopping() {
+            let change = lb.registry.borrow_mut().unlink(id, lb.now());
+            change.into_iter().for_each(|c| lb.log(c));
         }
+    }
+    if lb.life.stopping() {
+        // Every reply must reach the client before the fd closes.
+        crate::roles::lifecycle::close_drained(stream).await;
+    } else {
+        let _ = stream.close().await;
     }
     lb.life.untrack(fd);
     add(&lb.counters.open, -1);
-    let _ = stream.close().await;
 }
 
 /// Half-close and discard what the client is still sending, briefly.

@@ -4,6 +4,7 @@ use super::core::{bump, Core};
 use super::hop::{Delegated, Finished};
 use super::pipeline::{self, After, Plan};
 use super::session::Session;
+use crate::roles::lifecycle;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
@@ -76,13 +77,23 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
                 buf.resize(buf.len() * 2, 0);
             }
         }
-        match stream.read(&mut buf[end..]).await {
+        // Once the node stops, read only what had arrived by then (and the
+        // rest of a request it cut in two): see `lifecycle`.
+        let room = match core.life.budget(fd) {
+            Some(0) if start == end => break,
+            Some(b) if b > 0 => b.min(buf.len() - end),
+            _ => buf.len() - end,
+        };
+        match stream.read(&mut buf[end..end + room]).await {
             Ok(0) => {
                 hung_up = true;
                 break;
             }
             Err(_) => break,
-            Ok(n) => end += n,
+            Ok(n) => {
+                end += n;
+                core.life.took(fd, n);
+            }
         }
         if !finish_delegated(&mut sess, &mut plan, &mut out, &mut stream).await {
             break;
@@ -107,15 +118,16 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
                 out.shrink_to(READ_BUF);
             }
         }
-        if after == After::Close || core.life.stopping() {
+        if after == After::Close {
             break;
         }
     }
     // Another core may still be writing to this fd: wait before closing it.
     finish_delegated(&mut sess, &mut plan, &mut out, &mut stream).await;
-    core.life.untrack(fd);
-    core.shared.clients.fetch_sub(1, Ordering::Relaxed);
-    if hung_up {
+    if core.life.stopping() {
+        // Every reply must reach the client before the fd closes.
+        lifecycle::close_drained(stream).await;
+    } else if hung_up {
         // The client closed first and everything it sent was read: dropping
         // the stream closes the fd, which sends our FIN. `close()` would add
         // a `shutdown` syscall per connection for nothing (C50K closes
@@ -124,6 +136,8 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
     } else {
         let _ = stream.close().await;
     }
+    core.life.untrack(fd);
+    core.shared.clients.fetch_sub(1, Ordering::Relaxed);
 }
 
 /// Wait for replies another core is writing to this client, and write what
