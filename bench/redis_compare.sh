@@ -71,7 +71,12 @@ WORK=$(mktemp -d)
 LABELS=() PORTS=() PIDS=() LOGS=()
 cleanup() {
   local pid
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  # CONT too: a stopped server (SIGSTOP) would never act on the TERM, and
+  # the wait below would hang.
+  for pid in "${PIDS[@]}"; do
+    kill "$pid" 2>/dev/null || true
+    kill -CONT "$pid" 2>/dev/null || true
+  done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
   rm -rf "$WORK"
 }
