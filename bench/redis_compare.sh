@@ -21,9 +21,11 @@
 #   BASELINE_BIN=/tmp/before CACHECTL_BIN=target/release/cachectl ROUNDS=4 \
 #     bench/redis_compare.sh 1000000
 #
-# Each round rotates which server goes first (round 1: redis, cachectl
-# [, baseline]; round 2 starts with cachectl; ...), so no server always
-# gets the cold start or the warm machine. The `first` column says who did.
+# Odd rounds run the servers in the order redis, cachectl[, baseline], even
+# rounds in reverse, so over every two rounds each pair of servers (in
+# particular cachectl and baseline) has run in both orders and no server
+# always gets the cold start or the warm machine. The `first` column says
+# who went first.
 #
 # The script never prints a figure it could not check. It stops with a
 # non-zero exit and the failing command's stderr when:
@@ -196,7 +198,7 @@ ROWS=() # row names (first word of the CSV test name), in order
 # checked on their own.
 run_server() {
   local i=$1 pipe=$2 label=${LABELS[$1]} port=${PORTS[$1]} pid=${PIDS[$1]}
-  local test cmd rc before after t0 t1 done_ rows name rps expect_min expect_max
+  local test cmd rc before after t0 t1 done_ rows name rps expect_min expect_max e u s
   local ticks_sum=0 reqs_sum=0 elapsed=0 cputime=0 rows_here=()
   alive "$i"
   # Every server starts each block from the same empty state, so the order
@@ -288,9 +290,11 @@ else
 fi
 for round in $(seq "$ROUNDS"); do
   for pipe in $PIPELINES; do
-    # This round's order: start order rotated by round-1.
+    # This round's order: start order, reversed in even rounds.
     order=()
-    for ((k = 0; k < NSERVERS; k++)); do order+=($(((round - 1 + k) % NSERVERS))); done
+    for ((k = 0; k < NSERVERS; k++)); do
+      if [ $((round % 2)) -eq 1 ]; then order+=("$k"); else order+=($((NSERVERS - 1 - k))); fi
+    done
     for i in "${order[@]}"; do run_server "$i" "$pipe"; done
 
     # Same bytes for the SET test's values on every server.
