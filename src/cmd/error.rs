@@ -45,6 +45,15 @@ pub enum CmdError {
     /// An EXPIRE flag that does not exist.
     #[error("ERR Unsupported option {0}")]
     UnsupportedOption(String),
+    /// HELLO's protocol version is not an integer.
+    #[error("ERR Protocol version is not an integer or out of range")]
+    HelloVersion,
+    /// HELLO asked for a protocol other than 2 or 3.
+    #[error("NOPROTO unsupported protocol version")]
+    NoProto,
+    /// A HELLO option that does not exist, or lacks its arguments.
+    #[error("ERR Syntax error in HELLO option '{0}'")]
+    HelloOption(String),
 }
 
 /// Redis prints names and args with `%.128s` after lossy conversion.

@@ -181,4 +181,13 @@ pub enum Command<'a> {
     ConfigGet(&'a [u8]),
     /// NODESTAT: cheap liveness + load probe for the LB.
     NodeStat,
+    /// HELLO [protover [AUTH user pass] [SETNAME name]]
+    Hello {
+        /// 2 or 3; `None` keeps the connection's protocol.
+        version: Option<u8>,
+        /// AUTH user password.
+        auth: Option<(&'a [u8], &'a [u8])>,
+        /// SETNAME name (already validated).
+        setname: Option<&'a [u8]>,
+    },
 }

@@ -103,6 +103,7 @@ pub fn parse<'a>(args: &[&'a [u8]]) -> Result<(Kind, Command<'a>), CmdError> {
         Kind::Quit => Command::Quit,
         Kind::Metrics => Command::Global(Global::Metrics),
         Kind::Nodestat => Command::NodeStat,
+        Kind::Hello => parse_hello(rest)?,
     };
     Ok((spec.kind, cmd))
 }
@@ -238,6 +239,45 @@ fn parse_command<'a>(rest: &[&'a [u8]]) -> Result<Command<'a>, CmdError> {
             cmd: "COMMAND",
         })
     }
+}
+
+/// HELLO's arguments, checked in Redis's order: the version, then each
+/// option (an unknown one, or one short of its arguments, is a syntax
+/// error naming it), validating SETNAME's name as it goes.
+fn parse_hello<'a>(rest: &[&'a [u8]]) -> Result<Command<'a>, CmdError> {
+    let (version, opts) = match rest.split_first() {
+        None => (None, rest),
+        Some((v, opts)) => {
+            let v = parse_i64(v).ok_or(CmdError::HelloVersion)?;
+            if !(2..=3).contains(&v) {
+                return Err(CmdError::NoProto);
+            }
+            (Some(v as u8), opts)
+        }
+    };
+    let (mut auth, mut setname) = (None, None);
+    let mut j = 0;
+    while j < opts.len() {
+        let (opt, more) = (opts[j], opts.len() - 1 - j);
+        if opt.eq_ignore_ascii_case(b"auth") && more >= 2 {
+            auth = Some((opts[j + 1], opts[j + 2]));
+            j += 3;
+        } else if opt.eq_ignore_ascii_case(b"setname") && more >= 1 {
+            let name = opts[j + 1];
+            if !name.iter().all(|&b| (b'!'..=b'~').contains(&b)) {
+                return Err(CmdError::ClientName);
+            }
+            setname = Some(name);
+            j += 2;
+        } else {
+            return Err(CmdError::HelloOption(super::error::show(opt)));
+        }
+    }
+    Ok(Command::Hello {
+        version,
+        auth,
+        setname,
+    })
 }
 
 fn parse_client<'a>(rest: &[&'a [u8]]) -> Result<Command<'a>, CmdError> {

@@ -34,6 +34,7 @@ pub enum Kind {
     Quit,
     Metrics,
     Nodestat,
+    Hello,
 }
 
 /// One row of the table.
@@ -250,6 +251,20 @@ pub const TABLE: &[Spec] = &[
         kind: Kind::Nodestat,
         arity: 1,
         flags: F,
+        keys: (0, 0, 0),
+    },
+    Spec {
+        name: "hello",
+        kind: Kind::Hello,
+        arity: -1,
+        flags: &[
+            "noscript",
+            "loading",
+            "stale",
+            "fast",
+            "no_auth",
+            "allow_busy",
+        ],
         keys: (0, 0, 0),
     },
 ];

@@ -10,6 +10,7 @@ pub mod line;
 pub mod reply;
 pub mod resp;
 
+pub use reply::{Proto, Reply};
 pub use resp::{parse_request, Args, Limits};
 
 /// Which wire protocol a client connection speaks; decided on its first bytes.

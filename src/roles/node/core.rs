@@ -7,7 +7,7 @@ use super::origin::{FetchError, Fetched, Flight, Origin};
 use super::NodeConfig;
 use crate::cmd::{exec, table};
 use crate::cmd::{Op, OpBatch};
-use crate::proto::{line, reply, Dialect};
+use crate::proto::{Proto, Reply};
 use crate::store::Shard;
 use crate::store::{SetCond, SetExpiry};
 use futures_channel::oneshot;
@@ -186,14 +186,8 @@ impl Core {
     /// node a write first makes a fetch of its key in flight stale, so the
     /// fetched value cannot land after (and undo) the write.
     #[inline]
-    pub fn apply<B>(
-        &self,
-        shard: &mut Shard,
-        op: Op<B>,
-        now: u64,
-        dialect: Dialect,
-        out: &mut Vec<u8>,
-    ) where
+    pub fn apply<B>(&self, shard: &mut Shard, op: Op<B>, now: u64, proto: Proto, out: &mut Vec<u8>)
+    where
         B: AsRef<[u8]> + Into<Box<[u8]>>,
     {
         if let Some(origin) = &self.origin {
@@ -201,7 +195,7 @@ impl Core {
                 origin.invalidate(op.key());
             }
         }
-        exec::apply(shard, op, now, dialect, out);
+        exec::apply(shard, op, now, &mut Reply::new(out, proto));
     }
 
     /// FLUSHALL on this core's shard (and its fetches in flight).
@@ -218,7 +212,7 @@ impl Core {
     /// that waits on a fetch of the same key first waits for that fetch, so
     /// it sees what it would without pipelining (EXISTS finds the fetched
     /// key, INCR adds to the fetched value, DEL removes it).
-    pub async fn run_ops_async(self: &Rc<Self>, ops: &OpBatch, dialect: Dialect) -> Replies {
+    pub async fn run_ops_async(self: &Rc<Self>, ops: &OpBatch, proto: Proto) -> Replies {
         enum Part {
             Done(Replies),
             Got(Fetched),
@@ -250,17 +244,17 @@ impl Core {
                 now = self.now();
             }
             let mut r = Replies::default();
-            self.apply(&mut self.shard.borrow_mut(), op, now, dialect, &mut r.buf);
+            self.apply(&mut self.shard.borrow_mut(), op, now, proto, &mut r.buf);
             parts.push(Part::Done(r));
         }
         let mut out = Replies::default();
         for part in parts {
             match part {
                 Part::Done(r) => out.buf.extend_from_slice(&r.buf),
-                Part::Got(v) => encode_fetched(&v, dialect, &mut out.buf),
+                Part::Got(v) => encode_fetched(&v, proto, &mut out.buf),
                 Part::Wait(rx) => {
                     let v = rx.await.unwrap_or_else(|_| abandoned());
-                    encode_fetched(&v, dialect, &mut out.buf);
+                    encode_fetched(&v, proto, &mut out.buf);
                 }
             }
             out.seal();
@@ -269,7 +263,7 @@ impl Core {
     }
 
     /// Run ops for another core, encoding replies into `out`.
-    fn run_ops(&self, ops: &OpBatch, dialect: crate::proto::Dialect, out: &mut Replies) {
+    fn run_ops(&self, ops: &OpBatch, proto: crate::proto::Proto, out: &mut Replies) {
         let now = self.now();
         let served = ops.len() as u64;
         {
@@ -280,7 +274,7 @@ impl Core {
                 shard.prefetch(&hashes);
             }
             for op in ops.iter() {
-                self.apply(&mut shard, op, now, dialect, &mut out.buf);
+                self.apply(&mut shard, op, now, proto, &mut out.buf);
                 out.seal();
             }
         }
@@ -294,46 +288,38 @@ impl Core {
             Hop::Direct {
                 ops,
                 finish,
-                dialect,
+                proto,
                 fd,
                 done,
             } if ops.iter().any(|op| self.reads_through(&op)) => {
                 let core = self.clone();
                 glommio::spawn_local(async move {
-                    let replies = core.run_ops_async(&ops, dialect).await;
+                    let replies = core.run_ops_async(&ops, proto).await;
                     finish_direct(core.id, fd, ops, finish, replies, done);
                 })
                 .detach();
             }
-            Hop::Ops {
-                ops,
-                dialect,
-                reply,
-            } if ops.iter().any(|op| self.reads_through(&op)) => {
+            Hop::Ops { ops, proto, reply } if ops.iter().any(|op| self.reads_through(&op)) => {
                 let core = self.clone();
                 glommio::spawn_local(async move {
-                    let _ = reply.send(core.run_ops_async(&ops, dialect).await);
+                    let _ = reply.send(core.run_ops_async(&ops, proto).await);
                 })
                 .detach();
             }
             Hop::Direct {
                 ops,
                 finish,
-                dialect,
+                proto,
                 fd,
                 done,
             } => {
                 let mut replies = Replies::with_capacity(ops.len());
-                self.run_ops(&ops, dialect, &mut replies);
+                self.run_ops(&ops, proto, &mut replies);
                 finish_direct(self.id, fd, ops, finish, replies, done);
             }
-            Hop::Ops {
-                ops,
-                dialect,
-                reply,
-            } => {
+            Hop::Ops { ops, proto, reply } => {
                 let mut out = Replies::with_capacity(ops.len());
-                self.run_ops(&ops, dialect, &mut out);
+                self.run_ops(&ops, proto, &mut out);
                 // The requester may have gone (connection closed): nothing to do.
                 let _ = reply.send(out);
             }
@@ -348,14 +334,12 @@ impl Core {
 }
 
 /// Encode a read-through GET's outcome.
-fn encode_fetched(v: &Fetched, dialect: Dialect, out: &mut Vec<u8>) {
-    match (v, dialect) {
-        (Ok(Some(v)), Dialect::Resp) => reply::bulk(out, v),
-        (Ok(None), Dialect::Resp) => reply::nil(out),
-        (Err(e), Dialect::Resp) => reply::error(out, &format!("ERR {e}")),
-        (Ok(Some(v)), Dialect::Line) => line::value(out, v),
-        (Ok(None), Dialect::Line) => line::status(out, "NOT_FOUND"),
-        (Err(e), Dialect::Line) => line::error(out, &e.to_string()),
+fn encode_fetched(v: &Fetched, proto: Proto, out: &mut Vec<u8>) {
+    let mut w = Reply::new(out, proto);
+    match v {
+        Ok(Some(v)) => w.bulk(v),
+        Ok(None) => w.nil(),
+        Err(e) => w.error(&format!("ERR {e}")),
     }
 }
 

@@ -4,7 +4,7 @@
 use super::core::Core;
 use super::hop::{Hop, Query, Snapshot};
 use crate::cmd::Global;
-use crate::proto::{line, reply, Dialect};
+use crate::proto::{Proto, Reply};
 use crate::store::ShardStats;
 use futures_channel::oneshot;
 use std::fmt::Write;
@@ -36,27 +36,29 @@ pub async fn gather(core: &Core, query: Query) -> Vec<Snapshot> {
 }
 
 /// Run a whole-node command and append its reply.
-pub async fn run(core: &Core, g: Global, dialect: Dialect, out: &mut Vec<u8>) {
-    if dialect == Dialect::Line {
-        line::error(out, "unsupported operation");
+pub async fn run(core: &Core, g: Global, proto: Proto, out: &mut Vec<u8>) {
+    let mut w = Reply::new(out, proto);
+    if proto == Proto::Line {
+        // Seed 000's protocol has no whole-node commands (none parse to one).
+        w.error("unsupported operation");
         return;
     }
     match g {
         Global::DbSize => {
             let snaps = gather(core, Query::Snapshot).await;
-            reply::int(out, snaps.iter().map(|s| s.keys as i64).sum());
+            w.int(snaps.iter().map(|s| s.keys as i64).sum());
         }
         Global::Flush => {
             gather(core, Query::Flush).await;
-            reply::simple(out, "OK");
+            w.ok();
         }
         Global::Info(sections) => {
             let snaps = gather(core, Query::Snapshot).await;
-            reply::bulk(out, render_info(core, &snaps, &sections).as_bytes());
+            w.verbatim(render_info(core, &snaps, &sections).as_bytes());
         }
         Global::Metrics => {
             let snaps = gather(core, Query::Snapshot).await;
-            reply::bulk(out, render_metrics(core, &snaps).as_bytes());
+            w.bulk(render_metrics(core, &snaps).as_bytes());
         }
     }
 }
@@ -110,9 +112,10 @@ pub fn render_info(core: &Core, snaps: &[Snapshot], sections: &[String]) -> Stri
     section(&mut o, "server", "Server", &|o| {
         let _ = write!(
             o,
-            "redis_version:7.0.0\r\ncachectl_version:{}\r\nredis_mode:standalone\r\nos:Linux\r\n\
+            "redis_version:{}\r\ncachectl_version:{}\r\nredis_mode:standalone\r\nos:Linux\r\n\
              arch_bits:64\r\nmultiplexing_api:io_uring\r\nprocess_id:{}\r\ntcp_port:{}\r\n\
              uptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\nexecutor_cores:{}\r\n",
+            super::session::REDIS_VERSION,
             env!("CARGO_PKG_VERSION"),
             std::process::id(),
             sh.addr.port(),

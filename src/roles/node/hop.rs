@@ -3,7 +3,7 @@
 //! connection batches every op of one read for the same owner into one hop.
 
 use crate::cmd::{Combine, OpBatch};
-use crate::proto::{reply, Dialect};
+use crate::proto::{reply, Proto};
 use crate::store::ShardStats;
 use futures_channel::oneshot;
 use serde::Serialize;
@@ -14,7 +14,7 @@ const TYPICAL_REPLY: usize = 32;
 /// Encoded replies of a batch: reply `i` is `buf[ends[i-1]..ends[i]]`.
 #[derive(Default, Debug)]
 pub struct Replies {
-    /// The replies, back to back, in the dialect the batch asked for.
+    /// The replies, back to back, in the proto the batch asked for.
     pub buf: Vec<u8>,
     /// End offset of each reply in `buf`.
     pub ends: Vec<usize>,
@@ -300,7 +300,7 @@ pub enum Hop {
         /// The requester's part of the answer.
         finish: Finish,
         /// How to encode the replies.
-        dialect: Dialect,
+        proto: Proto,
         /// The client socket.
         fd: std::os::fd::RawFd,
         /// Completion, read lazily by the requester.
@@ -311,7 +311,7 @@ pub enum Hop {
         /// The ops, in the client's order.
         ops: OpBatch,
         /// How to encode the replies.
-        dialect: Dialect,
+        proto: Proto,
         /// Where the replies go.
         reply: oneshot::Sender<Replies>,
     },

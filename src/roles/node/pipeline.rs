@@ -14,7 +14,7 @@ use super::hop::{assemble, combine, Finish, Finished, Hop, Replies, Spare, Src, 
 use super::session::{self, Session};
 use crate::cmd::{self, Combine, Command, Op, OpBatch};
 use crate::ownership::shard_for;
-use crate::proto::{line, reply, resp, Dialect, ProtoError};
+use crate::proto::{line, resp, Dialect, Proto, Reply};
 use futures_channel::oneshot;
 use smallvec::SmallVec;
 use std::ops::Range;
@@ -128,14 +128,7 @@ impl Plan {
         }
     }
 
-    fn push_op(
-        &mut self,
-        core: &Core,
-        now: u64,
-        dialect: Dialect,
-        op: Op<&[u8]>,
-        out: &mut Vec<u8>,
-    ) {
+    fn push_op(&mut self, core: &Core, now: u64, proto: Proto, op: Op<&[u8]>, out: &mut Vec<u8>) {
         let owner = shard_for(op.key(), core.n);
         // A read-through GET on this core's own key waits in this core's
         // batch (it may have to fetch); the ops on this core's keys that
@@ -143,7 +136,7 @@ impl Plan {
         let own_waiting = self.batches.get(core.id).is_some_and(|b| !b.is_empty());
         if owner == core.id && !core.reads_through(&op) && !own_waiting {
             self.local(out, |o| {
-                core.apply(&mut core.shard.borrow_mut(), op, now, dialect, o)
+                core.apply(&mut core.shard.borrow_mut(), op, now, proto, o)
             });
         } else {
             if self.batches.len() < core.n {
@@ -164,6 +157,7 @@ impl Plan {
         &mut self,
         core: &Core,
         now: u64,
+        proto: Proto,
         comb: Combine,
         ops: Vec<Op<&[u8]>>,
         out: &mut Vec<u8>,
@@ -195,7 +189,7 @@ impl Plan {
             {
                 let mut shard = core.shard.borrow_mut();
                 for op in ops {
-                    core.apply(&mut shard, op, now, Dialect::Resp, &mut parts.buf);
+                    core.apply(&mut shard, op, now, proto, &mut parts.buf);
                     parts.seal();
                 }
             }
@@ -211,7 +205,7 @@ impl Plan {
         self.activate();
         self.steps.push(Step::Group(comb, ops.len() as u32));
         for op in ops {
-            self.push_op(core, now, Dialect::Resp, op, out);
+            self.push_op(core, now, proto, op, out);
         }
     }
 
@@ -222,7 +216,7 @@ impl Plan {
     pub fn delegate(
         &mut self,
         core: &Rc<Core>,
-        dialect: Dialect,
+        proto: Proto,
         fd: RawFd,
         out: &mut Vec<u8>,
     ) -> Option<oneshot::Receiver<Finished>> {
@@ -270,7 +264,7 @@ impl Plan {
         let hop = Hop::Direct {
             ops: std::mem::take(&mut self.batches[owner]),
             finish,
-            dialect,
+            proto,
             fd,
             done,
         };
@@ -284,7 +278,7 @@ impl Plan {
 
     /// Send every batch, wait for the replies and write all planned replies
     /// to `out` in request order.
-    pub async fn flush(&mut self, core: &Rc<Core>, dialect: Dialect, out: &mut Vec<u8>) {
+    pub async fn flush(&mut self, core: &Rc<Core>, proto: Proto, out: &mut Vec<u8>) {
         if !self.active {
             return;
         }
@@ -303,7 +297,7 @@ impl Plan {
             let (tx, rx) = oneshot::channel();
             let hop = Hop::Ops {
                 ops: std::mem::take(batch),
-                dialect,
+                proto,
                 reply: tx,
             };
             bump(&core.counters.hops_sent);
@@ -313,12 +307,12 @@ impl Plan {
         }
         let mut remote: Vec<Option<Replies>> = (0..core.n).map(|_| None).collect();
         if let Some(ops) = own {
-            remote[core.id] = Some(core.run_ops_async(&ops, dialect).await);
+            remote[core.id] = Some(core.run_ops_async(&ops, proto).await);
         }
         for (owner, rx) in waiting {
             remote[owner] = rx.await.ok();
         }
-        let unavailable = unavailable_reply(dialect);
+        let unavailable = unavailable_reply(proto);
         let resolve = |src: Src| -> &[u8] {
             match src {
                 Src::Local(i) => self.local.get(i as usize),
@@ -335,12 +329,9 @@ impl Plan {
     }
 }
 
-fn unavailable_reply(dialect: Dialect) -> Vec<u8> {
+fn unavailable_reply(proto: Proto) -> Vec<u8> {
     let mut v = Vec::new();
-    match dialect {
-        Dialect::Resp => reply::error(&mut v, UNAVAILABLE),
-        Dialect::Line => line::error(&mut v, UNAVAILABLE),
-    }
+    Reply::new(&mut v, proto).error(UNAVAILABLE);
     v
 }
 
@@ -357,6 +348,8 @@ pub async fn process(
     fd: RawFd,
     out: &mut Vec<u8>,
 ) -> (usize, After) {
+    // The request framing (RESP or seed 000's lines) is fixed per
+    // connection; the reply encoding can change with HELLO, between requests.
     let Some(dialect) = sess.dialect(input) else {
         return (0, After::Continue);
     };
@@ -397,17 +390,18 @@ pub async fn process(
             Ok(None) => break,
             Ok(Some(x)) => x,
             Err(e) => {
-                plan.flush(core, dialect, out).await;
-                protocol_error(dialect, &e, out);
+                plan.flush(core, sess.proto, out).await;
+                Reply::new(out, sess.proto).error(&e.reply_text());
                 sess.args = parsed_args;
                 return (input.len(), After::Close);
             }
         };
         let args: SmallVec<[&[u8]; 8]> = parsed_args.iter(rest).collect();
         pos += n;
+        let proto = sess.proto;
         let parsed = match line_op {
             Err(e) => {
-                plan.local(out, |o| line::error(o, &e.to_string()));
+                plan.local(out, |o| Reply::new(o, proto).error(&e.to_string()));
                 continue;
             }
             Ok(Some(op)) => Ok(session::line_command(op, &args)),
@@ -420,29 +414,35 @@ pub async fn process(
                 cmd
             }
             Err(e) => {
-                plan.local(out, |o| reply::error_bytes(o, &e.reply_bytes()));
+                plan.local(out, |o| Reply::new(o, proto).error_bytes(&e.reply_bytes()));
                 continue;
             }
         };
         match cmd {
-            Command::Key(op) => plan.push_op(core, now, dialect, op, out),
-            Command::Multi(comb, ops) => plan.push_multi(core, now, comb, ops, out),
+            Command::Key(op) => plan.push_op(core, now, proto, op, out),
+            Command::Multi(comb, ops) => plan.push_multi(core, now, proto, comb, ops, out),
             Command::Global(g) => {
-                plan.flush(core, dialect, out).await;
-                super::global::run(core, g, dialect, out).await;
+                plan.flush(core, proto, out).await;
+                super::global::run(core, g, proto, out).await;
             }
             Command::Quit => {
-                plan.local(out, |o| reply::simple(o, "OK"));
-                plan.flush(core, dialect, out).await;
+                plan.local(out, |o| Reply::new(o, proto).ok());
+                plan.flush(core, proto, out).await;
                 drop(args);
                 sess.args = parsed_args;
                 return (pos, After::Close);
             }
-            other => plan.local(out, |o| sess.run_local(core, other, dialect, o)),
+            cmd @ Command::Hello { .. } => {
+                // Replies already planned were encoded in the protocol they
+                // were asked in; the switch applies from the next request.
+                plan.flush(core, proto, out).await;
+                sess.run_local(core, cmd, out);
+            }
+            other => plan.local(out, |o| sess.run_local(core, other, o)),
         }
     }
-    sess.pending = plan.delegate(core, dialect, fd, out);
-    plan.flush(core, dialect, out).await;
+    sess.pending = plan.delegate(core, sess.proto, fd, out);
+    plan.flush(core, sess.proto, out).await;
     sess.args = parsed_args;
     (pos, After::Continue)
 }
@@ -492,13 +492,6 @@ fn prefetch_keys(
         .map(|k| shard.hash_of(k))
         .collect();
     shard.prefetch(&hashes);
-}
-
-fn protocol_error(dialect: Dialect, e: &ProtoError, out: &mut Vec<u8>) {
-    match dialect {
-        Dialect::Resp => reply::error(out, &e.reply_text()),
-        Dialect::Line => line::error(out, &e.to_string()),
-    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use super::core::Core;
 use crate::cmd::table::{self, Kind};
 use crate::cmd::{Command, Op, SetTtl};
 use crate::proto::line::LineOp;
-use crate::proto::{detect_dialect, reply, Dialect};
+use crate::proto::{detect_dialect, Dialect, Proto, Reply};
 use crate::store::SetCond;
 
 /// One client connection's state.
@@ -14,6 +14,9 @@ pub struct Session {
     /// CLIENT SETNAME.
     pub name: Option<Vec<u8>>,
     dialect: Option<Dialect>,
+    /// How replies are encoded: RESP2 until `HELLO 3`, the line protocol
+    /// for a connection that speaks it.
+    pub proto: Proto,
     /// Arguments of the request being parsed, kept to reuse the allocations.
     pub args: crate::proto::Args,
     /// Replies another core is writing to this client (see `Hop::Direct`).
@@ -27,6 +30,7 @@ impl Session {
             id,
             name: None,
             dialect: None,
+            proto: Proto::Resp2,
             args: crate::proto::Args::default(),
             pending: None,
         }
@@ -36,40 +40,38 @@ impl Session {
     pub fn dialect(&mut self, input: &[u8]) -> Option<Dialect> {
         if self.dialect.is_none() {
             self.dialect = detect_dialect(input);
+            if self.dialect == Some(Dialect::Line) {
+                self.proto = Proto::Line;
+            }
         }
         self.dialect
     }
 
-    /// Run a command that needs no shard. Only RESP clients can send these.
-    pub fn run_local(
-        &mut self,
-        core: &Core,
-        cmd: Command<'_>,
-        dialect: Dialect,
-        out: &mut Vec<u8>,
-    ) {
-        if dialect == Dialect::Line {
-            // The line protocol's PING is the only local command it has.
-            out.extend_from_slice(b"PONG\n");
-            return;
-        }
+    /// Run a command that needs no shard, replying in the session's protocol.
+    pub fn run_local(&mut self, core: &Core, cmd: Command<'_>, out: &mut Vec<u8>) {
+        let mut w = Reply::new(out, self.proto);
         match cmd {
-            Command::Ping(None) => reply::simple(out, "PONG"),
-            Command::Ping(Some(m)) | Command::Echo(m) => reply::bulk(out, m),
-            Command::Select | Command::ClientSetInfo => reply::simple(out, "OK"),
+            Command::Ping(None) => w.simple("PONG"),
+            Command::Ping(Some(m)) | Command::Echo(m) => w.bulk(m),
+            Command::Select | Command::ClientSetInfo => w.ok(),
             Command::ClientSetName(name) => {
                 self.name = (!name.is_empty()).then(|| name.to_vec());
-                reply::simple(out, "OK");
+                w.ok();
             }
             Command::ClientGetName => match &self.name {
-                Some(n) => reply::bulk(out, n),
-                None => reply::nil(out),
+                Some(n) => w.bulk(n),
+                None => w.nil(),
             },
-            Command::ClientId => reply::int(out, self.id as i64),
-            Command::CommandCount => reply::int(out, table::COUNT as i64),
-            Command::CommandDocs => reply::array(out, 0),
-            Command::CommandInfo(names) => command_info(names, out),
-            Command::ConfigGet(pattern) => config_get(core, pattern, out),
+            Command::ClientId => w.int(self.id as i64),
+            Command::CommandCount => w.int(table::COUNT as i64),
+            Command::CommandDocs => w.map(0),
+            Command::CommandInfo(names) => command_info(names, &mut w),
+            Command::ConfigGet(pattern) => config_get(core, pattern, &mut w),
+            Command::Hello {
+                version,
+                auth,
+                setname,
+            } => self.hello(version, auth, setname, out),
             Command::NodeStat => {
                 let s = format!(
                     "clients={} maxclients={} cores={} uptime_ms={}",
@@ -78,14 +80,62 @@ impl Session {
                     core.n,
                     core.now()
                 );
-                reply::bulk(out, s.as_bytes());
+                w.bulk(s.as_bytes());
             }
             Command::Key(_) | Command::Multi(..) | Command::Global(_) | Command::Quit => {
                 unreachable!("routed by the pipeline")
             }
         }
     }
+
+    /// HELLO: authenticate if asked, set the name, switch protocol, and
+    /// answer Redis 7's map (in the protocol switched to).
+    fn hello(
+        &mut self,
+        version: Option<u8>,
+        auth: Option<(&[u8], &[u8])>,
+        setname: Option<&[u8]>,
+        out: &mut Vec<u8>,
+    ) {
+        if let Some((user, _password)) = auth {
+            // No password is configured (yet): the default user has
+            // `nopass`, so any password opens it, and no other user exists.
+            if user != b"default" {
+                Reply::new(out, self.proto)
+                    .error("WRONGPASS invalid username-password pair or user is disabled.");
+                return;
+            }
+        }
+        if let Some(name) = setname {
+            self.name = (!name.is_empty()).then(|| name.to_vec());
+        }
+        match version {
+            Some(3) => self.proto = Proto::Resp3,
+            Some(_) => self.proto = Proto::Resp2,
+            None => {}
+        }
+        let mut w = Reply::new(out, self.proto);
+        w.map(7);
+        w.bulk(b"server");
+        w.bulk(b"redis");
+        w.bulk(b"version");
+        w.bulk(REDIS_VERSION.as_bytes());
+        w.bulk(b"proto");
+        w.int(self.proto.version());
+        w.bulk(b"id");
+        w.int(self.id as i64);
+        w.bulk(b"mode");
+        w.bulk(b"standalone");
+        w.bulk(b"role");
+        w.bulk(b"master");
+        w.bulk(b"modules");
+        w.array(0);
+    }
 }
+
+/// The Redis version the node reports (INFO, HELLO): the one whose commands
+/// and replies it follows.
+pub const REDIS_VERSION: &str = "7.0.15";
 
 /// Map a line-protocol request to the same command RESP would run.
 pub fn line_command<'a>(op: LineOp, args: &[&'a [u8]]) -> (Kind, Command<'a>) {
@@ -107,38 +157,39 @@ pub fn line_command<'a>(op: LineOp, args: &[&'a [u8]]) -> (Kind, Command<'a>) {
 }
 
 /// COMMAND / COMMAND INFO: Redis 7's ten-field entries.
-fn command_info(names: Option<Vec<&[u8]>>, out: &mut Vec<u8>) {
+fn command_info(names: Option<Vec<&[u8]>>, w: &mut Reply<'_>) {
     let specs: Vec<Option<&table::Spec>> = match names {
         None => table::TABLE.iter().map(Some).collect(),
         Some(names) => names.iter().map(|n| table::lookup(n)).collect(),
     };
-    reply::array(out, specs.len());
+    w.array(specs.len());
     for spec in specs {
         let Some(s) = spec else {
-            // Redis answers a null (RESP2: the null bulk) for an unknown name.
-            reply::nil(out);
+            // Redis answers a null for an unknown name.
+            w.nil();
             continue;
         };
-        reply::array(out, 10);
-        reply::bulk(out, s.name.as_bytes());
-        reply::int(out, i64::from(s.arity));
-        reply::array(out, s.flags.len());
+        w.array(10);
+        w.bulk(s.name.as_bytes());
+        w.int(i64::from(s.arity));
+        w.set(s.flags.len());
         for f in s.flags {
-            reply::simple(out, f);
+            w.simple(f);
         }
-        reply::int(out, i64::from(s.keys.0));
-        reply::int(out, i64::from(s.keys.1));
-        reply::int(out, i64::from(s.keys.2));
-        for _ in 0..4 {
-            // ACL categories, tips, key specs, subcommands: none.
-            reply::array(out, 0);
-        }
+        w.int(i64::from(s.keys.0));
+        w.int(i64::from(s.keys.1));
+        w.int(i64::from(s.keys.2));
+        // ACL categories, tips, key specs: none; subcommands: none.
+        w.set(0);
+        w.set(0);
+        w.array(0);
+        w.array(0);
     }
 }
 
 /// CONFIG GET: the settings tools ask for (redis-benchmark reads `save` and
 /// `appendonly`), matched by exact name or `*`.
-fn config_get(core: &Core, pattern: &[u8], out: &mut Vec<u8>) {
+fn config_get(core: &Core, pattern: &[u8], w: &mut Reply<'_>) {
     let cfg = &core.shared.cfg;
     let all = [
         ("save", String::new()),
@@ -155,9 +206,9 @@ fn config_get(core: &Core, pattern: &[u8], out: &mut Vec<u8>) {
         .iter()
         .filter(|(k, _)| pattern == b"*" || k.as_bytes().eq_ignore_ascii_case(pattern))
         .collect();
-    reply::array(out, matched.len() * 2);
+    w.map(matched.len());
     for (k, v) in matched {
-        reply::bulk(out, k.as_bytes());
-        reply::bulk(out, v.as_bytes());
+        w.bulk(k.as_bytes());
+        w.bulk(v.as_bytes());
     }
 }
