@@ -1,0 +1,49 @@
+"""Drive a server with the current redis-py and its default settings
+(which speak RESP3 through HELLO 3). Usage: redis_py.py PORT. Exits 0 after
+printing "ok", or raises on the first reply that is not what Redis gives."""
+import sys
+
+import redis
+
+r = redis.Redis(port=int(sys.argv[1]))
+conn = r.connection_pool.get_connection()
+print("redis-py", redis.__version__, "protocol", conn.protocol)
+r.connection_pool.release(conn)
+
+assert r.ping() is True
+assert r.set("py:a", "1") is True
+assert r.get("py:a") == b"1"
+assert r.get("py:missing") is None
+assert r.set("py:a", "2", nx=True) is None
+assert r.set("py:a", "3", xx=True, get=True) == b"1"
+assert r.mset({"py:b": "x", "py:c": "y"}) is True
+assert r.mget("py:a", "py:missing", "py:b", "py:c") == [b"3", None, b"x", b"y"]
+assert r.incr("py:n") == 1
+assert r.incrby("py:n", 41) == 42
+assert r.expire("py:n", 100) is True
+assert 0 < r.ttl("py:n") <= 100
+assert r.persist("py:n") is True
+assert r.ttl("py:n") == -1
+assert r.exists("py:a", "py:b", "py:missing") == 2
+assert r.delete("py:a", "py:b", "py:c", "py:n") == 4
+assert r.dbsize() == 0
+assert r.echo("hi") == b"hi"
+assert r.client_setname("py-test") is True
+assert r.client_getname() == "py-test"
+assert isinstance(r.client_id(), int)
+assert r.config_get("appendonly") == {"appendonly": "no"}
+assert "redis_version" in r.info("server")
+try:
+    r.execute_command("NOSUCHCOMMAND")
+    raise AssertionError("an unknown command must fail")
+except redis.ResponseError as e:
+    assert str(e).startswith("unknown command 'NOSUCHCOMMAND'"), e
+# A non-transactional pipeline: many commands in one write.
+p = r.pipeline(transaction=False)
+for i in range(100):
+    p.set(f"py:p{i}", i)
+for i in range(100):
+    p.get(f"py:p{i}")
+out = p.execute()
+assert out[:100] == [True] * 100 and out[100:] == [str(i).encode() for i in range(100)]
+print("ok")
