@@ -63,16 +63,34 @@ struct Got {
     closed: bool,
 }
 
-/// Run `script` against `addr` on a fresh keyspace.
-fn run(addr: SocketAddr, script: &[Req]) -> Vec<Got> {
+/// Run `script` against `addr` on a fresh keyspace (flushed over a
+/// connection that first authenticates with `password`, if given).
+fn run(addr: SocketAddr, script: &[Req], password: Option<&str>) -> Vec<Got> {
     let mut flush = connect(addr);
+    if let Some(p) = password {
+        flush.write_all(&encode(&[b"AUTH", p.as_bytes()])).unwrap();
+        let mut ok = [0u8; 5];
+        flush.read_exact(&mut ok).unwrap();
+        assert_eq!(&ok, b"+OK\r\n", "AUTH on {addr}");
+    }
     flush.write_all(&encode(&words("FLUSHALL"))).unwrap();
     let mut ok = [0u8; 5];
     flush.read_exact(&mut ok).unwrap();
     assert_eq!(&ok, b"+OK\r\n", "FLUSHALL on {addr}");
 
-    let sentinel = encode(&[b"ECHO", MARK.as_bytes()]);
-    let sentinel_reply = format!("${}\r\n{MARK}\r\n", MARK.len()).into_bytes();
+    // ECHO marks the end of a reply; a connection that has not passed AUTH
+    // may not run it, so with a password the mark is an unknown command,
+    // which Redis reports before it checks authentication.
+    let (sentinel, sentinel_reply) = match password {
+        None => (
+            encode(&[b"ECHO", MARK.as_bytes()]),
+            format!("${}\r\n{MARK}\r\n", MARK.len()).into_bytes(),
+        ),
+        Some(_) => (
+            encode(&[MARK.as_bytes()]),
+            format!("-ERR unknown command '{MARK}', with args beginning with: \r\n").into_bytes(),
+        ),
+    };
     let mut conn: Option<TcpStream> = None;
     let mut out = Vec::new();
     for req in script {
@@ -128,15 +146,21 @@ fn show(b: &[u8]) -> String {
 
 /// Run every script against both servers; panic listing every mismatch.
 fn compare(scripts: &[(&str, Vec<Req>)]) {
-    let Some(redis) = RedisServer::start(&[]) else {
+    compare_with(None, scripts);
+}
+
+/// [`compare`], with both servers started with `requirepass` if given.
+fn compare_with(password: Option<&str>, scripts: &[(&str, Vec<Req>)]) {
+    let extra: Vec<&str> = password.map_or(vec![], |p| vec!["--requirepass", p]);
+    let Some(redis) = RedisServer::start(&extra) else {
         return;
     };
-    let node = Node::start(&[]);
+    let node = Node::start(&extra);
     let mut mismatches = Vec::new();
     let mut total = 0;
     for (name, script) in scripts {
-        let want = run(redis.addr(), script);
-        let got = run(node.addr(), script);
+        let want = run(redis.addr(), script, password);
+        let got = run(node.addr(), script, password);
         for ((req, w), g) in script.iter().zip(&want).zip(&got) {
             total += 1;
             let same = match req {
@@ -512,6 +536,74 @@ fn resp3() -> Vec<Req> {
         c("CONFIG GET appendonly"),
         c("INFO keyspace"),
     ]
+}
+
+/// AUTH without a password configured: the default user has `nopass`.
+fn auth_without_password() -> Vec<Req> {
+    vec![
+        c("AUTH x"),
+        c("AUTH default anything"),
+        c("AUTH nobody x"),
+        c("AUTH a b c"),
+        c("AUTH"),
+        c("HELLO 2 AUTH nobody x"),
+        unchecked("HELLO 2 AUTH default x"),
+        c("CONFIG GET requirepass"),
+        c("GET k"),
+    ]
+}
+
+/// A password set: what an unauthenticated client may do and the errors
+/// it gets, then AUTH, then the password changed and cleared live.
+fn auth_with_password() -> Vec<Req> {
+    vec![
+        c("GET k"),
+        c("SET k v BOGUS"),
+        c("PING"),
+        c("NOSUCH x"),
+        c("GET"),
+        c("DBSIZE"),
+        c("HELLO 3"),
+        c("HELLO 3 AUTH default wrong"),
+        c("HELLO 3 AUTH nobody s3cret"),
+        c("AUTH wrong"),
+        c("AUTH default wrong"),
+        c("AUTH nobody s3cret"),
+        c("AUTH a b c"),
+        c("GET k"),
+        c("AUTH s3cret"),
+        c("GET k"),
+        c("SET k v"),
+        c("CONFIG GET requirepass"),
+        closes(b"QUIT\r\n"),
+        // A new connection must authenticate again.
+        c("GET k"),
+        unchecked("HELLO 3 AUTH default s3cret"),
+        c("GET k"),
+        c("CONFIG SET requirepass other"),
+        c("CONFIG SET requirepass"),
+        c("CONFIG SET nosuchsetting 1"),
+        c("CONFIG SET requirepass a nosuchsetting 1"),
+        closes(b"QUIT\r\n"),
+        c("GET k"),
+        c("AUTH s3cret"),
+        c("AUTH other"),
+        c("GET k"),
+        c("CONFIG SET requirepass \"\""),
+        a(&[b"CONFIG", b"SET", b"requirepass", b""]),
+        closes(b"QUIT\r\n"),
+        c("GET k"),
+        c("AUTH other"),
+    ]
+}
+
+#[test]
+fn redis_differential_auth() {
+    compare(&[("auth without a password", auth_without_password())]);
+    compare_with(
+        Some("s3cret"),
+        &[("auth with a password", auth_with_password())],
+    );
 }
 
 #[test]

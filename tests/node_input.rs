@@ -381,3 +381,43 @@ fn line_protocol_errors_keep_the_connection() {
     // The value itself was not harmed.
     assert_eq!(r.call(&[b"GET", b"nl"]), b"$9\r\ntwo\nlines\r\n");
 }
+
+/// `--requirepass-file`: the password comes from a file (so it is not in
+/// `ps`), RESP clients AUTH with it, and seed 000's line protocol, which
+/// has no AUTH, is refused line by line without losing the connection.
+#[test]
+fn requirepass_file_guards_both_protocols() {
+    let dir = std::env::temp_dir().join(format!("cachectl-pass-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("pass");
+    std::fs::write(&file, "filed secret\n").unwrap();
+    let node = Node::start(&["--requirepass-file", file.to_str().unwrap()]);
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", node.pid())).unwrap();
+    assert!(
+        !String::from_utf8_lossy(&cmdline).contains("filed secret"),
+        "the password is not on the command line"
+    );
+    let mut c = node.resp();
+    assert_eq!(c.cmd("GET k"), "-NOAUTH Authentication required.\r\n");
+    let auth = common::encode(&[b"AUTH", b"filed secret"]);
+    c.send(&auth);
+    assert_eq!(c.read_reply(), b"+OK\r\n");
+    assert_eq!(c.cmd("SET k v"), "+OK\r\n");
+    let mut l = node.line();
+    assert_eq!(l.request(b"GET:k"), "ERROR:NOAUTH Authentication required.");
+    assert_eq!(
+        l.request(b"SET:k:x"),
+        "ERROR:NOAUTH Authentication required."
+    );
+    assert_eq!(
+        c.cmd("GET k"),
+        "$1\r\nv\r\n",
+        "the line client changed nothing"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let out = common::run_cachectl(&["node", "--requirepass-file", "/nonexistent/pass"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--requirepass-file"), "{err}");
+}

@@ -45,6 +45,9 @@ pub enum CmdError {
     /// An EXPIRE flag that does not exist.
     #[error("ERR Unsupported option {0}")]
     UnsupportedOption(String),
+    /// A command other than AUTH/HELLO/QUIT before authenticating.
+    #[error("NOAUTH Authentication required.")]
+    NoAuth,
     /// HELLO's protocol version is not an integer.
     #[error("ERR Protocol version is not an integer or out of range")]
     HelloVersion,

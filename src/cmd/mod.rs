@@ -181,6 +181,15 @@ pub enum Command<'a> {
     ConfigGet(&'a [u8]),
     /// NODESTAT: cheap liveness + load probe for the LB.
     NodeStat,
+    /// AUTH [user] password
+    Auth {
+        /// The user; `None` for the one-argument form (the default user).
+        user: Option<&'a [u8]>,
+        /// The password.
+        pass: &'a [u8],
+    },
+    /// CONFIG SET parameter value [parameter value ...]
+    ConfigSet(Vec<(&'a [u8], &'a [u8])>),
     /// HELLO [protover [AUTH user pass] [SETNAME name]]
     Hello {
         /// 2 or 3; `None` keeps the connection's protocol.

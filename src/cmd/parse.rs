@@ -6,10 +6,13 @@ use super::{Combine, Command, Global, Op, SetTtl};
 use crate::store::{parse_i64, ExpireCond, SetCond};
 
 /// Parse a request's arguments (`args[0]` is the name) into a command.
+/// A connection that has not authenticated (`authed == false`) may only
+/// run the commands flagged `no_auth`; as in Redis, an unknown command or
+/// a wrong arity is still reported as such first.
 ///
 /// # Errors
 /// A [`CmdError`] with the text Redis would reply.
-pub fn parse<'a>(args: &[&'a [u8]]) -> Result<(Kind, Command<'a>), CmdError> {
+pub fn parse<'a>(args: &[&'a [u8]], authed: bool) -> Result<(Kind, Command<'a>), CmdError> {
     let Some((&name, rest)) = args.split_first() else {
         return Err(CmdError::Syntax);
     };
@@ -18,6 +21,9 @@ pub fn parse<'a>(args: &[&'a [u8]]) -> Result<(Kind, Command<'a>), CmdError> {
     };
     if !table::arity_ok(spec.arity, args.len()) {
         return Err(CmdError::Arity(spec.name));
+    }
+    if !authed && !spec.flags.contains(&"no_auth") {
+        return Err(CmdError::NoAuth);
     }
     let cmd = match spec.kind {
         Kind::Ping => match rest {
@@ -93,6 +99,12 @@ pub fn parse<'a>(args: &[&'a [u8]]) -> Result<(Kind, Command<'a>), CmdError> {
                     [_, pattern] => Command::ConfigGet(pattern),
                     _ => return Err(CmdError::Arity("config|get")),
                 }
+            } else if rest[0].eq_ignore_ascii_case(b"set") {
+                let pairs = &rest[1..];
+                if pairs.is_empty() || pairs.len() % 2 != 0 {
+                    return Err(CmdError::Arity("config|set"));
+                }
+                Command::ConfigSet(pairs.chunks_exact(2).map(|p| (p[0], p[1])).collect())
             } else {
                 return Err(CmdError::UnknownSub {
                     sub: super::error::show(rest[0]),
@@ -104,6 +116,14 @@ pub fn parse<'a>(args: &[&'a [u8]]) -> Result<(Kind, Command<'a>), CmdError> {
         Kind::Metrics => Command::Global(Global::Metrics),
         Kind::Nodestat => Command::NodeStat,
         Kind::Hello => parse_hello(rest)?,
+        Kind::Auth => match rest {
+            [pass] => Command::Auth { user: None, pass },
+            [user, pass] => Command::Auth {
+                user: Some(user),
+                pass,
+            },
+            _ => return Err(CmdError::Syntax),
+        },
     };
     Ok((spec.kind, cmd))
 }
@@ -319,7 +339,7 @@ mod tests {
 
     fn p(line: &str) -> Result<Command<'_>, CmdError> {
         let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
-        parse(&args).map(|(_, c)| c)
+        parse(&args, true).map(|(_, c)| c)
     }
 
     #[test]

@@ -34,6 +34,7 @@ pub enum Kind {
     Quit,
     Metrics,
     Nodestat,
+    Auth,
     Hello,
 }
 
@@ -54,6 +55,15 @@ pub struct Spec {
 const W: &[&str] = &["write", "denyoom"];
 const R: &[&str] = &["readonly", "fast"];
 const F: &[&str] = &["fast"];
+/// Commands a connection may run before it authenticates.
+const NO_AUTH: &[&str] = &[
+    "noscript",
+    "loading",
+    "stale",
+    "fast",
+    "no_auth",
+    "allow_busy",
+];
 
 /// All commands, in `Kind` order.
 pub const TABLE: &[Spec] = &[
@@ -236,7 +246,7 @@ pub const TABLE: &[Spec] = &[
         name: "quit",
         kind: Kind::Quit,
         arity: -1,
-        flags: F,
+        flags: NO_AUTH,
         keys: (0, 0, 0),
     },
     Spec {
@@ -250,21 +260,23 @@ pub const TABLE: &[Spec] = &[
         name: "nodestat",
         kind: Kind::Nodestat,
         arity: 1,
-        flags: F,
+        // The LB's probe: it reveals only load figures (issue 12 gives it
+        // its own authentication).
+        flags: NO_AUTH,
+        keys: (0, 0, 0),
+    },
+    Spec {
+        name: "auth",
+        kind: Kind::Auth,
+        arity: -2,
+        flags: NO_AUTH,
         keys: (0, 0, 0),
     },
     Spec {
         name: "hello",
         kind: Kind::Hello,
         arity: -1,
-        flags: &[
-            "noscript",
-            "loading",
-            "stale",
-            "fast",
-            "no_auth",
-            "allow_busy",
-        ],
+        flags: NO_AUTH,
         keys: (0, 0, 0),
     },
 ];

@@ -53,7 +53,7 @@ async fn reject(mut stream: TcpStream) {
 pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
     let fd = stream.as_raw_fd();
     core.life.track(fd);
-    let mut sess = Session::new(core.client_id());
+    let mut sess = Session::new(core.client_id(), core.shared.password().is_none());
     let mut plan = Plan::default();
     let mut buf = vec![0u8; READ_BUF];
     let (mut start, mut end) = (0usize, 0usize);

@@ -35,6 +35,29 @@ pub struct Shared {
     pub addr: std::net::SocketAddr,
     /// The read-through origin, resolved once at start.
     pub origin: Option<std::net::SocketAddr>,
+    /// The password clients must AUTH with, if any. Read when a client
+    /// connects or authenticates and written by CONFIG SET, never per
+    /// request, so a lock costs nothing that matters.
+    pub requirepass: std::sync::RwLock<Option<Vec<u8>>>,
+}
+
+impl Shared {
+    /// The live password, if one is set.
+    pub fn password(&self) -> Option<Vec<u8>> {
+        self.requirepass
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Set (or, with `None`, clear) the password; clients already
+    /// authenticated stay so, as in Redis.
+    pub fn set_password(&self, p: Option<Vec<u8>>) {
+        *self
+            .requirepass
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = p;
+    }
 }
 
 /// Per-core counters: plain cells, owned by the core, summed on read.

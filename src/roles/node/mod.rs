@@ -126,6 +126,13 @@ pub struct NodeArgs {
     /// the connection to the LB).
     #[arg(long, value_parser = crate::roles::lb::protocol::parse_host_port, requires = "lb")]
     pub advertise: Option<crate::roles::lb::protocol::HostPort>,
+    /// Require clients to AUTH with this password (Redis's `requirepass`;
+    /// visible in `ps`, so prefer --requirepass-file).
+    #[arg(long, value_name = "PASSWORD", conflicts_with = "requirepass_file")]
+    pub requirepass: Option<String>,
+    /// Read the password clients must AUTH with from the first line of FILE.
+    #[arg(long, value_name = "FILE")]
+    pub requirepass_file: Option<std::path::PathBuf>,
 }
 
 /// Parse `123`, `64kb`, `100mb`, `2gb` (case-insensitive, 1024-based).
@@ -162,6 +169,9 @@ pub struct NodeConfig {
     pub maxmemory: Option<usize>,
     /// Eviction policy.
     pub eviction: Eviction,
+    /// The password clients must AUTH with at start (`CONFIG SET
+    /// requirepass` changes the live one in [`Shared`]).
+    pub requirepass: Option<Vec<u8>>,
 }
 
 impl NodeConfig {
@@ -191,10 +201,31 @@ impl NodeConfig {
             max_args: args.max_args,
             max_inline: args.max_inline,
         };
+        let requirepass = match (&args.requirepass, &args.requirepass_file) {
+            (Some(p), _) => Some(p.as_bytes().to_vec()),
+            (None, Some(path)) => {
+                let text = std::fs::read(path)
+                    .with_context(|| format!("--requirepass-file {}", path.display()))?;
+                let line = text.split(|&b| b == b'\n').next().unwrap_or_default();
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                if line.is_empty() {
+                    bail!(
+                        "--requirepass-file {}: the first line is empty",
+                        path.display()
+                    );
+                }
+                Some(line.to_vec())
+            }
+            (None, None) => None,
+        };
+        if requirepass.as_deref() == Some(b"") {
+            bail!("--requirepass must not be empty");
+        }
         Ok(NodeConfig {
             maxmemory: args.maxmemory,
             eviction,
             limits,
+            requirepass,
             args,
         })
     }
@@ -306,6 +337,7 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
         None => None,
     };
     let shared = Arc::new(Shared {
+        requirepass: std::sync::RwLock::new(cfg.requirepass.clone()),
         cfg,
         epoch: Instant::now(),
         clients: AtomicUsize::new(0),

@@ -404,9 +404,12 @@ pub async fn process(
                 plan.local(out, |o| Reply::new(o, proto).error(&e.to_string()));
                 continue;
             }
+            // Seed 000's protocol has no AUTH: with a password set, its
+            // connections can only be refused.
+            Ok(Some(_)) if !sess.authenticated => Err(cmd::CmdError::NoAuth),
             Ok(Some(op)) => Ok(session::line_command(op, &args)),
             Ok(None) if args.is_empty() => continue,
-            Ok(None) => cmd::parse(&args),
+            Ok(None) => cmd::parse(&args, sess.authenticated),
         };
         let cmd = match parsed {
             Ok((kind, cmd)) => {
@@ -432,9 +435,10 @@ pub async fn process(
                 sess.args = parsed_args;
                 return (pos, After::Close);
             }
-            cmd @ Command::Hello { .. } => {
+            cmd @ (Command::Hello { .. } | Command::Auth { .. } | Command::ConfigSet(_)) => {
                 // Replies already planned were encoded in the protocol they
-                // were asked in; the switch applies from the next request.
+                // were asked in, and ran under the credentials in force:
+                // a switch of either applies from the next request.
                 plan.flush(core, proto, out).await;
                 sess.run_local(core, cmd, out);
             }

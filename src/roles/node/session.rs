@@ -17,6 +17,9 @@ pub struct Session {
     /// How replies are encoded: RESP2 until `HELLO 3`, the line protocol
     /// for a connection that speaks it.
     pub proto: Proto,
+    /// Whether the client may run commands: always without a password,
+    /// after AUTH (or HELLO … AUTH) with one.
+    pub authenticated: bool,
     /// Arguments of the request being parsed, kept to reuse the allocations.
     pub args: crate::proto::Args,
     /// Replies another core is writing to this client (see `Hop::Direct`).
@@ -24,13 +27,15 @@ pub struct Session {
 }
 
 impl Session {
-    /// A new session with the given id; the dialect is decided on first bytes.
-    pub fn new(id: u64) -> Self {
+    /// A new session with the given id; the dialect is decided on first
+    /// bytes. It starts authenticated unless a password is set.
+    pub fn new(id: u64, authenticated: bool) -> Self {
         Session {
             id,
             name: None,
             dialect: None,
             proto: Proto::Resp2,
+            authenticated,
             args: crate::proto::Args::default(),
             pending: None,
         }
@@ -71,7 +76,21 @@ impl Session {
                 version,
                 auth,
                 setname,
-            } => self.hello(version, auth, setname, out),
+            } => self.hello(core, version, auth, setname, out),
+            Command::Auth { user, pass } => {
+                if user.is_none() && core.shared.password().is_none() {
+                    // Redis keeps this error for the old one-argument form.
+                    w.error(
+                        "ERR AUTH <password> called without any password configured for the \
+                         default user. Are you sure your configuration is correct?",
+                    );
+                } else if self.authenticate(core, user.unwrap_or(b"default"), pass) {
+                    w.ok();
+                } else {
+                    w.error(WRONGPASS);
+                }
+            }
+            Command::ConfigSet(pairs) => config_set(core, &pairs, &mut w),
             Command::NodeStat => {
                 let s = format!(
                     "clients={} maxclients={} cores={} uptime_ms={}",
@@ -92,19 +111,25 @@ impl Session {
     /// answer Redis 7's map (in the protocol switched to).
     fn hello(
         &mut self,
+        core: &Core,
         version: Option<u8>,
         auth: Option<(&[u8], &[u8])>,
         setname: Option<&[u8]>,
         out: &mut Vec<u8>,
     ) {
-        if let Some((user, _password)) = auth {
-            // No password is configured (yet): the default user has
-            // `nopass`, so any password opens it, and no other user exists.
-            if user != b"default" {
-                Reply::new(out, self.proto)
-                    .error("WRONGPASS invalid username-password pair or user is disabled.");
+        if let Some((user, pass)) = auth {
+            if !self.authenticate(core, user, pass) {
+                Reply::new(out, self.proto).error(WRONGPASS);
                 return;
             }
+        }
+        if !self.authenticated {
+            Reply::new(out, self.proto).error(
+                "NOAUTH HELLO must be called with the client already authenticated, otherwise \
+                 the HELLO AUTH <user> <pass> option can be used to authenticate the \
+                 client and select the RESP protocol version at the same time",
+            );
+            return;
         }
         if let Some(name) = setname {
             self.name = (!name.is_empty()).then(|| name.to_vec());
@@ -131,6 +156,42 @@ impl Session {
         w.bulk(b"modules");
         w.array(0);
     }
+}
+
+impl Session {
+    /// Check `user`/`pass` as Redis's default user would, the only user
+    /// there is: with no password set it has `nopass` (any password opens
+    /// it), else the password must match. Marks the session authenticated
+    /// on success; a failure leaves it as it was, as in Redis.
+    fn authenticate(&mut self, core: &Core, user: &[u8], pass: &[u8]) -> bool {
+        let ok = user == b"default"
+            && core
+                .shared
+                .password()
+                .is_none_or(|want| same_secret(&want, pass));
+        if ok {
+            self.authenticated = true;
+        }
+        ok
+    }
+}
+
+/// Redis's reply to a failed AUTH.
+const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+
+/// Compare a secret with a guess in time that depends only on the guess's
+/// length, so timing tells an attacker nothing about how much of it was
+/// right (or how long the secret is beyond what they sent).
+fn same_secret(secret: &[u8], guess: &[u8]) -> bool {
+    if secret.is_empty() {
+        return guess.is_empty();
+    }
+    let mut diff = (secret.len() != guess.len()) as u8;
+    for (i, &g) in guess.iter().enumerate() {
+        diff |= secret[i % secret.len()] ^ g;
+    }
+    // Keep the optimiser from turning the fold into an early exit.
+    std::hint::black_box(diff) == 0
 }
 
 /// The Redis version the node reports (INFO, HELLO): the one whose commands
@@ -187,11 +248,54 @@ fn command_info(names: Option<Vec<&[u8]>>, w: &mut Reply<'_>) {
     }
 }
 
+/// CONFIG SET: what the node can change while it runs. Redis applies all
+/// pairs or none; so do we, checking every name before changing anything.
+fn config_set(core: &Core, pairs: &[(&[u8], &[u8])], w: &mut Reply<'_>) {
+    for (name, _) in pairs {
+        if !name.eq_ignore_ascii_case(b"requirepass") {
+            let known = settings(core)
+                .iter()
+                .any(|(k, _)| k.as_bytes().eq_ignore_ascii_case(name));
+            let name = crate::cmd::error::show(name);
+            if known {
+                w.error(&format!(
+                    "ERR CONFIG SET {name} is not supported by this node (yet)"
+                ));
+            } else {
+                w.error(&format!(
+                    "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
+                ));
+            }
+            return;
+        }
+    }
+    for (_, value) in pairs {
+        // An empty password turns authentication off, as in Redis.
+        core.shared
+            .set_password((!value.is_empty()).then(|| value.to_vec()));
+    }
+    w.ok();
+}
+
 /// CONFIG GET: the settings tools ask for (redis-benchmark reads `save` and
 /// `appendonly`), matched by exact name or `*`.
 fn config_get(core: &Core, pattern: &[u8], w: &mut Reply<'_>) {
+    let all = settings(core);
+    let matched: Vec<_> = all
+        .iter()
+        .filter(|(k, _)| pattern == b"*" || k.as_bytes().eq_ignore_ascii_case(pattern))
+        .collect();
+    w.map(matched.len());
+    for (k, v) in matched {
+        w.bulk(k.as_bytes());
+        w.bulk(v.as_bytes());
+    }
+}
+
+/// Every setting CONFIG GET shows, with its value now.
+fn settings(core: &Core) -> [(&'static str, String); 10] {
     let cfg = &core.shared.cfg;
-    let all = [
+    [
         ("save", String::new()),
         ("appendonly", "no".to_string()),
         ("databases", "1".to_string()),
@@ -201,14 +305,26 @@ fn config_get(core: &Core, pattern: &[u8], w: &mut Reply<'_>) {
         ("port", core.shared.addr.port().to_string()),
         ("bind", core.shared.addr.ip().to_string()),
         ("proto-max-bulk-len", cfg.limits.max_bulk.to_string()),
-    ];
-    let matched: Vec<_> = all
-        .iter()
-        .filter(|(k, _)| pattern == b"*" || k.as_bytes().eq_ignore_ascii_case(pattern))
-        .collect();
-    w.map(matched.len());
-    for (k, v) in matched {
-        w.bulk(k.as_bytes());
-        w.bulk(v.as_bytes());
+        (
+            "requirepass",
+            String::from_utf8_lossy(&core.shared.password().unwrap_or_default()).into_owned(),
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_secret;
+
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(same_secret(b"s3cret", b"s3cret"));
+        assert!(!same_secret(b"s3cret", b"s3cre"));
+        assert!(!same_secret(b"s3cret", b"s3crett"));
+        assert!(!same_secret(b"s3cret", b"s3creT"));
+        assert!(!same_secret(b"s3cret", b""));
+        // A guess that repeats the secret is not the secret.
+        assert!(!same_secret(b"ab", b"abab"));
+        assert!(same_secret(b"", b""));
     }
 }
