@@ -198,6 +198,9 @@ async fn serve(lb: Rc<Lb>, mut stream: TcpStream) {
         if after != After::Continue {
             break;
         }
+        // A client that keeps the socket full would otherwise hold the
+        // executor (probes, other clients, the stop) for as long as it sends.
+        glommio::yield_if_needed().await;
     }
     if let Some(id) = conn.link.take() {
         add(&lb.counters.links, -1);

@@ -127,6 +127,11 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
         if after == After::Close {
             break;
         }
+        // A client that keeps the socket full makes every read and write
+        // complete at once, and this loop would never give the core back:
+        // let the other connections, accepts and timers (the stop
+        // watcher's too) run when the executor asks.
+        glommio::yield_if_needed().await;
     }
     // Another core may still be writing to this fd: wait before closing it.
     finish_delegated(&mut sess, &mut plan, &mut out, &mut stream).await;
