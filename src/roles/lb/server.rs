@@ -119,18 +119,23 @@ async fn serve(lb: Rc<Lb>, mut stream: TcpStream) {
     let mut end = 0usize;
     let mut out = Vec::new();
     let mut args = crate::proto::Args::default();
+    // Once stopped: the request the stop cut in two has been read to its
+    // end, so a partial request left now came after the stop.
+    let mut past_cut = false;
     'conn: loop {
         if end == buf.len() {
             // The framing caps a request (4 KiB; in proxy mode --max-value
             // plus 4 KiB), so this stays bounded; it shrinks back below.
             buf.resize(buf.len() * 2, 0);
         }
-        // Once the LB stops, read only what had arrived by then (and the
-        // rest of a request it cut in two): see `lifecycle`.
-        let room = match lb.life.budget(fd) {
-            Some(0) if end == 0 => break,
-            Some(b) if b > 0 => b.min(buf.len() - end),
-            _ => buf.len() - end,
+        // Once the LB stops, read only what had arrived by then, and the
+        // rest of the request it cut in two: see `lifecycle`.
+        let budget = lb.life.budget(fd);
+        let room = match budget {
+            None => buf.len() - end,
+            Some(0) if end == 0 || past_cut => break,
+            Some(0) => buf.len() - end,
+            Some(b) => b.min(buf.len() - end),
         };
         let n = match read(&lb, &conn, &mut stream, &mut buf[end..end + room]).await {
             Some(n) if n > 0 => n,
@@ -173,6 +178,7 @@ async fn serve(lb: Rc<Lb>, mut stream: TcpStream) {
             }
         }
         run_batch(&lb, dialect, &mut batch, &mut out).await;
+        past_cut |= budget == Some(0) && start > 0;
         buf.copy_within(start..end, 0);
         end -= start;
         if buf.len() > SHRINK_ABOVE && end <= READ_BUF {
@@ -192,6 +198,9 @@ async fn serve(lb: Rc<Lb>, mut stream: TcpStream) {
         if after != After::Continue {
             break;
         }
+        // A client that keeps the socket full would otherwise hold the
+        // executor (probes, other clients, the stop) for as long as it sends.
+        glommio::yield_if_needed().await;
     }
     if let Some(id) = conn.link.take() {
         add(&lb.counters.links, -1);

@@ -61,6 +61,9 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
     // untouched buffers still cost page faults when they are first used.
     let mut out: Vec<u8> = Vec::new();
     let mut hung_up = false;
+    // Once stopped: the request the stop cut in two has been read to its
+    // end, so a partial request left now came after the stop.
+    let mut past_cut = false;
     loop {
         if end == buf.len() {
             if start > 0 {
@@ -77,12 +80,14 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
                 buf.resize(buf.len() * 2, 0);
             }
         }
-        // Once the node stops, read only what had arrived by then (and the
-        // rest of a request it cut in two): see `lifecycle`.
-        let room = match core.life.budget(fd) {
-            Some(0) if start == end => break,
-            Some(b) if b > 0 => b.min(buf.len() - end),
-            _ => buf.len() - end,
+        // Once the node stops, read only what had arrived by then, and the
+        // rest of the request it cut in two: see `lifecycle`.
+        let budget = core.life.budget(fd);
+        let room = match budget {
+            None => buf.len() - end,
+            Some(0) if start == end || past_cut => break,
+            Some(0) => buf.len() - end,
+            Some(b) => b.min(buf.len() - end),
         };
         match stream.read(&mut buf[end..end + room]).await {
             Ok(0) => {
@@ -101,6 +106,7 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
         let (used, after) =
             pipeline::process(&core, &mut sess, &mut plan, &buf[start..end], fd, &mut out).await;
         start += used;
+        past_cut |= budget == Some(0) && used > 0;
         if start == end {
             start = 0;
             end = 0;
@@ -121,6 +127,11 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
         if after == After::Close {
             break;
         }
+        // A client that keeps the socket full makes every read and write
+        // complete at once, and this loop would never give the core back:
+        // let the other connections, accepts and timers (the stop
+        // watcher's too) run when the executor asks.
+        glommio::yield_if_needed().await;
     }
     // Another core may still be writing to this fd: wait before closing it.
     finish_delegated(&mut sess, &mut plan, &mut out, &mut stream).await;
