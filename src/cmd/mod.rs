@@ -14,7 +14,7 @@ pub mod table;
 
 pub use batch::OpBatch;
 pub use error::CmdError;
-pub use parse::parse;
+pub use parse::{admit, parse};
 
 use crate::store::{ExpireCond, SetCond};
 
@@ -181,6 +181,12 @@ pub enum Command<'a> {
     ConfigGet(&'a [u8]),
     /// NODESTAT: cheap liveness + load probe for the LB.
     NodeStat,
+    /// MULTI: start queueing a transaction.
+    TxMulti,
+    /// EXEC: run the queued transaction.
+    TxExec,
+    /// DISCARD: drop the queued transaction.
+    TxDiscard,
     /// AUTH [user] password
     Auth {
         /// The user; `None` for the one-argument form (the default user).

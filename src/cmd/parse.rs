@@ -5,14 +5,17 @@ use super::table::{self, Kind};
 use super::{Combine, Command, Global, Op, SetTtl};
 use crate::store::{parse_i64, ExpireCond, SetCond};
 
-/// Parse a request's arguments (`args[0]` is the name) into a command.
-/// A connection that has not authenticated (`authed == false`) may only
-/// run the commands flagged `no_auth`; as in Redis, an unknown command or
-/// a wrong arity is still reported as such first.
+/// The checks Redis makes before it runs (or queues) any command: the name
+/// is known, the arity fits, and the connection may run it: a connection
+/// that has not authenticated (`authed == false`) may only run commands
+/// flagged `no_auth`, and an unknown command or a wrong arity is reported
+/// as such first. Inside MULTI, a command that fails here makes EXEC abort;
+/// one that passes is queued, and any other error it has is its reply when
+/// EXEC runs it.
 ///
 /// # Errors
 /// A [`CmdError`] with the text Redis would reply.
-pub fn parse<'a>(args: &[&'a [u8]], authed: bool) -> Result<(Kind, Command<'a>), CmdError> {
+pub fn admit(args: &[&[u8]], authed: bool) -> Result<&'static table::Spec, CmdError> {
     let Some((&name, rest)) = args.split_first() else {
         return Err(CmdError::Syntax);
     };
@@ -25,6 +28,17 @@ pub fn parse<'a>(args: &[&'a [u8]], authed: bool) -> Result<(Kind, Command<'a>),
     if !authed && !spec.flags.contains(&"no_auth") {
         return Err(CmdError::NoAuth);
     }
+    Ok(spec)
+}
+
+/// Parse a request's arguments (`args[0]` is the name) into a command,
+/// after [`admit`]'s checks.
+///
+/// # Errors
+/// A [`CmdError`] with the text Redis would reply.
+pub fn parse<'a>(args: &[&'a [u8]], authed: bool) -> Result<(Kind, Command<'a>), CmdError> {
+    let spec = admit(args, authed)?;
+    let rest = &args[1..];
     let cmd = match spec.kind {
         Kind::Ping => match rest {
             [] => Command::Ping(None),
@@ -38,7 +52,7 @@ pub fn parse<'a>(args: &[&'a [u8]], authed: bool) -> Result<(Kind, Command<'a>),
         Kind::Exists => Command::Multi(Combine::Sum, rest.iter().map(|k| Op::Exists(*k)).collect()),
         Kind::Mget => Command::Multi(Combine::Array, rest.iter().map(|k| Op::Get(*k)).collect()),
         Kind::Mset => {
-            if rest.len() % 2 != 0 {
+            if !rest.len().is_multiple_of(2) {
                 return Err(CmdError::Arity("mset"));
             }
             let ops = rest
@@ -101,7 +115,7 @@ pub fn parse<'a>(args: &[&'a [u8]], authed: bool) -> Result<(Kind, Command<'a>),
                 }
             } else if rest[0].eq_ignore_ascii_case(b"set") {
                 let pairs = &rest[1..];
-                if pairs.is_empty() || pairs.len() % 2 != 0 {
+                if pairs.is_empty() || !pairs.len().is_multiple_of(2) {
                     return Err(CmdError::Arity("config|set"));
                 }
                 Command::ConfigSet(pairs.chunks_exact(2).map(|p| (p[0], p[1])).collect())
@@ -113,6 +127,9 @@ pub fn parse<'a>(args: &[&'a [u8]], authed: bool) -> Result<(Kind, Command<'a>),
             }
         }
         Kind::Quit => Command::Quit,
+        Kind::Multi => Command::TxMulti,
+        Kind::Exec => Command::TxExec,
+        Kind::Discard => Command::TxDiscard,
         Kind::Metrics => Command::Global(Global::Metrics),
         Kind::Nodestat => Command::NodeStat,
         Kind::Hello => parse_hello(rest)?,

@@ -36,6 +36,9 @@ pub enum Kind {
     Nodestat,
     Auth,
     Hello,
+    Multi,
+    Exec,
+    Discard,
 }
 
 /// One row of the table.
@@ -277,6 +280,27 @@ pub const TABLE: &[Spec] = &[
         kind: Kind::Hello,
         arity: -1,
         flags: NO_AUTH,
+        keys: (0, 0, 0),
+    },
+    Spec {
+        name: "multi",
+        kind: Kind::Multi,
+        arity: 1,
+        flags: &["noscript", "loading", "stale", "fast", "allow_busy"],
+        keys: (0, 0, 0),
+    },
+    Spec {
+        name: "exec",
+        kind: Kind::Exec,
+        arity: 1,
+        flags: &["noscript", "loading", "stale", "skip_slowlog"],
+        keys: (0, 0, 0),
+    },
+    Spec {
+        name: "discard",
+        kind: Kind::Discard,
+        arity: 1,
+        flags: &["noscript", "loading", "stale", "fast", "allow_busy"],
         keys: (0, 0, 0),
     },
 ];

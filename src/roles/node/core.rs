@@ -1,7 +1,9 @@
 //! Per-core state: the shard this core owns, its counters, and the tasks
 //! that serve other cores' hops and sweep expired keys.
 
-use super::hop::{Delegated, Finish, Finished, Hop, Query, Replies, Snapshot, Spare};
+use super::hop::{
+    Delegated, Finish, Finished, Hop, Query, Replies, Snapshot, Spare, TxMsg, TxOut, TxPart,
+};
 use super::mesh::Peers;
 use super::origin::{FetchError, Fetched, Flight, Origin};
 use super::NodeConfig;
@@ -39,6 +41,12 @@ pub struct Shared {
     /// connects or authenticates and written by CONFIG SET, never per
     /// request, so a lock costs nothing that matters.
     pub requirepass: std::sync::RwLock<Option<Vec<u8>>>,
+    /// Held by the one transaction that is parking cores (see `multi`).
+    pub tx_gate: std::sync::atomic::AtomicBool,
+    /// Per core: reads whose multi-key command spans cores and has started
+    /// but not finished on every core. A transaction waits for these to
+    /// drain before it parks any core, so no such command sees half of it.
+    pub spanning: Vec<AtomicUsize>,
 }
 
 impl Shared {
@@ -61,7 +69,6 @@ impl Shared {
 }
 
 /// Per-core counters: plain cells, owned by the core, summed on read.
-#[derive(Default)]
 pub struct Counters {
     /// Commands by [`table::Kind`].
     pub commands: [Cell<u64>; table::COUNT],
@@ -73,6 +80,18 @@ pub struct Counters {
     pub hops_sent: Cell<u64>,
     /// Ops served for other cores.
     pub hop_ops_served: Cell<u64>,
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        Counters {
+            commands: std::array::from_fn(|_| Cell::new(0)),
+            connections_received: Cell::new(0),
+            rejected: Cell::new(0),
+            hops_sent: Cell::new(0),
+            hop_ops_served: Cell::new(0),
+        }
+    }
 }
 
 /// Add one to a counter cell.
@@ -314,10 +333,12 @@ impl Core {
                 proto,
                 fd,
                 done,
+                spanning,
             } if ops.iter().any(|op| self.reads_through(&op)) => {
                 let core = self.clone();
                 glommio::spawn_local(async move {
                     let replies = core.run_ops_async(&ops, proto).await;
+                    drop(spanning);
                     finish_direct(core.id, fd, ops, finish, replies, done);
                 })
                 .detach();
@@ -335,9 +356,11 @@ impl Core {
                 proto,
                 fd,
                 done,
+                spanning,
             } => {
                 let mut replies = Replies::with_capacity(ops.len());
                 self.run_ops(&ops, proto, &mut replies);
+                drop(spanning);
                 finish_direct(self.id, fd, ops, finish, replies, done);
             }
             Hop::Ops { ops, proto, reply } => {
@@ -352,7 +375,47 @@ impl Core {
                 }
                 let _ = reply.send(self.snapshot());
             }
+            Hop::Park { inbox, ack } => {
+                // A transaction that spans cores holds this one: nothing of
+                // this core may run until it is released, so the thread
+                // blocks here, running only what the transaction sends.
+                if ack.send(()).is_err() {
+                    return;
+                }
+                while let Ok(msg) = inbox.recv() {
+                    match msg {
+                        TxMsg::Run {
+                            parts,
+                            proto,
+                            reply,
+                        } => {
+                            let _ = reply.send(self.run_parts(parts, proto));
+                        }
+                        TxMsg::Release => break,
+                    }
+                }
+            }
         }
+    }
+
+    /// Run a transaction's parts for this core, in order, without yielding.
+    pub fn run_parts(&self, parts: Vec<TxPart>, proto: Proto) -> Vec<TxOut> {
+        parts
+            .into_iter()
+            .map(|part| match part {
+                TxPart::Ops(ops) => {
+                    let mut out = Replies::with_capacity(ops.len());
+                    self.run_ops(&ops, proto, &mut out);
+                    TxOut::Replies(out)
+                }
+                TxPart::Query(q) => {
+                    if let Query::Flush = q {
+                        self.flush();
+                    }
+                    TxOut::Snapshot(self.snapshot())
+                }
+            })
+            .collect()
     }
 }
 

@@ -43,23 +43,23 @@ pub async fn run(core: &Core, g: Global, proto: Proto, out: &mut Vec<u8>) {
         w.error("unsupported operation");
         return;
     }
+    let query = if g == Global::Flush {
+        Query::Flush
+    } else {
+        Query::Snapshot
+    };
+    let snaps = gather(core, query).await;
+    answer(core, g, &snaps, &mut w);
+}
+
+/// Answer a whole-node command from every core's snapshot (taken after the
+/// flush, for FLUSHALL).
+pub fn answer(core: &Core, g: Global, snaps: &[Snapshot], w: &mut Reply<'_>) {
     match g {
-        Global::DbSize => {
-            let snaps = gather(core, Query::Snapshot).await;
-            w.int(snaps.iter().map(|s| s.keys as i64).sum());
-        }
-        Global::Flush => {
-            gather(core, Query::Flush).await;
-            w.ok();
-        }
-        Global::Info(sections) => {
-            let snaps = gather(core, Query::Snapshot).await;
-            w.verbatim(render_info(core, &snaps, &sections).as_bytes());
-        }
-        Global::Metrics => {
-            let snaps = gather(core, Query::Snapshot).await;
-            w.bulk(render_metrics(core, &snaps).as_bytes());
-        }
+        Global::DbSize => w.int(snaps.iter().map(|s| s.keys as i64).sum()),
+        Global::Flush => w.ok(),
+        Global::Info(sections) => w.verbatim(render_info(core, snaps, &sections).as_bytes()),
+        Global::Metrics => w.bulk(render_metrics(core, snaps).as_bytes()),
     }
 }
 

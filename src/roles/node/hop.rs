@@ -305,6 +305,9 @@ pub enum Hop {
         fd: std::os::fd::RawFd,
         /// Completion, read lazily by the requester.
         done: oneshot::Sender<Finished>,
+        /// Held while a command of this read spans cores: dropped once the
+        /// owner has run its ops, the command's last part.
+        spanning: Option<super::multi::Spanning>,
     },
     /// Run these ops (all owned by the receiver) and answer in order.
     Ops {
@@ -322,6 +325,49 @@ pub enum Hop {
         /// Where the answer goes.
         reply: oneshot::Sender<Snapshot>,
     },
+    /// Be held by a transaction that spans cores: acknowledge, then block
+    /// this core's thread, running only the transaction's [`TxMsg`]s,
+    /// until it sends `Release` (see `node::multi`).
+    Park {
+        /// The transaction's messages to this core.
+        inbox: std::sync::mpsc::Receiver<TxMsg>,
+        /// Told once this core is held.
+        ack: std::sync::mpsc::Sender<()>,
+    },
+}
+
+/// What a transaction sends a core it holds.
+pub enum TxMsg {
+    /// Run these parts in order and answer with their outcomes.
+    Run {
+        /// This core's share of the transaction, in transaction order.
+        parts: Vec<TxPart>,
+        /// How to encode replies.
+        proto: Proto,
+        /// Where the outcomes go.
+        reply: std::sync::mpsc::Sender<Vec<TxOut>>,
+    },
+    /// The transaction is done: go back to serving everything.
+    Release,
+}
+
+/// One core's share of a transaction: ops on its keys, or a whole-shard
+/// question (DBSIZE, FLUSHALL, INFO inside MULTI), in transaction order.
+#[derive(Debug)]
+pub enum TxPart {
+    /// Consecutive ops on this core's keys.
+    Ops(OpBatch),
+    /// A whole-shard question.
+    Query(Query),
+}
+
+/// The outcome of one [`TxPart`].
+#[derive(Debug)]
+pub enum TxOut {
+    /// The ops' replies.
+    Replies(Replies),
+    /// The shard's snapshot (after flushing, for `Query::Flush`).
+    Snapshot(Snapshot),
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ mod core;
 mod global;
 pub mod hop;
 mod mesh;
+mod multi;
 mod origin;
 mod pipeline;
 mod register;
@@ -344,6 +345,8 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
         maxclients,
         addr,
         origin,
+        tx_gate: AtomicBool::new(false),
+        spanning: (0..cores).map(|_| AtomicUsize::new(0)).collect(),
     });
     let done = Arc::new(AtomicUsize::new(0));
     let mesh = Arc::new(mesh::Handout::new(mesh::build(cores)));

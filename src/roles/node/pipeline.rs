@@ -11,6 +11,7 @@
 
 use super::core::{bump, Core};
 use super::hop::{assemble, combine, Finish, Finished, Hop, Replies, Spare, Src, Step};
+use super::multi;
 use super::session::{self, Session};
 use crate::cmd::{self, Combine, Command, Op, OpBatch};
 use crate::ownership::shard_for;
@@ -33,6 +34,9 @@ pub enum After {
 /// Pending work of one read; reused across reads to keep allocations warm.
 #[derive(Default)]
 pub struct Plan {
+    /// Held from before the first part of a command spanning cores runs in
+    /// this read until its last part has (see `multi`).
+    spanning: Option<super::multi::Spanning>,
     active: bool,
     batches: Vec<OpBatch>,
     steps: Vec<Step>,
@@ -267,6 +271,7 @@ impl Plan {
             proto,
             fd,
             done,
+            spanning: self.spanning.take(),
         };
         // `accepts` was checked above on this same thread, so this succeeds.
         let _ = core.mesh.send_to(owner, hop);
@@ -280,6 +285,7 @@ impl Plan {
     /// to `out` in request order.
     pub async fn flush(&mut self, core: &Rc<Core>, proto: Proto, out: &mut Vec<u8>) {
         if !self.active {
+            self.spanning = None;
             return;
         }
         let mut waiting: Vec<(usize, oneshot::Receiver<Replies>)> = Vec::new();
@@ -326,6 +332,8 @@ impl Plan {
         self.steps.clear();
         self.local.clear();
         self.active = false;
+        // Every part of every command of this read has run.
+        self.spanning = None;
     }
 }
 
@@ -409,6 +417,37 @@ pub async fn process(
             Ok(Some(_)) if !sess.authenticated => Err(cmd::CmdError::NoAuth),
             Ok(Some(op)) => Ok(session::line_command(op, &args)),
             Ok(None) if args.is_empty() => continue,
+            Ok(None) if sess.multi.is_some() => match cmd::admit(&args, sess.authenticated) {
+                // A refused EXEC ends the transaction at once, as Redis's
+                // `execCommandAbort` does.
+                Err(e) if args[0].eq_ignore_ascii_case(b"exec") => {
+                    sess.multi = None;
+                    let text = e.to_string();
+                    let why = text.strip_prefix("ERR ").unwrap_or(&text);
+                    plan.local(out, |o| {
+                        Reply::new(o, proto).error(&format!(
+                            "EXECABORT Transaction discarded because of: {why}"
+                        ));
+                    });
+                    continue;
+                }
+                // Refused before it could be queued: EXEC will abort.
+                Err(e) => {
+                    if let Some(q) = &mut sess.multi {
+                        q.flag();
+                    }
+                    Err(e)
+                }
+                Ok(spec) if multi::runs_now(spec.kind) => cmd::parse(&args, sess.authenticated),
+                Ok(spec) => {
+                    bump(&core.counters.commands[spec.kind as usize]);
+                    if let Some(q) = &mut sess.multi {
+                        q.push(&args);
+                    }
+                    plan.local(out, |o| Reply::new(o, proto).simple("QUEUED"));
+                    continue;
+                }
+            },
             Ok(None) => cmd::parse(&args, sess.authenticated),
         };
         let cmd = match parsed {
@@ -423,7 +462,43 @@ pub async fn process(
         };
         match cmd {
             Command::Key(op) => plan.push_op(core, now, proto, op, out),
-            Command::Multi(comb, ops) => plan.push_multi(core, now, proto, comb, ops, out),
+            Command::Multi(comb, ops) => {
+                let first = ops.first().map(|op| shard_for(op.key(), core.n));
+                let spans = ops
+                    .iter()
+                    .any(|op| Some(shard_for(op.key(), core.n)) != first);
+                if spans && plan.spanning.is_none() {
+                    plan.spanning = Some(multi::enter_spanning(core).await);
+                }
+                plan.push_multi(core, now, proto, comb, ops, out)
+            }
+            Command::TxMulti => plan.local(out, |o| {
+                let mut w = Reply::new(o, proto);
+                if sess.multi.is_some() {
+                    w.error("ERR MULTI calls can not be nested");
+                } else {
+                    sess.multi = Some(multi::Queued::default());
+                    w.ok();
+                }
+            }),
+            Command::TxDiscard => plan.local(out, |o| {
+                let mut w = Reply::new(o, proto);
+                if sess.multi.take().is_some() {
+                    w.ok();
+                } else {
+                    w.error("ERR DISCARD without MULTI");
+                }
+            }),
+            Command::TxExec => match sess.multi.take() {
+                None => plan.local(out, |o| {
+                    Reply::new(o, proto).error("ERR EXEC without MULTI");
+                }),
+                Some(q) => {
+                    // Everything before EXEC in this read has run first.
+                    plan.flush(core, proto, out).await;
+                    multi::exec(core, sess, q, out).await;
+                }
+            },
             Command::Global(g) => {
                 plan.flush(core, proto, out).await;
                 super::global::run(core, g, proto, out).await;

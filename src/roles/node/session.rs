@@ -24,6 +24,8 @@ pub struct Session {
     pub args: crate::proto::Args,
     /// Replies another core is writing to this client (see `Hop::Direct`).
     pub pending: Option<futures_channel::oneshot::Receiver<super::hop::Finished>>,
+    /// The transaction being queued, between MULTI and EXEC/DISCARD.
+    pub multi: Option<super::multi::Queued>,
 }
 
 impl Session {
@@ -38,6 +40,7 @@ impl Session {
             authenticated,
             args: crate::proto::Args::default(),
             pending: None,
+            multi: None,
         }
     }
 
@@ -101,9 +104,13 @@ impl Session {
                 );
                 w.bulk(s.as_bytes());
             }
-            Command::Key(_) | Command::Multi(..) | Command::Global(_) | Command::Quit => {
-                unreachable!("routed by the pipeline")
-            }
+            Command::Key(_)
+            | Command::Multi(..)
+            | Command::Global(_)
+            | Command::Quit
+            | Command::TxMulti
+            | Command::TxExec
+            | Command::TxDiscard => unreachable!("routed by the pipeline"),
         }
     }
 

@@ -1,0 +1,374 @@
+//! MULTI / EXEC / DISCARD: a connection's queued transaction, and running
+//! it so that no other client sees it half applied, whichever cores its
+//! keys live on.
+//!
+//! **How isolation holds.** A core runs one task at a time and never
+//! yields inside a batch of ops, so a transaction whose keys all live on
+//! one core is atomic by running all its ops in one batch there: on this
+//! core directly, or in one [`Hop::Ops`] to the owner. A transaction that
+//! spans cores *holds* every other core it touches: it sends each a
+//! [`Hop::Park`], and a parked core blocks its thread, running only what
+//! the transaction sends it, until released. Once all are held, the
+//! requesting core runs its own share and every held core runs its share,
+//! with no task of any of those cores in between; then it releases them.
+//! Every reply of the transaction is computed while all its cores are
+//! held, so a reader on any core sees all of it or none of it.
+//!
+//! **Commands that span cores outside a transaction** (MGET, MSET, DEL or
+//! EXISTS over keys of several cores) run their parts at different moments
+//! on different cores, so a transaction must not land between two of
+//! their parts. Each such command counts itself in its core's `spanning`
+//! counter from before its first part runs until its last part has run,
+//! and a spanning transaction first takes the node's `tx_gate`, then waits
+//! until every counter is zero. A command checks the gate after counting
+//! itself (both with sequentially consistent order, Dekker's pattern): if
+//! a transaction holds it, it takes itself out and waits. So commands pay
+//! one uncontended atomic add and load per read while no transaction runs.
+//!
+//! **Why no deadlock.** Only the holder of `tx_gate` parks cores, so no two
+//! transactions hold cores at once, and a transaction waits for parked
+//! cores' acknowledgements (and for spanning commands to drain) without
+//! blocking its own executor, which keeps serving the hops those commands
+//! wait on. A parked core waits for nothing but its holder, which only
+//! computes while it holds cores.
+
+use super::core::{Core, Shared};
+use super::hop::{combine, Hop, Query, Snapshot, TxMsg, TxOut, TxPart};
+use super::session::Session;
+use crate::cmd::table::Kind;
+use crate::cmd::{self, CmdError, Combine, Command, Global, Op, OpBatch};
+use crate::ownership::shard_for;
+use crate::proto::{Proto, Reply};
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+/// A connection's transaction between MULTI and EXEC.
+#[derive(Default, Debug)]
+pub struct Queued {
+    /// Each queued command's arguments, owned (the read buffer moves on).
+    cmds: Vec<Vec<Box<[u8]>>>,
+    /// A command was refused while queueing: EXEC aborts.
+    dirty: bool,
+}
+
+impl Queued {
+    /// Queue a command that passed [`cmd::admit`].
+    pub fn push(&mut self, args: &[&[u8]]) {
+        self.cmds.push(args.iter().map(|a| Box::from(*a)).collect());
+    }
+
+    /// A command was refused: EXEC will abort.
+    pub fn flag(&mut self) {
+        self.dirty = true;
+    }
+}
+
+/// Redis's reply to EXEC after a refused command.
+const EXECABORT: &str = "EXECABORT Transaction discarded because of previous errors.";
+
+/// Counts a read with a command spanning cores in its core's
+/// [`Shared::spanning`] until dropped (after the command's last part ran,
+/// possibly on another core).
+pub struct Spanning {
+    shared: Arc<Shared>,
+    core: usize,
+}
+
+impl std::fmt::Debug for Spanning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Spanning(core {})", self.core)
+    }
+}
+
+impl Drop for Spanning {
+    fn drop(&mut self) {
+        self.shared.spanning[self.core].fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Count this read as spanning cores, waiting first while a transaction
+/// holds the gate (see the module header).
+pub async fn enter_spanning(core: &Core) -> Spanning {
+    let shared = &core.shared;
+    loop {
+        shared.spanning[core.id].fetch_add(1, Ordering::SeqCst);
+        if !shared.tx_gate.load(Ordering::SeqCst) {
+            return Spanning {
+                shared: shared.clone(),
+                core: core.id,
+            };
+        }
+        shared.spanning[core.id].fetch_sub(1, Ordering::SeqCst);
+        wait_until(|| !shared.tx_gate.load(Ordering::SeqCst)).await;
+    }
+}
+
+/// Yield to this core's other tasks until `ready()`; never blocks the
+/// thread, so the core keeps serving the hops others wait on.
+async fn wait_until(mut ready: impl FnMut() -> bool) {
+    let mut turns = 0u32;
+    while !ready() {
+        turns += 1;
+        if turns < 256 {
+            futures_lite::future::yield_now().await;
+        } else {
+            // Longer waits (a transaction holding cores for long) sleep
+            // instead of spinning the executor.
+            glommio::timer::sleep(Duration::from_micros(50)).await;
+        }
+    }
+}
+
+/// Where the replies of one queued command come from.
+enum Plan<'a> {
+    /// Answered from its parse error, at its place in the array.
+    Error(CmdError),
+    /// A command that needs no shard (PING, CLIENT …), run at assembly.
+    Local(Command<'a>),
+    /// One op: part `part`, reply `i` of core `core`'s outcome.
+    Key(usize, usize, usize),
+    /// A split multi-key command: its parts, merged.
+    Split(Combine, Vec<(usize, usize, usize)>),
+    /// A whole-node command: one snapshot part per core.
+    Global(Global, Vec<(usize, usize)>),
+}
+
+/// Every core's share of a transaction, in transaction order.
+struct Shares {
+    parts: Vec<Vec<TxPart>>,
+}
+
+impl Shares {
+    fn new(n: usize) -> Self {
+        Shares {
+            parts: (0..n).map(|_| Vec::new()).collect(),
+        }
+    }
+
+    /// Add `op` to its core's share; returns where its reply will be.
+    fn op(&mut self, n: usize, op: &Op<&[u8]>) -> (usize, usize, usize) {
+        let core = shard_for(op.key(), n);
+        let parts = &mut self.parts[core];
+        if !matches!(parts.last(), Some(TxPart::Ops(_))) {
+            parts.push(TxPart::Ops(OpBatch::default()));
+        }
+        let part = parts.len() - 1;
+        let Some(TxPart::Ops(batch)) = parts.last_mut() else {
+            unreachable!("an ops part was just ensured")
+        };
+        batch.push(op);
+        (core, part, batch.len() - 1)
+    }
+
+    /// Add a whole-shard question to every core's share.
+    fn query(&mut self, q: Query) -> Vec<(usize, usize)> {
+        self.parts
+            .iter_mut()
+            .enumerate()
+            .map(|(core, parts)| {
+                parts.push(TxPart::Query(q));
+                (core, parts.len() - 1)
+            })
+            .collect()
+    }
+
+    fn cores(&self) -> Vec<usize> {
+        (0..self.parts.len())
+            .filter(|&c| !self.parts[c].is_empty())
+            .collect()
+    }
+}
+
+/// Run a transaction and write EXEC's reply: `-EXECABORT` if a command was
+/// refused while queueing, else the array of every command's reply.
+pub async fn exec(core: &Rc<Core>, sess: &mut Session, q: Queued, out: &mut Vec<u8>) {
+    if q.dirty {
+        Reply::new(out, sess.proto).error(EXECABORT);
+        return;
+    }
+    let args: Vec<Vec<&[u8]>> = q
+        .cmds
+        .iter()
+        .map(|c| c.iter().map(|a| &a[..]).collect())
+        .collect();
+    let mut shares = Shares::new(core.n);
+    let plans: Vec<Plan<'_>> = args
+        .iter()
+        .map(|a| match cmd::parse(a, true) {
+            Err(e) => Plan::Error(e),
+            Ok((_, Command::Key(op))) => {
+                let (c, p, i) = shares.op(core.n, &op);
+                Plan::Key(c, p, i)
+            }
+            Ok((_, Command::Multi(comb, ops))) => {
+                Plan::Split(comb, ops.iter().map(|op| shares.op(core.n, op)).collect())
+            }
+            Ok((_, Command::Global(g))) => {
+                let q = if g == Global::Flush {
+                    Query::Flush
+                } else {
+                    Query::Snapshot
+                };
+                Plan::Global(g, shares.query(q))
+            }
+            Ok((_, other)) => Plan::Local(other),
+        })
+        .collect();
+    let proto = sess.proto;
+    let outcomes = run_shares(core, shares, proto).await;
+    let mut unavailable = Vec::new();
+    Reply::new(&mut unavailable, proto).error("ERR shard unavailable (node shutting down)");
+    let mut w = Reply::new(out, proto);
+    w.array(plans.len());
+    for plan in plans {
+        match plan {
+            Plan::Error(e) => w.error_bytes(&e.reply_bytes()),
+            Plan::Local(cmd) => sess.run_local(core, cmd, w.raw()),
+            Plan::Key(c, p, i) => {
+                let r = reply_at(&outcomes, c, p, i).unwrap_or(&unavailable);
+                w.raw().extend_from_slice(r);
+            }
+            Plan::Split(comb, at) => {
+                let parts = at
+                    .iter()
+                    .map(|&(c, p, i)| reply_at(&outcomes, c, p, i).unwrap_or(&unavailable));
+                combine(comb, parts, at.len(), w.raw());
+            }
+            Plan::Global(g, at) => {
+                let snaps: Vec<Snapshot> = at
+                    .iter()
+                    .filter_map(|&(c, p)| match outcomes[c].get(p) {
+                        Some(TxOut::Snapshot(s)) => Some(s.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                super::global::answer(core, g, &snaps, &mut w);
+            }
+        }
+    }
+}
+
+/// Reply `i` of part `part` of core `core`'s outcomes; `None` if that core
+/// went away (the node is stopping) before it answered.
+fn reply_at(outcomes: &[Vec<TxOut>], core: usize, part: usize, i: usize) -> Option<&[u8]> {
+    match outcomes[core].get(part) {
+        Some(TxOut::Replies(r)) if i < r.ends.len() => Some(r.get(i)),
+        _ => None,
+    }
+}
+
+/// Run every core's share so that no other task of any involved core runs
+/// between the first and the last (see the module header). Returns each
+/// core's outcomes, in its share's order.
+async fn run_shares(core: &Rc<Core>, shares: Shares, proto: Proto) -> Vec<Vec<TxOut>> {
+    let cores = shares.cores();
+    let mut outcomes: Vec<Vec<TxOut>> = (0..core.n).map(|_| Vec::new()).collect();
+    let mut parts = shares.parts;
+    match cores.as_slice() {
+        [] => return outcomes,
+        [only] if *only == core.id => {
+            outcomes[core.id] = core.run_parts(std::mem::take(&mut parts[core.id]), proto);
+            return outcomes;
+        }
+        [only] => {
+            // One other core: its share is ops only (a query spans every
+            // core), so one batch there runs it whole.
+            let mut all = OpBatch::default();
+            for part in std::mem::take(&mut parts[*only]) {
+                if let TxPart::Ops(ops) = part {
+                    for op in ops.iter() {
+                        all.push(&op);
+                    }
+                }
+            }
+            let n = all.len();
+            let (tx, rx) = futures_channel::oneshot::channel();
+            let hop = Hop::Ops {
+                ops: all,
+                proto,
+                reply: tx,
+            };
+            if n > 0 && core.mesh.send_to(*only, hop).is_ok() {
+                if let Ok(replies) = rx.await {
+                    outcomes[*only] = vec![TxOut::Replies(replies)];
+                }
+            }
+            return outcomes;
+        }
+        _ => {}
+    }
+
+    // Spanning cores: take the gate, let spanning commands drain, hold
+    // every other involved core, then run everything without yielding.
+    let shared = &core.shared;
+    wait_until(|| {
+        shared
+            .tx_gate
+            .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+    })
+    .await;
+    wait_until(|| {
+        shared
+            .spanning
+            .iter()
+            .all(|c| c.load(Ordering::SeqCst) == 0)
+    })
+    .await;
+    let (ack_tx, ack_rx) = mpsc::channel();
+    let mut held: Vec<(usize, mpsc::Sender<TxMsg>)> = Vec::new();
+    for &c in cores.iter().filter(|&&c| c != core.id) {
+        let (tx, rx) = mpsc::channel();
+        let park = Hop::Park {
+            inbox: rx,
+            ack: ack_tx.clone(),
+        };
+        if core.mesh.send_to(c, park).is_ok() {
+            held.push((c, tx));
+        }
+    }
+    drop(ack_tx);
+    let mut acked = 0;
+    wait_until(|| {
+        while ack_rx.try_recv().is_ok() {
+            acked += 1;
+        }
+        acked == held.len()
+    })
+    .await;
+
+    // From here to the releases nothing awaits: this core runs no other
+    // task, and every held core runs only what this sends it.
+    let mut pending = Vec::with_capacity(held.len());
+    for (c, tx) in &held {
+        let (reply, answer) = mpsc::channel();
+        let msg = TxMsg::Run {
+            parts: std::mem::take(&mut parts[*c]),
+            proto,
+            reply,
+        };
+        if tx.send(msg).is_ok() {
+            pending.push((*c, answer));
+        }
+    }
+    outcomes[core.id] = core.run_parts(std::mem::take(&mut parts[core.id]), proto);
+    for (c, answer) in pending {
+        if let Ok(out) = answer.recv() {
+            outcomes[c] = out;
+        }
+    }
+    for (_, tx) in &held {
+        let _ = tx.send(TxMsg::Release);
+    }
+    shared.tx_gate.store(false, Ordering::SeqCst);
+    outcomes
+}
+
+/// Whether this request, while a transaction is queueing, is one that runs
+/// at once instead of being queued (Redis's list: EXEC, DISCARD, MULTI,
+/// WATCH, QUIT, RESET).
+pub fn runs_now(kind: Kind) -> bool {
+    matches!(kind, Kind::Exec | Kind::Discard | Kind::Multi | Kind::Quit)
+}
