@@ -33,6 +33,9 @@ const { createClient } = require('redis');
   const gets = [];
   for (let i = 0; i < 100; i++) gets.push(c.get(`js:p${i}`));
   assert.deepEqual(await Promise.all(gets), [...Array(100).keys()].map(String));
+  // A transaction: MULTI … EXEC.
+  const tx = await c.multi().set('js:t1', 'a').incr('js:t2').mGet(['js:t1', 'js:t2']).del('js:t1').exec();
+  assert.deepEqual(tx, ['OK', 1, ['a', '1'], 1]);
   await c.quit();
   console.log('ok');
 })().catch((e) => { console.error(e); process.exit(1); });

@@ -46,4 +46,13 @@ for i in range(100):
     p.get(f"py:p{i}")
 out = p.execute()
 assert out[:100] == [True] * 100 and out[100:] == [str(i).encode() for i in range(100)]
+# A transaction, as redis-py sends it: MULTI … EXEC in one write.
+t = r.pipeline(transaction=True)
+t.set("py:t1", "a").incr("py:t2").mget("py:t1", "py:t2").delete("py:t1")
+assert t.execute() == [True, 1, [b"a", b"1"], 1]
+# Django's cache.set_many: MULTI; MSET; EXPIRE…; EXEC.
+t = r.pipeline(transaction=True)
+t.mset({"py:d1": "1", "py:d2": "2"}).expire("py:d1", 300).expire("py:d2", 300)
+assert t.execute() == [True, True, True]
+assert 0 < r.ttl("py:d2") <= 300
 print("ok")
