@@ -240,7 +240,9 @@ fn advance(
             Some(b'*') => start_multibulk(place, buf, limits, ranges),
             Some(_) => inline(place, buf, 0, limits),
         },
-        Place::Multibulk { .. } => multibulk(place, buf, limits, ranges),
+        Place::Multibulk { left, pos, bulk } => {
+            elements(place, buf, limits, ranges, left, pos, bulk)
+        }
         Place::Inline { scanned } => inline(place, buf, scanned, limits),
     };
     if !matches!(r, Ok(None)) {
@@ -329,31 +331,23 @@ fn start_multibulk(
         return Err(ProtoError::InvalidMultibulkLength);
     }
     ranges.clear();
-    *place = Place::Multibulk {
-        left: count as usize,
-        pos,
-        bulk: None,
-    };
-    multibulk(place, buf, limits, ranges)
+    elements(place, buf, limits, ranges, count as usize, pos, None)
 }
 
-/// The elements of a multibulk request, from where `place` says.
-fn multibulk(
+/// The elements of a multibulk request, `left` of them from `pos`; when
+/// `bulk` is given, the header of the first was read and its data of that
+/// many bytes starts at `pos`. Where it stops is saved in `place`.
+fn elements(
     place: &mut Place,
     buf: &[u8],
     limits: &Limits,
     ranges: &mut Vec<Range<usize>>,
+    mut left: usize,
+    mut pos: usize,
+    mut bulk: Option<usize>,
 ) -> Result<Option<Done>, ProtoError> {
-    let Place::Multibulk {
-        mut left,
-        mut pos,
-        mut bulk,
-    } = *place
-    else {
-        unreachable!("multibulk() resumes a multibulk request");
-    };
     while left > 0 {
-        let len = match bulk {
+        let len = match bulk.take() {
             Some(len) => len,
             None => {
                 let Some(&tag) = buf.get(pos) else {
@@ -372,9 +366,9 @@ fn multibulk(
                 len as usize
             }
         };
-        bulk = Some(len);
         let end = pos + len;
         if buf.len() < end + 2 {
+            bulk = Some(len);
             break;
         }
         examined(2);
@@ -384,7 +378,6 @@ fn multibulk(
         ranges.push(pos..end);
         pos = end + 2;
         left -= 1;
-        bulk = None;
     }
     if left > 0 {
         *place = Place::Multibulk { left, pos, bulk };
