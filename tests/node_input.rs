@@ -421,3 +421,144 @@ fn requirepass_file_guards_both_protocols() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--requirepass-file"), "{err}");
 }
+
+/// Send `bytes` in writes of `piece` bytes, pausing after each so that most
+/// land in reads of their own (how they group does not change the answer,
+/// only how much of the resuming parser is exercised).
+fn send_in_pieces(c: &mut RespConn, bytes: &[u8], piece: usize) {
+    for p in bytes.chunks(piece) {
+        c.send(p);
+        std::thread::sleep(std::time::Duration::from_micros(200));
+    }
+}
+
+/// Bytes with every value, CR and LF included, in a pattern.
+fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+fn bulk_reply(value: &[u8]) -> Vec<u8> {
+    let mut r = format!("${}\r\n", value.len()).into_bytes();
+    r.extend_from_slice(value);
+    r.extend_from_slice(b"\r\n");
+    r
+}
+
+/// Requests that arrive over many reads are parsed where the last read
+/// left off: a big value (the read buffer makes room for it at once), a
+/// request of several big values, one of many small arguments, an inline
+/// line, each with the next request in the same piece as its last bytes.
+#[test]
+fn requests_split_over_many_reads() {
+    let node = Node::start(&[]);
+    let mut c = node.resp();
+
+    let big = pattern(300_000, 7);
+    let mut input = common::encode(&[b"SET", b"split:big", &big]);
+    input.extend(common::encode(&[b"GET", b"split:big"]));
+    // An odd piece size cuts headers and CRLFs as well as data.
+    send_in_pieces(&mut c, &input, 997);
+    assert_eq!(c.read_reply(), b"+OK\r\n");
+    assert!(c.read_reply() == bulk_reply(&big), "GET split:big differs");
+
+    let (v1, v2) = (pattern(100_000, 1), pattern(40_000, 2));
+    let mut input = common::encode(&[b"MSET", b"split:1", &v1, b"split:2", &v2, b"split:3", b"x"]);
+    input.extend(common::encode(&[
+        b"MGET", b"split:1", b"split:2", b"split:3",
+    ]));
+    send_in_pieces(&mut c, &input, 4096);
+    assert_eq!(c.read_reply(), b"+OK\r\n");
+    let mut want = b"*3\r\n".to_vec();
+    for v in [&v1[..], &v2, b"x"] {
+        want.extend(bulk_reply(v));
+    }
+    assert!(c.read_reply() == want, "MGET split:1..3 differs");
+
+    let keys: Vec<String> = (0..5000).map(|i| format!("split:many:{i}")).collect();
+    let mut args: Vec<&[u8]> = vec![b"MSET"];
+    for k in &keys {
+        args.extend([k.as_bytes(), k.as_bytes()]);
+    }
+    let mut input = common::encode(&args);
+    input.extend(common::encode(&[b"GET", keys[4999].as_bytes()]));
+    send_in_pieces(&mut c, &input, 512);
+    assert_eq!(c.read_reply(), b"+OK\r\n");
+    assert_eq!(c.read_reply(), bulk_reply(keys[4999].as_bytes()));
+    assert_eq!(
+        c.call(&[b"GET", keys[0].as_bytes()]),
+        bulk_reply(keys[0].as_bytes())
+    );
+
+    let mut line = b"ECHO \"".to_vec();
+    line.extend(vec![b'i'; 2000]);
+    line.extend_from_slice(b"\"\r\nPING\r\n");
+    send_in_pieces(&mut c, &line, 7);
+    assert_eq!(c.read_reply(), bulk_reply(&[b'i'; 2000]));
+    assert_eq!(c.read_reply(), b"+PONG\r\n");
+}
+
+/// Protocol errors that only show in a late piece of a request get the same
+/// reply as when the request comes whole, and close only that connection.
+#[test]
+fn protocol_errors_in_a_late_piece() {
+    let node = Node::start(&[]);
+    let mut by = node.resp();
+    assert_eq!(by.cmd("SET bystander here"), "+OK\r\n");
+    let mut big_bad = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$100000\r\n".to_vec();
+    big_bad.extend(vec![b'v'; 100_000]);
+    big_bad.extend_from_slice(b"XX");
+    // 399 arguments, then one that is not a bulk.
+    let mut many_bad = b"*400\r\n".to_vec();
+    many_bad.extend(b"$4\r\nMSET\r\n".repeat(399));
+    many_bad.extend_from_slice(b"+x\r\n");
+    // A request complete in its last piece, then a bad header.
+    let mut then_bad = common::encode(&[b"SET", b"late", &[b'v'; 1000]]);
+    then_bad.extend_from_slice(b"*x\r\n");
+    // Inputs and the writes they are sent in.
+    let cases: &[(&[u8], usize, &str)] = &[
+        (
+            &big_bad,
+            1000,
+            "-ERR Protocol error: expected CRLF after bulk data\r\n",
+        ),
+        (
+            b"*2\r\n$3\r\nGET\r\n+k\r\n",
+            5,
+            "-ERR Protocol error: expected '$', got '+'\r\n",
+        ),
+        (
+            &many_bad,
+            50,
+            "-ERR Protocol error: expected '$', got '+'\r\n",
+        ),
+        (
+            &then_bad,
+            50,
+            "+OK\r\n-ERR Protocol error: invalid multibulk length\r\n",
+        ),
+        (
+            b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$x\r\n",
+            5,
+            "-ERR Protocol error: invalid bulk length\r\n",
+        ),
+        (
+            b"SET k \"unbalanced\r\n",
+            5,
+            "-ERR Protocol error: unbalanced quotes in request\r\n",
+        ),
+    ];
+    for &(input, piece, reply) in cases {
+        let mut c = node.resp();
+        send_in_pieces(&mut c, input, piece);
+        assert_eq!(
+            c.read_to_close(),
+            Closed::Yes(reply.as_bytes().to_vec()),
+            "input {:?}",
+            input[..input.len().min(60)].escape_ascii().to_string()
+        );
+    }
+    assert_eq!(by.cmd("GET bystander"), "$4\r\nhere\r\n");
+    assert_eq!(node.resp().cmd("EXISTS k"), ":0\r\n");
+}

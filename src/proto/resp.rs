@@ -4,6 +4,14 @@
 //! the caller's buffer, so a pipelined read of many commands costs one scan.
 //! An inline command (telnet) is unquoted and unescaped as Redis's
 //! `sdssplitargs` does, into a small buffer of its own.
+//!
+//! A request that arrives over many reads (a 7 MB SET in 4 KiB pieces, an
+//! MSET of 100,000 keys) is parsed by a [`RequestParser`], which keeps its
+//! place between reads: the arguments delimited so far, the bulk length it
+//! waits for, how much of an inline line holds no newline. So each byte is
+//! examined once however the request is split, where parsing from the
+//! request's start on every read ([`parse_request`]) costs O(size² / read
+//! size) for a request of many arguments.
 
 use super::ProtoError;
 use std::ops::Range;
@@ -77,12 +85,14 @@ impl Default for Limits {
 /// Longest `*<n>\r\n` / `$<n>\r\n` header we wait for before calling it junk.
 const MAX_HEADER: usize = 32;
 
-/// Parse one request from the front of `buf`.
+/// Parse one request from the front of `buf`, from scratch.
 ///
 /// On success returns the number of bytes consumed and fills `args` (cleared
 /// first); read them with [`Args::iter`] over the same `buf`. An empty `args` with a non-zero count is a
 /// blank inline line or `*0`, which Redis silently skips. `Ok(None)` means the
-/// request is incomplete.
+/// request is incomplete. A caller that reads a connection and calls this
+/// again on every read re-reads the partial request each time; such callers
+/// keep a [`RequestParser`] instead.
 ///
 /// # Errors
 /// A [`ProtoError`] when the bytes cannot be a valid request.
@@ -92,11 +102,153 @@ pub fn parse_request(
     args: &mut Args,
 ) -> Result<Option<usize>, ProtoError> {
     args.clear();
-    match buf.first() {
+    match advance(&mut Place::Start, buf, limits, &mut args.ranges)? {
         None => Ok(None),
-        Some(b'*') => parse_multibulk(buf, limits, &mut args.ranges),
-        Some(_) => parse_inline(buf, limits, args),
+        Some(Done::Multibulk(n)) => Ok(Some(n)),
+        Some(Done::Inline { used, line }) => {
+            split_inline(&buf[..line], args)?;
+            Ok(Some(used))
+        }
     }
+}
+
+/// A request parser that keeps its place in a request that has not fully
+/// arrived, so each byte of it is looked at once however it is split
+/// between reads.
+///
+/// Call [`parse`](Self::parse) with the unparsed bytes of a connection,
+/// starting at a request's first byte. After `Ok(None)` the next call must
+/// pass the same request again, with whatever arrived since appended; the
+/// bytes may have moved (the caller compacting or growing its buffer), as
+/// every position kept here is relative to the request's first byte.
+#[derive(Default, Debug)]
+pub struct RequestParser {
+    place: Place,
+    /// The arguments of a multibulk request in progress, delimited so far.
+    ranges: Vec<Range<usize>>,
+}
+
+/// How far into the request at the front of the buffer a parser got.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Place {
+    /// At a request boundary (or inside a `*` header, which is re-read: it
+    /// is at most [`MAX_HEADER`] bytes).
+    #[default]
+    Start,
+    /// Inside a multibulk request, the `*` header read: `left` elements
+    /// still to come, the next at `pos`. `bulk` is `None` while its `$`
+    /// header (at most [`MAX_HEADER`] bytes, re-read) has not fully arrived,
+    /// else the length of its data, which starts at `pos`.
+    Multibulk {
+        left: usize,
+        pos: usize,
+        bulk: Option<usize>,
+    },
+    /// Inside an inline line: its first `scanned` bytes hold no newline.
+    Inline { scanned: usize },
+}
+
+/// A request that [`advance`] found complete.
+enum Done {
+    /// A multibulk request of this many bytes, its arguments delimited.
+    Multibulk(usize),
+    /// An inline line taking `used` bytes, `line` of them before its
+    /// terminator; not yet split into arguments.
+    Inline { used: usize, line: usize },
+}
+
+impl RequestParser {
+    /// Parse the request at the front of `buf`, resuming where the last call
+    /// stopped if that one returned `Ok(None)`.
+    ///
+    /// On success returns the bytes the request takes and fills `args`
+    /// (cleared first), as [`parse_request`] does; `Ok(None)` means the
+    /// request is incomplete, and leaves `args` as it was.
+    ///
+    /// # Errors
+    /// A [`ProtoError`] when the bytes cannot be a valid request; the parser
+    /// is then back at a request boundary.
+    pub fn parse(
+        &mut self,
+        buf: &[u8],
+        limits: &Limits,
+        args: &mut Args,
+    ) -> Result<Option<usize>, ProtoError> {
+        match advance(&mut self.place, buf, limits, &mut self.ranges)? {
+            None => Ok(None),
+            Some(Done::Multibulk(n)) => {
+                args.clear();
+                // Hand over the ranges and keep the old allocation for the
+                // next request.
+                std::mem::swap(&mut args.ranges, &mut self.ranges);
+                Ok(Some(n))
+            }
+            Some(Done::Inline { used, line }) => {
+                args.clear();
+                split_inline(&buf[..line], args)?;
+                Ok(Some(used))
+            }
+        }
+    }
+
+    /// Whether the parser is inside a request (the last call returned
+    /// `Ok(None)` after reading some of it).
+    pub fn in_request(&self) -> bool {
+        self.place != Place::Start
+    }
+
+    /// The data of the bulk string the parser waits for, as a range from the
+    /// request's first byte (its CRLF follows): so a reader can make room
+    /// for all of a big one at once.
+    pub fn awaited_bulk(&self) -> Option<Range<usize>> {
+        match self.place {
+            Place::Multibulk {
+                pos,
+                bulk: Some(len),
+                ..
+            } => Some(pos..pos + len),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Bytes the parser examined, counted in tests to show that a request
+    /// split over many reads is read once (see `examined_once`).
+    static EXAMINED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+#[inline(always)]
+fn examined(_n: usize) {
+    #[cfg(test)]
+    EXAMINED.with(|c| c.set(c.get() + _n));
+}
+
+/// Parse from `place` as far as `buf` goes. On `Ok(None)` `place` says where
+/// to resume; otherwise it is back at [`Place::Start`]. Multibulk arguments
+/// are appended to `ranges` as each one completes.
+fn advance(
+    place: &mut Place,
+    buf: &[u8],
+    limits: &Limits,
+    ranges: &mut Vec<Range<usize>>,
+) -> Result<Option<Done>, ProtoError> {
+    let r = match *place {
+        Place::Start => match buf.first() {
+            None => Ok(None),
+            Some(b'*') => start_multibulk(place, buf, limits, ranges),
+            Some(_) => inline(place, buf, 0, limits),
+        },
+        Place::Multibulk { left, pos, bulk } => {
+            elements(place, buf, limits, ranges, left, pos, bulk)
+        }
+        Place::Inline { scanned } => inline(place, buf, scanned, limits),
+    };
+    if !matches!(r, Ok(None)) {
+        *place = Place::Start;
+    }
+    r
 }
 
 /// Find `\r\n` in `buf[from..]`, returning the index of `\r`.
@@ -107,12 +259,16 @@ fn find_crlf(buf: &[u8], from: usize) -> Option<usize> {
         match buf[i + 1..].iter().position(|&b| b == b'\n') {
             Some(p) => {
                 let nl = i + 1 + p;
+                examined(nl - i);
                 if buf[nl - 1] == b'\r' {
                     return Some(nl - 1);
                 }
                 i = nl;
             }
-            None => return None,
+            None => {
+                examined(buf.len() - i);
+                return None;
+            }
         }
     }
     None
@@ -121,6 +277,7 @@ fn find_crlf(buf: &[u8], from: usize) -> Option<usize> {
 /// Parse the decimal number of a `*` / `$` header; `None` if not a number.
 #[inline]
 fn parse_len(digits: &[u8]) -> Option<i64> {
+    examined(digits.len());
     let (neg, digits) = match digits.split_first() {
         Some((b'-', rest)) => (true, rest),
         _ => (false, digits),
@@ -156,66 +313,107 @@ fn header(buf: &[u8], pos: usize, bad: ProtoError) -> Result<Option<(i64, usize)
     }
 }
 
-fn parse_multibulk(
+/// The `*<count>` header of a multibulk request, then its elements.
+fn start_multibulk(
+    place: &mut Place,
     buf: &[u8],
     limits: &Limits,
-    args: &mut Vec<Range<usize>>,
-) -> Result<Option<usize>, ProtoError> {
-    let Some((count, mut pos)) = header(buf, 0, ProtoError::InvalidMultibulkLength)? else {
+    ranges: &mut Vec<Range<usize>>,
+) -> Result<Option<Done>, ProtoError> {
+    let Some((count, pos)) = header(buf, 0, ProtoError::InvalidMultibulkLength)? else {
         return Ok(None);
     };
     // Redis treats `*-1` and `*0` as "nothing to do".
     if count <= 0 {
-        return Ok(Some(pos));
+        return Ok(Some(Done::Multibulk(pos)));
     }
     if count as u64 > limits.max_args as u64 {
         return Err(ProtoError::InvalidMultibulkLength);
     }
-    for _ in 0..count {
-        let Some(&tag) = buf.get(pos) else {
-            return Ok(None);
+    ranges.clear();
+    elements(place, buf, limits, ranges, count as usize, pos, None)
+}
+
+/// The elements of a multibulk request, `left` of them from `pos`; when
+/// `bulk` is given, the header of the first was read and its data of that
+/// many bytes starts at `pos`. Where it stops is saved in `place`.
+fn elements(
+    place: &mut Place,
+    buf: &[u8],
+    limits: &Limits,
+    ranges: &mut Vec<Range<usize>>,
+    mut left: usize,
+    mut pos: usize,
+    mut bulk: Option<usize>,
+) -> Result<Option<Done>, ProtoError> {
+    while left > 0 {
+        let len = match bulk.take() {
+            Some(len) => len,
+            None => {
+                let Some(&tag) = buf.get(pos) else {
+                    break;
+                };
+                if tag != b'$' {
+                    return Err(ProtoError::ExpectedDollar(tag as char));
+                }
+                let Some((len, body)) = header(buf, pos, ProtoError::InvalidBulkLength)? else {
+                    break;
+                };
+                if len < 0 || len as u64 > limits.max_bulk as u64 {
+                    return Err(ProtoError::InvalidBulkLength);
+                }
+                pos = body;
+                len as usize
+            }
         };
-        if tag != b'$' {
-            return Err(ProtoError::ExpectedDollar(tag as char));
-        }
-        let Some((len, body)) = header(buf, pos, ProtoError::InvalidBulkLength)? else {
-            return Ok(None);
-        };
-        if len < 0 || len as u64 > limits.max_bulk as u64 {
-            return Err(ProtoError::InvalidBulkLength);
-        }
-        let end = body + len as usize;
+        let end = pos + len;
         if buf.len() < end + 2 {
-            return Ok(None);
+            bulk = Some(len);
+            break;
         }
+        examined(2);
         if &buf[end..end + 2] != b"\r\n" {
             return Err(ProtoError::MissingCrlf);
         }
-        args.push(body..end);
+        ranges.push(pos..end);
         pos = end + 2;
+        left -= 1;
     }
-    Ok(Some(pos))
+    if left > 0 {
+        *place = Place::Multibulk { left, pos, bulk };
+        return Ok(None);
+    }
+    Ok(Some(Done::Multibulk(pos)))
 }
 
 /// Inline commands: one line, arguments split on blanks, with Redis's
-/// quoting rules (`"..."` with escapes, `'...'` literal).
-fn parse_inline(buf: &[u8], limits: &Limits, args: &mut Args) -> Result<Option<usize>, ProtoError> {
-    let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
+/// quoting rules (`"..."` with escapes, `'...'` literal). The first
+/// `scanned` bytes are known to hold no newline.
+fn inline(
+    place: &mut Place,
+    buf: &[u8],
+    scanned: usize,
+    limits: &Limits,
+) -> Result<Option<Done>, ProtoError> {
+    let Some(p) = buf[scanned..].iter().position(|&b| b == b'\n') else {
+        examined(buf.len() - scanned);
         if buf.len() > limits.max_inline {
             return Err(ProtoError::InlineTooLong);
         }
+        *place = Place::Inline { scanned: buf.len() };
         return Ok(None);
     };
+    examined(p + 1);
+    let nl = scanned + p;
     if nl > limits.max_inline {
         return Err(ProtoError::InlineTooLong);
     }
-    let line_end = if nl > 0 && buf[nl - 1] == b'\r' {
+    let line = if nl > 0 && buf[nl - 1] == b'\r' {
         nl - 1
     } else {
         nl
     };
-    split_inline(&buf[..line_end], args)?;
-    Ok(Some(nl + 1))
+    Ok(Some(Done::Inline { used: nl + 1, line }))
 }
 
 /// Split an inline line into arguments as Redis's `sdssplitargs` does:
@@ -230,6 +428,7 @@ fn split_inline(line: &[u8], args: &mut Args) -> Result<(), ProtoError> {
     // A closing quote must be followed by a blank or the end of the line.
     let ends_arg = |c: Option<u8>| c.is_none() || blank(c);
     let at = |i: usize| line.get(i).copied();
+    examined(line.len());
     args.in_decoded = true;
     let out = &mut args.decoded;
     let mut p = 0;
@@ -311,111 +510,4 @@ fn hex(c: u8) -> Option<u8> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    type Parsed = Result<Option<(usize, Vec<Vec<u8>>)>, ProtoError>;
-
-    fn parse(buf: &[u8]) -> Parsed {
-        let mut args = Args::default();
-        let r = parse_request(buf, &Limits::default(), &mut args)?;
-        Ok(r.map(|n| (n, args.iter(buf).map(<[u8]>::to_vec).collect())))
-    }
-
-    #[test]
-    fn table() {
-        type Case = (
-            &'static [u8],
-            Result<Option<(usize, Vec<&'static [u8]>)>, ProtoError>,
-        );
-        let cases: Vec<Case> = vec![
-            (b"*1\r\n$4\r\nPING\r\n", Ok(Some((14, vec![b"PING"])))),
-            (
-                b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n",
-                Ok(Some((20, vec![b"GET", b"k"]))),
-            ),
-            (b"*2\r\n$3\r\nGET\r\n$1\r\nk", Ok(None)),
-            (b"*2\r\n$3\r\nGET\r\n", Ok(None)),
-            (b"*2\r", Ok(None)),
-            (b"*0\r\n", Ok(Some((4, vec![])))),
-            (b"*-1\r\n", Ok(Some((5, vec![])))),
-            (b"*x\r\n", Err(ProtoError::InvalidMultibulkLength)),
-            (b"*1\r\n$-1\r\n", Err(ProtoError::InvalidBulkLength)),
-            (b"*1\r\n$abc\r\n", Err(ProtoError::InvalidBulkLength)),
-            (b"*1\r\n+PING\r\n", Err(ProtoError::ExpectedDollar('+'))),
-            (b"*1\r\n$4\r\nPINGxx", Err(ProtoError::MissingCrlf)),
-            (b"*1\r\n$0\r\n\r\n", Ok(Some((10, vec![b""])))),
-            (b"PING\r\n", Ok(Some((6, vec![b"PING"])))),
-            (b"SET  k   v\n", Ok(Some((11, vec![b"SET", b"k", b"v"])))),
-            (
-                b"SET k \"a b\"\r\n",
-                Ok(Some((13, vec![b"SET", b"k", b"a b"]))),
-            ),
-            (b"SET k \"a b\r\n", Err(ProtoError::UnbalancedQuotes)),
-            (
-                b"SET k \"a\\x41\\n\\\"\\q\"\r\n",
-                Ok(Some((21, vec![b"SET", b"k", b"aA\n\"q"]))),
-            ),
-            (
-                b"SET k 'it\\'s \\n'\n",
-                Ok(Some((17, vec![b"SET", b"k", b"it's \\n"]))),
-            ),
-            (b"a\"b c\"d e\n", Err(ProtoError::UnbalancedQuotes)),
-            (b"a\"b c\" e\n", Ok(Some((9, vec![b"ab c", b"e"])))),
-            (b"SET k \"\"\n", Ok(Some((9, vec![b"SET", b"k", b""])))),
-            (b"SET k \"a\"b\n", Err(ProtoError::UnbalancedQuotes)),
-            (b"PING\x00junk\n", Ok(Some((10, vec![b"PING\x00junk"])))),
-            (b"\r\n", Ok(Some((2, vec![])))),
-            (b"PIN", Ok(None)),
-        ];
-        for (input, want) in cases {
-            let got = parse(input);
-            let want =
-                want.map(|o| o.map(|(n, v)| (n, v.into_iter().map(<[u8]>::to_vec).collect())));
-            assert_eq!(got, want, "input {:?}", String::from_utf8_lossy(input));
-        }
-    }
-
-    #[test]
-    fn limits_are_enforced() {
-        let limits = Limits {
-            max_bulk: 4,
-            max_args: 2,
-            max_inline: 8,
-        };
-        let mut a = Args::default();
-        assert_eq!(
-            parse_request(b"*1\r\n$5\r\nhello\r\n", &limits, &mut a),
-            Err(ProtoError::InvalidBulkLength)
-        );
-        assert_eq!(
-            parse_request(b"*3\r\n", &limits, &mut a),
-            Err(ProtoError::InvalidMultibulkLength)
-        );
-        assert_eq!(
-            parse_request(b"PING PING PING", &limits, &mut a),
-            Err(ProtoError::InlineTooLong)
-        );
-        assert_eq!(
-            parse_request(&[b'*'; 40], &limits, &mut a),
-            Err(ProtoError::HeaderTooLong)
-        );
-    }
-
-    #[test]
-    fn pipelined_requests_parse_one_at_a_time() {
-        let buf = b"*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\n";
-        let (n, args) = parse(buf).unwrap().unwrap();
-        assert_eq!(args, vec![b"PING".to_vec()]);
-        let (m, args) = parse(&buf[n..]).unwrap().unwrap();
-        assert_eq!(args, vec![b"ECHO".to_vec(), b"hi".to_vec()]);
-        assert_eq!(n + m, buf.len());
-    }
-
-    #[test]
-    fn binary_bulk_is_kept_verbatim() {
-        let buf = b"*1\r\n$4\r\n\x00\r\n\xff\r\n";
-        let (_, args) = parse(buf).unwrap().unwrap();
-        assert_eq!(args, vec![b"\x00\r\n\xff".to_vec()]);
-    }
-}
+mod tests;

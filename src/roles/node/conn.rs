@@ -4,6 +4,7 @@ use super::core::{bump, Core};
 use super::hop::{Delegated, Finished};
 use super::pipeline::{self, After, Plan};
 use super::session::Session;
+use crate::proto::resp::RequestParser;
 use crate::roles::lifecycle;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::{TcpListener, TcpStream};
@@ -23,6 +24,10 @@ const SPARE_KEEP: usize = 16 * 1024;
 /// Redis's `client-query-buffer-limit`: a client whose unparsed input
 /// exceeds this is disconnected.
 const QUERY_BUF_LIMIT: usize = 1024 * 1024 * 1024;
+/// A bulk string at least this long gets room for all of it as soon as its
+/// header is read, rather than the buffer doubling its way there (Redis:
+/// `PROTO_MBULK_BIG_ARG`).
+const BIG_BULK: usize = 32 * 1024;
 
 /// The reply Redis sends to a client over `maxclients` before closing it.
 pub const MAX_CLIENTS_REPLY: &[u8] = b"-ERR max number of clients reached\r\n";
@@ -55,8 +60,8 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
     core.life.track(fd);
     let mut sess = Session::new(core.client_id(), core.shared.password().is_none());
     let mut plan = Plan::default();
-    let mut buf = vec![0u8; READ_BUF];
-    let (mut start, mut end) = (0usize, 0usize);
+    let mut parser = RequestParser::default();
+    let mut input = Input::new();
     // Allocated on the first reply: at C50K most connections sit idle, and
     // untouched buffers still cost page faults when they are first used.
     let mut out: Vec<u8> = Vec::new();
@@ -65,56 +70,54 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
     // end, so a partial request left now came after the stop.
     let mut past_cut = false;
     loop {
-        if end == buf.len() {
-            if start > 0 {
-                buf.copy_within(start..end, 0);
-                end -= start;
-                start = 0;
-            } else if buf.len() >= QUERY_BUF_LIMIT {
-                log::warn!(
-                    "client {} exceeded the query buffer limit; closing",
-                    sess.id
-                );
-                break;
-            } else {
-                buf.resize(buf.len() * 2, 0);
-            }
+        let big_bulk = parser
+            .awaited_bulk()
+            .filter(|b| b.len() >= BIG_BULK)
+            .map(|b| b.end + 2);
+        if !input.make_room(big_bulk) {
+            log::warn!(
+                "client {} exceeded the query buffer limit; closing",
+                sess.id
+            );
+            break;
         }
         // Once the node stops, read only what had arrived by then, and the
         // rest of the request it cut in two: see `lifecycle`.
+        let drained = input.pending().is_empty();
         let budget = core.life.budget(fd);
-        let room = match budget {
-            None => buf.len() - end,
-            Some(0) if start == end || past_cut => break,
-            Some(0) => buf.len() - end,
-            Some(b) => b.min(buf.len() - end),
+        let room = input.room();
+        let len = match budget {
+            None => room.len(),
+            Some(0) if drained || past_cut => break,
+            Some(0) => room.len(),
+            Some(b) => b.min(room.len()),
         };
-        match stream.read(&mut buf[end..end + room]).await {
+        match stream.read(&mut room[..len]).await {
             Ok(0) => {
                 hung_up = true;
                 break;
             }
             Err(_) => break,
             Ok(n) => {
-                end += n;
+                input.filled(n);
                 core.life.took(fd, n);
             }
         }
         if !finish_delegated(&mut sess, &mut plan, &mut out, &mut stream).await {
             break;
         }
-        let (used, after) =
-            pipeline::process(&core, &mut sess, &mut plan, &buf[start..end], fd, &mut out).await;
-        start += used;
+        let (used, after) = pipeline::process(
+            &core,
+            &mut sess,
+            &mut plan,
+            &mut parser,
+            input.pending(),
+            fd,
+            &mut out,
+        )
+        .await;
+        input.consume(used);
         past_cut |= budget == Some(0) && used > 0;
-        if start == end {
-            start = 0;
-            end = 0;
-            if buf.len() > KEEP_BUF {
-                buf.truncate(READ_BUF);
-                buf.shrink_to_fit();
-            }
-        }
         if !out.is_empty() {
             if stream.write_all(&out).await.is_err() {
                 break;
@@ -175,5 +178,226 @@ async fn finish_delegated(
         Delegated::Done => true,
         Delegated::Rest(rest) => stream.write_all(&rest).await.is_ok(),
         Delegated::Failed => false,
+    }
+}
+
+/// A connection's read buffer: `buf[start..end]` is input not yet parsed,
+/// beginning with a request that may be incomplete; `buf[end..]` is room for
+/// the next read.
+///
+/// Bytes are copied only to make room, and each byte at most a few times
+/// over however the input is split: room for a big bulk is made once, when
+/// its header is read; otherwise the buffer doubles, or the unparsed bytes
+/// move to the front when that frees at least half of it. An incomplete
+/// request is moved to the front at most once, as nothing before it is
+/// consumed until it completes.
+struct Input {
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// Bytes copied to make room, to test the claim above.
+    #[cfg(test)]
+    copied: usize,
+}
+
+impl Input {
+    fn new() -> Self {
+        Input {
+            buf: vec![0; READ_BUF],
+            start: 0,
+            end: 0,
+            #[cfg(test)]
+            copied: 0,
+        }
+    }
+
+    /// The bytes read and not yet consumed.
+    fn pending(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    /// Where the next read goes.
+    fn room(&mut self) -> &mut [u8] {
+        &mut self.buf[self.end..]
+    }
+
+    /// The next read put `n` bytes into [`room`](Self::room).
+    fn filled(&mut self, n: usize) {
+        self.end += n;
+    }
+
+    /// The first `n` pending bytes were parsed. A drained buffer that grew
+    /// past [`KEEP_BUF`] is shrunk back.
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+            if self.buf.len() > KEEP_BUF {
+                self.buf.truncate(READ_BUF);
+                self.buf.shrink_to_fit();
+            }
+        }
+    }
+
+    /// Make room for at least one more byte, and when `need` is given, for
+    /// the first `need` bytes of the pending input (a big bulk's end) to fit
+    /// at once. Returns false if that takes more than [`QUERY_BUF_LIMIT`].
+    fn make_room(&mut self, need: Option<usize>) -> bool {
+        let pending = self.end - self.start;
+        let want = need.unwrap_or(0).max(pending + 1);
+        if self.start + want <= self.buf.len() {
+            return true;
+        }
+        if want > QUERY_BUF_LIMIT {
+            return false;
+        }
+        // Moving to the front is enough for a big bulk that fits, and worth
+        // it for a full buffer when it frees at least half of it.
+        if want <= self.buf.len() && (need.is_some() || pending <= self.buf.len() / 2) {
+            self.buf.copy_within(self.start..self.end, 0);
+        } else {
+            // Grow at least twofold, so a request with many big bulks is
+            // copied O(its size) in all, and otherwise exactly: a fresh
+            // zeroed allocation (not `resize`, which would also copy the
+            // room and write every byte of the new room) that takes only the
+            // pending bytes.
+            let len = want.max((2 * self.buf.len()).min(QUERY_BUF_LIMIT));
+            let mut grown = vec![0; len];
+            grown[..pending].copy_from_slice(&self.buf[self.start..self.end]);
+            self.buf = grown;
+        }
+        #[cfg(test)]
+        {
+            self.copied += pending;
+        }
+        self.start = 0;
+        self.end = pending;
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feed `input` in `piece`-byte reads; after each, `parse` says how
+    /// many pending bytes were consumed and what the request in progress
+    /// needs. Returns the bytes copied.
+    fn feed(
+        input: &[u8],
+        piece: usize,
+        mut parse: impl FnMut(&[u8]) -> (usize, Option<usize>),
+    ) -> usize {
+        let mut buf = Input::new();
+        let mut need = None;
+        let mut fed = 0;
+        while fed < input.len() {
+            assert!(buf.make_room(need));
+            if let Some(need) = need {
+                assert!(buf.buf.len() >= need, "no room for a big bulk");
+            }
+            let room = buf.room();
+            let n = room.len().min(piece).min(input.len() - fed);
+            room[..n].copy_from_slice(&input[fed..fed + n]);
+            buf.filled(n);
+            fed += n;
+            let (used, next) = parse(buf.pending());
+            buf.consume(used);
+            need = next;
+        }
+        buf.copied
+    }
+
+    /// A request framed as a header line followed by its body, for `feed`.
+    fn framed(len: usize) -> Vec<u8> {
+        let mut r = format!("{len}\n").into_bytes();
+        r.extend(vec![b'x'; len]);
+        r
+    }
+
+    #[test]
+    fn a_big_bulk_gets_its_room_once() {
+        let value = 7_000_000;
+        let req = framed(value);
+        let mut sizes = Vec::new();
+        let copied = feed(&req, 4096, |p| {
+            sizes.push(p.len());
+            match p.iter().position(|&b| b == b'\n') {
+                Some(nl) if p.len() == req.len() => (nl + 1 + value, None),
+                Some(nl) => (0, Some(nl + 1 + value)),
+                None => (0, None),
+            }
+        });
+        // Only the first read's bytes moved, into a buffer of the right size.
+        assert_eq!(copied, 4096);
+        assert_eq!(sizes.len(), req.len().div_ceil(4096));
+    }
+
+    #[test]
+    fn copies_stay_linear() {
+        // Many small requests, each cut across reads: after each read all
+        // complete ones are consumed.
+        let small: Vec<u8> = (0..100_000).flat_map(|_| framed(90)).collect();
+        let copied = feed(&small, 4096, |p| {
+            let mut used = 0;
+            while let Some(nl) = p[used..].iter().position(|&b| b == b'\n') {
+                if p.len() < used + nl + 1 + 90 {
+                    break;
+                }
+                used += nl + 1 + 90;
+            }
+            (used, None)
+        });
+        assert!(
+            copied <= small.len(),
+            "{copied} bytes copied for {}",
+            small.len()
+        );
+
+        // One request of 10 MB that never says how big it is: the buffer
+        // doubles, never moving the request more than once per doubling.
+        let whole = vec![b'x'; 10 << 20];
+        let copied = feed(&whole, 4096, |p| {
+            (if p.len() == whole.len() { p.len() } else { 0 }, None)
+        });
+        assert!(
+            copied <= 2 * whole.len(),
+            "{copied} bytes copied for {}",
+            whole.len()
+        );
+
+        // One request of 300 bulks of 40 KB, each asking for its room.
+        let bulk = 40_000;
+        let many: Vec<u8> = (0..300).flat_map(|_| framed(bulk)).collect();
+        let copied = feed(&many, 4096, |p| {
+            // Where the last complete bulk ends, and the next one's end.
+            let mut end = 0;
+            loop {
+                match p[end..].iter().position(|&b| b == b'\n') {
+                    Some(nl) if p.len() >= end + nl + 1 + bulk => end += nl + 1 + bulk,
+                    Some(nl) => return (0, Some(end + nl + 1 + bulk)),
+                    None if end == many.len() => return (end, None),
+                    None => return (0, None),
+                }
+            }
+        });
+        assert!(
+            copied <= 2 * many.len(),
+            "{copied} bytes copied for {}",
+            many.len()
+        );
+    }
+
+    #[test]
+    fn over_the_query_buffer_limit() {
+        let mut buf = Input::new();
+        assert!(!buf.make_room(Some(QUERY_BUF_LIMIT + 1)));
+        assert_eq!(
+            buf.buf.len(),
+            READ_BUF,
+            "nothing allocated for a refused need"
+        );
+        assert!(buf.make_room(Some(READ_BUF)));
     }
 }

@@ -347,11 +347,14 @@ fn unavailable_reply(proto: Proto) -> Vec<u8> {
 /// Returns the bytes consumed and whether to close the connection. When all
 /// replies of this read belong to one other core and nothing was written
 /// yet, that core answers the client directly and `sess.pending` holds the
-/// completion the connection must await before its next write.
+/// completion the connection must await before its next write. `parser`
+/// keeps its place in a RESP request left incomplete at the end of `input`,
+/// which must start the next call's `input`.
 pub async fn process(
     core: &Rc<Core>,
     sess: &mut Session,
     plan: &mut Plan,
+    parser: &mut resp::RequestParser,
     input: &[u8],
     fd: RawFd,
     out: &mut Vec<u8>,
@@ -367,7 +370,9 @@ pub async fn process(
     let now = core.now();
     let mut parsed_args: resp::Args = std::mem::take(&mut sess.args);
     plan.pre.clear();
-    if dialect == Dialect::Resp {
+    // A request begun in an earlier read is resumed by `parser`; parsing it
+    // here from its start on every read would cost O(size²).
+    if dialect == Dialect::Resp && !parser.in_request() {
         prefetch_keys(core, input, &limits, &mut parsed_args, &mut plan.pre);
     }
     let mut pos = 0;
@@ -376,7 +381,8 @@ pub async fn process(
         let parsed = match dialect {
             Dialect::Resp => match plan.pre.take(&mut parsed_args) {
                 Some(n) => Ok(Some((n, Ok(None)))),
-                None => resp::parse_request(rest, &limits, &mut parsed_args)
+                None => parser
+                    .parse(rest, &limits, &mut parsed_args)
                     .map(|o| o.map(|n| (n, Ok(None)))),
             },
             Dialect::Line => line::parse_line(rest, limits.max_inline).map(|o| {
