@@ -399,6 +399,13 @@ fn rate_mode_shows_a_stall_that_closed_loop_hides() {
         }
         let (out, r) = bench_json(&args);
         assert!(out.status.success(), "bench {args:?}:\n{}", stderr(&out));
+        // The table says which kind of latency it prints.
+        let label = if rate.is_some() {
+            "coordinated-omission corrected"
+        } else {
+            "closed loop: not corrected"
+        };
+        assert!(stderr(&out).contains(label), "{}", stderr(&out));
         r["latency_us"]["op"].clone()
     };
     let corrected = run(Some("2000"));

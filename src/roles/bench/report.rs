@@ -390,6 +390,17 @@ impl Report {
             );
         }
         let _ = writeln!(s, "{:<w$}: {}", "Target", self.target);
+        if self.mode == "steady" {
+            let how = match self.settings["rate"].as_f64() {
+                Some(_) => format!(
+                    "from each request's scheduled send time (coordinated-omission corrected; \
+                     sends paced on a {} µs grid, which the figures include)",
+                    super::pace::TICK.as_micros()
+                ),
+                None => "closed loop: not corrected for coordinated omission (use --rate)".into(),
+            };
+            let _ = writeln!(s, "{:<w$}: {how}", "op latency");
+        }
         let _ = writeln!(
             s,
             "\nLatency (µs)        count       p50       p90       p99     p99.9       max"
