@@ -46,7 +46,12 @@ pub struct Shared {
     /// Per core: reads whose multi-key command spans cores and has started
     /// but not finished on every core. A transaction waits for these to
     /// drain before it parks any core, so no such command sees half of it.
-    pub spanning: Vec<AtomicUsize>,
+    ///
+    /// Leaked at start (a few cache lines for the process's life) so the
+    /// guard that counts a read is a plain `&'static` reference, not an
+    /// `Arc` clone every core would contend on; each counter has its own
+    /// cache line.
+    pub spanning: &'static [super::multi::Counter],
 }
 
 impl Shared {

@@ -346,7 +346,7 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
         addr,
         origin,
         tx_gate: AtomicBool::new(false),
-        spanning: (0..cores).map(|_| AtomicUsize::new(0)).collect(),
+        spanning: Box::leak((0..cores).map(|_| multi::Counter::default()).collect()),
     });
     let done = Arc::new(AtomicUsize::new(0));
     let mesh = Arc::new(mesh::Handout::new(mesh::build(cores)));

@@ -32,7 +32,7 @@
 //! wait on. A parked core waits for nothing but its holder, which only
 //! computes while it holds cores.
 
-use super::core::{Core, Shared};
+use super::core::Core;
 use super::hop::{combine, Hop, Query, Snapshot, TxMsg, TxOut, TxPart};
 use super::session::Session;
 use crate::cmd::table::Kind;
@@ -40,8 +40,8 @@ use crate::cmd::{self, CmdError, Combine, Command, Global, Op, OpBatch};
 use crate::ownership::shard_for;
 use crate::proto::{Proto, Reply};
 use std::rc::Rc;
-use std::sync::atomic::Ordering;
-use std::sync::{mpsc, Arc};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 use std::time::Duration;
 
 /// A connection's transaction between MULTI and EXEC.
@@ -69,38 +69,34 @@ impl Queued {
 const EXECABORT: &str = "EXECABORT Transaction discarded because of previous errors.";
 
 /// Counts a read with a command spanning cores in its core's
-/// [`Shared::spanning`] until dropped (after the command's last part ran,
+/// `Shared::spanning` until dropped (after the command's last part ran,
 /// possibly on another core).
-pub struct Spanning {
-    shared: Arc<Shared>,
-    core: usize,
-}
-
-impl std::fmt::Debug for Spanning {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Spanning(core {})", self.core)
-    }
-}
+#[derive(Debug)]
+pub struct Spanning(&'static AtomicUsize);
 
 impl Drop for Spanning {
     fn drop(&mut self) {
-        self.shared.spanning[self.core].fetch_sub(1, Ordering::SeqCst);
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
+
+/// One core's count of spanning reads, alone on its cache line so the
+/// cores never contend on each other's counters.
+#[derive(Debug, Default)]
+#[repr(align(64))]
+pub struct Counter(AtomicUsize);
 
 /// Count this read as spanning cores, waiting first while a transaction
 /// holds the gate (see the module header).
 pub async fn enter_spanning(core: &Core) -> Spanning {
     let shared = &core.shared;
+    let counter: &'static AtomicUsize = &shared.spanning[core.id].0;
     loop {
-        shared.spanning[core.id].fetch_add(1, Ordering::SeqCst);
+        counter.fetch_add(1, Ordering::SeqCst);
         if !shared.tx_gate.load(Ordering::SeqCst) {
-            return Spanning {
-                shared: shared.clone(),
-                core: core.id,
-            };
+            return Spanning(counter);
         }
-        shared.spanning[core.id].fetch_sub(1, Ordering::SeqCst);
+        counter.fetch_sub(1, Ordering::SeqCst);
         wait_until(|| !shared.tx_gate.load(Ordering::SeqCst)).await;
     }
 }
@@ -314,7 +310,7 @@ async fn run_shares(core: &Rc<Core>, shares: Shares, proto: Proto) -> Vec<Vec<Tx
         shared
             .spanning
             .iter()
-            .all(|c| c.load(Ordering::SeqCst) == 0)
+            .all(|c| c.0.load(Ordering::SeqCst) == 0)
     })
     .await;
     let (ack_tx, ack_rx) = mpsc::channel();
