@@ -266,25 +266,24 @@ fn steady_mode_against_a_node_verifies_values() {
     assert_all_gone(&r, 2);
 }
 
-/// A RESP server that answers SET with +OK and GET with the wrong value.
-fn lying_server() -> SocketAddr {
+/// A RESP server on a free port that answers each command with
+/// `answer(command name)` (which may also take its time), one thread per
+/// connection.
+fn fake_server(answer: impl Fn(&[u8]) -> &'static [u8] + Send + Sync + 'static) -> SocketAddr {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap();
+    let answer = Arc::new(answer);
     std::thread::spawn(move || {
         for conn in l.incoming() {
             let Ok(mut s) = conn else { return };
+            let answer = answer.clone();
             std::thread::spawn(move || {
                 let mut buf = Vec::new();
                 let mut chunk = [0u8; 4096];
                 loop {
                     while let Some((cmd, used)) = parse_command(&buf) {
                         buf.drain(..used);
-                        let reply: &[u8] = if cmd.eq_ignore_ascii_case(b"GET") {
-                            b"$5\r\nwrong\r\n"
-                        } else {
-                            b"+OK\r\n"
-                        };
-                        if s.write_all(reply).is_err() {
+                        if s.write_all(answer(&cmd)).is_err() {
                             return;
                         }
                     }
@@ -297,6 +296,17 @@ fn lying_server() -> SocketAddr {
         }
     });
     addr
+}
+
+/// A RESP server that answers SET with +OK and GET with the wrong value.
+fn lying_server() -> SocketAddr {
+    fake_server(|cmd| {
+        if cmd.eq_ignore_ascii_case(b"GET") {
+            b"$5\r\nwrong\r\n"
+        } else {
+            b"+OK\r\n"
+        }
+    })
 }
 
 /// The command name of one complete RESP array request, and its length.
@@ -333,43 +343,20 @@ fn parse_command(buf: &[u8]) -> Option<(Vec<u8>, usize)> {
 /// waits until the stall is over: a server that freezes once, for a known
 /// time.
 fn stalling_server(after: Duration, stall: Duration) -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap();
-    let epoch: Arc<std::sync::OnceLock<Instant>> = Arc::default();
-    std::thread::spawn(move || {
-        for conn in l.incoming() {
-            let Ok(mut s) = conn else { return };
-            let epoch = epoch.clone();
-            std::thread::spawn(move || {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                loop {
-                    while let Some((cmd, used)) = parse_command(&buf) {
-                        buf.drain(..used);
-                        let t0 = *epoch.get_or_init(Instant::now);
-                        let (from, to) = (t0 + after, t0 + after + stall);
-                        let now = Instant::now();
-                        if now >= from && now < to {
-                            std::thread::sleep(to - now);
-                        }
-                        let reply: &[u8] = if cmd.eq_ignore_ascii_case(b"GET") {
-                            b"$-1\r\n"
-                        } else {
-                            b"+OK\r\n"
-                        };
-                        if s.write_all(reply).is_err() {
-                            return;
-                        }
-                    }
-                    match s.read(&mut chunk) {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                }
-            });
+    let epoch = std::sync::OnceLock::<Instant>::new();
+    fake_server(move |cmd| {
+        let t0 = *epoch.get_or_init(Instant::now);
+        let (from, to) = (t0 + after, t0 + after + stall);
+        let now = Instant::now();
+        if now >= from && now < to {
+            std::thread::sleep(to - now);
         }
-    });
-    addr
+        if cmd.eq_ignore_ascii_case(b"GET") {
+            b"$-1\r\n"
+        } else {
+            b"+OK\r\n"
+        }
+    })
 }
 
 /// `--rate` corrects for coordinated omission: against a server that
