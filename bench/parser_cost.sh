@@ -45,55 +45,13 @@ SIZE=${SIZE:-7000000}
 PIECE=${PIECE:-4096}
 PAUSE_US=${PAUSE_US:-200}
 MAX_RATIO=${MAX_RATIO:-}
-BASELINE_BIN=${BASELINE_BIN:-}
-
-die() {
-  echo "parser_cost: FAILED: $*" >&2
-  exit 1
-}
 
 for tool in redis-server redis-cli python3; do
   command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install redis-server redis-tools)" >&2; exit 2; }
 done
-if [ -z "${CACHECTL_BIN:-}" ]; then
-  cargo build --release --quiet
-fi
-BIN=${CACHECTL_BIN:-${CARGO_TARGET_DIR:-target}/release/cachectl}
-for b in "$BIN" ${BASELINE_BIN:+"$BASELINE_BIN"}; do
-  [ -x "$b" ] || die "$b is not an executable cachectl binary"
-done
-
-WORK=$(mktemp -d)
-LABELS=() PORTS=() PIDS=() LOGS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do
-    kill "$pid" 2>/dev/null || true
-    kill -CONT "$pid" 2>/dev/null || true
-  done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-# start LABEL COMMAND... : run a server on a fresh port (appended as the last
-# argument) and wait until it answers PING.
-start() {
-  local label=$1 port log
-  shift
-  port=$(free_port)
-  log=$WORK/$label.log
-  "$@" "$port" >"$log" 2>&1 &
-  LABELS+=("$label") PORTS+=("$port") PIDS+=("$!") LOGS+=("$log")
-  for _ in $(seq 100); do
-    redis-cli -p "$port" ping >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  cat "$log" >&2
-  die "$label did not answer PING on port $port"
-}
+NAME=parser_cost
+# shellcheck source=bench/servers.sh
+. bench/servers.sh
 start redis redis-server --save '' --appendonly no --bind 127.0.0.1 --loglevel warning --port
 start cachectl "$BIN" node --cores 1 --port
 [ -n "$BASELINE_BIN" ] && start baseline "$BASELINE_BIN" node --cores 1 --port
