@@ -678,9 +678,81 @@ fn transactions() -> Vec<Req> {
     ]
 }
 
+/// WATCH: a change to a watched key (by anyone, this connection too) makes
+/// EXEC answer a null array; a write that changes nothing does not; FLUSHALL
+/// counts only for keys that existed; UNWATCH, EXEC and DISCARD end the watch.
+fn watches() -> Vec<Req> {
+    vec![
+        c("WATCH"),
+        c("UNWATCH x"),
+        c("SET k 1"),
+        c("WATCH k"),
+        c("SET k 2"),
+        block(&["MULTI", "GET k", "EXEC"]),
+        c("WATCH k"),
+        block(&["MULTI", "GET k", "EXEC"]),
+        block(&["MULTI", "WATCH k", "GET k", "EXEC"]),
+        c("WATCH k"),
+        c("UNWATCH"),
+        c("SET k 3"),
+        block(&["MULTI", "GET k", "EXEC"]),
+        c("WATCH k"),
+        c("DISCARD"),
+        c("SET k 4"),
+        block(&["MULTI", "GET k", "EXEC"]),
+        c("WATCH k"),
+        block(&["MULTI", "SET k 5", "DISCARD"]),
+        c("SET k 6"),
+        block(&["MULTI", "GET k", "EXEC"]),
+        // Writes that change nothing leave a watch alone.
+        c("WATCH k missing"),
+        c("SET k 7 NX"),
+        c("DEL missing"),
+        c("INCR k"),
+        c("EXPIRE missing 10"),
+        c("PERSIST k"),
+        block(&["MULTI", "GET k", "EXEC"]),
+        c("SET s text"),
+        c("WATCH s"),
+        c("INCR s"),
+        block(&["MULTI", "GET s", "EXEC"]),
+        // DEL, EXPIRE and MSET of a watched key change it.
+        c("WATCH k"),
+        c("DEL k"),
+        block(&["MULTI", "PING", "EXEC"]),
+        c("SET k 1"),
+        c("WATCH k"),
+        c("EXPIRE k 100"),
+        block(&["MULTI", "PING", "EXEC"]),
+        c("WATCH k s"),
+        c("MSET a 1 s 2"),
+        block(&["MULTI", "PING", "EXEC"]),
+        // FLUSHALL: only watched keys that existed.
+        c("WATCH nothere"),
+        c("FLUSHALL"),
+        block(&["MULTI", "PING", "EXEC"]),
+        c("SET f 1"),
+        c("WATCH f"),
+        c("FLUSHALL"),
+        block(&["MULTI", "PING", "EXEC"]),
+        // A refused command still ends the watch with the transaction.
+        c("SET g 1"),
+        c("WATCH g"),
+        block(&["MULTI", "NOSUCH", "EXEC"]),
+        c("SET g 2"),
+        block(&["MULTI", "GET g", "EXEC"]),
+        // RESP3's null.
+        unchecked("HELLO 3"),
+        c("WATCH g"),
+        c("SET g 3"),
+        block(&["MULTI", "GET g", "EXEC"]),
+        unchecked("HELLO 2"),
+    ]
+}
+
 #[test]
 fn redis_differential_transactions() {
-    compare(&[("transactions", transactions())]);
+    compare(&[("transactions", transactions()), ("watch", watches())]);
 }
 
 #[test]

@@ -113,3 +113,87 @@ fn exec_replies_are_in_order_on_any_cores() {
         );
     }
 }
+
+/// The classic WATCH retry loop: clients read a counter on another core,
+/// and write it back plus one in a transaction that fails if anyone wrote
+/// it meanwhile. Every success adds exactly one; failures retry.
+#[test]
+fn watch_retry_loops_add_exactly_one_per_success() {
+    let node = Node::start(&["--cores", "2"]);
+    let key = keys_on_shard("tx-counter", 1, 2, 1).remove(0);
+    const CLIENTS: usize = 4;
+    const EACH: i64 = 150;
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let mut con = node.redis();
+            let key = key.clone();
+            thread::spawn(move || {
+                let (mut wins, mut retries) = (0i64, 0u64);
+                while wins < EACH {
+                    redis::cmd("WATCH").arg(&key).exec(&mut con).unwrap();
+                    let v: Option<i64> = redis::cmd("GET").arg(&key).query(&mut con).unwrap();
+                    let done: Option<(String,)> = redis::pipe()
+                        .atomic()
+                        .cmd("SET")
+                        .arg(&key)
+                        .arg(v.unwrap_or(0) + 1)
+                        .query(&mut con)
+                        .unwrap();
+                    match done {
+                        Some(_) => wins += 1,
+                        None => retries += 1,
+                    }
+                }
+                retries
+            })
+        })
+        .collect();
+    let retries: u64 = clients.into_iter().map(|c| c.join().unwrap()).sum();
+    let mut con = node.redis();
+    let v: i64 = redis::cmd("GET").arg(&key).query(&mut con).unwrap();
+    assert_eq!(
+        v,
+        CLIENTS as i64 * EACH,
+        "one increment per successful EXEC"
+    );
+    eprintln!("{v} increments, {retries} retries after a watched change");
+}
+
+/// Another connection's write, on either core, and a TTL that passes, each
+/// make a watching EXEC answer the null array.
+#[test]
+fn watch_sees_other_connections_and_expiry() {
+    let node = Node::start(&["--cores", "2"]);
+    let mut other = node.resp();
+    for shard in 0..2 {
+        let k = keys_on_shard("watched", shard, 2, 1).remove(0);
+        let mut c = node.resp();
+        assert_eq!(c.call(&[b"WATCH", k.as_bytes()]), b"+OK\r\n");
+        assert_eq!(other.call(&[b"SET", k.as_bytes(), b"x"]), b"+OK\r\n");
+        c.send(&encode(&[b"MULTI"]));
+        c.send(&encode(&[b"GET", k.as_bytes()]));
+        c.send(&encode(&[b"EXEC"]));
+        assert_eq!(c.read_reply(), b"+OK\r\n");
+        assert_eq!(c.read_reply(), b"+QUEUED\r\n");
+        assert_eq!(
+            c.read_reply(),
+            b"*-1\r\n",
+            "shard {shard}: a write elsewhere"
+        );
+    }
+    let k = keys_on_shard("expiring", 1, 2, 1).remove(0);
+    let mut c = node.resp();
+    assert_eq!(
+        c.call(&[b"SET", k.as_bytes(), b"v", b"PX", b"200"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(c.call(&[b"WATCH", k.as_bytes()]), b"+OK\r\n");
+    // Nobody touches the key: its TTL passing alone fails the EXEC.
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    c.send(&encode(&[b"MULTI"]));
+    c.send(&encode(&[b"PING"]));
+    c.send(&encode(&[b"EXEC"]));
+    assert_eq!(c.read_reply(), b"+OK\r\n");
+    assert_eq!(c.read_reply(), b"+QUEUED\r\n");
+    assert_eq!(c.read_reply(), b"*-1\r\n", "an expired watched key");
+}

@@ -5,16 +5,22 @@ use super::{Op, SetTtl};
 use crate::proto::Reply;
 use crate::store::{SetExpiry, SetOutcome, Shard, StoreError, Ttl};
 
-/// Run `op` on `shard` at time `now` and write its reply to `w`.
-pub fn apply<B>(shard: &mut Shard, op: Op<B>, now: u64, w: &mut Reply<'_>)
+/// Run `op` on `shard` at time `now` and write its reply to `w`. Returns
+/// whether it changed the key (what Redis calls "signalModifiedKey", which
+/// makes a WATCH of it fail): a write that applied, not a refused SET NX,
+/// an INCR of a non-integer or a DEL of a missing key.
+pub fn apply<B>(shard: &mut Shard, op: Op<B>, now: u64, w: &mut Reply<'_>) -> bool
 where
     B: AsRef<[u8]> + Into<Box<[u8]>>,
 {
     match op {
-        Op::Get(k) => match shard.get(k.as_ref(), now) {
-            Some(v) => w.bulk(v),
-            None => w.nil(),
-        },
+        Op::Get(k) => {
+            match shard.get(k.as_ref(), now) {
+                Some(v) => w.bulk(v),
+                None => w.nil(),
+            }
+            false
+        }
         Op::Set {
             key,
             value,
@@ -28,17 +34,38 @@ where
                 SetTtl::In(ms) => SetExpiry::At(now.saturating_add(ms)),
             };
             match shard.set(key, value, expiry, cond, get, now) {
-                Err(e) => store_error(w, e),
-                Ok(SetOutcome { old: Some(old), .. }) => w.bulk(&old),
-                Ok(SetOutcome { applied: true, .. }) if !get => w.ok(),
-                Ok(_) => w.nil(),
+                Err(e) => {
+                    store_error(w, e);
+                    false
+                }
+                Ok(SetOutcome { applied, old }) => {
+                    match old {
+                        Some(old) => w.bulk(&old),
+                        None if applied && !get => w.ok(),
+                        None => w.nil(),
+                    }
+                    applied
+                }
             }
         }
-        Op::Del(k) => w.int(i64::from(shard.del(k.as_ref(), now))),
-        Op::Exists(k) => w.int(i64::from(shard.exists(k.as_ref(), now))),
+        Op::Del(k) => {
+            let gone = shard.del(k.as_ref(), now);
+            w.int(i64::from(gone));
+            gone
+        }
+        Op::Exists(k) => {
+            w.int(i64::from(shard.exists(k.as_ref(), now)));
+            false
+        }
         Op::IncrBy(k, d) => match shard.incr_by(k.as_ref(), d, now) {
-            Ok(n) => w.int(n),
-            Err(e) => store_error(w, e),
+            Ok(n) => {
+                w.int(n);
+                true
+            }
+            Err(e) => {
+                store_error(w, e);
+                false
+            }
         },
         Op::Expire { key, ms, cond } => {
             // A negative or zero relative time means "already expired".
@@ -47,16 +74,25 @@ where
             } else {
                 now.saturating_add(ms as u64)
             };
-            w.int(i64::from(shard.expire_at(key.as_ref(), at, cond, now)));
+            let set = shard.expire_at(key.as_ref(), at, cond, now);
+            w.int(i64::from(set));
+            set
         }
-        Op::Ttl { key, ms } => match shard.ttl(key.as_ref(), now) {
-            Ttl::Missing => w.int(-2),
-            Ttl::Persistent => w.int(-1),
-            // Redis rounds TTL to the nearest second.
-            Ttl::Ms(left) if !ms => w.int(((left + 500) / 1000) as i64),
-            Ttl::Ms(left) => w.int(left as i64),
-        },
-        Op::Persist(k) => w.int(i64::from(shard.persist(k.as_ref(), now))),
+        Op::Ttl { key, ms } => {
+            match shard.ttl(key.as_ref(), now) {
+                Ttl::Missing => w.int(-2),
+                Ttl::Persistent => w.int(-1),
+                // Redis rounds TTL to the nearest second.
+                Ttl::Ms(left) if !ms => w.int(((left + 500) / 1000) as i64),
+                Ttl::Ms(left) => w.int(left as i64),
+            }
+            false
+        }
+        Op::Persist(k) => {
+            let done = shard.persist(k.as_ref(), now);
+            w.int(i64::from(done));
+            done
+        }
     }
 }
 

@@ -187,6 +187,10 @@ pub enum Command<'a> {
     TxExec,
     /// DISCARD: drop the queued transaction.
     TxDiscard,
+    /// WATCH key [key ...]
+    Watch(Vec<&'a [u8]>),
+    /// UNWATCH
+    Unwatch,
     /// AUTH [user] password
     Auth {
         /// The user; `None` for the one-argument form (the default user).

@@ -39,6 +39,8 @@ pub enum Kind {
     Multi,
     Exec,
     Discard,
+    Watch,
+    Unwatch,
 }
 
 /// One row of the table.
@@ -299,6 +301,20 @@ pub const TABLE: &[Spec] = &[
     Spec {
         name: "discard",
         kind: Kind::Discard,
+        arity: 1,
+        flags: &["noscript", "loading", "stale", "fast", "allow_busy"],
+        keys: (0, 0, 0),
+    },
+    Spec {
+        name: "watch",
+        kind: Kind::Watch,
+        arity: -2,
+        flags: &["noscript", "loading", "stale", "fast", "allow_busy"],
+        keys: (1, -1, 1),
+    },
+    Spec {
+        name: "unwatch",
+        kind: Kind::Unwatch,
         arity: 1,
         flags: &["noscript", "loading", "stale", "fast", "allow_busy"],
         keys: (0, 0, 0),

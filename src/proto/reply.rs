@@ -186,6 +186,15 @@ impl<'a> Reply<'a> {
         }
     }
 
+    /// The null array (EXEC after a WATCH failed): `*-1`, or RESP3's `_`.
+    #[inline]
+    pub fn null_array(&mut self) {
+        match self.proto {
+            Proto::Resp3 => self.out.extend_from_slice(b"_\r\n"),
+            _ => self.out.extend_from_slice(b"*-1\r\n"),
+        }
+    }
+
     /// The header of an array of `n` replies that follow.
     #[inline]
     pub fn array(&mut self, n: usize) {

@@ -55,4 +55,12 @@ t = r.pipeline(transaction=True)
 t.mset({"py:d1": "1", "py:d2": "2"}).expire("py:d1", 300).expire("py:d2", 300)
 assert t.execute() == [True, True, True]
 assert 0 < r.ttl("py:d2") <= 300
+# Optimistic locking as redis-py does it: WATCH, read, MULTI, write, EXEC.
+def bump(pipe):
+    v = int(pipe.get("py:w") or 0)
+    pipe.multi()
+    pipe.set("py:w", v + 1)
+assert r.transaction(bump, "py:w") == [True]
+assert r.transaction(bump, "py:w") == [True]
+assert r.get("py:w") == b"2"
 print("ok")

@@ -121,6 +121,8 @@ pub struct Core {
     pub counters: Counters,
     /// Next client id: ids are `seq * n + id`, unique without coordination.
     pub next_client: Cell<u64>,
+    /// Keys of this shard that connections WATCH.
+    pub watched: RefCell<super::watch::Registry>,
     /// Accept gate, open client sockets and the stop flag of this core.
     pub life: crate::roles::lifecycle::Lifecycle,
     /// The read-through client, with `--origin`.
@@ -242,11 +244,48 @@ impl Core {
                 origin.invalidate(op.key());
             }
         }
-        exec::apply(shard, op, now, &mut Reply::new(out, proto));
+        // A copy of the key only while someone watches it: the op may move
+        // its key into the shard.
+        let watched = {
+            let w = self.watched.borrow();
+            (!w.is_empty() && w.watches(op.key())).then(|| Box::<[u8]>::from(op.key()))
+        };
+        let changed = exec::apply(shard, op, now, &mut Reply::new(out, proto));
+        if let (true, Some(key)) = (changed, watched) {
+            self.watched.borrow_mut().touch(&key);
+        }
     }
 
-    /// FLUSHALL on this core's shard (and its fetches in flight).
+    /// WATCH `keys` of this shard for `watch`; returns the expiry deadline
+    /// of each key that has one (node-clock ms), which EXEC checks.
+    pub fn watch(&self, keys: &[Box<[u8]>], watch: &Arc<super::watch::Watch>) -> Vec<u64> {
+        let now = self.now();
+        let mut shard = self.shard.borrow_mut();
+        let mut reg = self.watched.borrow_mut();
+        let mut deadlines = Vec::new();
+        for key in keys {
+            reg.add(key, watch);
+            if let crate::store::Ttl::Ms(left) = shard.ttl(key, now) {
+                deadlines.push(now + left);
+            }
+        }
+        deadlines
+    }
+
+    /// FLUSHALL on this core's shard (and its fetches in flight). Watched
+    /// keys that exist change, as Redis's `touchAllWatchedKeysInDb`.
     pub fn flush(&self) {
+        let watched = self.watched.borrow().keys();
+        if !watched.is_empty() {
+            let now = self.now();
+            let mut shard = self.shard.borrow_mut();
+            let mut reg = self.watched.borrow_mut();
+            for key in watched {
+                if shard.exists(&key, now) {
+                    reg.touch(&key);
+                }
+            }
+        }
         self.shard.borrow_mut().flush();
         if let Some(origin) = &self.origin {
             origin.invalidate_all();
@@ -379,6 +418,9 @@ impl Core {
                     self.flush();
                 }
                 let _ = reply.send(self.snapshot());
+            }
+            Hop::Watch { keys, watch, reply } => {
+                let _ = reply.send(self.watch(&keys, &watch));
             }
             Hop::Park { inbox, ack } => {
                 // A transaction that spans cores holds this one: nothing of

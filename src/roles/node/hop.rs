@@ -325,6 +325,16 @@ pub enum Hop {
         /// Where the answer goes.
         reply: oneshot::Sender<Snapshot>,
     },
+    /// WATCH these keys of the receiver for a connection of another core;
+    /// answer their expiry deadlines.
+    Watch {
+        /// The keys.
+        keys: Vec<Box<[u8]>>,
+        /// The connection's watch.
+        watch: std::sync::Arc<super::watch::Watch>,
+        /// Deadlines of the keys that have a TTL (node-clock ms).
+        reply: oneshot::Sender<Vec<u64>>,
+    },
     /// Be held by a transaction that spans cores: acknowledge, then block
     /// this core's thread, running only the transaction's [`TxMsg`]s,
     /// until it sends `Release` (see `node::multi`).

@@ -16,6 +16,7 @@ mod origin;
 mod pipeline;
 mod register;
 mod session;
+mod watch;
 
 use self::core::{Core, Counters, Shared};
 use crate::proto::Limits;
@@ -449,6 +450,7 @@ async fn core_main(
         shared: shared.clone(),
         counters: Counters::default(),
         next_client: Cell::new(0),
+        watched: RefCell::default(),
         life: lifecycle::Lifecycle::new(),
         origin: shared.origin.map(|addr| {
             origin::Origin::new(

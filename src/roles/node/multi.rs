@@ -35,13 +35,14 @@
 use super::core::Core;
 use super::hop::{combine, Hop, Query, Snapshot, TxMsg, TxOut, TxPart};
 use super::session::Session;
+use super::watch::Watch;
 use crate::cmd::table::Kind;
 use crate::cmd::{self, CmdError, Combine, Command, Global, Op, OpBatch};
 use crate::ownership::shard_for;
 use crate::proto::{Proto, Reply};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 /// A connection's transaction between MULTI and EXEC.
@@ -180,8 +181,14 @@ impl Shares {
 /// Run a transaction and write EXEC's reply: `-EXECABORT` if a command was
 /// refused while queueing, else the array of every command's reply.
 pub async fn exec(core: &Rc<Core>, sess: &mut Session, q: Queued, out: &mut Vec<u8>) {
+    // EXEC ends the watch, whatever it answers.
+    let watching = sess.watching.take();
     if q.dirty {
         Reply::new(out, sess.proto).error(EXECABORT);
+        return;
+    }
+    if watching.as_ref().is_some_and(|w| w.failed(core.now())) {
+        Reply::new(out, sess.proto).null_array();
         return;
     }
     let args: Vec<Vec<&[u8]>> = q
@@ -213,7 +220,10 @@ pub async fn exec(core: &Rc<Core>, sess: &mut Session, q: Queued, out: &mut Vec<
         })
         .collect();
     let proto = sess.proto;
-    let outcomes = run_shares(core, shares, proto).await;
+    let Some(outcomes) = run_shares(core, shares, proto, watching.as_ref()).await else {
+        Reply::new(out, proto).null_array();
+        return;
+    };
     let mut unavailable = Vec::new();
     Reply::new(&mut unavailable, proto).error("ERR shard unavailable (node shutting down)");
     let mut w = Reply::new(out, proto);
@@ -257,18 +267,32 @@ fn reply_at(outcomes: &[Vec<TxOut>], core: usize, part: usize, i: usize) -> Opti
 
 /// Run every core's share so that no other task of any involved core runs
 /// between the first and the last (see the module header). Returns each
-/// core's outcomes, in its share's order.
-async fn run_shares(core: &Rc<Core>, shares: Shares, proto: Proto) -> Vec<Vec<TxOut>> {
+/// core's outcomes, in its share's order, or `None` if `watching` failed:
+/// it is checked in that same span, so no write lands between the check
+/// and the transaction.
+async fn run_shares(
+    core: &Rc<Core>,
+    shares: Shares,
+    proto: Proto,
+    watching: Option<&Watching>,
+) -> Option<Vec<Vec<TxOut>>> {
     let cores = shares.cores();
     let mut outcomes: Vec<Vec<TxOut>> = (0..core.n).map(|_| Vec::new()).collect();
     let mut parts = shares.parts;
+    let failed = |core: &Core| watching.is_some_and(|w| w.failed(core.now()));
     match cores.as_slice() {
-        [] => return outcomes,
+        [] if failed(core) => return None,
+        [] => return Some(outcomes),
         [only] if *only == core.id => {
+            if failed(core) {
+                return None;
+            }
             outcomes[core.id] = core.run_parts(std::mem::take(&mut parts[core.id]), proto);
-            return outcomes;
+            return Some(outcomes);
         }
-        [only] => {
+        // With a WATCH, the check must share the span with the other
+        // core's share: hold it as below.
+        [only] if watching.is_none() => {
             // One other core: its share is ops only (a query spans every
             // core), so one batch there runs it whole.
             let mut all = OpBatch::default();
@@ -291,7 +315,7 @@ async fn run_shares(core: &Rc<Core>, shares: Shares, proto: Proto) -> Vec<Vec<Tx
                     outcomes[*only] = vec![TxOut::Replies(replies)];
                 }
             }
-            return outcomes;
+            return Some(outcomes);
         }
         _ => {}
     }
@@ -337,6 +361,13 @@ async fn run_shares(core: &Rc<Core>, shares: Shares, proto: Proto) -> Vec<Vec<Tx
 
     // From here to the releases nothing awaits: this core runs no other
     // task, and every held core runs only what this sends it.
+    if failed(core) {
+        for (_, tx) in &held {
+            let _ = tx.send(TxMsg::Release);
+        }
+        shared.tx_gate.store(false, Ordering::SeqCst);
+        return None;
+    }
     let mut pending = Vec::with_capacity(held.len());
     for (c, tx) in &held {
         let (reply, answer) = mpsc::channel();
@@ -359,12 +390,65 @@ async fn run_shares(core: &Rc<Core>, shares: Shares, proto: Proto) -> Vec<Vec<Tx
         let _ = tx.send(TxMsg::Release);
     }
     shared.tx_gate.store(false, Ordering::SeqCst);
-    outcomes
+    Some(outcomes)
 }
 
 /// Whether this request, while a transaction is queueing, is one that runs
 /// at once instead of being queued (Redis's list: EXEC, DISCARD, MULTI,
 /// WATCH, QUIT, RESET).
 pub fn runs_now(kind: Kind) -> bool {
-    matches!(kind, Kind::Exec | Kind::Discard | Kind::Multi | Kind::Quit)
+    matches!(
+        kind,
+        Kind::Exec | Kind::Discard | Kind::Multi | Kind::Watch | Kind::Quit
+    )
+}
+
+/// A connection's WATCH: its flag, set when a watched key changes, and the
+/// expiry deadlines of the watched keys that had a TTL.
+#[derive(Debug, Default)]
+pub struct Watching {
+    watch: Arc<Watch>,
+    deadlines: Vec<u64>,
+}
+
+impl Watching {
+    /// Whether EXEC must fail: a watched key changed or its TTL passed.
+    fn failed(&self, now: u64) -> bool {
+        self.watch.dirty() || self.deadlines.iter().any(|&d| now >= d)
+    }
+}
+
+/// WATCH `keys` for this connection: register each on its owner core
+/// (after the read's earlier requests, which the caller has flushed).
+pub async fn watch(core: &Rc<Core>, sess: &mut Session, keys: &[&[u8]]) {
+    let w = sess.watching.get_or_insert_with(Watching::default);
+    let mut by_core: Vec<Vec<Box<[u8]>>> = (0..core.n).map(|_| Vec::new()).collect();
+    for k in keys {
+        by_core[shard_for(k, core.n)].push(Box::from(*k));
+    }
+    let mut pending = Vec::new();
+    for (c, keys) in by_core
+        .into_iter()
+        .enumerate()
+        .filter(|(_, k)| !k.is_empty())
+    {
+        if c == core.id {
+            w.deadlines.extend(core.watch(&keys, &w.watch));
+            continue;
+        }
+        let (tx, rx) = futures_channel::oneshot::channel();
+        let hop = Hop::Watch {
+            keys,
+            watch: w.watch.clone(),
+            reply: tx,
+        };
+        if core.mesh.send_to(c, hop).is_ok() {
+            pending.push(rx);
+        }
+    }
+    for rx in pending {
+        if let Ok(d) = rx.await {
+            w.deadlines.extend(d);
+        }
+    }
 }

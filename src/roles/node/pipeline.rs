@@ -490,10 +490,27 @@ pub async fn process(
             Command::TxDiscard => plan.local(out, |o| {
                 let mut w = Reply::new(o, proto);
                 if sess.multi.take().is_some() {
+                    sess.watching = None;
                     w.ok();
                 } else {
                     w.error("ERR DISCARD without MULTI");
                 }
+            }),
+            Command::Watch(keys) => {
+                if sess.multi.is_some() {
+                    plan.local(out, |o| {
+                        Reply::new(o, proto).error("ERR WATCH inside MULTI is not allowed");
+                    });
+                } else {
+                    // The watch starts after this read's earlier requests.
+                    plan.flush(core, proto, out).await;
+                    multi::watch(core, sess, &keys).await;
+                    Reply::new(out, proto).ok();
+                }
+            }
+            Command::Unwatch => plan.local(out, |o| {
+                sess.watching = None;
+                Reply::new(o, proto).ok();
             }),
             Command::TxExec => match sess.multi.take() {
                 None => plan.local(out, |o| {

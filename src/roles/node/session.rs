@@ -26,6 +26,8 @@ pub struct Session {
     pub pending: Option<futures_channel::oneshot::Receiver<super::hop::Finished>>,
     /// The transaction being queued, between MULTI and EXEC/DISCARD.
     pub multi: Option<super::multi::Queued>,
+    /// The keys WATCHed since the last EXEC, DISCARD or UNWATCH.
+    pub watching: Option<super::multi::Watching>,
 }
 
 impl Session {
@@ -41,6 +43,7 @@ impl Session {
             args: crate::proto::Args::default(),
             pending: None,
             multi: None,
+            watching: None,
         }
     }
 
@@ -62,6 +65,11 @@ impl Session {
             Command::Ping(None) => w.simple("PONG"),
             Command::Ping(Some(m)) | Command::Echo(m) => w.bulk(m),
             Command::Select | Command::ClientSetInfo => w.ok(),
+            // Only reached inside EXEC, which unwatches anyway.
+            Command::Unwatch => {
+                self.watching = None;
+                w.ok();
+            }
             Command::ClientSetName(name) => {
                 self.name = (!name.is_empty()).then(|| name.to_vec());
                 w.ok();
@@ -110,7 +118,8 @@ impl Session {
             | Command::Quit
             | Command::TxMulti
             | Command::TxExec
-            | Command::TxDiscard => unreachable!("routed by the pipeline"),
+            | Command::TxDiscard
+            | Command::Watch(_) => unreachable!("routed by the pipeline"),
         }
     }
 
