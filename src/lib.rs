@@ -13,8 +13,10 @@
 //! - [`roles`]: sockets, executors and tasks: `node` (data plane), `lb`
 //!   (control plane: leases or proxy), `bench` (load driver), `origin`
 //!   (source of truth), `client` (CLI), `cluster` (local cluster).
-//! - [`sys`]: process-level plumbing (file limits, listening sockets).
+//! - [`sys`]: process-level plumbing (file limits, listening sockets);
+//!   [`addr`] and [`units`]: `host:port` and byte-size flags every role takes.
 
+pub mod addr;
 pub mod cmd;
 pub mod map;
 pub mod ownership;
@@ -22,3 +24,4 @@ pub mod proto;
 pub mod roles;
 pub mod store;
 pub mod sys;
+pub mod units;

@@ -10,7 +10,7 @@ mod repl;
 pub mod session;
 
 use self::session::{Answer, Dest, GaveUp, Retry, Route, Session};
-use crate::roles::lb::protocol::{parse_host_port, HostPort};
+use crate::addr::{parse_host_port, HostPort};
 use std::ffi::OsString;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;

@@ -149,7 +149,7 @@ pub fn run(session: &mut Session) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::roles::lb::protocol::HostPort;
+    use crate::addr::HostPort;
 
     fn lb() -> Route {
         Route::Lease(HostPort::new("127.0.0.1", 9000).unwrap())

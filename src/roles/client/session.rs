@@ -3,8 +3,8 @@
 //! with backoff that take a fresh lease each time — so a dead node is routed
 //! around as soon as the LB has evicted it.
 
+use crate::addr::HostPort;
 use crate::proto::client::{self as resp, Reply};
-use crate::roles::lb::protocol::HostPort;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;

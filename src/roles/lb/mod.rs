@@ -107,7 +107,7 @@ pub struct LbArgs {
     pub proxy_timeout: Duration,
     /// Proxy mode: largest value a request or a node's reply may carry
     /// through the LB, e.g. 1mb.
-    #[arg(long, value_parser = crate::roles::node::parse_bytes, default_value = "1mb")]
+    #[arg(long, value_parser = crate::units::parse_bytes, default_value = "1mb")]
     pub max_value: usize,
 }
 

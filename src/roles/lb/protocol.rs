@@ -13,16 +13,15 @@
 //! Data requests (`GET`/`SET`/`DEL`) parse in every mode; a redirect-mode
 //! LB answers them with an error, a proxy-mode LB forwards them.
 
-mod addr;
 pub mod json;
 mod line;
 mod nodestat;
 
-pub use addr::{parse_host_port, AddrError, HostPort};
+pub use crate::addr::{parse_host_port, AddrError, HostPort};
 pub use nodestat::{parse_probe_reply, NodeStat, ProbeReplyError, PROBE_REQUEST};
 
+use crate::addr::parse_port;
 use crate::proto::{reply, resp, Limits, ProtoError};
-use addr::parse_port;
 use std::net::IpAddr;
 
 /// Longest line-form request (and RESP inline line) we wait for.

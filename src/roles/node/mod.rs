@@ -96,15 +96,15 @@ pub struct NodeArgs {
     #[arg(long, default_value_t = 1_000_000)]
     pub capacity: usize,
     /// Memory bound for keys and values, e.g. 100mb or 2gb (split over cores).
-    #[arg(long, value_parser = parse_bytes)]
+    #[arg(long, value_parser = crate::units::parse_bytes)]
     pub maxmemory: Option<usize>,
     /// Policy at --maxmemory; default: allkeys-lru for lru nodes, else noeviction.
     #[arg(long, value_enum)]
     pub maxmemory_policy: Option<MaxmemoryPolicy>,
     /// Read-through origin: a GET miss fetches the key from this server
     /// (RESP `GET`), caches and returns it.
-    #[arg(long, value_parser = crate::roles::lb::protocol::parse_host_port)]
-    pub origin: Option<crate::roles::lb::protocol::HostPort>,
+    #[arg(long, value_parser = crate::addr::parse_host_port)]
+    pub origin: Option<crate::addr::HostPort>,
     /// How long an origin fetch may take before the GET fails, in ms.
     #[arg(long, default_value_t = 1000)]
     pub origin_timeout: u64,
@@ -121,13 +121,13 @@ pub struct NodeArgs {
     pub spin_us: u64,
     /// Register with the load balancer at HOST:PORT and keep a liveness link
     /// to it (retried with backoff while the LB is unreachable).
-    #[arg(long, value_parser = crate::roles::lb::protocol::parse_host_port)]
-    pub lb: Option<crate::roles::lb::protocol::HostPort>,
+    #[arg(long, value_parser = crate::addr::parse_host_port)]
+    pub lb: Option<crate::addr::HostPort>,
     /// HOST:PORT clients should use for this node, sent to the LB (default:
     /// the bound address and port; with a wildcard --bind, the local IP of
     /// the connection to the LB).
-    #[arg(long, value_parser = crate::roles::lb::protocol::parse_host_port, requires = "lb")]
-    pub advertise: Option<crate::roles::lb::protocol::HostPort>,
+    #[arg(long, value_parser = crate::addr::parse_host_port, requires = "lb")]
+    pub advertise: Option<crate::addr::HostPort>,
     /// Require clients to AUTH with this password (Redis's `requirepass`;
     /// visible in `ps`, so prefer --requirepass-file).
     #[arg(long, value_name = "PASSWORD", conflicts_with = "requirepass_file")]
@@ -135,29 +135,6 @@ pub struct NodeArgs {
     /// Read the password clients must AUTH with from the first line of FILE.
     #[arg(long, value_name = "FILE")]
     pub requirepass_file: Option<std::path::PathBuf>,
-}
-
-/// Parse `123`, `64kb`, `100mb`, `2gb` (case-insensitive, 1024-based).
-pub fn parse_bytes(s: &str) -> Result<usize, String> {
-    let lower = s.trim().to_ascii_lowercase();
-    let (digits, mult) = [
-        ("kb", 1usize << 10),
-        ("mb", 1 << 20),
-        ("gb", 1 << 30),
-        ("k", 1 << 10),
-        ("m", 1 << 20),
-        ("g", 1 << 30),
-        ("b", 1),
-    ]
-    .iter()
-    .find_map(|(suf, m)| lower.strip_suffix(suf).map(|d| (d.to_string(), *m)))
-    .unwrap_or((lower.clone(), 1));
-    let n: usize = digits
-        .trim()
-        .parse()
-        .map_err(|_| format!("'{s}' is not a byte size (try 100mb)"))?;
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("'{s}' is too large"))
 }
 
 /// Settings derived from the flags, shared by all cores.

@@ -11,7 +11,8 @@
 //! On shutdown the link is closed first, so the LB stops leasing this node
 //! while it drains its last connections.
 
-use crate::roles::lb::protocol::{register_line, HostPort};
+use crate::addr::HostPort;
+use crate::roles::lb::protocol::register_line;
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};

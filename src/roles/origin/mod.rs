@@ -71,7 +71,7 @@ pub struct OriginArgs {
     #[arg(long, value_name = "MS", default_value_t = 0)]
     pub latency: u64,
     /// Largest file served, e.g. 64mb; larger ones are refused with an error.
-    #[arg(long, value_name = "BYTES", value_parser = crate::roles::node::parse_bytes, default_value = "64mb")]
+    #[arg(long, value_name = "BYTES", value_parser = crate::units::parse_bytes, default_value = "64mb")]
     pub max_value: usize,
     /// Listen backlog (capped by net.core.somaxconn; a warning says so).
     #[arg(long, default_value_t = 1024)]

@@ -1,5 +1,7 @@
-//! Node addresses: `host:port` as nodes advertise it and the registry keys
-//! it, with the validation every REGISTER form shares.
+//! `host:port` addresses as every role takes them: a node's `--lb`,
+//! `--origin` and `--advertise`, the LB's registry keys, the client's
+//! targets, with the validation every REGISTER form shares. Shared here so
+//! no role borrows another's internals.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -85,7 +87,7 @@ pub fn parse_host_port(s: &str) -> Result<HostPort, String> {
     HostPort::parse(s).map_err(|e| e.to_string())
 }
 
-pub(super) fn parse_port(s: &str) -> Result<u16, AddrError> {
+pub(crate) fn parse_port(s: &str) -> Result<u16, AddrError> {
     match s.trim().parse::<u16>() {
         Ok(p) if p > 0 => Ok(p),
         _ => Err(AddrError::BadPort(s.into())),
