@@ -324,14 +324,37 @@ pub const TABLE: &[Spec] = &[
 /// Number of commands, for sizing per-command counter arrays.
 pub const COUNT: usize = TABLE.len();
 
-/// Look a command up by name, case-insensitively.
+/// Longer than any command name: a request whose name is longer is
+/// unknown without a lookup.
+const MAX_NAME: usize = 16;
+
+/// Look a command up by name, case-insensitively, in constant time: the
+/// name is lower-cased into a stack buffer and found in a hash map built
+/// once from [`TABLE`].
 pub fn lookup(name: &[u8]) -> Option<&'static Spec> {
-    if name.len() > 16 {
+    if name.len() > MAX_NAME {
         return None;
     }
-    TABLE
-        .iter()
-        .find(|s| s.name.as_bytes().eq_ignore_ascii_case(name))
+    let mut buf = [0u8; MAX_NAME];
+    let lower = &mut buf[..name.len()];
+    lower.copy_from_slice(name);
+    lower.make_ascii_lowercase();
+    by_name().get(&*lower).map(|&i| &TABLE[i])
+}
+
+/// Index into [`TABLE`] by lower-case name.
+fn by_name() -> &'static std::collections::HashMap<&'static [u8], usize, foldhash::fast::RandomState>
+{
+    static MAP: std::sync::OnceLock<
+        std::collections::HashMap<&'static [u8], usize, foldhash::fast::RandomState>,
+    > = std::sync::OnceLock::new();
+    MAP.get_or_init(|| {
+        TABLE
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name.as_bytes(), i))
+            .collect()
+    })
 }
 
 /// Whether `argc` (including the name) satisfies `arity`.
@@ -354,6 +377,14 @@ mod tests {
         }
         assert_eq!(lookup(b"GeT").map(|s| s.kind), Some(Kind::Get));
         assert!(lookup(b"nope").is_none());
+        assert!(lookup(b"a-name-longer-than-any-command").is_none());
+        for s in TABLE {
+            assert!(s.name.len() <= MAX_NAME, "{}", s.name);
+            assert_eq!(
+                lookup(s.name.to_uppercase().as_bytes()).map(|f| f.kind),
+                Some(s.kind)
+            );
+        }
         assert!(arity_ok(-2, 5) && !arity_ok(-2, 1) && arity_ok(2, 2) && !arity_ok(2, 3));
     }
 }
