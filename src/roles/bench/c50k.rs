@@ -5,9 +5,9 @@
 //! With `--hold` the task parks at the barrier between connecting and the
 //! block, connection open, until every task of every worker has connected.
 
+use super::ctx::{Ctx, Live};
 use super::net::{self, Conn};
 use super::tally::{Cause, Phase};
-use super::worker::{Ctx, Live};
 use std::rc::Rc;
 use std::time::Instant;
 

@@ -4,10 +4,10 @@
 //! 1,000 or 10,000 concurrent clients. With `--rate` the clients take
 //! leases on a fixed schedule, for latency below saturation.
 
+use super::ctx::{Ctx, Live};
 use super::pace::Pacer;
 use super::tally::Phase;
 use super::wire::Dest;
-use super::worker::{Ctx, Live};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 

@@ -14,6 +14,7 @@
 //!
 //! Files: `args` (flags → plan), `cluster` (children that never outlive
 //! the run), `driver` (parent ↔ workers), `worker` (the executor side),
+//! `ctx` (what a worker's tasks share),
 //! `c50k` / `steady` / `leases` (one task of each mode), `pace` (one
 //! timer paces every fixed-rate client of a worker), `net` (client
 //! sockets), `lease_pool` (`--lease-conns`: leases pipelined over kept LB
@@ -24,6 +25,7 @@
 mod args;
 pub mod c50k;
 pub mod cluster;
+pub mod ctx;
 mod driver;
 pub mod lease_pool;
 pub mod leases;

@@ -13,11 +13,11 @@
 //! coordinated-omission correction wrk2 makes), instead of as one slow
 //! sample.
 
+use super::ctx::{Ctx, Live};
 use super::net::{self, Conn};
 use super::pace::Pacer;
 use super::tally::{Cause, Phase};
 use super::wire::Ratio;
-use super::worker::{Ctx, Live};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
