@@ -4,7 +4,8 @@
 //! no role borrows another's internals.
 
 use std::fmt;
-use std::net::IpAddr;
+use std::io;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 
 /// A `host:port` a client can connect to: the key of the node registry.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -104,4 +105,18 @@ fn valid_host(h: &str) -> bool {
     }
     h.bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
+}
+
+/// A node's socket address. IP literals (what nodes advertise by default)
+/// need no lookup; a DNS name is resolved with the blocking resolver, which
+/// stalls the executor for the lookup — acceptable for a few names every
+/// few seconds, and documented in docs/LB.md.
+pub fn resolve(addr: &HostPort) -> io::Result<SocketAddr> {
+    if let Some(ip) = addr.ip() {
+        return Ok(SocketAddr::new(ip, addr.port));
+    }
+    (addr.host.as_str(), addr.port)
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "name has no address"))
 }

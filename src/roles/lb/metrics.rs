@@ -4,45 +4,8 @@
 
 use super::pool::NodePool;
 use super::registry::{Node, Registry, State};
-use super::server::Lb;
-use std::cell::Cell;
+use super::state::Lb;
 use std::fmt::Write;
-
-/// Connection-level counters. The LB runs on one executor, so these are
-/// plain cells it owns; were it to grow more cores, each would keep its own
-/// and a read would sum them, as the node does — never shared atomics.
-#[derive(Default, Debug)]
-pub struct Counters {
-    /// Connections accepted.
-    pub connections: Cell<u64>,
-    /// Connections open now.
-    pub open: Cell<u64>,
-    /// Registration links open now.
-    pub links: Cell<u64>,
-    /// Requests answered.
-    pub requests: Cell<u64>,
-    /// Requests answered with an error (unknown command, bad arguments).
-    pub request_errors: Cell<u64>,
-    /// Connections closed for malformed framing.
-    pub protocol_errors: Cell<u64>,
-    /// Connections closed for idling past --idle-timeout.
-    pub idle_closed: Cell<u64>,
-    /// Proxy mode: requests sent to nodes (a retried one counts twice).
-    pub forwarded: Cell<u64>,
-    /// Proxy mode: requests retried after their first node failed.
-    pub retries: Cell<u64>,
-    /// Proxy mode: requests answered with an error because no node could
-    /// answer them (none healthy, or both attempts failed).
-    pub proxy_errors: Cell<u64>,
-    /// Proxy mode: attempts on a node that failed (refused, reset, timeout).
-    pub node_failures: Cell<u64>,
-}
-
-/// Add `d` to a counter cell (wrapping is impossible in practice).
-#[inline]
-pub fn add(c: &Cell<u64>, d: i64) {
-    c.set(c.get().wrapping_add_signed(d));
-}
 
 /// Proxy-mode figures of one node: (forwarded, failures, in flight, open,
 /// idle, connects); zeros before its first forwarded request.

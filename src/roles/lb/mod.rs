@@ -24,11 +24,12 @@ mod proxy;
 pub mod registry;
 pub mod relay;
 mod server;
+mod state;
 
 use self::pool::Pools;
 use self::protocol::Framing;
 use self::registry::{Policy, Registry, Route};
-use self::server::Lb;
+use self::state::Lb;
 use crate::roles::lifecycle::{self, Lifecycle};
 use anyhow::bail;
 use glommio::net::TcpListener;

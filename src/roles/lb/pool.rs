@@ -10,9 +10,9 @@
 //! way) — and one that failed takes the node's other idle connections with
 //! it: a node that reset one has most likely reset them all.
 
-use super::probe::resolve;
 use super::protocol::HostPort;
 use super::registry::NodeId;
+use crate::addr::resolve;
 use glommio::net::TcpStream;
 use glommio::sync::{Semaphore, StaticPermit};
 use std::cell::{Cell, RefCell};

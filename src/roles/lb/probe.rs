@@ -12,11 +12,11 @@
 
 use super::protocol::{parse_probe_reply, HostPort, NodeStat, ProbeReplyError, PROBE_REQUEST};
 use super::registry::{Fault, NodeId, ProbeTicket};
-use super::server::Lb;
+use super::state::Lb;
+use crate::addr::resolve;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::TcpStream;
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -112,18 +112,4 @@ fn io_text(e: glommio::GlommioError<()>) -> String {
         glommio::GlommioError::IoError(e) => e.to_string(),
         other => other.to_string(),
     }
-}
-
-/// A node's socket address. IP literals (what nodes advertise by default)
-/// need no lookup; a DNS name is resolved with the blocking resolver, which
-/// stalls the executor for the lookup — acceptable for a few names every
-/// few seconds, and documented in docs/LB.md.
-pub fn resolve(addr: &HostPort) -> io::Result<SocketAddr> {
-    if let Some(ip) = addr.ip() {
-        return Ok(SocketAddr::new(ip, addr.port));
-    }
-    (addr.host.as_str(), addr.port)
-        .to_socket_addrs()?
-        .next()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "name has no address"))
 }

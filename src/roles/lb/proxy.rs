@@ -37,13 +37,13 @@
 //!
 //! [`Route`]: super::registry::Route
 
-use super::metrics::add;
 use super::pool::{Checkout, NodePool};
 use super::probe;
 use super::protocol::DataOp;
 use super::registry::{NodeId, Route};
 use super::relay::{self, NodeReply};
-use super::server::Lb;
+use super::state::add;
+use super::state::Lb;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use std::rc::Rc;
 

@@ -7,22 +7,20 @@
 //! (METRICS, PING, ...) between them first waits for the data requests
 //! before it, so every reply goes out in request order.
 
-use super::metrics::{self, add, Counters};
-use super::pool::Pools;
+use super::metrics;
 use super::probe;
 use super::protocol::{self, DataOp, Dialect, Registration, Reply, Request};
 use super::proxy::{self, Answer, MAX_BATCH};
-use super::registry::{Change, NodeId, Registry};
+use super::registry::NodeId;
 use super::relay;
-use super::{LbConfig, Mode};
-use crate::roles::lifecycle::Lifecycle;
+use super::state::{add, Lb};
+use super::Mode;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::{TcpListener, TcpStream};
-use std::cell::RefCell;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// First read buffer: LB requests are a few dozen bytes.
 const READ_BUF: usize = 512;
@@ -31,43 +29,6 @@ const READ_BUF: usize = 512;
 const SHRINK_ABOVE: usize = 64 * 1024;
 /// How long one reply write may take before the client is dropped.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The LB's state, owned by its one executor.
-pub struct Lb {
-    /// Nodes and lease policy. Never borrowed across an await.
-    pub registry: RefCell<Registry>,
-    /// Connection counters.
-    pub counters: Counters,
-    /// Settings.
-    pub cfg: LbConfig,
-    /// Time zero of the LB clock.
-    pub epoch: Instant,
-    /// Where the LB listens.
-    pub addr: SocketAddr,
-    /// Accepting, open connections, and the stop.
-    pub life: Lifecycle,
-    /// Proxy mode's connections to nodes (unused in redirect mode).
-    pub pools: Pools,
-}
-
-impl Lb {
-    /// Milliseconds on the LB clock.
-    pub fn now(&self) -> u64 {
-        self.epoch.elapsed().as_millis() as u64
-    }
-
-    /// Log a registry change at the level it deserves.
-    pub fn log(&self, change: Change) {
-        match change {
-            Change::Registered(a) => log::info!("node {a} registered"),
-            Change::Admitted(a) => log::info!("node {a} admitted to the lease pool"),
-            Change::Readmitted(a) => log::info!("node {a} re-admitted after a good probe"),
-            Change::Evicted(a, why) => log::warn!("node {a} evicted: {why}"),
-            Change::NotAdmitted(a, why) => log::warn!("node {a} not admitted: {why}"),
-            Change::Forgotten(a) => log::info!("node {a} forgotten after being down too long"),
-        }
-    }
-}
 
 /// Accept connections until the LB stops.
 pub async fn accept_loop(lb: Rc<Lb>, listener: TcpListener) {
