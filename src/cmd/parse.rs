@@ -131,6 +131,34 @@ pub fn parse<'a>(args: &[&'a [u8]], authed: bool) -> Result<(Kind, Command<'a>),
         Kind::Exec => Command::TxExec,
         Kind::Discard => Command::TxDiscard,
         Kind::Watch => Command::Watch(rest.to_vec()),
+        // SETEX / PSETEX key time value: SET with EX / PX, same checks.
+        Kind::Setex | Kind::Psetex => {
+            let (name, scale) = if spec.kind == Kind::Setex {
+                ("setex", 1000)
+            } else {
+                ("psetex", 1)
+            };
+            let n = int(rest[1])?;
+            if n <= 0 {
+                return Err(CmdError::InvalidExpire(name));
+            }
+            let ms = relative_ms(n, scale).ok_or(CmdError::InvalidExpire(name))?;
+            Command::Key(Op::Set {
+                key: rest[0],
+                value: rest[2],
+                ttl: SetTtl::In(ms as u64),
+                cond: SetCond::Always,
+                get: false,
+            })
+        }
+        // GETSET key value: SET … GET.
+        Kind::Getset => Command::Key(Op::Set {
+            key: rest[0],
+            value: rest[1],
+            ttl: SetTtl::Clear,
+            cond: SetCond::Always,
+            get: true,
+        }),
         Kind::Unwatch => Command::Unwatch,
         Kind::Metrics => Command::Global(Global::Metrics),
         Kind::Nodestat => Command::NodeStat,

@@ -41,6 +41,9 @@ pub enum Kind {
     Discard,
     Watch,
     Unwatch,
+    Setex,
+    Psetex,
+    Getset,
 }
 
 /// One row of the table.
@@ -318,6 +321,27 @@ pub const TABLE: &[Spec] = &[
         arity: 1,
         flags: &["noscript", "loading", "stale", "fast", "allow_busy"],
         keys: (0, 0, 0),
+    },
+    Spec {
+        name: "setex",
+        kind: Kind::Setex,
+        arity: 4,
+        flags: W,
+        keys: (1, 1, 1),
+    },
+    Spec {
+        name: "psetex",
+        kind: Kind::Psetex,
+        arity: 4,
+        flags: W,
+        keys: (1, 1, 1),
+    },
+    Spec {
+        name: "getset",
+        kind: Kind::Getset,
+        arity: 3,
+        flags: &["write", "denyoom", "fast"],
+        keys: (1, 1, 1),
     },
 ];
 
