@@ -452,16 +452,21 @@ fn a_hold_that_falls_short_fails_and_says_by_how_many() {
     );
 }
 
-/// Steady mode counts a failed (re)connect apart from requests: nothing was
-/// sent on it, so it is no request's outcome, yet it fails the run.
-#[test]
-fn steady_connect_failures_are_not_requests() {
+/// An address nothing listens on: a port bound and dropped at once.
+fn refused_target() -> String {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let target = format!("127.0.0.1:{port}");
+    format!("127.0.0.1:{port}")
+}
+
+/// Steady mode counts a failed (re)connect apart from requests: nothing was
+/// sent on it, so it is no request's outcome, yet it fails the run.
+#[test]
+fn steady_connect_failures_are_not_requests() {
+    let target = refused_target();
     let (out, r) = bench_json(&[
         "--target",
         &target,
@@ -518,13 +523,7 @@ fn c50k_at_full_size_passes_in_both_modes() {
 
 #[test]
 fn refused_connections_are_counted_by_cause() {
-    // Bind and drop: nothing listens on this port now.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let target = format!("127.0.0.1:{port}");
+    let target = refused_target();
     let (out, r) = bench_json(&["--target", &target, "--tasks", "25", "--workers", "1"]);
     assert!(!out.status.success());
     assert_eq!(r["attempted"], 25);

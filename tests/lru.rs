@@ -147,18 +147,23 @@ impl Access {
     }
 }
 
-#[test]
-fn lru_is_exact_per_core_and_counts_the_uses_redis_counts() {
-    let capacity = 2000;
-    let per_core = capacity / CORES;
-    let node = Node::start(&[
+/// A two-core LRU node holding at most `capacity` keys.
+fn lru_node(capacity: usize) -> Node {
+    Node::start(&[
         "--cores",
         "2",
         "--cache-type",
         "lru",
         "--capacity",
         &capacity.to_string(),
-    ]);
+    ])
+}
+
+#[test]
+fn lru_is_exact_per_core_and_counts_the_uses_redis_counts() {
+    let capacity = 2000;
+    let per_core = capacity / CORES;
+    let node = lru_node(capacity);
     let mut con = node.resp();
     let mut model: Vec<Shard> = (0..CORES).map(|_| Shard::new(per_core)).collect();
     // 2 × capacity keys, interleaved over the shards; each shard keeps its
@@ -277,14 +282,7 @@ fn lru_is_exact_per_core_and_counts_the_uses_redis_counts() {
 fn a_capacity_that_does_not_divide_by_the_cores_is_never_exceeded() {
     // 2,001 keys over 2 cores: one core holds 1,001, the other 1,000.
     let capacity = 2001;
-    let node = Node::start(&[
-        "--cores",
-        "2",
-        "--cache-type",
-        "lru",
-        "--capacity",
-        &capacity.to_string(),
-    ]);
+    let node = lru_node(capacity);
     let mut con = node.resp();
     let written = 1500;
     let keys: Vec<Vec<String>> = (0..CORES)
