@@ -34,6 +34,7 @@ mod arena;
 mod iter;
 pub mod prefetch;
 mod rehash;
+mod scan;
 mod table;
 
 #[cfg(test)]
