@@ -14,6 +14,7 @@ mod shard;
 mod stats;
 
 pub use glob::glob_match;
+pub use shard::keyspace::Deadline;
 pub use shard::{
     parse_i64, Eviction, ExpireCond, SetCond, SetExpiry, SetOutcome, Shard, ShardConfig,
     StoreError, Ttl,

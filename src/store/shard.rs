@@ -1,5 +1,7 @@
 //! [`Shard`]: the keyspace one core owns.
 
+pub(super) mod keyspace;
+
 use super::lru::Lru;
 use super::{entry_cost, ShardStats};
 use crate::map::{HashMap, Slot};
@@ -122,6 +124,15 @@ struct Entry {
     expires_at: u64,
     /// Position in `Shard::expiring`, or `NO_TTL`.
     ttl_idx: u32,
+    /// Last use, in whole seconds of the node clock (OBJECT IDLETIME). Kept
+    /// in the padding after `ttl_idx`, so an entry stays 32 bytes.
+    access: u32,
+}
+
+/// The node clock in the whole seconds `Entry::access` holds; Redis's LRU
+/// clock has the same one-second resolution.
+fn access_secs(now: u64) -> u32 {
+    u32::try_from(now / 1000).unwrap_or(u32::MAX)
 }
 
 /// One core's keyspace. All methods take `&mut self`: the shard is owned by
@@ -210,7 +221,12 @@ impl Shard {
         Some(slot)
     }
 
-    fn touch(&mut self, slot: Slot) {
+    /// Count a use of `slot` at `now`: its idle time restarts and, when
+    /// recency is tracked, it becomes the most recently used.
+    fn touch(&mut self, slot: Slot, now: u64) {
+        if let Some((_, e)) = self.map.at_mut(slot) {
+            e.access = access_secs(now);
+        }
         if let Some(lru) = &mut self.lru {
             lru.touch(slot.index());
         }
@@ -287,9 +303,16 @@ impl Shard {
         true
     }
 
-    /// Insert a new key (known absent, with map hash `hash`), honouring the
-    /// key capacity.
-    fn insert_new(&mut self, hash: u64, key: Box<[u8]>, value: Box<[u8]>, at: u64) -> Slot {
+    /// Insert a new key (known absent, with map hash `hash`) used at `now`,
+    /// honouring the key capacity.
+    fn insert_new(
+        &mut self,
+        hash: u64,
+        key: Box<[u8]>,
+        value: Box<[u8]>,
+        at: u64,
+        now: u64,
+    ) -> Slot {
         if let Some(cap) = self.cfg.capacity {
             while self.map.len() >= cap && self.evict_one() {}
         }
@@ -301,6 +324,7 @@ impl Shard {
                 value,
                 expires_at: 0,
                 ttl_idx: NO_TTL,
+                access: access_secs(now),
             },
         );
         if let Some(lru) = &mut self.lru {
@@ -323,7 +347,7 @@ impl Shard {
             return None;
         };
         self.stats.hits += 1;
-        self.touch(slot);
+        self.touch(slot, now);
         self.map.at(slot).map(|(_, e)| &*e.value)
     }
 
@@ -384,7 +408,7 @@ impl Shard {
             // Redis looks the key up for writing before checking NX/XX,
             // so a refused SET on a live key still counts as a use.
             if let Some(slot) = existing {
-                self.touch(slot);
+                self.touch(slot, now);
             }
             let old = if want_old {
                 existing
@@ -415,14 +439,14 @@ impl Shard {
                 self.used =
                     self.used - entry_cost(klen, old.len()) + entry_cost(klen, e.value.len());
                 self.set_expiry(slot, at);
-                self.touch(slot);
+                self.touch(slot, now);
                 Ok(SetOutcome {
                     applied: true,
                     old: want_old.then_some(old),
                 })
             }
             None => {
-                self.insert_new(hash, key.into(), value, at);
+                self.insert_new(hash, key.into(), value, at, now);
                 Ok(SetOutcome {
                     applied: true,
                     old: None,
@@ -452,7 +476,7 @@ impl Shard {
         // A use even if the value turns out not to be an integer (Redis
         // looks the key up for writing first).
         if let Some(slot) = existing {
-            self.touch(slot);
+            self.touch(slot, now);
         }
         let current = match existing.and_then(|s| self.map.at(s)) {
             Some((_, e)) => parse_i64(&e.value).ok_or(StoreError::NotInteger)?,
@@ -472,7 +496,7 @@ impl Shard {
             }
             None => {
                 let at = self.default_expiry(now);
-                self.insert_new(hash, key.into(), text, at);
+                self.insert_new(hash, key.into(), text, at, now);
             }
         }
         Ok(new)
@@ -486,7 +510,7 @@ impl Shard {
         let Some(slot) = self.lookup(key, now) else {
             return false;
         };
-        self.touch(slot);
+        self.touch(slot, now);
         let Some((_, e)) = self.map.at(slot) else {
             return false;
         };
@@ -525,7 +549,7 @@ impl Shard {
         let Some(slot) = self.lookup(key, now) else {
             return false;
         };
-        self.touch(slot);
+        self.touch(slot, now);
         let had = self.map.at(slot).is_some_and(|(_, e)| e.expires_at != 0);
         if had {
             self.set_expiry(slot, 0);
@@ -610,5 +634,7 @@ pub fn parse_i64(v: &[u8]) -> Option<i64> {
     s.parse().ok()
 }
 
+#[cfg(test)]
+mod keyspace_tests;
 #[cfg(test)]
 mod tests;
