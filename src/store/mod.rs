@@ -8,10 +8,12 @@
 //! - with [`Eviction::Lru`], every key is in the LRU list exactly once;
 //! - `used` is the sum of [`entry_cost`] over all entries.
 
+pub mod bits;
 mod lru;
 mod shard;
 mod stats;
 
+pub use bits::{BitError, BitOp, BitposRange, Unit};
 pub use shard::{
     parse_i64, Eviction, ExpireCond, SetCond, SetExpiry, SetOutcome, Shard, ShardConfig,
     StoreError, Ttl,
