@@ -9,11 +9,13 @@
 //! - `used` is the sum of [`entry_cost`] over all entries.
 
 pub mod bits;
+pub mod lcs;
 mod lru;
 mod shard;
 mod stats;
 
 pub use bits::{BitError, BitOp, BitposRange, Unit};
+pub use lcs::{LcsError, LcsMatch, LcsTable};
 pub use shard::{
     parse_i64, Eviction, ExpireCond, SetCond, SetExpiry, SetOutcome, Shard, ShardConfig,
     StoreError, Ttl,
