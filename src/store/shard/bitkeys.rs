@@ -213,6 +213,10 @@ mod tests {
         assert!(!s.exists(b"d", 0));
         // Deleting what is not there is fine.
         assert_eq!(s.store_or_delete(b"d", Vec::new(), 0), Ok(0));
+        // Writes look keys up for writing: no hits or misses (as Redis's
+        // keyspace_hits/misses show for BITOP's destination); the one hit
+        // is the GET above.
+        assert_eq!((s.stats().hits, s.stats().misses), (1, 0));
         assert_accounting(&mut s);
     }
 
