@@ -8,12 +8,16 @@
 //! - with [`Eviction::Lru`], every key is in the LRU list exactly once;
 //! - `used` is the sum of [`entry_cost`] over all entries.
 
+pub mod bits;
 mod glob;
+pub mod lcs;
 mod lru;
 mod shard;
 mod stats;
 
+pub use bits::{BitError, BitOp, BitposRange, Unit};
 pub use glob::glob_match;
+pub use lcs::{LcsError, LcsMatch, LcsTable};
 pub use shard::keyspace::Deadline;
 pub use shard::{
     parse_i64, Eviction, ExpireCond, SetCond, SetExpiry, SetOutcome, Shard, ShardConfig,

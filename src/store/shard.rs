@@ -6,6 +6,8 @@ use super::lru::Lru;
 use super::{entry_cost, ShardStats};
 use crate::map::{HashMap, Slot};
 
+mod bitkeys;
+
 /// What to do when a write would go past `maxmemory` or `capacity`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Eviction {
@@ -338,6 +340,22 @@ impl Shard {
 
     fn default_expiry(&self, now: u64) -> u64 {
         self.cfg.default_ttl_ms.map_or(0, |t| now + t.max(1))
+    }
+
+    /// Let `edit` change the value at a live `slot` in place (grow it,
+    /// shrink it, flip bytes), keeping `used` in step with its new length.
+    fn edit_value<R>(&mut self, slot: Slot, edit: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+        let Some((k, e)) = self.map.at_mut(slot) else {
+            unreachable!("live slot")
+        };
+        let klen = k.len();
+        // Box -> Vec -> Box reallocates only if `edit` changed the length.
+        let mut v = std::mem::take(&mut e.value).into_vec();
+        let old_len = v.len();
+        let r = edit(&mut v);
+        e.value = v.into_boxed_slice();
+        self.used = self.used - entry_cost(klen, old_len) + entry_cost(klen, e.value.len());
+        r
     }
 
     /// GET: the live value, counting a hit or miss and refreshing recency.
