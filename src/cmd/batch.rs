@@ -1,95 +1,140 @@
-//! Ops bound for another core, with all their bytes in one buffer.
+//! Commands bound for another core, with all their bytes in one buffer.
 
-use super::Op;
+use super::spec::Spec;
+use super::table::{self, Id};
+use smallvec::SmallVec;
 use std::ops::Range;
 
-/// The ops one read sends to one owner core.
+/// Arguments of one queued command, borrowed from its batch; argument 0
+/// is the command's name.
+pub type Args<'a> = SmallVec<[&'a [u8]; 8]>;
+
+/// The commands one read sends to one owner core: whole commands, or the
+/// key groups of split ones (see [`super::Run::Split`]).
 ///
-/// Why one buffer: boxing each key and value would cost one or two
-/// allocations per op on the sending core, and as many frees of memory
-/// allocated by another thread on the receiving one. A batch costs two
-/// allocations, however many ops it carries.
+/// Why one buffer: boxing each argument would cost an allocation per
+/// argument on the sending core, and as many frees of memory allocated by
+/// another thread on the receiving one. A batch costs three allocations,
+/// however many commands it carries. The name travels as the command's
+/// table index, not as bytes.
 #[derive(Default, Debug)]
 pub struct OpBatch {
     bytes: Vec<u8>,
-    ops: Vec<Op<Range<usize>>>,
+    args: Vec<Range<u32>>,
+    ops: Vec<(Id, Range<u32>)>,
+}
+
+/// One command of a batch.
+pub struct BatchOp<'a> {
+    /// Its table row.
+    pub spec: &'static Spec,
+    /// Its table index.
+    pub id: Id,
+    /// Its arguments, the name first.
+    pub args: Args<'a>,
+}
+
+impl<'a> BatchOp<'a> {
+    /// The first key (every command in a batch has one).
+    pub fn key(&self) -> &'a [u8] {
+        self.args.get(1).copied().unwrap_or_default()
+    }
 }
 
 impl OpBatch {
-    /// Append `op`, copying its key and value.
-    pub fn push(&mut self, op: &Op<&[u8]>) {
-        let bytes = &mut self.bytes;
-        let op = op.map(|b| {
-            let start = bytes.len();
-            bytes.extend_from_slice(b);
-            start..bytes.len()
-        });
-        self.ops.push(op);
+    /// Append command `id` with `args` (argument 0, the name, is not copied).
+    pub fn push(&mut self, id: Id, args: &[&[u8]]) {
+        let first = self.args.len() as u32;
+        for a in args.iter().skip(1) {
+            let start = self.bytes.len() as u32;
+            self.bytes.extend_from_slice(a);
+            self.args.push(start..self.bytes.len() as u32);
+        }
+        self.ops.push((id, first..self.args.len() as u32));
     }
 
-    /// Make room for `ops` more ops carrying `bytes` more key and value bytes.
+    /// Make room for `ops` more commands carrying `bytes` more bytes.
     pub fn reserve(&mut self, ops: usize, bytes: usize) {
         self.ops.reserve(ops);
+        self.args.reserve(ops * 2);
         self.bytes.reserve(bytes);
     }
 
     /// Bytes of heap this batch holds.
     pub fn heap_bytes(&self) -> usize {
-        self.bytes.capacity() + self.ops.capacity() * std::mem::size_of::<Op<Range<usize>>>()
+        self.bytes.capacity()
+            + self.args.capacity() * std::mem::size_of::<Range<u32>>()
+            + self.ops.capacity() * std::mem::size_of::<(Id, Range<u32>)>()
     }
 
-    /// Ops this batch can hold before it must grow.
+    /// Commands this batch can hold before it must grow.
     pub fn capacity(&self) -> usize {
         self.ops.capacity()
     }
 
-    /// Forget the ops, keeping both buffers' allocations.
+    /// Forget the commands, keeping the allocations.
     pub fn clear(&mut self) {
         self.ops.clear();
+        self.args.clear();
         self.bytes.clear();
     }
 
-    /// Number of ops.
+    /// Number of commands.
     pub fn len(&self) -> usize {
         self.ops.len()
     }
 
-    /// No ops.
+    /// No commands.
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
     }
 
-    /// The ops, in the order they were pushed, borrowing this batch's bytes.
-    pub fn iter(&self) -> impl Iterator<Item = Op<&[u8]>> + '_ {
-        self.ops.iter().map(|op| op.map(|r| &self.bytes[r.clone()]))
+    /// The commands, in the order they were pushed.
+    pub fn iter(&self) -> impl Iterator<Item = BatchOp<'_>> + '_ {
+        self.ops.iter().map(|(id, r)| {
+            let spec = table::spec(*id);
+            let mut args = Args::new();
+            args.push(spec.name.as_bytes());
+            for a in &self.args[r.start as usize..r.end as usize] {
+                args.push(&self.bytes[a.start as usize..a.end as usize]);
+            }
+            BatchOp {
+                spec,
+                id: *id,
+                args,
+            }
+        })
+    }
+
+    /// Append every command of `other`.
+    pub fn extend(&mut self, other: &OpBatch) {
+        for op in other.iter() {
+            self.push(op.id, &op.args);
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cmd::SetTtl;
-    use crate::store::SetCond;
 
     #[test]
-    fn ops_come_back_in_order_with_their_bytes() {
-        let ops = [
-            Op::Set {
-                key: &b"k1"[..],
-                value: &b"v\x00\xff"[..],
-                ttl: SetTtl::In(5),
-                cond: SetCond::IfAbsent,
-                get: true,
-            },
-            Op::Get(&b""[..]),
-            Op::IncrBy(&b"counter"[..], -3),
-        ];
+    fn commands_come_back_in_order_with_their_bytes() {
+        let (set, _) = table::lookup(b"set").unwrap();
+        let (get, _) = table::lookup(b"GET").unwrap();
         let mut batch = OpBatch::default();
         assert!(batch.is_empty());
-        for op in &ops {
-            batch.push(op);
-        }
-        assert_eq!(batch.len(), 3);
-        assert_eq!(batch.iter().collect::<Vec<_>>(), ops.to_vec());
+        batch.push(set, &[b"SET", b"k1", b"v\x00\xff", b"NX"]);
+        batch.push(get, &[b"get", b""]);
+        assert_eq!(batch.len(), 2);
+        let ops: Vec<_> = batch.iter().map(|o| (o.id, o.args.to_vec())).collect();
+        assert_eq!(
+            ops,
+            vec![
+                (set, vec![&b"set"[..], b"k1", b"v\x00\xff", b"NX"]),
+                (get, vec![&b"get"[..], b""]),
+            ]
+        );
+        assert_eq!(batch.iter().next().unwrap().key(), b"k1");
     }
 }

@@ -31,7 +31,7 @@ pub enum CmdError {
         /// The subcommand as sent.
         sub: String,
         /// The command, upper-case.
-        cmd: &'static str,
+        cmd: String,
     },
     /// CLIENT SETNAME with a blank or control character.
     #[error("ERR Client names cannot contain spaces, newlines or special characters.")]
@@ -48,6 +48,10 @@ pub enum CmdError {
     /// A command other than AUTH/HELLO/QUIT before authenticating.
     #[error("NOAUTH Authentication required.")]
     NoAuth,
+    /// A command on keys that live on different cores, which this node
+    /// cannot yet run as one.
+    #[error("ERR the keys of this command live on different cores")]
+    CrossCore,
     /// HELLO's protocol version is not an integer.
     #[error("ERR Protocol version is not an integer or out of range")]
     HelloVersion,
@@ -99,6 +103,14 @@ pub fn unknown(name: &[u8], rest: &[&[u8]]) -> CmdError {
 }
 
 impl CmdError {
+    /// An unknown subcommand of `container` (whose name is lower-case).
+    pub fn subcommand(sub: &[u8], container: &str) -> CmdError {
+        CmdError::UnknownSub {
+            sub: show(sub),
+            cmd: container.to_ascii_uppercase(),
+        }
+    }
+
     /// The error line to send (without `-` and CRLF).
     pub fn reply_bytes(&self) -> std::borrow::Cow<'_, [u8]> {
         match self {

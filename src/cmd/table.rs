@@ -1,361 +1,46 @@
-//! The command table: names, Redis arities and flags, used for arity errors,
-//! per-command counters and the `COMMAND` reply that `redis-cli` reads.
+//! The command table: every family's rows, looked up by name in constant
+//! time, and the checks Redis makes before any command runs.
 
-/// Every command the node knows, as a dense index for per-command counters.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-#[allow(missing_docs)]
-pub enum Kind {
-    Ping,
-    Echo,
-    Get,
-    Set,
-    Del,
-    Exists,
-    Mget,
-    Mset,
-    Incr,
-    Decr,
-    Incrby,
-    Decrby,
-    Expire,
-    Pexpire,
-    Ttl,
-    Pttl,
-    Persist,
-    Dbsize,
-    Flushall,
-    Flushdb,
-    Select,
-    Info,
-    Command,
-    Client,
-    Config,
-    Quit,
-    Metrics,
-    Nodestat,
-    Auth,
-    Hello,
-    Multi,
-    Exec,
-    Discard,
-    Watch,
-    Unwatch,
-    Setex,
-    Psetex,
-    Getset,
-}
+use super::error::{unknown, CmdError};
+use super::spec::{Flags, Run, Spec};
 
-/// One row of the table.
-pub struct Spec {
-    /// Lower-case name, as Redis prints it in errors.
-    pub name: &'static str,
-    /// The command.
-    pub kind: Kind,
-    /// Redis arity: `n` exactly n arguments (with the name), `-n` at least n.
-    pub arity: i32,
-    /// Redis command flags, for `COMMAND`.
-    pub flags: &'static [&'static str],
-    /// First key position, last key position (-1 = last arg), key step.
-    pub keys: (i32, i32, i32),
-}
+/// A command's index in [`all`], for per-command counters and for naming
+/// a command in a batch without its bytes.
+pub type Id = u16;
 
-const W: &[&str] = &["write", "denyoom"];
-const R: &[&str] = &["readonly", "fast"];
-const F: &[&str] = &["fast"];
-/// Commands a connection may run before it authenticates.
-const NO_AUTH: &[&str] = &[
-    "noscript",
-    "loading",
-    "stale",
-    "fast",
-    "no_auth",
-    "allow_busy",
+/// Every family's rows. A new family adds its `COMMANDS` here.
+const FAMILIES: &[&[Spec]] = &[
+    super::string::COMMANDS,
+    super::keyspace::COMMANDS,
+    super::server::COMMANDS,
+    super::node::COMMANDS,
 ];
 
-/// All commands, in `Kind` order.
-pub const TABLE: &[Spec] = &[
-    Spec {
-        name: "ping",
-        kind: Kind::Ping,
-        arity: -1,
-        flags: F,
-        keys: (0, 0, 0),
-    },
-    Spec {
-        name: "echo",
-        kind: Kind::Echo,
-        arity: 2,
-        flags: F,
-        keys: (0, 0, 0),
-    },
-    Spec {
-        name: "get",
-        kind: Kind::Get,
-        arity: 2,
-        flags: R,
-        keys: (1, 1, 1),
-    },
-    Spec {
-        name: "set",
-        kind: Kind::Set,
-        arity: -3,
-        flags: W,
-        keys: (1, 1, 1),
-    },
-    Spec {
-        name: "del",
-        kind: Kind::Del,
-        arity: -2,
-        flags: &["write"],
-        keys: (1, -1, 1),
-    },
-    Spec {
-        name: "exists",
-        kind: Kind::Exists,
-        arity: -2,
-        flags: R,
-        keys: (1, -1, 1),
-    },
-    Spec {
-        name: "mget",
-        kind: Kind::Mget,
-        arity: -2,
-        flags: R,
-        keys: (1, -1, 1),
-    },
-    Spec {
-        name: "mset",
-        kind: Kind::Mset,
-        arity: -3,
-        flags: W,
-        keys: (1, -1, 2),
-    },
-    Spec {
-        name: "incr",
-        kind: Kind::Incr,
-        arity: 2,
-        flags: W,
-        keys: (1, 1, 1),
-    },
-    Spec {
-        name: "decr",
-        kind: Kind::Decr,
-        arity: 2,
-        flags: W,
-        keys: (1, 1, 1),
-    },
-    Spec {
-        name: "incrby",
-        kind: Kind::Incrby,
-        arity: 3,
-        flags: W,
-        keys: (1, 1, 1),
-    },
-    Spec {
-        name: "decrby",
-        kind: Kind::Decrby,
-        arity: 3,
-        flags: W,
-        keys: (1, 1, 1),
-    },
-    Spec {
-        name: "expire",
-        kind: Kind::Expire,
-        arity: -3,
-        flags: &["write", "fast"],
-        keys: (1, 1, 1),
-    },
-    Spec {
-        name: "pexpire",
-        kind: Kind::Pexpire,
-        arity: -3,
-        flags: &["write", "fast"],
-        keys: (1, 1, 1),
-    },
-    Spec {
-        name: "ttl",
-        kind: Kind::Ttl,
-        arity: 2,
-        flags: R,
-        keys: (1, 1, 1),
-    },
-    Spec {
-        name: "pttl",
-        kind: Kind::Pttl,
-        arity: 2,
-        flags: R,
-        keys: (1, 1, 1),
-    },
-    Spec {
-        name: "persist",
-        kind: Kind::Persist,
-        arity: 2,
-        flags: &["write", "fast"],
-        keys: (1, 1, 1),
-    },
-    Spec {
-        name: "dbsize",
-        kind: Kind::Dbsize,
-        arity: 1,
-        flags: &["readonly"],
-        keys: (0, 0, 0),
-    },
-    Spec {
-        name: "flushall",
-        kind: Kind::Flushall,
-        arity: -1,
-        flags: &["write"],
-        keys: (0, 0, 0),
-    },
-    Spec {
-        name: "flushdb",
-        kind: Kind::Flushdb,
-        arity: -1,
-        flags: &["write"],
-        keys: (0, 0, 0),
-    },
-    Spec {
-        name: "select",
-        kind: Kind::Select,
-        arity: 2,
-        flags: F,
-        keys: (0, 0, 0),
-    },
-    Spec {
-        name: "info",
-        kind: Kind::Info,
-        arity: -1,
-        flags: &["loading", "stale"],
-        keys: (0, 0, 0),
-    },
-    Spec {
-        name: "command",
-        kind: Kind::Command,
-        arity: -1,
-        flags: &["loading", "stale"],
-        keys: (0, 0, 0),
-    },
-    Spec {
-        name: "client",
-        kind: Kind::Client,
-        arity: -2,
-        flags: &["loading", "stale"],
-        keys: (0, 0, 0),
-    },
-    Spec {
-        name: "config",
-        kind: Kind::Config,
-        arity: -2,
-        flags: &["loading", "stale"],
-        keys: (0, 0, 0),
-    },
-    Spec {
-        name: "quit",
-        kind: Kind::Quit,
-        arity: -1,
-        flags: NO_AUTH,
-        keys: (0, 0, 0),
-    },
-    Spec {
-        name: "metrics",
-        kind: Kind::Metrics,
-        arity: 1,
-        flags: &["loading", "stale"],
-        keys: (0, 0, 0),
-    },
-    Spec {
-        name: "nodestat",
-        kind: Kind::Nodestat,
-        arity: 1,
-        // The LB's probe: it reveals only load figures (issue 12 gives it
-        // its own authentication).
-        flags: NO_AUTH,
-        keys: (0, 0, 0),
-    },
-    Spec {
-        name: "auth",
-        kind: Kind::Auth,
-        arity: -2,
-        flags: NO_AUTH,
-        keys: (0, 0, 0),
-    },
-    Spec {
-        name: "hello",
-        kind: Kind::Hello,
-        arity: -1,
-        flags: NO_AUTH,
-        keys: (0, 0, 0),
-    },
-    Spec {
-        name: "multi",
-        kind: Kind::Multi,
-        arity: 1,
-        flags: &["noscript", "loading", "stale", "fast", "allow_busy"],
-        keys: (0, 0, 0),
-    },
-    Spec {
-        name: "exec",
-        kind: Kind::Exec,
-        arity: 1,
-        flags: &["noscript", "loading", "stale", "skip_slowlog"],
-        keys: (0, 0, 0),
-    },
-    Spec {
-        name: "discard",
-        kind: Kind::Discard,
-        arity: 1,
-        flags: &["noscript", "loading", "stale", "fast", "allow_busy"],
-        keys: (0, 0, 0),
-    },
-    Spec {
-        name: "watch",
-        kind: Kind::Watch,
-        arity: -2,
-        flags: &["noscript", "loading", "stale", "fast", "allow_busy"],
-        keys: (1, -1, 1),
-    },
-    Spec {
-        name: "unwatch",
-        kind: Kind::Unwatch,
-        arity: 1,
-        flags: &["noscript", "loading", "stale", "fast", "allow_busy"],
-        keys: (0, 0, 0),
-    },
-    Spec {
-        name: "setex",
-        kind: Kind::Setex,
-        arity: 4,
-        flags: W,
-        keys: (1, 1, 1),
-    },
-    Spec {
-        name: "psetex",
-        kind: Kind::Psetex,
-        arity: 4,
-        flags: W,
-        keys: (1, 1, 1),
-    },
-    Spec {
-        name: "getset",
-        kind: Kind::Getset,
-        arity: 3,
-        flags: &["write", "denyoom", "fast"],
-        keys: (1, 1, 1),
-    },
-];
+/// Every command, in family order.
+pub fn all() -> &'static [&'static Spec] {
+    &registry().rows
+}
 
-/// Number of commands, for sizing per-command counter arrays.
-pub const COUNT: usize = TABLE.len();
+/// Number of commands, for sizing per-command counters.
+pub fn count() -> usize {
+    all().len()
+}
+
+/// The row of command `id`.
+#[inline]
+pub fn spec(id: Id) -> &'static Spec {
+    registry().rows[id as usize]
+}
 
 /// Longer than any command name: a request whose name is longer is
 /// unknown without a lookup.
-const MAX_NAME: usize = 16;
+const MAX_NAME: usize = 32;
 
 /// Look a command up by name, case-insensitively, in constant time: the
 /// name is lower-cased into a stack buffer and found in a hash map built
-/// once from [`TABLE`].
-pub fn lookup(name: &[u8]) -> Option<&'static Spec> {
+/// once from the families.
+#[inline]
+pub fn lookup(name: &[u8]) -> Option<(Id, &'static Spec)> {
     if name.len() > MAX_NAME {
         return None;
     }
@@ -363,21 +48,41 @@ pub fn lookup(name: &[u8]) -> Option<&'static Spec> {
     let lower = &mut buf[..name.len()];
     lower.copy_from_slice(name);
     lower.make_ascii_lowercase();
-    by_name().get(&*lower).map(|&i| &TABLE[i])
+    let reg = registry();
+    reg.by_name.get(&*lower).map(|&i| (i, reg.rows[i as usize]))
 }
 
-/// Index into [`TABLE`] by lower-case name.
-fn by_name() -> &'static std::collections::HashMap<&'static [u8], usize, foldhash::fast::RandomState>
-{
-    static MAP: std::sync::OnceLock<
-        std::collections::HashMap<&'static [u8], usize, foldhash::fast::RandomState>,
-    > = std::sync::OnceLock::new();
-    MAP.get_or_init(|| {
-        TABLE
+/// Subcommand `sub` of `container`, by its `container|sub` name.
+fn lookup_sub(container: &Spec, sub: &[u8]) -> Option<(Id, &'static Spec)> {
+    let mut buf = [0u8; MAX_NAME];
+    let prefix = container.name.len() + 1;
+    let full = buf.get_mut(..prefix + sub.len())?;
+    full[..prefix - 1].copy_from_slice(container.name.as_bytes());
+    full[prefix - 1] = b'|';
+    full[prefix..].copy_from_slice(sub);
+    full[prefix..].make_ascii_lowercase();
+    let reg = registry();
+    reg.by_name.get(&*full).map(|&i| (i, reg.rows[i as usize]))
+}
+
+struct Registry {
+    rows: Vec<&'static Spec>,
+    by_name: std::collections::HashMap<&'static [u8], Id, foldhash::fast::RandomState>,
+}
+
+fn registry() -> &'static Registry {
+    static REG: std::sync::OnceLock<Registry> = std::sync::OnceLock::new();
+    REG.get_or_init(|| {
+        let mut rows: Vec<&'static Spec> = FAMILIES.iter().flat_map(|f| f.iter()).collect();
+        // Subcommands after every command, found by their `a|b` names.
+        let subs: Vec<&'static Spec> = rows.iter().flat_map(|s| s.subs.iter()).collect();
+        rows.extend(subs);
+        let by_name = rows
             .iter()
             .enumerate()
-            .map(|(i, s)| (s.name.as_bytes(), i))
-            .collect()
+            .map(|(i, s)| (s.name.as_bytes(), i as Id))
+            .collect();
+        Registry { rows, by_name }
     })
 }
 
@@ -390,25 +95,72 @@ pub fn arity_ok(arity: i32, argc: usize) -> bool {
     }
 }
 
+/// The checks Redis makes before it runs (or queues) any command: the name
+/// is known, the arity fits, the key positions fit (MSET's pairs), and the
+/// connection may run it: one that has not authenticated (`authed ==
+/// false`) may only run commands flagged `no_auth`, and an unknown command
+/// or a wrong arity is reported as such first. Inside MULTI, a command
+/// that fails here makes EXEC abort; one that passes is queued, and any
+/// other error it has is its reply when EXEC runs it.
+///
+/// # Errors
+/// A [`CmdError`] with the text Redis would reply.
+#[inline]
+pub fn admit(args: &[&[u8]], authed: bool) -> Result<(Id, &'static Spec), CmdError> {
+    let Some((&name, rest)) = args.split_first() else {
+        return Err(CmdError::Syntax);
+    };
+    let Some((mut id, mut spec)) = lookup(name) else {
+        return Err(unknown(name, rest));
+    };
+    if let (false, Some(sub)) = (spec.subs.is_empty(), rest.first()) {
+        (id, spec) = lookup_sub(spec, sub).ok_or_else(|| CmdError::subcommand(sub, spec.name))?;
+    }
+    if !arity_ok(spec.arity, args.len()) {
+        return Err(CmdError::Arity(spec.name));
+    }
+    // Only a split command needs its keys where its spec says (MSET's
+    // pairs); a container's key-less subcommands are routed to this core.
+    if matches!(spec.run, Run::Split(..)) && spec.keys.range(args.len()).is_none() {
+        return Err(CmdError::Arity(spec.name));
+    }
+    if !authed && !spec.flags.has(Flags::NO_AUTH) {
+        return Err(CmdError::NoAuth);
+    }
+    Ok((id, spec))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn table_is_in_kind_order() {
-        for (i, s) in TABLE.iter().enumerate() {
-            assert_eq!(s.kind as usize, i, "{}", s.name);
-        }
-        assert_eq!(lookup(b"GeT").map(|s| s.kind), Some(Kind::Get));
-        assert!(lookup(b"nope").is_none());
-        assert!(lookup(b"a-name-longer-than-any-command").is_none());
-        for s in TABLE {
+    fn every_name_is_found_and_unique() {
+        let mut names = std::collections::HashSet::new();
+        for (i, s) in all().iter().enumerate() {
+            assert!(names.insert(s.name), "{} twice", s.name);
             assert!(s.name.len() <= MAX_NAME, "{}", s.name);
-            assert_eq!(
-                lookup(s.name.to_uppercase().as_bytes()).map(|f| f.kind),
-                Some(s.kind)
-            );
+            assert_eq!(s.name, s.name.to_lowercase());
+            let (id, found) = lookup(s.name.to_uppercase().as_bytes()).unwrap();
+            assert_eq!((id as usize, found.name), (i, s.name));
         }
+        assert!(lookup(b"nope").is_none());
+        assert!(lookup(b"a-name-longer-than-any-command-at-all").is_none());
         assert!(arity_ok(-2, 5) && !arity_ok(-2, 1) && arity_ok(2, 2) && !arity_ok(2, 3));
+    }
+
+    #[test]
+    fn admit_checks_in_redis_order() {
+        assert_eq!(admit(&[b"get"], true).err(), Some(CmdError::Arity("get")));
+        assert_eq!(
+            admit(&[b"mset", b"a", b"1", b"b"], true).err(),
+            Some(CmdError::Arity("mset"))
+        );
+        assert!(matches!(
+            admit(&[b"frob", b"a"], false).err(),
+            Some(CmdError::Unknown(_))
+        ));
+        assert_eq!(admit(&[b"get", b"k"], false).err(), Some(CmdError::NoAuth));
+        assert!(admit(&[b"auth", b"pw"], false).is_ok());
     }
 }

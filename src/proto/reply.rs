@@ -250,13 +250,6 @@ impl<'a> Reply<'a> {
     }
 }
 
-/// Read back an integer reply produced by [`int`]; used when partial replies
-/// from several shards are summed. `None` for anything else (e.g. an error).
-pub fn read_int(reply: &[u8]) -> Option<i64> {
-    let digits = reply.strip_prefix(b":")?.strip_suffix(b"\r\n")?;
-    std::str::from_utf8(digits).ok()?.parse().ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,8 +267,6 @@ mod tests {
             o,
             b"+OK\r\n-ERR x\r\n:-42\r\n$4\r\na\r\nb\r\n$-1\r\n*2\r\n".to_vec()
         );
-        assert_eq!(read_int(b":17\r\n"), Some(17));
-        assert_eq!(read_int(b"-ERR\r\n"), None);
     }
 
     fn each(f: impl Fn(&mut Reply<'_>)) -> [String; 3] {

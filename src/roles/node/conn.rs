@@ -77,7 +77,7 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
         if !input.make_room(big_bulk) {
             log::warn!(
                 "client {} exceeded the query buffer limit; closing",
-                sess.id
+                sess.client.id
             );
             break;
         }

@@ -7,8 +7,8 @@ use super::hop::{
 use super::mesh::Peers;
 use super::origin::{FetchError, Fetched, Flight, Origin};
 use super::NodeConfig;
-use crate::cmd::{exec, table};
-use crate::cmd::{Op, OpBatch};
+use crate::cmd::batch::BatchOp;
+use crate::cmd::{table, Ctx, Flags, OpBatch, Part, Run, Spec};
 use crate::proto::{Proto, Reply};
 use crate::store::Shard;
 use crate::store::{SetCond, SetExpiry};
@@ -28,6 +28,8 @@ pub struct Shared {
     /// Time zero of the node clock, the same on every core so an absolute
     /// expiry computed on one core means the same on another.
     pub epoch: Instant,
+    /// Unix time in ms at node-clock zero (EXPIREAT, EXPIRETIME, TIME).
+    pub epoch_unix_ms: u64,
     /// Open client connections across all cores. Touched only on connect and
     /// disconnect, never per request.
     pub clients: AtomicUsize,
@@ -75,8 +77,8 @@ impl Shared {
 
 /// Per-core counters: plain cells, owned by the core, summed on read.
 pub struct Counters {
-    /// Commands by [`table::Kind`].
-    pub commands: [Cell<u64>; table::COUNT],
+    /// Commands by [`table::Id`].
+    pub commands: Box<[Cell<u64>]>,
     /// Accepted connections.
     pub connections_received: Cell<u64>,
     /// Connections refused for maxclients.
@@ -90,7 +92,7 @@ pub struct Counters {
 impl Default for Counters {
     fn default() -> Self {
         Counters {
-            commands: std::array::from_fn(|_| Cell::new(0)),
+            commands: (0..table::count()).map(|_| Cell::new(0)).collect(),
             connections_received: Cell::new(0),
             rejected: Cell::new(0),
             hops_sent: Cell::new(0),
@@ -159,7 +161,7 @@ impl Core {
             avg_ttl_ms: shard.avg_ttl_ms(),
             used_memory: shard.used_bytes(),
             shard: shard.stats(),
-            commands: table::TABLE
+            commands: table::all()
                 .iter()
                 .zip(&c.commands)
                 .filter(|(_, n)| n.get() > 0)
@@ -179,9 +181,10 @@ impl Core {
         }
     }
 
-    /// Whether `op` may have to wait for the origin (a GET on a read-through node).
-    pub fn reads_through(&self, op: &Op<impl AsRef<[u8]>>) -> bool {
-        self.origin.is_some() && matches!(op, Op::Get(_))
+    /// Whether `op` may have to wait for the origin (a GET on a
+    /// read-through node, or one of MGET's parts).
+    pub fn reads_through(&self, spec: &Spec) -> bool {
+        self.origin.is_some() && spec.flags.has(Flags::FETCH)
     }
 
     /// A GET on a read-through node: the value if cached, else the origin's
@@ -231,29 +234,65 @@ impl Core {
         }
     }
 
-    /// Run `op` on `shard`, appending its reply to `out`. On a read-through
-    /// node a write first makes a fetch of its key in flight stale, so the
-    /// fetched value cannot land after (and undo) the write.
+    /// Run a command (or a split command's part) on `shard`, appending its
+    /// reply to `out`. On a read-through node a write first makes a fetch
+    /// of its keys in flight stale, so the fetched value cannot land after
+    /// (and undo) the write. Keys a handler changes fail their WATCHes.
     #[inline]
-    pub fn apply<B>(&self, shard: &mut Shard, op: Op<B>, now: u64, proto: Proto, out: &mut Vec<u8>)
-    where
-        B: AsRef<[u8]> + Into<Box<[u8]>>,
-    {
-        if let Some(origin) = &self.origin {
-            if !matches!(op, Op::Get(_) | Op::Exists(_) | Op::Ttl { .. }) {
-                origin.invalidate(op.key());
+    pub fn run(
+        &self,
+        shard: &mut Shard,
+        spec: &'static Spec,
+        args: &[&[u8]],
+        now: u64,
+        proto: Proto,
+        out: &mut Vec<u8>,
+    ) -> Part {
+        if let (Some(origin), true) = (&self.origin, spec.flags.has(Flags::WRITE)) {
+            match spec.run {
+                Run::Split(..) => origin.invalidate(args[1]),
+                _ => {
+                    for i in spec.keys.range(args.len()).into_iter().flatten() {
+                        origin.invalidate(args[i]);
+                    }
+                }
             }
         }
-        // A copy of the key only while someone watches it: the op may move
-        // its key into the shard.
-        let watched = {
-            let w = self.watched.borrow();
-            (!w.is_empty() && w.watches(op.key())).then(|| Box::<[u8]>::from(op.key()))
+        let mut touch = |key: &[u8]| self.watched.borrow_mut().touch(key);
+        let watching = !self.watched.borrow().is_empty();
+        let mut ctx = Ctx {
+            shard,
+            now,
+            epoch_unix_ms: self.shared.epoch_unix_ms,
+            max_bulk: self.shared.cfg.limits.max_bulk,
+            on_change: if watching { Some(&mut touch) } else { None },
         };
-        let changed = exec::apply(shard, op, now, &mut Reply::new(out, proto));
-        if let (true, Some(key)) = (changed, watched) {
-            self.watched.borrow_mut().touch(&key);
+        let mut w = Reply::new(out, proto);
+        match spec.run {
+            Run::Shard(f) => {
+                f(&mut ctx, args, &mut w);
+                Part::Reply
+            }
+            Run::Split(part, _) => part(&mut ctx, args, &mut w),
+            Run::Conn(_) | Run::Node(_) => {
+                w.error("ERR not a shard command");
+                Part::Error
+            }
         }
+    }
+
+    /// [`run`](Self::run) for a command of a batch.
+    #[inline]
+    fn run_op(
+        &self,
+        shard: &mut Shard,
+        op: &BatchOp<'_>,
+        now: u64,
+        proto: Proto,
+        out: &mut Replies,
+    ) {
+        let part = self.run(shard, op.spec, &op.args, now, proto, &mut out.buf);
+        out.seal(part);
     }
 
     /// WATCH `keys` of this shard for `watch`; returns the expiry deadline
@@ -299,7 +338,7 @@ impl Core {
     /// it sees what it would without pipelining (EXISTS finds the fetched
     /// key, INCR adds to the fetched value, DEL removes it).
     pub async fn run_ops_async(self: &Rc<Self>, ops: &OpBatch, proto: Proto) -> Replies {
-        enum Part {
+        enum Step {
             Done(Replies),
             Got(Fetched),
             Wait(oneshot::Receiver<Fetched>),
@@ -310,40 +349,47 @@ impl Core {
         // Keys of the GETs so far that wait on a fetch.
         let mut fetching: SmallVec<[&[u8]; 8]> = SmallVec::new();
         for op in ops.iter() {
-            if let (true, Op::Get(key)) = (self.origin.is_some(), &op) {
+            if self.reads_through(op.spec) {
+                let key = op.key();
                 match self.get_or_fetch(key, now) {
-                    Ok(v) => parts.push(Part::Got(v)),
+                    Ok(v) => parts.push(Step::Got(v)),
                     Err(rx) => {
                         fetching.push(key);
-                        parts.push(Part::Wait(rx));
+                        parts.push(Step::Wait(rx));
                     }
                 }
                 continue;
             }
             if fetching.contains(&op.key()) {
                 for part in &mut parts {
-                    if let Part::Wait(rx) = part {
-                        *part = Part::Got(rx.await.unwrap_or_else(|_| abandoned()));
+                    if let Step::Wait(rx) = part {
+                        *part = Step::Got(rx.await.unwrap_or_else(|_| abandoned()));
                     }
                 }
                 fetching.clear();
                 now = self.now();
             }
             let mut r = Replies::default();
-            self.apply(&mut self.shard.borrow_mut(), op, now, proto, &mut r.buf);
-            parts.push(Part::Done(r));
+            self.run_op(&mut self.shard.borrow_mut(), &op, now, proto, &mut r);
+            parts.push(Step::Done(r));
         }
         let mut out = Replies::default();
         for part in parts {
             match part {
-                Part::Done(r) => out.buf.extend_from_slice(&r.buf),
-                Part::Got(v) => encode_fetched(&v, proto, &mut out.buf),
-                Part::Wait(rx) => {
+                Step::Done(r) => {
+                    out.buf.extend_from_slice(&r.buf);
+                    out.seal(r.parts[0]);
+                }
+                Step::Got(v) => {
+                    encode_fetched(&v, proto, &mut out.buf);
+                    out.seal(Part::Reply);
+                }
+                Step::Wait(rx) => {
                     let v = rx.await.unwrap_or_else(|_| abandoned());
                     encode_fetched(&v, proto, &mut out.buf);
+                    out.seal(Part::Reply);
                 }
             }
-            out.seal();
         }
         out
     }
@@ -360,8 +406,7 @@ impl Core {
                 shard.prefetch(&hashes);
             }
             for op in ops.iter() {
-                self.apply(&mut shard, op, now, proto, &mut out.buf);
-                out.seal();
+                self.run_op(&mut shard, &op, now, proto, out);
             }
         }
         let c = &self.counters.hop_ops_served;
@@ -378,16 +423,16 @@ impl Core {
                 fd,
                 done,
                 spanning,
-            } if ops.iter().any(|op| self.reads_through(&op)) => {
+            } if ops.iter().any(|op| self.reads_through(op.spec)) => {
                 let core = self.clone();
                 glommio::spawn_local(async move {
                     let replies = core.run_ops_async(&ops, proto).await;
                     drop(spanning);
-                    finish_direct(core.id, fd, ops, finish, replies, done);
+                    finish_direct(core.id, fd, ops, finish, replies, proto, done);
                 })
                 .detach();
             }
-            Hop::Ops { ops, proto, reply } if ops.iter().any(|op| self.reads_through(&op)) => {
+            Hop::Ops { ops, proto, reply } if ops.iter().any(|op| self.reads_through(op.spec)) => {
                 let core = self.clone();
                 glommio::spawn_local(async move {
                     let _ = reply.send(core.run_ops_async(&ops, proto).await);
@@ -405,7 +450,7 @@ impl Core {
                 let mut replies = Replies::with_capacity(ops.len());
                 self.run_ops(&ops, proto, &mut replies);
                 drop(spanning);
-                finish_direct(self.id, fd, ops, finish, replies, done);
+                finish_direct(self.id, fd, ops, finish, replies, proto, done);
             }
             Hop::Ops { ops, proto, reply } => {
                 let mut out = Replies::with_capacity(ops.len());
@@ -484,9 +529,10 @@ fn finish_direct(
     ops: OpBatch,
     mut finish: Finish,
     replies: Replies,
+    proto: Proto,
     done: oneshot::Sender<Finished>,
 ) {
-    let out = finish.answer(replies);
+    let out = finish.answer(replies, proto);
     let outcome = send_now(fd, &out);
     let spare = Spare::new(id, ops, finish, out);
     // The requester may have gone (connection closed): nothing to do.

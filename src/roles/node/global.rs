@@ -3,11 +3,52 @@
 
 use super::core::Core;
 use super::hop::{Hop, Query, Snapshot};
-use crate::cmd::Global;
+use crate::cmd::{CmdError, NodeCmd};
 use crate::proto::{Proto, Reply};
 use crate::store::ShardStats;
 use futures_channel::oneshot;
 use std::fmt::Write;
+
+/// A command that needs every core, with its arguments checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Global {
+    /// DBSIZE
+    DbSize,
+    /// FLUSHALL / FLUSHDB
+    Flush,
+    /// INFO [section ...] (lower-cased section names)
+    Info(Vec<String>),
+    /// METRICS (JSON)
+    Metrics,
+}
+
+impl Global {
+    /// The whole-node command `cmd` is with `args`; `None` for a node
+    /// command that is not one.
+    ///
+    /// # Errors
+    /// Redis's error for bad arguments.
+    pub fn of(cmd: NodeCmd, args: &[&[u8]]) -> Result<Option<Global>, CmdError> {
+        Ok(Some(match cmd {
+            NodeCmd::DbSize => Global::DbSize,
+            NodeCmd::Metrics => Global::Metrics,
+            NodeCmd::Flush => match &args[1..] {
+                [] => Global::Flush,
+                [m] if m.eq_ignore_ascii_case(b"sync") || m.eq_ignore_ascii_case(b"async") => {
+                    Global::Flush
+                }
+                _ => return Err(CmdError::Syntax),
+            },
+            NodeCmd::Info => Global::Info(
+                args[1..]
+                    .iter()
+                    .map(|s| String::from_utf8_lossy(s).to_ascii_lowercase())
+                    .collect(),
+            ),
+            _ => return Ok(None),
+        }))
+    }
+}
 
 /// Ask every core (this one included) for its snapshot, running `query`.
 pub async fn gather(core: &Core, query: Query) -> Vec<Snapshot> {
@@ -115,7 +156,7 @@ pub fn render_info(core: &Core, snaps: &[Snapshot], sections: &[String]) -> Stri
             "redis_version:{}\r\ncachectl_version:{}\r\nredis_mode:standalone\r\nos:Linux\r\n\
              arch_bits:64\r\nmultiplexing_api:io_uring\r\nprocess_id:{}\r\ntcp_port:{}\r\n\
              uptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\nexecutor_cores:{}\r\n",
-            super::session::REDIS_VERSION,
+            crate::cmd::server::REDIS_VERSION,
             env!("CARGO_PKG_VERSION"),
             std::process::id(),
             sh.addr.port(),

@@ -2,8 +2,9 @@
 //! a [`Hop`] carrying its own copy of the data and a reply channel; a client
 //! connection batches every op of one read for the same owner into one hop.
 
-use crate::cmd::{Combine, OpBatch};
-use crate::proto::{reply, Proto};
+use crate::cmd::merge::merge;
+use crate::cmd::{Merge, OpBatch, Part};
+use crate::proto::{Proto, Reply};
 use crate::store::ShardStats;
 use futures_channel::oneshot;
 use serde::Serialize;
@@ -11,13 +12,17 @@ use serde::Serialize;
 /// Bytes reserved per reply up front: a short bulk string or status.
 const TYPICAL_REPLY: usize = 32;
 
-/// Encoded replies of a batch: reply `i` is `buf[ends[i-1]..ends[i]]`.
+/// Encoded replies of a batch: reply `i` is `buf[ends[i-1]..ends[i]]`,
+/// and `parts[i]` says what its command reported (a count to sum, for a
+/// split command's part).
 #[derive(Default, Debug)]
 pub struct Replies {
     /// The replies, back to back, in the proto the batch asked for.
     pub buf: Vec<u8>,
     /// End offset of each reply in `buf`.
     pub ends: Vec<usize>,
+    /// What each command reported.
+    pub parts: Vec<Part>,
 }
 
 impl Replies {
@@ -27,24 +32,33 @@ impl Replies {
         &self.buf[start..self.ends[i]]
     }
 
+    /// What command `i` reported, with its reply bytes.
+    pub fn part(&self, i: usize) -> (Part, &[u8]) {
+        (self.parts[i], self.get(i))
+    }
+
     /// Empty, with room for `n` replies of a typical size, so that encoding
     /// a batch does not grow the buffers step by step.
     pub fn with_capacity(n: usize) -> Replies {
         Replies {
             buf: Vec::with_capacity(n * TYPICAL_REPLY),
             ends: Vec::with_capacity(n),
+            parts: Vec::with_capacity(n),
         }
     }
 
-    /// Close the reply just written at the end of `buf`.
-    pub fn seal(&mut self) {
+    /// Close the reply just written at the end of `buf`, which reported
+    /// `part`.
+    pub fn seal(&mut self, part: Part) {
         self.ends.push(self.buf.len());
+        self.parts.push(part);
     }
 
     /// Forget all replies, keeping capacity.
     pub fn clear(&mut self) {
         self.buf.clear();
         self.ends.clear();
+        self.parts.clear();
     }
 }
 
@@ -107,66 +121,32 @@ pub enum Step {
     /// One reply.
     One(Src),
     /// The next `n` steps merge into one reply (a split multi-key command).
-    Group(Combine, u32),
+    Group(Merge, u32),
 }
 
 /// Write the replies `steps` name, in order, merging groups.
-pub fn assemble<'a>(steps: &[Step], resolve: impl Fn(Src) -> &'a [u8], out: &mut Vec<u8>) {
+pub fn assemble<'a>(
+    steps: &[Step],
+    resolve: impl Fn(Src) -> (Part, &'a [u8]),
+    proto: Proto,
+    out: &mut Vec<u8>,
+) {
     let mut i = 0;
     while i < steps.len() {
         match steps[i] {
             Step::One(src) => {
-                out.extend_from_slice(resolve(src));
+                out.extend_from_slice(resolve(src).1);
                 i += 1;
             }
-            Step::Group(comb, n) => {
+            Step::Group(how, n) => {
                 let n = n as usize;
                 let parts = steps[i + 1..i + 1 + n].iter().map(|s| match s {
                     Step::One(src) => resolve(*src),
                     Step::Group(..) => unreachable!("groups do not nest"),
                 });
-                combine(comb, parts, n, out);
+                merge(how, parts, n, &mut Reply::new(out, proto));
                 i += 1 + n;
             }
-        }
-    }
-}
-
-/// Merge the per-key replies of a split multi-key command.
-pub fn combine<'a>(
-    comb: Combine,
-    parts: impl Iterator<Item = &'a [u8]>,
-    n: usize,
-    out: &mut Vec<u8>,
-) {
-    match comb {
-        Combine::Array => {
-            reply::array(out, n);
-            for p in parts {
-                out.extend_from_slice(p);
-            }
-        }
-        Combine::Sum => {
-            let mut sum = 0i64;
-            for p in parts {
-                match reply::read_int(p) {
-                    Some(v) => sum += v,
-                    None => {
-                        out.extend_from_slice(p);
-                        return;
-                    }
-                }
-            }
-            reply::int(out, sum);
-        }
-        Combine::AllOk => {
-            for p in parts {
-                if p.first() == Some(&b'-') {
-                    out.extend_from_slice(p);
-                    return;
-                }
-            }
-            reply::simple(out, "OK");
         }
     }
 }
@@ -187,7 +167,7 @@ impl Finish {
     /// The bytes to send: the prefix, then every step resolved against the
     /// requester's replies and the owner's `remote` replies. Takes the
     /// prefix; the steps and local replies stay, for [`Spare`].
-    pub fn answer(&mut self, remote: Replies) -> Vec<u8> {
+    pub fn answer(&mut self, remote: Replies, proto: Proto) -> Vec<u8> {
         if self.steps.is_empty() && self.prefix.is_empty() {
             return remote.buf;
         }
@@ -203,9 +183,10 @@ impl Finish {
         assemble(
             &self.steps,
             |src| match src {
-                Src::Local(i) => local.get(i as usize),
-                Src::Remote(_, i) => remote.get(i as usize),
+                Src::Local(i) => local.part(i as usize),
+                Src::Remote(_, i) => remote.part(i as usize),
             },
+            proto,
             &mut out,
         );
         out
@@ -388,7 +369,7 @@ mod tests {
         let mut r = Replies::default();
         for p in parts {
             r.buf.extend_from_slice(p);
-            r.seal();
+            r.seal(Part::Reply);
         }
         r
     }
@@ -401,18 +382,23 @@ mod tests {
             steps: vec![
                 Step::One(Src::Remote(1, 0)),
                 Step::One(Src::Local(0)),
-                Step::Group(Combine::Array, 2),
+                Step::Group(Merge::Array, 2),
                 Step::One(Src::Local(1)),
                 Step::One(Src::Remote(1, 1)),
-                Step::Group(Combine::Sum, 2),
+                Step::Group(Merge::Sum, 2),
                 Step::One(Src::Remote(1, 2)),
                 Step::One(Src::Local(2)),
             ],
-            local: replies(&[b"$1\r\nb\r\n", b"$1\r\nx\r\n", b":1\r\n"]),
+            local: {
+                let mut r = replies(&[b"$1\r\nb\r\n", b"$1\r\nx\r\n"]);
+                r.seal(Part::Count(1));
+                r
+            },
         };
-        let remote = replies(&[b"$1\r\na\r\n", b"$-1\r\n", b":1\r\n"]);
+        let mut remote = replies(&[b"$1\r\na\r\n", b"$-1\r\n"]);
+        remote.seal(Part::Count(1));
         assert_eq!(
-            finish.answer(remote),
+            finish.answer(remote, Proto::Resp2),
             b"+PONG\r\n$1\r\na\r\n$1\r\nb\r\n*2\r\n$1\r\nx\r\n$-1\r\n:2\r\n".to_vec()
         );
     }
@@ -420,13 +406,14 @@ mod tests {
     #[test]
     fn spare_buffers_come_back_empty_with_their_capacity() {
         let mut ops = OpBatch::default();
-        ops.push(&crate::cmd::Op::Get(&b"k"[..]));
+        let (get, _) = crate::cmd::table::lookup(b"get").unwrap();
+        ops.push(get, &[b"get", b"k"]);
         let mut finish = Finish {
             prefix: b":1\r\n".to_vec(),
             steps: vec![Step::One(Src::Local(0)), Step::One(Src::Remote(1, 0))],
             local: replies(&[b"+OK\r\n"]),
         };
-        let out = finish.answer(replies(&[b"$-1\r\n"]));
+        let out = finish.answer(replies(&[b"$-1\r\n"]), Proto::Resp2);
         assert_eq!(out, b":1\r\n+OK\r\n$-1\r\n".to_vec());
         let spare = Spare::new(1, ops, finish, out);
         assert_eq!(spare.owner, 1);
@@ -440,14 +427,14 @@ mod tests {
     #[test]
     fn plain_answer_is_the_owners_replies_after_the_prefix() {
         let remote = replies(&[b"+OK\r\n", b"$1\r\n1\r\n"]);
-        let bare = Finish::default().answer(replies(&[b"+OK\r\n", b"$1\r\n1\r\n"]));
+        let bare = Finish::default().answer(replies(&[b"+OK\r\n", b"$1\r\n1\r\n"]), Proto::Resp2);
         assert_eq!(bare, b"+OK\r\n$1\r\n1\r\n".to_vec());
         let mut prefixed = Finish {
             prefix: b":7\r\n".to_vec(),
             ..Finish::default()
         };
         assert_eq!(
-            prefixed.answer(remote),
+            prefixed.answer(remote, Proto::Resp2),
             b":7\r\n+OK\r\n$1\r\n1\r\n".to_vec()
         );
     }

@@ -319,6 +319,9 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
         requirepass: std::sync::RwLock::new(cfg.requirepass.clone()),
         cfg,
         epoch: Instant::now(),
+        epoch_unix_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64),
         clients: AtomicUsize::new(0),
         maxclients,
         addr,

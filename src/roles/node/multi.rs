@@ -33,11 +33,13 @@
 //! computes while it holds cores.
 
 use super::core::Core;
-use super::hop::{combine, Hop, Query, Snapshot, TxMsg, TxOut, TxPart};
+use super::global::Global;
+use super::hop::{Hop, Query, Snapshot, TxMsg, TxOut, TxPart};
 use super::session::Session;
 use super::watch::Watch;
-use crate::cmd::table::Kind;
-use crate::cmd::{self, CmdError, Combine, Command, Global, Op, OpBatch};
+use crate::cmd::merge::{groups, merge};
+use crate::cmd::spec::ConnFn;
+use crate::cmd::{self, CmdError, Conn, Id, Merge, NodeCmd, OpBatch, Part, Run, Spec};
 use crate::ownership::shard_for;
 use crate::proto::{Proto, Reply};
 use std::rc::Rc;
@@ -120,14 +122,16 @@ async fn wait_until(mut ready: impl FnMut() -> bool) {
 
 /// Where the replies of one queued command come from.
 enum Plan<'a> {
-    /// Answered from its parse error, at its place in the array.
+    /// Answered from its error, at its place in the array.
     Error(CmdError),
-    /// A command that needs no shard (PING, CLIENT …), run at assembly.
-    Local(Command<'a>),
-    /// One op: part `part`, reply `i` of core `core`'s outcome.
+    /// A connection command (PING, CLIENT …), run at assembly.
+    Conn(ConnFn, &'a [&'a [u8]]),
+    /// UNWATCH inside the transaction.
+    Unwatch,
+    /// One command: part `part`, reply `i` of core `core`'s outcome.
     Key(usize, usize, usize),
     /// A split multi-key command: its parts, merged.
-    Split(Combine, Vec<(usize, usize, usize)>),
+    Split(Merge, Vec<(usize, usize, usize)>),
     /// A whole-node command: one snapshot part per core.
     Global(Global, Vec<(usize, usize)>),
 }
@@ -144,9 +148,9 @@ impl Shares {
         }
     }
 
-    /// Add `op` to its core's share; returns where its reply will be.
-    fn op(&mut self, n: usize, op: &Op<&[u8]>) -> (usize, usize, usize) {
-        let core = shard_for(op.key(), n);
+    /// Add command `id` with `args` to core `core`'s share; returns where
+    /// its reply will be.
+    fn op(&mut self, core: usize, id: Id, args: &[&[u8]]) -> (usize, usize, usize) {
         let parts = &mut self.parts[core];
         if !matches!(parts.last(), Some(TxPart::Ops(_))) {
             parts.push(TxPart::Ops(OpBatch::default()));
@@ -155,7 +159,7 @@ impl Shares {
         let Some(TxPart::Ops(batch)) = parts.last_mut() else {
             unreachable!("an ops part was just ensured")
         };
-        batch.push(op);
+        batch.push(id, args);
         (core, part, batch.len() - 1)
     }
 
@@ -184,11 +188,11 @@ pub async fn exec(core: &Rc<Core>, sess: &mut Session, q: Queued, out: &mut Vec<
     // EXEC ends the watch, whatever it answers.
     let watching = sess.watching.take();
     if q.dirty {
-        Reply::new(out, sess.proto).error(EXECABORT);
+        Reply::new(out, sess.client.proto).error(EXECABORT);
         return;
     }
     if watching.as_ref().is_some_and(|w| w.failed(core.now())) {
-        Reply::new(out, sess.proto).null_array();
+        Reply::new(out, sess.client.proto).null_array();
         return;
     }
     let args: Vec<Vec<&[u8]>> = q
@@ -197,50 +201,36 @@ pub async fn exec(core: &Rc<Core>, sess: &mut Session, q: Queued, out: &mut Vec<
         .map(|c| c.iter().map(|a| &a[..]).collect())
         .collect();
     let mut shares = Shares::new(core.n);
-    let plans: Vec<Plan<'_>> = args
-        .iter()
-        .map(|a| match cmd::parse(a, true) {
-            Err(e) => Plan::Error(e),
-            Ok((_, Command::Key(op))) => {
-                let (c, p, i) = shares.op(core.n, &op);
-                Plan::Key(c, p, i)
-            }
-            Ok((_, Command::Multi(comb, ops))) => {
-                Plan::Split(comb, ops.iter().map(|op| shares.op(core.n, op)).collect())
-            }
-            Ok((_, Command::Global(g))) => {
-                let q = if g == Global::Flush {
-                    Query::Flush
-                } else {
-                    Query::Snapshot
-                };
-                Plan::Global(g, shares.query(q))
-            }
-            Ok((_, other)) => Plan::Local(other),
-        })
-        .collect();
-    let proto = sess.proto;
+    let plans: Vec<Plan<'_>> = args.iter().map(|a| plan(core, &mut shares, a)).collect();
+    let proto = sess.client.proto;
     let Some(outcomes) = run_shares(core, shares, proto, watching.as_ref()).await else {
         Reply::new(out, proto).null_array();
         return;
     };
     let mut unavailable = Vec::new();
     Reply::new(&mut unavailable, proto).error("ERR shard unavailable (node shutting down)");
+    let part_at = |(c, p, i): (usize, usize, usize)| {
+        reply_at(&outcomes, c, p, i).unwrap_or((Part::Error, &unavailable))
+    };
     let mut w = Reply::new(out, proto);
     w.array(plans.len());
     for plan in plans {
         match plan {
-            Plan::Error(e) => w.error_bytes(&e.reply_bytes()),
-            Plan::Local(cmd) => sess.run_local(core, cmd, w.raw()),
+            Plan::Error(e) => cmd::fail(&mut w, e),
+            Plan::Conn(f, a) => {
+                let mut conn = Conn {
+                    client: &mut sess.client,
+                    server: &**core,
+                };
+                f(&mut conn, a, &mut w);
+            }
+            Plan::Unwatch => w.ok(),
             Plan::Key(c, p, i) => {
-                let r = reply_at(&outcomes, c, p, i).unwrap_or(&unavailable);
+                let r = part_at((c, p, i)).1;
                 w.raw().extend_from_slice(r);
             }
-            Plan::Split(comb, at) => {
-                let parts = at
-                    .iter()
-                    .map(|&(c, p, i)| reply_at(&outcomes, c, p, i).unwrap_or(&unavailable));
-                combine(comb, parts, at.len(), w.raw());
+            Plan::Split(how, at) => {
+                merge(how, at.iter().map(|&x| part_at(x)), at.len(), &mut w);
             }
             Plan::Global(g, at) => {
                 let snaps: Vec<Snapshot> = at
@@ -256,11 +246,56 @@ pub async fn exec(core: &Rc<Core>, sess: &mut Session, q: Queued, out: &mut Vec<
     }
 }
 
+/// Where one queued command's reply will come from, adding its work to
+/// the cores' shares.
+fn plan<'a>(core: &Core, shares: &mut Shares, a: &'a [&'a [u8]]) -> Plan<'a> {
+    let (id, spec) = match cmd::admit(a, true) {
+        Ok(x) => x,
+        Err(e) => return Plan::Error(e),
+    };
+    match spec.run {
+        Run::Shard(_) => match super::pipeline::owner(core, spec, a) {
+            Some(c) => {
+                let (c, p, i) = shares.op(c, id, a);
+                Plan::Key(c, p, i)
+            }
+            None => Plan::Error(CmdError::CrossCore),
+        },
+        Run::Split(_, how) => {
+            let step = spec.keys.step as usize;
+            let positions = spec.keys.range(a.len()).into_iter().flatten();
+            let at = groups(positions, step)
+                .map(|r| {
+                    let mut group = vec![a[0]];
+                    group.extend_from_slice(&a[r.clone()]);
+                    shares.op(shard_for(a[r.start], core.n), id, &group)
+                })
+                .collect();
+            Plan::Split(how, at)
+        }
+        Run::Conn(f) => Plan::Conn(f, a),
+        Run::Node(NodeCmd::Unwatch) => Plan::Unwatch,
+        Run::Node(n) => match Global::of(n, a) {
+            Ok(Some(g)) => {
+                let q = if g == Global::Flush {
+                    Query::Flush
+                } else {
+                    Query::Snapshot
+                };
+                Plan::Global(g, shares.query(q))
+            }
+            // MULTI, EXEC, DISCARD, WATCH and QUIT run at once, never queued.
+            Ok(None) => Plan::Error(CmdError::Syntax),
+            Err(e) => Plan::Error(e),
+        },
+    }
+}
+
 /// Reply `i` of part `part` of core `core`'s outcomes; `None` if that core
 /// went away (the node is stopping) before it answered.
-fn reply_at(outcomes: &[Vec<TxOut>], core: usize, part: usize, i: usize) -> Option<&[u8]> {
+fn reply_at(outcomes: &[Vec<TxOut>], core: usize, part: usize, i: usize) -> Option<(Part, &[u8])> {
     match outcomes[core].get(part) {
-        Some(TxOut::Replies(r)) if i < r.ends.len() => Some(r.get(i)),
+        Some(TxOut::Replies(r)) if i < r.ends.len() => Some(r.part(i)),
         _ => None,
     }
 }
@@ -298,9 +333,7 @@ async fn run_shares(
             let mut all = OpBatch::default();
             for part in std::mem::take(&mut parts[*only]) {
                 if let TxPart::Ops(ops) = part {
-                    for op in ops.iter() {
-                        all.push(&op);
-                    }
+                    all.extend(&ops);
                 }
             }
             let n = all.len();
@@ -396,10 +429,12 @@ async fn run_shares(
 /// Whether this request, while a transaction is queueing, is one that runs
 /// at once instead of being queued (Redis's list: EXEC, DISCARD, MULTI,
 /// WATCH, QUIT, RESET).
-pub fn runs_now(kind: Kind) -> bool {
+pub fn runs_now(spec: &Spec) -> bool {
     matches!(
-        kind,
-        Kind::Exec | Kind::Discard | Kind::Multi | Kind::Watch | Kind::Quit
+        spec.run,
+        Run::Node(
+            NodeCmd::Exec | NodeCmd::Discard | NodeCmd::Multi | NodeCmd::Watch | NodeCmd::Quit
+        )
     )
 }
 

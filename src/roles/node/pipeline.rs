@@ -10,10 +10,12 @@
 //! plan is flushed before they run, so they see every earlier write.
 
 use super::core::{bump, Core};
-use super::hop::{assemble, combine, Finish, Finished, Hop, Replies, Spare, Src, Step};
+use super::global::{self, Global};
+use super::hop::{assemble, Finish, Finished, Hop, Replies, Spare, Src, Step};
 use super::multi;
 use super::session::{self, Session};
-use crate::cmd::{self, Combine, Command, Op, OpBatch};
+use crate::cmd::merge::run_all;
+use crate::cmd::{self, Conn, Flags, Id, Merge, NodeCmd, OpBatch, Part, Run, Spec};
 use crate::ownership::shard_for;
 use crate::proto::{line, resp, Dialect, Proto, Reply};
 use futures_channel::oneshot;
@@ -122,25 +124,44 @@ impl Plan {
 
     /// Record a locally produced reply.
     fn local(&mut self, out: &mut Vec<u8>, f: impl FnOnce(&mut Vec<u8>)) {
+        self.local_part(out, |o| {
+            f(o);
+            Part::Reply
+        });
+    }
+
+    /// Record a locally produced reply that reported `f`'s [`Part`].
+    fn local_part(&mut self, out: &mut Vec<u8>, f: impl FnOnce(&mut Vec<u8>) -> Part) {
         if !self.active {
             f(out);
         } else {
-            f(&mut self.local.buf);
-            self.local.seal();
+            let part = f(&mut self.local.buf);
+            self.local.seal(part);
             self.steps
                 .push(Step::One(Src::Local(self.local.ends.len() as u32 - 1)));
         }
     }
 
-    fn push_op(&mut self, core: &Core, now: u64, proto: Proto, op: Op<&[u8]>, out: &mut Vec<u8>) {
-        let owner = shard_for(op.key(), core.n);
+    /// A command (or split command's part) on the keys of core `owner`:
+    /// run now if that is this core, else batched for it.
+    #[allow(clippy::too_many_arguments)]
+    fn push_op(
+        &mut self,
+        core: &Core,
+        now: u64,
+        proto: Proto,
+        owner: usize,
+        (id, spec): (Id, &'static Spec),
+        args: &[&[u8]],
+        out: &mut Vec<u8>,
+    ) {
         // A read-through GET on this core's own key waits in this core's
-        // batch (it may have to fetch); the ops on this core's keys that
-        // follow it join that batch instead of running ahead of it.
+        // batch (it may have to fetch); the commands on this core's keys
+        // that follow it join that batch instead of running ahead of it.
         let own_waiting = self.batches.get(core.id).is_some_and(|b| !b.is_empty());
-        if owner == core.id && !core.reads_through(&op) && !own_waiting {
-            self.local(out, |o| {
-                core.apply(&mut core.shard.borrow_mut(), op, now, proto, o)
+        if owner == core.id && !core.reads_through(spec) && !own_waiting {
+            self.local_part(out, |o| {
+                core.run(&mut core.shard.borrow_mut(), spec, args, now, proto, o)
             });
         } else {
             if self.batches.len() < core.n {
@@ -153,63 +174,62 @@ impl Plan {
             }
             self.steps
                 .push(Step::One(Src::Remote(owner as u16, batch.len() as u32)));
-            batch.push(&op);
+            batch.push(id, args);
         }
     }
 
-    fn push_multi(
+    /// A split command: its key groups run on their owners, merged here.
+    #[allow(clippy::too_many_arguments)]
+    fn push_split(
         &mut self,
         core: &Core,
         now: u64,
         proto: Proto,
-        comb: Combine,
-        ops: Vec<Op<&[u8]>>,
+        cmd: (Id, &'static Spec),
+        how: Merge,
+        args: &[&[u8]],
         out: &mut Vec<u8>,
     ) {
-        let mine: SmallVec<[bool; PREFETCH_MAX]> = ops
-            .iter()
-            .map(|op| shard_for(op.key(), core.n) == core.id)
-            .collect();
-        let all_local = ops
-            .iter()
-            .zip(&mine)
-            .all(|(op, &m)| m && !core.reads_through(op));
-        if ops.len() > 1 {
+        let spec = cmd.1;
+        let step = spec.keys.step as usize;
+        let positions = || spec.keys.range(args.len()).into_iter().flatten();
+        let owners: SmallVec<[usize; PREFETCH_MAX]> =
+            positions().map(|p| shard_for(args[p], core.n)).collect();
+        let all_local = owners.iter().all(|&o| o == core.id) && !core.reads_through(spec);
+        if owners.len() > 1 {
             // The keys of one MSET/MGET/DEL are independent lookups: start
             // all their cache misses before running the first.
             let shard = core.shard.borrow();
-            let hashes: SmallVec<[u64; PREFETCH_MAX]> = ops
-                .iter()
-                .zip(&mine)
-                .filter(|(_, &m)| m)
+            let hashes: SmallVec<[u64; PREFETCH_MAX]> = positions()
+                .zip(&owners)
+                .filter(|(_, &o)| o == core.id)
                 .take(PREFETCH_MAX)
-                .map(|(op, _)| shard.hash_of(op.key()))
+                .map(|(p, _)| shard.hash_of(args[p]))
                 .collect();
             shard.prefetch(&hashes);
         }
         if all_local && !self.active {
             // Fast path: run now and merge straight into the output.
-            let mut parts = Replies::default();
-            {
-                let mut shard = core.shard.borrow_mut();
-                for op in ops {
-                    core.apply(&mut shard, op, now, proto, &mut parts.buf);
-                    parts.seal();
-                }
-            }
-            combine(
-                comb,
-                (0..parts.ends.len()).map(|i| parts.get(i)),
-                parts.ends.len(),
-                out,
+            let mut shard = core.shard.borrow_mut();
+            run_all(
+                args,
+                positions(),
+                step,
+                how,
+                |group, buf| core.run(&mut shard, spec, group, now, proto, buf),
+                &mut Reply::new(out, proto),
             );
             return;
         }
         // Switch to plan mode so local parts are kept aside in order.
         self.activate();
-        self.steps.push(Step::Group(comb, ops.len() as u32));
-        for op in ops {
-            self.push_op(core, now, proto, op, out);
+        self.steps.push(Step::Group(how, owners.len() as u32));
+        let mut group: SmallVec<[&[u8]; 3]> = SmallVec::new();
+        for (p, owner) in positions().zip(owners) {
+            group.clear();
+            group.push(args[0]);
+            group.extend_from_slice(&args[p..p + step]);
+            self.push_op(core, now, proto, owner, cmd, &group, out);
         }
     }
 
@@ -319,16 +339,16 @@ impl Plan {
             remote[owner] = rx.await.ok();
         }
         let unavailable = unavailable_reply(proto);
-        let resolve = |src: Src| -> &[u8] {
+        let resolve = |src: Src| -> (Part, &[u8]) {
             match src {
-                Src::Local(i) => self.local.get(i as usize),
+                Src::Local(i) => self.local.part(i as usize),
                 Src::Remote(c, i) => match &remote[c as usize] {
-                    Some(r) => r.get(i as usize),
-                    None => &unavailable,
+                    Some(r) => r.part(i as usize),
+                    None => (Part::Error, &unavailable),
                 },
             }
         };
-        assemble(&self.steps, resolve, out);
+        assemble(&self.steps, resolve, proto, out);
         self.steps.clear();
         self.local.clear();
         self.active = false;
@@ -404,26 +424,35 @@ pub async fn process(
             Ok(None) => break,
             Ok(Some(x)) => x,
             Err(e) => {
-                plan.flush(core, sess.proto, out).await;
-                Reply::new(out, sess.proto).error(&e.reply_text());
+                plan.flush(core, sess.client.proto, out).await;
+                Reply::new(out, sess.client.proto).error(&e.reply_text());
                 sess.args = parsed_args;
                 return (input.len(), After::Close);
             }
         };
-        let args: SmallVec<[&[u8]; 8]> = parsed_args.iter(rest).collect();
+        let raw: SmallVec<[&[u8]; 8]> = parsed_args.iter(rest).collect();
         pos += n;
-        let proto = sess.proto;
-        let parsed = match line_op {
+        let proto = sess.client.proto;
+        let args = match line_op {
             Err(e) => {
                 plan.local(out, |o| Reply::new(o, proto).error(&e.to_string()));
                 continue;
             }
             // Seed 000's protocol has no AUTH: with a password set, its
             // connections can only be refused.
-            Ok(Some(_)) if !sess.authenticated => Err(cmd::CmdError::NoAuth),
-            Ok(Some(op)) => Ok(session::line_command(op, &args)),
-            Ok(None) if args.is_empty() => continue,
-            Ok(None) if sess.multi.is_some() => match cmd::admit(&args, sess.authenticated) {
+            Ok(Some(_)) if !sess.client.authenticated => {
+                plan.local(out, |o| {
+                    cmd::fail(&mut Reply::new(o, proto), cmd::CmdError::NoAuth)
+                });
+                continue;
+            }
+            Ok(Some(op)) => session::line_args(op, raw),
+            Ok(None) if raw.is_empty() => continue,
+            Ok(None) => raw,
+        };
+        let admitted = cmd::admit(&args, sess.client.authenticated);
+        if sess.multi.is_some() {
+            match &admitted {
                 // A refused EXEC ends the transaction at once, as Redis's
                 // `execCommandAbort` does.
                 Err(e) if args[0].eq_ignore_ascii_case(b"exec") => {
@@ -438,115 +467,156 @@ pub async fn process(
                     continue;
                 }
                 // Refused before it could be queued: EXEC will abort.
-                Err(e) => {
+                Err(_) => {
                     if let Some(q) = &mut sess.multi {
                         q.flag();
                     }
-                    Err(e)
                 }
-                Ok(spec) if multi::runs_now(spec.kind) => cmd::parse(&args, sess.authenticated),
-                Ok(spec) => {
-                    bump(&core.counters.commands[spec.kind as usize]);
+                Ok((_, spec)) if multi::runs_now(spec) => {}
+                Ok((id, _)) => {
+                    bump(&core.counters.commands[*id as usize]);
                     if let Some(q) = &mut sess.multi {
                         q.push(&args);
                     }
                     plan.local(out, |o| Reply::new(o, proto).simple("QUEUED"));
                     continue;
                 }
-            },
-            Ok(None) => cmd::parse(&args, sess.authenticated),
-        };
-        let cmd = match parsed {
-            Ok((kind, cmd)) => {
-                bump(&core.counters.commands[kind as usize]);
-                cmd
             }
+        }
+        let (id, spec) = match admitted {
+            Ok(x) => x,
             Err(e) => {
-                plan.local(out, |o| Reply::new(o, proto).error_bytes(&e.reply_bytes()));
+                plan.local(out, |o| cmd::fail(&mut Reply::new(o, proto), e));
                 continue;
             }
         };
-        match cmd {
-            Command::Key(op) => plan.push_op(core, now, proto, op, out),
-            Command::Multi(comb, ops) => {
-                let first = ops.first().map(|op| shard_for(op.key(), core.n));
-                let spans = ops
-                    .iter()
-                    .any(|op| Some(shard_for(op.key(), core.n)) != first);
+        bump(&core.counters.commands[id as usize]);
+        match spec.run {
+            Run::Shard(_) => match owner(core, spec, &args) {
+                Some(owner) => plan.push_op(core, now, proto, owner, (id, spec), &args, out),
+                None => plan.local(out, |o| {
+                    cmd::fail(&mut Reply::new(o, proto), cmd::CmdError::CrossCore)
+                }),
+            },
+            Run::Split(_, how) => {
+                let mut keys = spec.keys.range(args.len()).into_iter().flatten();
+                let first = keys.next().map(|p| shard_for(args[p], core.n));
+                let spans = keys.any(|p| Some(shard_for(args[p], core.n)) != first);
                 if spans && plan.spanning.is_none() {
                     plan.spanning = Some(multi::enter_spanning(core).await);
                 }
-                plan.push_multi(core, now, proto, comb, ops, out)
+                plan.push_split(core, now, proto, (id, spec), how, &args, out)
             }
-            Command::TxMulti => plan.local(out, |o| {
-                let mut w = Reply::new(o, proto);
-                if sess.multi.is_some() {
-                    w.error("ERR MULTI calls can not be nested");
-                } else {
-                    sess.multi = Some(multi::Queued::default());
-                    w.ok();
-                }
-            }),
-            Command::TxDiscard => plan.local(out, |o| {
-                let mut w = Reply::new(o, proto);
-                if sess.multi.take().is_some() {
-                    sess.watching = None;
-                    w.ok();
-                } else {
-                    w.error("ERR DISCARD without MULTI");
-                }
-            }),
-            Command::Watch(keys) => {
-                if sess.multi.is_some() {
-                    plan.local(out, |o| {
-                        Reply::new(o, proto).error("ERR WATCH inside MULTI is not allowed");
-                    });
-                } else {
-                    // The watch starts after this read's earlier requests.
+            Run::Conn(f) => {
+                let mut run = |o: &mut Vec<u8>| {
+                    let mut conn = Conn {
+                        client: &mut sess.client,
+                        server: &**core,
+                    };
+                    f(&mut conn, &args, &mut Reply::new(o, proto));
+                };
+                if spec.flags.has(Flags::BARRIER) {
+                    // Replies already planned were encoded in the protocol
+                    // they were asked in, and ran under the credentials in
+                    // force: a switch of either applies from the next request.
                     plan.flush(core, proto, out).await;
-                    multi::watch(core, sess, &keys).await;
-                    Reply::new(out, proto).ok();
+                    run(out);
+                } else {
+                    plan.local(out, run);
                 }
             }
-            Command::Unwatch => plan.local(out, |o| {
-                sess.watching = None;
-                Reply::new(o, proto).ok();
-            }),
-            Command::TxExec => match sess.multi.take() {
-                None => plan.local(out, |o| {
-                    Reply::new(o, proto).error("ERR EXEC without MULTI");
-                }),
-                Some(q) => {
-                    // Everything before EXEC in this read has run first.
-                    plan.flush(core, proto, out).await;
-                    multi::exec(core, sess, q, out).await;
-                }
-            },
-            Command::Global(g) => {
-                plan.flush(core, proto, out).await;
-                super::global::run(core, g, proto, out).await;
-            }
-            Command::Quit => {
+            Run::Node(NodeCmd::Quit) => {
                 plan.local(out, |o| Reply::new(o, proto).ok());
                 plan.flush(core, proto, out).await;
                 drop(args);
                 sess.args = parsed_args;
                 return (pos, After::Close);
             }
-            cmd @ (Command::Hello { .. } | Command::Auth { .. } | Command::ConfigSet(_)) => {
-                // Replies already planned were encoded in the protocol they
-                // were asked in, and ran under the credentials in force:
-                // a switch of either applies from the next request.
-                plan.flush(core, proto, out).await;
-                sess.run_local(core, cmd, out);
-            }
-            other => plan.local(out, |o| sess.run_local(core, other, o)),
+            Run::Node(node) => run_node(core, sess, plan, node, &args, proto, out).await,
         }
     }
-    sess.pending = plan.delegate(core, sess.proto, fd, out);
-    plan.flush(core, sess.proto, out).await;
+    sess.pending = plan.delegate(core, sess.client.proto, fd, out);
+    plan.flush(core, sess.client.proto, out).await;
     sess.args = parsed_args;
     (pos, After::Continue)
+}
+
+/// The core that owns every key of a shard command; this core for a
+/// command without keys; `None` when its keys live on different cores.
+pub(super) fn owner(core: &Core, spec: &Spec, args: &[&[u8]]) -> Option<usize> {
+    let mut keys = spec.keys.range(args.len()).into_iter().flatten();
+    let Some(first) = keys.next() else {
+        return Some(core.id);
+    };
+    let owner = shard_for(args[first], core.n);
+    keys.all(|p| shard_for(args[p], core.n) == owner)
+        .then_some(owner)
+}
+
+/// A command the node coordinates: transactions and whole-node commands.
+async fn run_node(
+    core: &Rc<Core>,
+    sess: &mut Session,
+    plan: &mut Plan,
+    node: NodeCmd,
+    args: &[&[u8]],
+    proto: Proto,
+    out: &mut Vec<u8>,
+) {
+    match node {
+        NodeCmd::Multi => plan.local(out, |o| {
+            let mut w = Reply::new(o, proto);
+            if sess.multi.is_some() {
+                w.error("ERR MULTI calls can not be nested");
+            } else {
+                sess.multi = Some(multi::Queued::default());
+                w.ok();
+            }
+        }),
+        NodeCmd::Discard => plan.local(out, |o| {
+            let mut w = Reply::new(o, proto);
+            if sess.multi.take().is_some() {
+                sess.watching = None;
+                w.ok();
+            } else {
+                w.error("ERR DISCARD without MULTI");
+            }
+        }),
+        NodeCmd::Watch if sess.multi.is_some() => plan.local(out, |o| {
+            Reply::new(o, proto).error("ERR WATCH inside MULTI is not allowed");
+        }),
+        NodeCmd::Watch => {
+            // The watch starts after this read's earlier requests.
+            plan.flush(core, proto, out).await;
+            multi::watch(core, sess, &args[1..]).await;
+            Reply::new(out, proto).ok();
+        }
+        NodeCmd::Unwatch => plan.local(out, |o| {
+            sess.watching = None;
+            Reply::new(o, proto).ok();
+        }),
+        NodeCmd::Exec => match sess.multi.take() {
+            None => plan.local(out, |o| {
+                Reply::new(o, proto).error("ERR EXEC without MULTI");
+            }),
+            Some(q) => {
+                // Everything before EXEC in this read has run first.
+                plan.flush(core, proto, out).await;
+                multi::exec(core, sess, q, out).await;
+            }
+        },
+        NodeCmd::Quit => unreachable!("QUIT ends the read in `process`"),
+        NodeCmd::DbSize | NodeCmd::Flush | NodeCmd::Info | NodeCmd::Metrics => {
+            match Global::of(node, args) {
+                Ok(Some(g)) => {
+                    plan.flush(core, proto, out).await;
+                    global::run(core, g, proto, out).await;
+                }
+                Ok(None) => unreachable!("every whole-node command has a Global"),
+                Err(e) => plan.local(out, |o| cmd::fail(&mut Reply::new(o, proto), e)),
+            }
+        }
+    }
 }
 
 /// Requests of one read whose keys [`prefetch_keys`] looks at.

@@ -44,11 +44,6 @@ impl Registry {
         self.keys.is_empty()
     }
 
-    /// Whether `key` is watched.
-    pub fn watches(&self, key: &[u8]) -> bool {
-        self.keys.contains_key(key)
-    }
-
     /// Register `watch` on `key`, dropping registrations whose connection
     /// has let go of its watch.
     pub fn add(&mut self, key: &[u8], watch: &Arc<Watch>) {
@@ -89,7 +84,7 @@ mod tests {
         assert!(!a.dirty() && !b.dirty());
         r.touch(b"k");
         assert!(a.dirty() && b.dirty());
-        assert!(!r.watches(b"k") && r.watches(b"other"));
+        assert!(!r.keys.contains_key(&b"k"[..]) && r.keys.contains_key(&b"other"[..]));
         // A connection that let go of its watch leaves nothing behind.
         drop(b);
         let c = Arc::new(Watch::default());

@@ -1,0 +1,83 @@
+//! What connection commands (HELLO, AUTH, CLIENT, CONFIG …) work with: the
+//! connection's own state, and the server behind a small trait, so their
+//! handlers live in this layer and the node only implements [`Server`].
+
+use crate::proto::Proto;
+
+/// One connection's state that commands read and change.
+#[derive(Debug)]
+pub struct Client {
+    /// CLIENT ID.
+    pub id: u64,
+    /// CLIENT SETNAME / HELLO SETNAME.
+    pub name: Option<Vec<u8>>,
+    /// How replies are encoded: RESP2 until `HELLO 3`, the line protocol
+    /// for a connection that speaks it.
+    pub proto: Proto,
+    /// Whether the client may run commands: always without a password,
+    /// after AUTH (or HELLO … AUTH) with one.
+    pub authenticated: bool,
+    /// CLIENT SETINFO LIB-NAME.
+    pub lib_name: Option<Vec<u8>>,
+    /// CLIENT SETINFO LIB-VER.
+    pub lib_ver: Option<Vec<u8>>,
+}
+
+impl Client {
+    /// A new connection's state; it starts authenticated unless a password
+    /// is set.
+    pub fn new(id: u64, authenticated: bool) -> Self {
+        Client {
+            id,
+            name: None,
+            proto: Proto::Resp2,
+            authenticated,
+            lib_name: None,
+            lib_ver: None,
+        }
+    }
+}
+
+/// A failed `CONFIG SET`, with Redis's text.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// No such setting.
+    #[error("ERR Unknown option or number of arguments for CONFIG SET - '{0}'")]
+    Unknown(String),
+    /// A setting this node has but cannot change while it runs.
+    #[error("ERR CONFIG SET {0} is not supported by this node (yet)")]
+    Fixed(String),
+    /// A value the setting does not take.
+    #[error("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}")]
+    Invalid {
+        /// The setting.
+        name: String,
+        /// Why, as Redis words it.
+        why: String,
+    },
+}
+
+/// The server, as connection commands see it.
+pub trait Server {
+    /// The password clients must AUTH with, if any.
+    fn password(&self) -> Option<Vec<u8>>;
+    /// Every setting CONFIG GET shows, with its value now.
+    fn settings(&self) -> Vec<(&'static str, String)>;
+    /// Change settings, all or none (CONFIG SET).
+    ///
+    /// # Errors
+    /// The first pair that cannot be applied.
+    fn configure(&self, pairs: &[(&[u8], &[u8])]) -> Result<(), ConfigError>;
+    /// Unix time now, in microseconds (TIME).
+    fn unix_us(&self) -> u64;
+    /// NODESTAT's line: the LB's cheap load probe.
+    fn nodestat(&self) -> String;
+}
+
+/// A connection command's view: the connection and the server.
+pub struct Conn<'a> {
+    /// The connection.
+    pub client: &'a mut Client,
+    /// The server.
+    pub server: &'a dyn Server,
+}

@@ -1,0 +1,697 @@
+//! Connection and server commands answered on the connection's own core:
+//! PING, ECHO, SELECT, HELLO, AUTH, CLIENT, CONFIG, COMMAND, TIME.
+
+use super::client::{Conn, Server};
+use super::error::{show, CmdError};
+use super::spec::{Flags, Keys, Run, Spec};
+use super::{fail, int, table};
+use crate::proto::{Proto, Reply};
+use crate::store::glob_match;
+
+/// Flags of a command allowed before AUTH.
+const NO_AUTH: Flags = Flags::NOSCRIPT
+    .with(Flags::LOADING)
+    .with(Flags::STALE)
+    .with(Flags::FAST)
+    .with(Flags::NO_AUTH)
+    .with(Flags::ALLOW_BUSY);
+/// Flags of the introspection commands.
+const INTRO: Flags = Flags::LOADING.with(Flags::STALE);
+
+const CLIENT: &[Spec] = &[
+    Spec::new(
+        "client|id",
+        2,
+        INTRO.with(Flags::NOSCRIPT),
+        Keys::NONE,
+        Run::Conn(client_id),
+    ),
+    Spec::new(
+        "client|getname",
+        2,
+        INTRO.with(Flags::NOSCRIPT),
+        Keys::NONE,
+        Run::Conn(client_getname),
+    ),
+    Spec::new(
+        "client|setname",
+        3,
+        INTRO.with(Flags::NOSCRIPT),
+        Keys::NONE,
+        Run::Conn(client_setname),
+    ),
+    // Redis 7.2's; current clients send it on connect.
+    Spec::new(
+        "client|setinfo",
+        4,
+        INTRO.with(Flags::NOSCRIPT),
+        Keys::NONE,
+        Run::Conn(client_setinfo),
+    ),
+    Spec::new(
+        "client|no-evict",
+        3,
+        INTRO.with(Flags::ADMIN).with(Flags::NOSCRIPT),
+        Keys::NONE,
+        Run::Conn(client_switch),
+    ),
+    Spec::new(
+        "client|no-touch",
+        3,
+        INTRO.with(Flags::NOSCRIPT),
+        Keys::NONE,
+        Run::Conn(client_switch),
+    ),
+    Spec::new("client|help", 2, INTRO, Keys::NONE, Run::Conn(client_help)),
+];
+
+const CONFIG: &[Spec] = &[
+    Spec::new(
+        "config|get",
+        -3,
+        INTRO.with(Flags::ADMIN).with(Flags::NOSCRIPT),
+        Keys::NONE,
+        Run::Conn(config_get),
+    ),
+    Spec::new(
+        "config|set",
+        -4,
+        INTRO
+            .with(Flags::ADMIN)
+            .with(Flags::NOSCRIPT)
+            .with(Flags::BARRIER),
+        Keys::NONE,
+        Run::Conn(config_set),
+    ),
+    Spec::new("config|help", 2, INTRO, Keys::NONE, Run::Conn(config_help)),
+];
+
+const COMMAND: &[Spec] = &[
+    Spec::new(
+        "command|count",
+        2,
+        INTRO,
+        Keys::NONE,
+        Run::Conn(command_count),
+    ),
+    Spec::new(
+        "command|info",
+        -2,
+        INTRO,
+        Keys::NONE,
+        Run::Conn(command_info),
+    ),
+    Spec::new(
+        "command|docs",
+        -2,
+        INTRO,
+        Keys::NONE,
+        Run::Conn(command_docs),
+    ),
+    Spec::new(
+        "command|list",
+        -2,
+        INTRO,
+        Keys::NONE,
+        Run::Conn(command_list),
+    ),
+    Spec::new(
+        "command|getkeys",
+        -3,
+        INTRO,
+        Keys::NONE,
+        Run::Conn(command_getkeys),
+    ),
+    Spec::new(
+        "command|help",
+        2,
+        INTRO,
+        Keys::NONE,
+        Run::Conn(command_help),
+    ),
+];
+
+/// The server family.
+pub const COMMANDS: &[Spec] = &[
+    Spec::new("ping", -1, Flags::FAST, Keys::NONE, Run::Conn(ping)),
+    Spec::new("echo", 2, Flags::FAST, Keys::NONE, Run::Conn(echo)),
+    Spec::new(
+        "select",
+        2,
+        INTRO.with(Flags::FAST),
+        Keys::NONE,
+        Run::Conn(select),
+    ),
+    Spec::new(
+        "time",
+        1,
+        INTRO.with(Flags::FAST),
+        Keys::NONE,
+        Run::Conn(time),
+    ),
+    Spec::new(
+        "hello",
+        -1,
+        NO_AUTH.with(Flags::BARRIER),
+        Keys::NONE,
+        Run::Conn(hello),
+    ),
+    Spec::new(
+        "auth",
+        -2,
+        NO_AUTH.with(Flags::BARRIER),
+        Keys::NONE,
+        Run::Conn(auth),
+    ),
+    // The LB's probe: it reveals only load figures (issue 12 gives it its
+    // own authentication).
+    Spec::new("nodestat", 1, NO_AUTH, Keys::NONE, Run::Conn(nodestat)),
+    Spec::container("client", -2, Flags::NONE, Run::Conn(no_sub), CLIENT),
+    Spec::container("config", -2, Flags::NONE, Run::Conn(no_sub), CONFIG),
+    Spec::container("command", -1, INTRO, Run::Conn(command_all), COMMAND),
+];
+
+/// A container's own handler where it needs a subcommand: never reached,
+/// since its arity makes one required and lookup resolves it.
+pub fn no_sub(_: &mut Conn<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
+    fail(
+        w,
+        CmdError::Arity(table::lookup(args[0]).map_or("", |(_, s)| s.name)),
+    );
+}
+
+/// `<CMD> HELP`: Redis's text, keeping the subcommands this node has.
+pub fn help(w: &mut Reply<'_>, container: &str, lines: &[&str]) {
+    let mut keep = true;
+    let kept: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|line| {
+            if !line.starts_with(' ') {
+                let word = line.split(' ').next().unwrap_or("").to_ascii_lowercase();
+                keep = word.starts_with('(')
+                    || table::lookup(format!("{container}|{word}").as_bytes()).is_some();
+            }
+            keep
+        })
+        .collect();
+    w.array(kept.len() + 1);
+    w.simple(&format!(
+        "{} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        container.to_ascii_uppercase()
+    ));
+    for line in kept {
+        w.simple(line);
+    }
+}
+
+fn ping(_: &mut Conn<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
+    match args {
+        [_] => w.simple("PONG"),
+        [_, m] => w.bulk(m),
+        _ => fail(w, CmdError::Arity("ping")),
+    }
+}
+
+fn echo(_: &mut Conn<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
+    w.bulk(args[1]);
+}
+
+fn select(_: &mut Conn<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
+    match int(args[1]) {
+        Ok(0) => w.ok(),
+        Ok(_) => fail(w, CmdError::DbIndex),
+        Err(e) => fail(w, e),
+    }
+}
+
+fn time(c: &mut Conn<'_>, _: &[&[u8]], w: &mut Reply<'_>) {
+    let us = c.server.unix_us();
+    w.array(2);
+    w.bulk(itoa::Buffer::new().format(us / 1_000_000).as_bytes());
+    w.bulk(itoa::Buffer::new().format(us % 1_000_000).as_bytes());
+}
+
+fn nodestat(c: &mut Conn<'_>, _: &[&[u8]], w: &mut Reply<'_>) {
+    w.bulk(c.server.nodestat().as_bytes());
+}
+
+/// Redis's reply to a failed AUTH.
+const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+
+/// Compare a secret with a guess in time that depends only on the guess's
+/// length, so timing tells an attacker nothing about how much of it was
+/// right (or how long the secret is beyond what they sent).
+fn same_secret(secret: &[u8], guess: &[u8]) -> bool {
+    if secret.is_empty() {
+        return guess.is_empty();
+    }
+    let mut diff = (secret.len() != guess.len()) as u8;
+    for (i, &g) in guess.iter().enumerate() {
+        diff |= secret[i % secret.len()] ^ g;
+    }
+    // Keep the optimiser from turning the fold into an early exit.
+    std::hint::black_box(diff) == 0
+}
+
+/// Check `user`/`pass` as Redis's default user would, the only user there
+/// is: with no password set it has `nopass` (any password opens it), else
+/// the password must match. Marks the connection authenticated on
+/// success; a failure leaves it as it was, as in Redis.
+fn authenticate(c: &mut Conn<'_>, user: &[u8], pass: &[u8]) -> bool {
+    let ok = user == b"default"
+        && c.server
+            .password()
+            .is_none_or(|want| same_secret(&want, pass));
+    if ok {
+        c.client.authenticated = true;
+    }
+    ok
+}
+
+fn auth(c: &mut Conn<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
+    let (user, pass) = match args {
+        [_, pass] => (None, *pass),
+        [_, user, pass] => (Some(*user), *pass),
+        _ => return fail(w, CmdError::Syntax),
+    };
+    if user.is_none() && c.server.password().is_none() {
+        // Redis keeps this error for the old one-argument form.
+        w.error(
+            "ERR AUTH <password> called without any password configured for the default \
+             user. Are you sure your configuration is correct?",
+        );
+    } else if authenticate(c, user.unwrap_or(b"default"), pass) {
+        w.ok();
+    } else {
+        w.error(WRONGPASS);
+    }
+}
+
+/// Client names may hold only printable ASCII other than space.
+fn valid_name(name: &[u8]) -> bool {
+    name.iter().all(|&b| (b'!'..=b'~').contains(&b))
+}
+
+/// HELLO [protover [AUTH user pass] [SETNAME name]]: arguments checked in
+/// Redis's order (the version, then each option, SETNAME's name as it
+/// goes); then authenticate if asked, set the name, switch protocol, and
+/// answer Redis 7's map in the protocol switched to.
+fn hello(c: &mut Conn<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
+    let rest = &args[1..];
+    let (version, opts) = match rest.split_first() {
+        None => (None, rest),
+        Some((v, opts)) => match crate::store::parse_i64(v) {
+            None => return fail(w, CmdError::HelloVersion),
+            Some(v) if !(2..=3).contains(&v) => return fail(w, CmdError::NoProto),
+            Some(v) => (Some(v), opts),
+        },
+    };
+    let (mut login, mut setname) = (None, None);
+    let mut j = 0;
+    while j < opts.len() {
+        let (opt, more) = (opts[j], opts.len() - 1 - j);
+        if opt.eq_ignore_ascii_case(b"auth") && more >= 2 {
+            login = Some((opts[j + 1], opts[j + 2]));
+            j += 3;
+        } else if opt.eq_ignore_ascii_case(b"setname") && more >= 1 {
+            if !valid_name(opts[j + 1]) {
+                return fail(w, CmdError::ClientName);
+            }
+            setname = Some(opts[j + 1]);
+            j += 2;
+        } else {
+            return fail(w, CmdError::HelloOption(show(opt)));
+        }
+    }
+    if let Some((user, pass)) = login {
+        if !authenticate(c, user, pass) {
+            return w.error(WRONGPASS);
+        }
+    }
+    if !c.client.authenticated {
+        return w.error(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the \
+             HELLO AUTH <user> <pass> option can be used to authenticate the client and select \
+             the RESP protocol version at the same time",
+        );
+    }
+    if let Some(name) = setname {
+        c.client.name = (!name.is_empty()).then(|| name.to_vec());
+    }
+    match version {
+        Some(3) => c.client.proto = Proto::Resp3,
+        Some(_) => c.client.proto = Proto::Resp2,
+        None => {}
+    }
+    let mut w = Reply::new(w.raw(), c.client.proto);
+    w.map(7);
+    w.bulk(b"server");
+    w.bulk(b"redis");
+    w.bulk(b"version");
+    w.bulk(REDIS_VERSION.as_bytes());
+    w.bulk(b"proto");
+    w.int(c.client.proto.version());
+    w.bulk(b"id");
+    w.int(c.client.id as i64);
+    w.bulk(b"mode");
+    w.bulk(b"standalone");
+    w.bulk(b"role");
+    w.bulk(b"master");
+    w.bulk(b"modules");
+    w.array(0);
+}
+
+/// The Redis version the node reports (INFO, HELLO): the one whose
+/// commands and replies it follows.
+pub const REDIS_VERSION: &str = "7.0.15";
+
+fn client_id(c: &mut Conn<'_>, _: &[&[u8]], w: &mut Reply<'_>) {
+    w.int(c.client.id as i64);
+}
+
+fn client_getname(c: &mut Conn<'_>, _: &[&[u8]], w: &mut Reply<'_>) {
+    match &c.client.name {
+        Some(n) => w.bulk(n),
+        None => w.nil(),
+    }
+}
+
+fn client_setname(c: &mut Conn<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
+    if !valid_name(args[2]) {
+        return fail(w, CmdError::ClientName);
+    }
+    c.client.name = (!args[2].is_empty()).then(|| args[2].to_vec());
+    w.ok();
+}
+
+/// CLIENT SETINFO LIB-NAME|LIB-VER value, as Redis 7.2 checks it.
+fn client_setinfo(c: &mut Conn<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
+    let (attr, value) = (args[2], args[3]);
+    let slot = if attr.eq_ignore_ascii_case(b"lib-name") {
+        &mut c.client.lib_name
+    } else if attr.eq_ignore_ascii_case(b"lib-ver") {
+        &mut c.client.lib_ver
+    } else {
+        return w.error(&format!("ERR Unrecognized option '{}'", show(attr)));
+    };
+    if !valid_name(value) {
+        return w.error(&format!(
+            "ERR {} cannot contain spaces, newlines or special characters.",
+            show(attr)
+        ));
+    }
+    *slot = (!value.is_empty()).then(|| value.to_vec());
+    w.ok();
+}
+
+/// CLIENT NO-EVICT / NO-TOUCH ON|OFF. This node never evicts a client for
+/// its memory and has no per-client touch mode, so both only check their
+/// argument.
+fn client_switch(_: &mut Conn<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
+    if args[2].eq_ignore_ascii_case(b"on") || args[2].eq_ignore_ascii_case(b"off") {
+        w.ok();
+    } else {
+        fail(w, CmdError::Syntax);
+    }
+}
+
+fn client_help(_: &mut Conn<'_>, _: &[&[u8]], w: &mut Reply<'_>) {
+    help(w, "client", super::help::CLIENT);
+}
+
+fn config_help(_: &mut Conn<'_>, _: &[&[u8]], w: &mut Reply<'_>) {
+    help(w, "config", super::help::CONFIG);
+}
+
+fn command_help(_: &mut Conn<'_>, _: &[&[u8]], w: &mut Reply<'_>) {
+    help(w, "command", super::help::COMMAND);
+}
+
+/// CONFIG GET pattern [pattern ...]: each setting once, matched by glob
+/// (case-insensitively, as Redis matches).
+fn config_get(c: &mut Conn<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
+    let all = c.server.settings();
+    let matched: Vec<_> = all
+        .iter()
+        .filter(|(k, _)| args[2..].iter().any(|p| glob_match(p, k.as_bytes(), true)))
+        .collect();
+    w.map(matched.len());
+    for (k, v) in matched {
+        w.bulk(k.as_bytes());
+        w.bulk(v.as_bytes());
+    }
+}
+
+/// CONFIG SET parameter value [parameter value ...]: all or none.
+fn config_set(c: &mut Conn<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
+    let pairs = &args[2..];
+    if !pairs.len().is_multiple_of(2) {
+        return fail(w, CmdError::Arity("config|set"));
+    }
+    let pairs: Vec<(&[u8], &[u8])> = pairs.chunks_exact(2).map(|p| (p[0], p[1])).collect();
+    match c.server.configure(&pairs) {
+        Ok(()) => w.ok(),
+        Err(e) => w.error(&e.to_string()),
+    }
+}
+
+/// Top-level commands (subcommands are listed inside their container).
+fn top_level() -> impl Iterator<Item = &'static Spec> {
+    table::all()
+        .iter()
+        .copied()
+        .filter(|s| !s.name.contains('|'))
+}
+
+fn command_all(_: &mut Conn<'_>, _: &[&[u8]], w: &mut Reply<'_>) {
+    let specs: Vec<_> = top_level().collect();
+    w.array(specs.len());
+    for s in specs {
+        info_entry(s, w);
+    }
+}
+
+fn command_count(_: &mut Conn<'_>, _: &[&[u8]], w: &mut Reply<'_>) {
+    w.int(top_level().count() as i64);
+}
+
+/// COMMAND INFO [name ...]: every command without names; a null for an
+/// unknown name.
+fn command_info(c: &mut Conn<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
+    if args.len() == 2 {
+        return command_all(c, args, w);
+    }
+    w.array(args.len() - 2);
+    for name in &args[2..] {
+        match table::lookup(name) {
+            Some((_, s)) => info_entry(s, w),
+            None => w.nil(),
+        }
+    }
+}
+
+/// One command's entry: Redis 7's ten fields, subcommands nested.
+fn info_entry(s: &Spec, w: &mut Reply<'_>) {
+    w.array(10);
+    w.bulk(s.name.as_bytes());
+    w.int(i64::from(s.arity));
+    let flags: Vec<_> = s.flags.names().collect();
+    w.set(flags.len());
+    for f in flags {
+        w.simple(f);
+    }
+    w.int(i64::from(s.keys.first));
+    w.int(i64::from(s.keys.last));
+    w.int(i64::from(s.keys.step));
+    // ACL categories, tips, key specs: none.
+    w.set(0);
+    w.set(0);
+    w.array(0);
+    w.array(s.subs.len());
+    for sub in s.subs {
+        info_entry(sub, w);
+    }
+}
+
+/// COMMAND DOCS: an empty map, which redis-cli accepts (this node has no
+/// per-command documentation to give).
+fn command_docs(_: &mut Conn<'_>, _: &[&[u8]], w: &mut Reply<'_>) {
+    w.map(0);
+}
+
+/// COMMAND LIST [FILTERBY PATTERN p]: the top-level names.
+fn command_list(_: &mut Conn<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
+    let pattern = match &args[2..] {
+        [] => None,
+        [by, kind, p]
+            if by.eq_ignore_ascii_case(b"filterby") && kind.eq_ignore_ascii_case(b"pattern") =>
+        {
+            Some(*p)
+        }
+        [by, kind, _]
+            if by.eq_ignore_ascii_case(b"filterby")
+                && (kind.eq_ignore_ascii_case(b"module")
+                    || kind.eq_ignore_ascii_case(b"aclcat")) =>
+        {
+            // No modules, and no ACL categories recorded: nothing matches.
+            return w.array(0);
+        }
+        _ => return fail(w, CmdError::Syntax),
+    };
+    let names: Vec<_> = table::all()
+        .iter()
+        .filter(|s| pattern.is_none_or(|p| glob_match(p, s.name.as_bytes(), true)))
+        .map(|s| s.name)
+        .collect();
+    w.array(names.len());
+    for n in names {
+        w.bulk(n.as_bytes());
+    }
+}
+
+/// COMMAND GETKEYS command [arg ...]: the keys its key spec names.
+fn command_getkeys(_: &mut Conn<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
+    let cmd = &args[2..];
+    let Ok((_, spec)) = table::admit(cmd, true) else {
+        return match table::lookup(cmd[0]) {
+            None => w.error("ERR Invalid command specified"),
+            Some(_) => w.error("ERR Invalid number of arguments specified for command"),
+        };
+    };
+    match spec.keys.range(cmd.len()) {
+        Some(pos) if spec.keys.first > 0 => {
+            let keys: Vec<_> = pos.map(|i| cmd[i]).collect();
+            w.array(keys.len());
+            for k in keys {
+                w.bulk(k);
+            }
+        }
+        Some(_) => w.error("ERR The command has no key arguments"),
+        None => w.error("ERR Invalid number of arguments specified for command"),
+    }
+}
+
+/// Run a connection command outside the node, for unit tests and tools.
+pub fn run_conn(
+    server: &dyn Server,
+    client: &mut super::Client,
+    args: &[&[u8]],
+    out: &mut Vec<u8>,
+) {
+    let mut w = Reply::new(out, client.proto);
+    match table::admit(args, client.authenticated) {
+        Err(e) => fail(&mut w, e),
+        Ok((_, spec)) => match spec.run {
+            Run::Conn(f) => f(&mut Conn { client, server }, args, &mut w),
+            _ => w.error("ERR not a connection command"),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cmd::client::{Client, ConfigError};
+
+    struct Fake;
+
+    impl Server for Fake {
+        fn password(&self) -> Option<Vec<u8>> {
+            Some(b"pw".to_vec())
+        }
+        fn settings(&self) -> Vec<(&'static str, String)> {
+            vec![("maxmemory", "0".into()), ("port", "1".into())]
+        }
+        fn configure(&self, _: &[(&[u8], &[u8])]) -> Result<(), ConfigError> {
+            Err(ConfigError::Unknown("x".into()))
+        }
+        fn unix_us(&self) -> u64 {
+            1_700_000_000_123_456
+        }
+        fn nodestat(&self) -> String {
+            "clients=1".into()
+        }
+    }
+
+    fn run(c: &mut Client, line: &str) -> String {
+        let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+        let mut out = Vec::new();
+        run_conn(&Fake, c, &args, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn auth_hello_and_client() {
+        let mut c = Client::new(7, false);
+        assert_eq!(run(&mut c, "ping"), "-NOAUTH Authentication required.\r\n");
+        assert_eq!(
+            run(&mut c, "hello 4"),
+            "-NOPROTO unsupported protocol version\r\n"
+        );
+        assert!(run(&mut c, "hello 3").starts_with("-NOAUTH HELLO must be called"));
+        assert_eq!(
+            run(&mut c, "auth nope"),
+            "-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+        );
+        assert!(run(&mut c, "hello 3 auth default pw setname me").starts_with("%7\r\n"));
+        assert_eq!(c.proto, Proto::Resp3);
+        assert_eq!(run(&mut c, "client getname"), "$2\r\nme\r\n");
+        assert_eq!(run(&mut c, "client id"), ":7\r\n");
+        assert_eq!(
+            run(&mut c, "client bogus"),
+            "-ERR unknown subcommand 'bogus'. Try CLIENT HELP.\r\n"
+        );
+        assert_eq!(
+            run(&mut c, "client setname"),
+            "-ERR wrong number of arguments for 'client|setname' command\r\n"
+        );
+        assert_eq!(
+            run(&mut c, "time"),
+            "*2\r\n$10\r\n1700000000\r\n$6\r\n123456\r\n"
+        );
+        assert_eq!(
+            run(&mut c, "ping a b"),
+            "-ERR wrong number of arguments for 'ping' command\r\n"
+        );
+    }
+
+    #[test]
+    fn config_and_command() {
+        let mut c = Client::new(1, true);
+        assert_eq!(
+            run(&mut c, "config get max* port"),
+            "*4\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n$4\r\nport\r\n$1\r\n1\r\n"
+        );
+        assert_eq!(
+            run(&mut c, "command getkeys mset a 1 b 2"),
+            "*2\r\n$1\r\na\r\n$1\r\nb\r\n"
+        );
+        assert_eq!(
+            run(&mut c, "command getkeys mset a"),
+            "-ERR Invalid number of arguments specified for command\r\n"
+        );
+        assert_eq!(
+            run(&mut c, "command getkeys nope a"),
+            "-ERR Invalid command specified\r\n"
+        );
+        assert!(run(&mut c, "command info get").starts_with("*1\r\n*10\r\n$3\r\nget\r\n:2\r\n"));
+        assert!(
+            run(&mut c, "object help").starts_with("*"),
+            "a shard-free subcommand"
+        );
+        let help = run(&mut c, "client help");
+        assert!(help.starts_with("*") && help.contains("+SETNAME <name>\r\n"));
+        assert!(!help.contains("+KILL"), "only subcommands this node has");
+        same_secret_cases();
+    }
+
+    fn same_secret_cases() {
+        assert!(same_secret(b"s3cret", b"s3cret"));
+        assert!(!same_secret(b"s3cret", b"s3cre"));
+        assert!(!same_secret(b"s3cret", b"s3crett"));
+        assert!(!same_secret(b"s3cret", b""));
+        assert!(!same_secret(b"ab", b"abab"));
+        assert!(same_secret(b"", b""));
+    }
+}
