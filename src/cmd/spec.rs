@@ -298,10 +298,23 @@ pub const WRITE_FAST: Flags = Flags::WRITE.with(Flags::FAST);
 /// What a [`Ctx`] calls with each key a handler changed.
 pub type OnChange<'a> = dyn FnMut(&[u8]) + 'a;
 
+/// The shards of a command whose keys live on several cores, held for it
+/// by the node while it runs (see `node::multi`).
+pub trait Span {
+    /// The shard that owns `key`.
+    fn shard(&mut self, key: &[u8]) -> &mut Shard;
+    /// `key` changed: its WATCHes fail.
+    fn changed(&mut self, key: &[u8]);
+}
+
 /// What a shard handler works with: the owner core's shard and clock.
 pub struct Ctx<'a> {
-    /// The shard that owns the command's keys.
+    /// The shard that owns the command's keys. A command with several keys
+    /// reaches each through [`Ctx::shard_of`] instead, which also works
+    /// when they live on different cores.
     pub shard: &'a mut Shard,
+    /// The other cores' shards, while a command spanning cores runs.
+    pub span: Option<&'a mut dyn Span>,
     /// Node-clock milliseconds: every command of one read sees the same.
     pub now: u64,
     /// Unix time in ms at node-clock zero, to convert absolute times
@@ -318,8 +331,18 @@ impl Ctx<'_> {
     /// A handler changed `key`: a WATCH of it fails.
     #[inline]
     pub fn changed(&mut self, key: &[u8]) {
-        if let Some(f) = &mut self.on_change {
+        if let Some(span) = &mut self.span {
+            span.changed(key);
+        } else if let Some(f) = &mut self.on_change {
             f(key);
+        }
+    }
+
+    /// The shard that owns `key`: this one, unless the command spans cores.
+    pub fn shard_of(&mut self, key: &[u8]) -> &mut Shard {
+        match &mut self.span {
+            Some(span) => span.shard(key),
+            None => self.shard,
         }
     }
 

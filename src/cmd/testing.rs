@@ -44,6 +44,7 @@ impl Bench {
                     now: self.now,
                     epoch_unix_ms: self.epoch_unix_ms,
                     max_bulk: 512 << 20,
+                    span: None,
                     on_change: None,
                 };
                 match spec.run {

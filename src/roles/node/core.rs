@@ -265,6 +265,7 @@ impl Core {
             now,
             epoch_unix_ms: self.shared.epoch_unix_ms,
             max_bulk: self.shared.cfg.limits.max_bulk,
+            span: None,
             on_change: if watching { Some(&mut touch) } else { None },
         };
         let mut w = Reply::new(out, proto);
