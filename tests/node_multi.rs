@@ -197,3 +197,52 @@ fn watch_sees_other_connections_and_expiry() {
     assert_eq!(c.read_reply(), b"+QUEUED\r\n");
     assert_eq!(c.read_reply(), b"*-1\r\n", "an expired watched key");
 }
+
+/// A RENAME whose keys live on different cores moves the value as one
+/// step: readers asking for both keys see it in exactly one of them,
+/// never in neither or both, and none is lost.
+#[test]
+fn renames_across_cores_are_atomic() {
+    let node = Node::start(&["--cores", "2"]);
+    let a = keys_on_shard("rn-a", 0, 2, 1).remove(0);
+    let b = keys_on_shard("rn-b", 1, 2, 1).remove(0);
+    let mut con = node.redis();
+    let _: () = redis::cmd("SET").arg(&a).arg("v").query(&mut con).unwrap();
+    let done = Arc::new(AtomicBool::new(false));
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let mut con = node.redis();
+            let (a, b, done) = (a.clone(), b.clone(), done.clone());
+            thread::spawn(move || {
+                let mut reads = 0u64;
+                while !done.load(Ordering::Relaxed) {
+                    let n: i64 = redis::cmd("EXISTS")
+                        .arg(&a)
+                        .arg(&b)
+                        .query(&mut con)
+                        .unwrap();
+                    assert_eq!(n, 1, "the value was in {n} of the two keys");
+                    reads += 1;
+                }
+                reads
+            })
+        })
+        .collect();
+    for i in 0..2_000 {
+        let (from, to) = if i % 2 == 0 { (&a, &b) } else { (&b, &a) };
+        let _: () = redis::cmd("RENAME")
+            .arg(from)
+            .arg(to)
+            .query(&mut con)
+            .unwrap();
+    }
+    done.store(true, Ordering::Relaxed);
+    let reads: u64 = readers.into_iter().map(|r| r.join().unwrap()).sum();
+    assert!(reads > 0, "the readers ran");
+    let v: Option<String> = redis::cmd("GET").arg(&a).query(&mut con).unwrap();
+    assert_eq!(
+        v.as_deref(),
+        Some("v"),
+        "2,000 renames end where they began"
+    );
+}

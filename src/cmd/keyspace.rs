@@ -72,6 +72,13 @@ const MEMORY: &[Spec] = &[
     ),
 ];
 
+/// RENAME's and COPY's two keys.
+const TWO: Keys = Keys {
+    first: 1,
+    last: 2,
+    step: 1,
+};
+
 /// The keyspace family.
 pub const COMMANDS: &[Spec] = &[
     Spec::new(
@@ -102,6 +109,9 @@ pub const COMMANDS: &[Spec] = &[
         Keys::ALL,
         Run::Split(touch_part, Merge::Sum),
     ),
+    Spec::new("rename", 3, Flags::WRITE, TWO, Run::Shard(rename)),
+    Spec::new("renamenx", 3, WRITE_FAST, TWO, Run::Shard(renamenx)),
+    Spec::new("copy", -3, super::spec::WRITE_GROW, TWO, Run::Shard(copy)),
     Spec::new("expire", -3, WRITE_FAST, Keys::ONE, Run::Shard(expire)),
     Spec::new("pexpire", -3, WRITE_FAST, Keys::ONE, Run::Shard(pexpire)),
     Spec::new("expireat", -3, WRITE_FAST, Keys::ONE, Run::Shard(expireat)),
@@ -160,6 +170,87 @@ fn exists_part(ctx: &mut Ctx<'_>, args: &[&[u8]], _: &mut Reply<'_>) -> Part {
 
 fn touch_part(ctx: &mut Ctx<'_>, args: &[&[u8]], _: &mut Reply<'_>) -> Part {
     Part::Count(i64::from(ctx.shard.touch_key(args[1], ctx.now)))
+}
+
+/// RENAME / RENAMENX: the value moves with its TTL, whichever cores the
+/// two keys live on.
+fn rename_generic(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>, nx: bool) {
+    let (src, dst, now) = (args[1], args[2], ctx.now);
+    let answer = |w: &mut Reply<'_>, done: bool| {
+        if nx {
+            w.int(i64::from(done));
+        } else {
+            w.ok();
+        }
+    };
+    if src == dst {
+        return match ctx.shard_of(src).exists(src, now) {
+            true => answer(w, false),
+            false => w.error("ERR no such key"),
+        };
+    }
+    if !ctx.shard_of(src).exists(src, now) {
+        return w.error("ERR no such key");
+    }
+    if nx && ctx.shard_of(dst).exists(dst, now) {
+        return answer(w, false);
+    }
+    let Some((value, at)) = ctx.shard_of(src).take(src, now) else {
+        return w.error("ERR no such key");
+    };
+    if let Err(value) = ctx.shard_of(dst).put_moved(dst, value, at, true, now) {
+        // Cannot happen with `replace`; put the value back rather than lose it.
+        let _ = ctx.shard_of(src).put_moved(src, value, at, true, now);
+        return answer(w, false);
+    }
+    ctx.changed(src);
+    ctx.changed(dst);
+    answer(w, true);
+}
+
+fn rename(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
+    rename_generic(ctx, args, w, false);
+}
+
+fn renamenx(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
+    rename_generic(ctx, args, w, true);
+}
+
+/// COPY source destination [DB destination-db] [REPLACE]: this node has
+/// one database, so DB may only name 0.
+fn copy(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
+    let (src, dst, now) = (args[1], args[2], ctx.now);
+    let mut replace = false;
+    let mut i = 3;
+    while i < args.len() {
+        if args[i].eq_ignore_ascii_case(b"replace") {
+            replace = true;
+        } else if args[i].eq_ignore_ascii_case(b"db") && i + 1 < args.len() {
+            match int(args[i + 1]) {
+                Ok(0) => {}
+                Ok(_) => return fail(w, CmdError::DbIndex),
+                Err(e) => return fail(w, e),
+            }
+            i += 1;
+        } else {
+            return fail(w, CmdError::Syntax);
+        }
+        i += 1;
+    }
+    if src == dst {
+        return w.error("ERR source and destination objects are the same");
+    }
+    let Some((value, at)) = ctx.shard_of(src).peek_entry(src, now) else {
+        return w.int(0);
+    };
+    match ctx.shard_of(dst).put(dst, value, at, replace, now) {
+        Ok(true) => {
+            ctx.changed(dst);
+            w.int(1);
+        }
+        Ok(false) => w.int(0),
+        Err(e) => super::store_fail(w, e),
+    }
 }
 
 /// EXPIRE's NX/XX/GT/LT, checked as Redis 7 checks them.

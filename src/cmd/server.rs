@@ -117,7 +117,7 @@ const COMMAND: &[Spec] = &[
     ),
     Spec::new(
         "command|getkeys",
-        -3,
+        -4,
         INTRO,
         Keys::NONE,
         Run::Conn(command_getkeys),
@@ -550,25 +550,38 @@ fn command_list(_: &mut Conn<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
     }
 }
 
-/// COMMAND GETKEYS command [arg ...]: the keys its key spec names.
+/// COMMAND GETKEYS command [arg ...]: the keys its key positions name
+/// (as Redis, only the arity is checked: `MSET a 1 b` names `a` and `b`).
 fn command_getkeys(_: &mut Conn<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
     let cmd = &args[2..];
-    let Ok((_, spec)) = table::admit(cmd, true) else {
-        return match table::lookup(cmd[0]) {
-            None => w.error("ERR Invalid command specified"),
-            Some(_) => w.error("ERR Invalid number of arguments specified for command"),
-        };
+    let Some((_, mut spec)) = table::lookup(cmd[0]) else {
+        return w.error("ERR Invalid command specified");
     };
-    match spec.keys.range(cmd.len()) {
-        Some(pos) if spec.keys.first > 0 => {
-            let keys: Vec<_> = pos.map(|i| cmd[i]).collect();
-            w.array(keys.len());
-            for k in keys {
-                w.bulk(k);
-            }
+    if let (false, Some(sub)) = (spec.subs.is_empty(), cmd.get(1)) {
+        match table::lookup_sub(spec, sub) {
+            Some((_, s)) => spec = s,
+            None => return w.error("ERR Invalid command specified"),
         }
-        Some(_) => w.error("ERR The command has no key arguments"),
-        None => w.error("ERR Invalid number of arguments specified for command"),
+    }
+    if !table::arity_ok(spec.arity, cmd.len()) {
+        return w.error("ERR Invalid number of arguments specified for command");
+    }
+    let k = spec.keys;
+    if k.first == 0 {
+        return w.error("ERR The command has no key arguments");
+    }
+    let last = if k.last < 0 {
+        cmd.len() as i32 + k.last
+    } else {
+        k.last
+    };
+    let keys: Vec<&[u8]> = (k.first..=last.min(cmd.len() as i32 - 1))
+        .step_by(k.step as usize)
+        .map(|i| cmd[i as usize])
+        .collect();
+    w.array(keys.len());
+    for key in keys {
+        w.bulk(key);
     }
 }
 

@@ -301,8 +301,9 @@ pub type OnChange<'a> = dyn FnMut(&[u8]) + 'a;
 /// The shards of a command whose keys live on several cores, held for it
 /// by the node while it runs (see `node::multi`).
 pub trait Span {
-    /// The shard that owns `key`.
-    fn shard(&mut self, key: &[u8]) -> &mut Shard;
+    /// The shard that owns `key`, if another core's; `None` for a key of
+    /// the core running the command, whose shard is [`Ctx::shard`].
+    fn shard(&mut self, key: &[u8]) -> Option<&mut Shard>;
     /// `key` changed: its WATCHes fail.
     fn changed(&mut self, key: &[u8]);
 }
@@ -340,8 +341,8 @@ impl Ctx<'_> {
 
     /// The shard that owns `key`: this one, unless the command spans cores.
     pub fn shard_of(&mut self, key: &[u8]) -> &mut Shard {
-        match &mut self.span {
-            Some(span) => span.shard(key),
+        match self.span.as_deref_mut().and_then(|s| s.shard(key)) {
+            Some(other) => other,
             None => self.shard,
         }
     }

@@ -44,6 +44,7 @@ pub const COMMANDS: &[Spec] = &[
         PAIRS,
         Run::Split(mset_part, Merge::AllOk),
     ),
+    Spec::new("msetnx", -3, WRITE_GROW, PAIRS, Run::Shard(msetnx)),
     Spec::new("incr", 2, WRITE_GROW_FAST, Keys::ONE, Run::Shard(incr)),
     Spec::new("decr", 2, WRITE_GROW_FAST, Keys::ONE, Run::Shard(decr)),
     Spec::new("incrby", 3, WRITE_GROW_FAST, Keys::ONE, Run::Shard(incrby)),
@@ -246,6 +247,26 @@ fn mset_part(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) -> Part {
             Part::Error
         }
     }
+}
+
+/// MSETNX: all keys set, or none if any exists; atomic across cores (the
+/// node holds every core the keys live on while it runs).
+fn msetnx(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
+    let now = ctx.now;
+    let pairs = || args[1..].chunks_exact(2);
+    if pairs().any(|kv| ctx.shard_of(kv[0]).exists(kv[0], now)) {
+        return w.int(0);
+    }
+    for kv in pairs() {
+        let r =
+            ctx.shard_of(kv[0])
+                .set(kv[0], kv[1], SetExpiry::Clear, SetCond::Always, false, now);
+        if let Err(e) = r {
+            return store_fail(w, e);
+        }
+        ctx.changed(kv[0]);
+    }
+    w.int(1);
 }
 
 fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], delta: i64, w: &mut Reply<'_>) {

@@ -53,7 +53,7 @@ pub fn lookup(name: &[u8]) -> Option<(Id, &'static Spec)> {
 }
 
 /// Subcommand `sub` of `container`, by its `container|sub` name.
-fn lookup_sub(container: &Spec, sub: &[u8]) -> Option<(Id, &'static Spec)> {
+pub fn lookup_sub(container: &Spec, sub: &[u8]) -> Option<(Id, &'static Spec)> {
     let mut buf = [0u8; MAX_NAME];
     let prefix = container.name.len() + 1;
     let full = buf.get_mut(..prefix + sub.len())?;
@@ -119,9 +119,11 @@ pub fn admit(args: &[&[u8]], authed: bool) -> Result<(Id, &'static Spec), CmdErr
     if !arity_ok(spec.arity, args.len()) {
         return Err(CmdError::Arity(spec.name));
     }
-    // Only a split command needs its keys where its spec says (MSET's
-    // pairs); a container's key-less subcommands are routed to this core.
-    if matches!(spec.run, Run::Split(..)) && spec.keys.range(args.len()).is_none() {
+    // Key/value pairs (MSET, MSETNX) and split commands need their keys
+    // where the spec says; a container's key-less subcommands (OBJECT
+    // HELP) are simply routed to this core.
+    let strict = matches!(spec.run, Run::Split(..)) || spec.keys.step > 1;
+    if strict && spec.keys.range(args.len()).is_none() {
         return Err(CmdError::Arity(spec.name));
     }
     if !authed && !spec.flags.has(Flags::NO_AUTH) {

@@ -205,4 +205,3 @@ pub fn block(cmds: &[&str]) -> Req {
     }
     Req::Reply(bytes)
 }
-

@@ -472,7 +472,11 @@ impl Core {
                 // A transaction that spans cores holds this one: nothing of
                 // this core may run until it is released, so the thread
                 // blocks here, running only what the transaction sends.
-                if ack.send(()).is_err() {
+                let parked = super::multi::Parked {
+                    id: self.id,
+                    core: Rc::as_ptr(self),
+                };
+                if ack.send(parked).is_err() {
                     return;
                 }
                 while let Ok(msg) = inbox.recv() {

@@ -322,8 +322,9 @@ pub enum Hop {
     Park {
         /// The transaction's messages to this core.
         inbox: std::sync::mpsc::Receiver<TxMsg>,
-        /// Told once this core is held.
-        ack: std::sync::mpsc::Sender<()>,
+        /// Told once this core is held, with a pointer to it for the
+        /// holder to run commands on its shard while it is held.
+        ack: std::sync::mpsc::Sender<super::multi::Parked>,
     },
 }
 

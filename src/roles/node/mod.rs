@@ -11,7 +11,7 @@ mod core;
 mod global;
 pub mod hop;
 mod mesh;
-mod multi;
+pub mod multi;
 mod origin;
 mod pipeline;
 mod register;

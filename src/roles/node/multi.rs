@@ -353,64 +353,25 @@ async fn run_shares(
         _ => {}
     }
 
-    // Spanning cores: take the gate, let spanning commands drain, hold
-    // every other involved core, then run everything without yielding.
-    let shared = &core.shared;
-    wait_until(|| {
-        shared
-            .tx_gate
-            .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
-            .is_ok()
-    })
-    .await;
-    wait_until(|| {
-        shared
-            .spanning
-            .iter()
-            .all(|c| c.0.load(Ordering::SeqCst) == 0)
-    })
-    .await;
-    let (ack_tx, ack_rx) = mpsc::channel();
-    let mut held: Vec<(usize, mpsc::Sender<TxMsg>)> = Vec::new();
-    for &c in cores.iter().filter(|&&c| c != core.id) {
-        let (tx, rx) = mpsc::channel();
-        let park = Hop::Park {
-            inbox: rx,
-            ack: ack_tx.clone(),
-        };
-        if core.mesh.send_to(c, park).is_ok() {
-            held.push((c, tx));
-        }
-    }
-    drop(ack_tx);
-    let mut acked = 0;
-    wait_until(|| {
-        while ack_rx.try_recv().is_ok() {
-            acked += 1;
-        }
-        acked == held.len()
-    })
-    .await;
-
-    // From here to the releases nothing awaits: this core runs no other
+    // Spanning cores: hold every other involved core, then run
+    // everything without yielding.
+    let held = Held::take(core, &cores).await;
+    // From here to the release nothing awaits: this core runs no other
     // task, and every held core runs only what this sends it.
     if failed(core) {
-        for (_, tx) in &held {
-            let _ = tx.send(TxMsg::Release);
-        }
-        shared.tx_gate.store(false, Ordering::SeqCst);
+        held.release();
         return None;
     }
-    let mut pending = Vec::with_capacity(held.len());
-    for (c, tx) in &held {
+    let mut pending = Vec::with_capacity(held.cores.len());
+    for h in &held.cores {
         let (reply, answer) = mpsc::channel();
         let msg = TxMsg::Run {
-            parts: std::mem::take(&mut parts[*c]),
+            parts: std::mem::take(&mut parts[h.id]),
             proto,
             reply,
         };
-        if tx.send(msg).is_ok() {
-            pending.push((*c, answer));
+        if h.inbox.send(msg).is_ok() {
+            pending.push((h.id, answer));
         }
     }
     outcomes[core.id] = core.run_parts(std::mem::take(&mut parts[core.id]), proto);
@@ -419,11 +380,179 @@ async fn run_shares(
             outcomes[c] = out;
         }
     }
-    for (_, tx) in &held {
-        let _ = tx.send(TxMsg::Release);
-    }
-    shared.tx_gate.store(false, Ordering::SeqCst);
+    held.release();
     Some(outcomes)
+}
+
+/// A core held by a transaction or a command spanning cores.
+struct HeldCore {
+    id: usize,
+    inbox: mpsc::Sender<TxMsg>,
+    /// The held core, valid until it is released (see [`Parked`]).
+    core: *const Core,
+}
+
+/// The other cores a transaction or spanning command holds, released on
+/// [`Held::release`].
+struct Held<'a> {
+    here: &'a Core,
+    cores: Vec<HeldCore>,
+}
+
+impl<'a> Held<'a> {
+    /// Take the gate, let spanning commands drain, then park every core of
+    /// `cores` but this one and wait until each is held.
+    async fn take(core: &'a Core, cores: &[usize]) -> Held<'a> {
+        let shared = &core.shared;
+        wait_until(|| {
+            shared
+                .tx_gate
+                .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+        })
+        .await;
+        wait_until(|| {
+            shared
+                .spanning
+                .iter()
+                .all(|c| c.0.load(Ordering::SeqCst) == 0)
+        })
+        .await;
+        let (ack_tx, ack_rx) = mpsc::channel::<Parked>();
+        let mut inboxes = Vec::new();
+        for &c in cores.iter().filter(|&&c| c != core.id) {
+            let (tx, rx) = mpsc::channel();
+            let park = Hop::Park {
+                inbox: rx,
+                ack: ack_tx.clone(),
+            };
+            if core.mesh.send_to(c, park).is_ok() {
+                inboxes.push((c, tx));
+            }
+        }
+        drop(ack_tx);
+        let mut parked: Vec<Parked> = Vec::new();
+        wait_until(|| {
+            while let Ok(p) = ack_rx.try_recv() {
+                parked.push(p);
+            }
+            parked.len() == inboxes.len()
+        })
+        .await;
+        let cores = inboxes
+            .into_iter()
+            .filter_map(|(id, inbox)| {
+                let p = parked.iter().find(|p| p.id == id)?;
+                Some(HeldCore {
+                    id,
+                    inbox,
+                    core: p.core,
+                })
+            })
+            .collect();
+        Held { here: core, cores }
+    }
+
+    /// Let every held core go, and open the gate.
+    fn release(self) {
+        for h in &self.cores {
+            let _ = h.inbox.send(TxMsg::Release);
+        }
+        self.here.shared.tx_gate.store(false, Ordering::SeqCst);
+    }
+
+    /// Core `id`, if it is held (or is this one).
+    fn core(&self, id: usize) -> Option<&Core> {
+        if id == self.here.id {
+            return Some(self.here);
+        }
+        let h = self.cores.iter().find(|h| h.id == id)?;
+        // SAFETY: a held core's thread is blocked in its park loop, touching
+        // nothing of its `Core` until this sends `Release`, which consumes
+        // `self` (see `Parked`); the channels order its last writes before
+        // ours and ours before its next.
+        Some(unsafe { &*h.core })
+    }
+}
+
+/// A core's acknowledgement that a transaction holds it: the pointer lets
+/// the holder run commands on its shard while its thread is blocked.
+pub struct Parked {
+    /// The core.
+    pub id: usize,
+    /// The core itself, valid until the holder releases it.
+    pub core: *const Core,
+}
+
+// SAFETY: the pointer is only dereferenced by the holder, while the core's
+// own thread is blocked waiting for the holder (see `Held::core`).
+unsafe impl Send for Parked {}
+
+impl cmd::spec::Span for Held<'_> {
+    fn shard(&mut self, key: &[u8]) -> Option<&mut crate::store::Shard> {
+        let owner = shard_for(key, self.here.n);
+        if owner == self.here.id {
+            return None;
+        }
+        let core = self.core(owner)?;
+        // SAFETY: as in `Held::core`; nothing on the held core's thread
+        // borrows its shard while it is parked (a shard is never borrowed
+        // across an await, and the park loop holds no borrow), and the
+        // `&mut self` borrow keeps this the only reference we hand out.
+        Some(unsafe { &mut *core.shard.as_ptr() })
+    }
+
+    fn changed(&mut self, key: &[u8]) {
+        if let Some(core) = self.core(shard_for(key, self.here.n)) {
+            core.watched.borrow_mut().touch(key);
+        }
+    }
+}
+
+/// Run a command whose keys live on several cores (RENAME, COPY, MSETNX
+/// …) as one: hold every core it touches, run its handler here with their
+/// shards, release them. No other client sees it half done.
+pub async fn run_spanning(
+    core: &Rc<Core>,
+    spec: &'static Spec,
+    args: &[&[u8]],
+    proto: Proto,
+    out: &mut Vec<u8>,
+) {
+    let mut cores: Vec<usize> = spec
+        .keys
+        .range(args.len())
+        .into_iter()
+        .flatten()
+        .map(|p| shard_for(args[p], core.n))
+        .collect();
+    cores.sort_unstable();
+    cores.dedup();
+    let mut held = Held::take(core, &cores).await;
+    let now = core.now();
+    if spec.flags.has(cmd::Flags::WRITE) {
+        for p in spec.keys.range(args.len()).into_iter().flatten() {
+            if let Some(origin) = held
+                .core(shard_for(args[p], core.n))
+                .and_then(|c| c.origin.as_ref())
+            {
+                origin.invalidate(args[p]);
+            }
+        }
+    }
+    if let Run::Shard(f) = spec.run {
+        let mut shard = core.shard.borrow_mut();
+        let mut ctx = cmd::Ctx {
+            shard: &mut shard,
+            span: Some(&mut held),
+            now,
+            epoch_unix_ms: core.shared.epoch_unix_ms,
+            max_bulk: core.shared.cfg.limits.max_bulk,
+            on_change: None,
+        };
+        f(&mut ctx, args, &mut Reply::new(out, proto));
+    }
+    held.release();
 }
 
 /// Whether this request, while a transaction is queueing, is one that runs

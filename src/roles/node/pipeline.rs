@@ -494,9 +494,12 @@ pub async fn process(
         match spec.run {
             Run::Shard(_) => match owner(core, spec, &args) {
                 Some(owner) => plan.push_op(core, now, proto, owner, (id, spec), &args, out),
-                None => plan.local(out, |o| {
-                    cmd::fail(&mut Reply::new(o, proto), cmd::CmdError::CrossCore)
-                }),
+                None => {
+                    // Its keys live on several cores: run it as one, after
+                    // this read's earlier requests.
+                    plan.flush(core, proto, out).await;
+                    multi::run_spanning(core, spec, &args, proto, out).await;
+                }
             },
             Run::Split(_, how) => {
                 let mut keys = spec.keys.range(args.len()).into_iter().flatten();
