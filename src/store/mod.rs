@@ -21,6 +21,7 @@ pub use float::LongDouble;
 pub use glob::glob_match;
 pub use lcs::{LcsError, LcsMatch, LcsTable};
 pub use shard::keyspace::Deadline;
+pub use shard::strings::GetExpiry;
 pub use shard::{
     parse_i64, Eviction, ExpireCond, SetCond, SetExpiry, SetOutcome, Shard, ShardConfig,
     StoreError, Ttl,
