@@ -9,6 +9,7 @@
 //! - `used` is the sum of [`entry_cost`] over all entries.
 
 pub mod bits;
+pub mod float;
 mod glob;
 pub mod lcs;
 mod lru;
@@ -16,9 +17,11 @@ mod shard;
 mod stats;
 
 pub use bits::{BitError, BitOp, BitposRange, Unit};
+pub use float::LongDouble;
 pub use glob::glob_match;
 pub use lcs::{LcsError, LcsMatch, LcsTable};
 pub use shard::keyspace::Deadline;
+pub use shard::strings::GetExpiry;
 pub use shard::{
     parse_i64, Eviction, ExpireCond, SetCond, SetExpiry, SetOutcome, Shard, ShardConfig,
     StoreError, Ttl,

@@ -1,6 +1,7 @@
 //! [`Shard`]: the keyspace one core owns.
 
 pub(super) mod keyspace;
+pub(super) mod strings;
 
 use super::lru::Lru;
 use super::{entry_cost, ShardStats};
@@ -79,6 +80,15 @@ pub enum StoreError {
     /// INCR past `i64` bounds.
     #[error("ERR increment or decrement would overflow")]
     Overflow,
+    /// APPEND or SETRANGE would make a string longer than `proto-max-bulk-len`.
+    #[error("ERR string exceeds maximum allowed size (proto-max-bulk-len)")]
+    StringTooLong,
+    /// INCRBYFLOAT on a value, or by an increment, that is not a float.
+    #[error("ERR value is not a valid float")]
+    NotFloat,
+    /// INCRBYFLOAT whose sum is not finite.
+    #[error("ERR increment would produce NaN or Infinity")]
+    NanOrInfinity,
 }
 
 /// What a SET did.
