@@ -3,11 +3,11 @@
 
 use super::error::CmdError;
 use super::spec::{
-    Ctx, Flags, Keys, Merge, Part, Run, Spec, READ_FAST, WRITE_GROW, WRITE_GROW_FAST,
+    Ctx, Flags, Keys, Merge, Part, Run, Spec, READ_FAST, WRITE_FAST, WRITE_GROW, WRITE_GROW_FAST,
 };
 use super::{fail, int, store_fail};
 use crate::proto::Reply;
-use crate::store::{SetCond, SetExpiry, SetOutcome};
+use crate::store::{GetExpiry, SetCond, SetExpiry, SetOutcome};
 
 /// MSET's keys: every other argument.
 const PAIRS: Keys = Keys {
@@ -45,6 +45,32 @@ pub const COMMANDS: &[Spec] = &[
         Run::Split(mset_part, Merge::AllOk),
     ),
     Spec::new("msetnx", -3, WRITE_GROW, PAIRS, Run::Shard(msetnx)),
+    Spec::new("append", 3, WRITE_GROW_FAST, Keys::ONE, Run::Shard(append)),
+    Spec::new("strlen", 2, READ_FAST, Keys::ONE, Run::Shard(strlen)),
+    Spec::new(
+        "getrange",
+        4,
+        Flags::READONLY,
+        Keys::ONE,
+        Run::Shard(getrange),
+    ),
+    Spec::new(
+        "substr",
+        4,
+        Flags::READONLY,
+        Keys::ONE,
+        Run::Shard(getrange),
+    ),
+    Spec::new("setrange", 4, WRITE_GROW, Keys::ONE, Run::Shard(setrange)),
+    Spec::new("getdel", 2, WRITE_FAST, Keys::ONE, Run::Shard(getdel)),
+    Spec::new("getex", -2, WRITE_FAST, Keys::ONE, Run::Shard(getex)),
+    Spec::new(
+        "incrbyfloat",
+        3,
+        WRITE_GROW_FAST,
+        Keys::ONE,
+        Run::Shard(incrbyfloat),
+    ),
     Spec::new("incr", 2, WRITE_GROW_FAST, Keys::ONE, Run::Shard(incr)),
     Spec::new("decr", 2, WRITE_GROW_FAST, Keys::ONE, Run::Shard(decr)),
     Spec::new("incrby", 3, WRITE_GROW_FAST, Keys::ONE, Run::Shard(incrby)),
@@ -246,6 +272,115 @@ fn mset_part(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) -> Part {
             store_fail(w, e);
             Part::Error
         }
+    }
+}
+
+fn append(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
+    match ctx.shard.append(args[1], args[2], ctx.max_bulk, ctx.now) {
+        Ok(len) => {
+            ctx.changed(args[1]);
+            w.int(len as i64);
+        }
+        Err(e) => store_fail(w, e),
+    }
+}
+
+fn strlen(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
+    w.int(ctx.shard.strlen(args[1], ctx.now) as i64);
+}
+
+/// GETRANGE / SUBSTR key start end.
+fn getrange(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
+    match (int(args[2]), int(args[3])) {
+        (Ok(start), Ok(end)) => w.bulk(ctx.shard.getrange(args[1], start, end, ctx.now)),
+        (Err(e), _) | (_, Err(e)) => fail(w, e),
+    }
+}
+
+fn setrange(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
+    let offset = match int(args[2]) {
+        Ok(n) if n < 0 => return w.error("ERR offset is out of range"),
+        Ok(n) => n as usize,
+        Err(e) => return fail(w, e),
+    };
+    match ctx
+        .shard
+        .setrange(args[1], offset, args[3], ctx.max_bulk, ctx.now)
+    {
+        Ok(len) => {
+            if !args[3].is_empty() {
+                ctx.changed(args[1]);
+            }
+            w.int(len as i64);
+        }
+        Err(e) => store_fail(w, e),
+    }
+}
+
+fn getdel(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
+    match ctx.shard.getdel(args[1], ctx.now) {
+        Some(v) => {
+            ctx.changed(args[1]);
+            w.bulk(&v);
+        }
+        None => w.nil(),
+    }
+}
+
+/// GETEX key [EX s | PX ms | EXAT t | PXAT t | PERSIST]: one kind of
+/// option, repeatable, checked before the key is looked up.
+fn getex(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
+    let mut how = GetExpiry::Keep;
+    let mut kind: Option<&str> = None;
+    let mut time: Option<&[u8]> = None;
+    let mut i = 2;
+    while i < args.len() {
+        let opt = args[i];
+        if opt.eq_ignore_ascii_case(b"persist") && kind.is_none_or(|k| k == "PERSIST") {
+            how = GetExpiry::Persist;
+            kind = Some("PERSIST");
+        } else if let (Some(k), Some(n), true) = (
+            expiry_kind(opt),
+            args.get(i + 1),
+            kind.is_none_or(|have| expiry_kind(have.as_bytes()) == expiry_kind(opt)),
+        ) {
+            // Redis reads the time only once every option has parsed.
+            time = Some(*n);
+            kind = Some(k);
+            i += 1;
+        } else {
+            return fail(w, CmdError::Syntax);
+        }
+        i += 1;
+    }
+    // A missing key answers nil before the time is read, as in Redis.
+    if time.is_some() && !ctx.shard.exists(args[1], ctx.now) {
+        return w.nil();
+    }
+    if let (Some(k), Some(n)) = (kind, time) {
+        match int(n).and_then(|n| deadline(ctx, k, n, "getex")) {
+            Ok(at) => how = GetExpiry::At(at),
+            Err(e) => return fail(w, e),
+        }
+    }
+    match ctx.shard.getex(args[1], how, ctx.now) {
+        Some(v) => {
+            if how != GetExpiry::Keep {
+                ctx.changed(args[1]);
+            }
+            w.bulk(&v);
+        }
+        None => w.nil(),
+    }
+}
+
+fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
+    match ctx.shard.incr_by_float(args[1], args[2], ctx.now) {
+        Ok(v) => {
+            ctx.changed(args[1]);
+            w.bulk(&v);
+        }
+        Err(e) => store_fail(w, e),
     }
 }
 
