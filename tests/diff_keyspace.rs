@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::diff::{c, compare, unchecked, Req};
+use common::diff::{block, c, compare, unchecked, Req};
 use common::keys_on_shard;
 
 /// `line` with `{a}`, `{b}` … replaced by keys: `a` and `b` on core 0,
@@ -138,6 +138,32 @@ fn expiry_and_introspection() -> Vec<Req> {
     ])
 }
 
+/// Transactions with a command whose keys live on both cores.
+fn spanning_transactions() -> Vec<Req> {
+    let s0 = keys_on_shard("k", 0, 2, 2);
+    let s1 = keys_on_shard("k", 1, 2, 2);
+    let (a, b, x, y) = (&s0[0], &s0[1], &s1[0], &s1[1]);
+    vec![
+        block(&[
+            "MULTI",
+            &format!("SET {a} 1"),
+            &format!("RENAME {a} {x}"),
+            &format!("GET {x}"),
+            &format!("INCR {x}"),
+            &format!("MSETNX {b} 1 {y} 2"),
+            &format!("MGET {a} {b} {x} {y}"),
+            &format!("COPY {x} {a}"),
+            &format!("RENAME nokey {y}"),
+            "DBSIZE",
+            "PING",
+            "EXEC",
+        ]),
+        c(&format!("MGET {a} {b} {x} {y}")),
+        block(&["MULTI", &format!("RENAMENX {a} {y}"), "FLUSHALL", "EXEC"]),
+        c("DBSIZE"),
+    ]
+}
+
 fn resp3() -> Vec<Req> {
     let mut s = vec![unchecked("HELLO 3")];
     s.extend(script(&[
@@ -158,5 +184,6 @@ fn redis_differential_keyspace() {
         ("rename, copy, msetnx", rename_copy_msetnx()),
         ("expiry and introspection", expiry_and_introspection()),
         ("resp3", resp3()),
+        ("spanning transactions", spanning_transactions()),
     ]);
 }

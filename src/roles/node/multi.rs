@@ -200,6 +200,9 @@ pub async fn exec(core: &Rc<Core>, sess: &mut Session, q: Queued, out: &mut Vec<
         .iter()
         .map(|c| c.iter().map(|a| &a[..]).collect())
         .collect();
+    if args.iter().any(|a| spans_cores(core, a)) {
+        return exec_held(core, sess, &args, watching.as_ref(), out).await;
+    }
     let mut shares = Shares::new(core.n);
     let plans: Vec<Plan<'_>> = args.iter().map(|a| plan(core, &mut shares, a)).collect();
     let proto = sess.client.proto;
@@ -244,6 +247,108 @@ pub async fn exec(core: &Rc<Core>, sess: &mut Session, q: Queued, out: &mut Vec<
             }
         }
     }
+}
+
+/// Whether `a` is a shard command whose keys live on several cores.
+fn spans_cores(core: &Core, a: &[&[u8]]) -> bool {
+    matches!(cmd::admit(a, true), Ok((_, spec)) if matches!(spec.run, Run::Shard(_))
+        && super::pipeline::owner(core, spec, a).is_none())
+}
+
+/// EXEC of a transaction with a command whose keys live on several cores
+/// (a RENAME across cores …): every core is held for the whole
+/// transaction and every command runs here, in order, on its owners'
+/// shards. Slower than the per-core shares of [`run_shares`], which
+/// cannot order such a command against the others, but as isolated.
+async fn exec_held(
+    core: &Rc<Core>,
+    sess: &mut Session,
+    args: &[Vec<&[u8]>],
+    watching: Option<&Watching>,
+    out: &mut Vec<u8>,
+) {
+    let proto = sess.client.proto;
+    let all: Vec<usize> = (0..core.n).collect();
+    let mut held = Held::take(core, &all).await;
+    if watching.is_some_and(|w| w.failed(core.now())) {
+        held.release();
+        return Reply::new(out, proto).null_array();
+    }
+    let now = core.now();
+    let mut w = Reply::new(out, proto);
+    w.array(args.len());
+    for a in args {
+        let (_, spec) = match cmd::admit(a, true) {
+            Ok(x) => x,
+            Err(e) => {
+                cmd::fail(&mut w, e);
+                continue;
+            }
+        };
+        let on = |c: usize, spec: &'static Spec, a: &[&[u8]], buf: &mut Vec<u8>| match held.core(c)
+        {
+            Some(owner) => owner.run(&mut owner.shard.borrow_mut(), spec, a, now, proto, buf),
+            None => {
+                Reply::new(buf, proto).error("ERR shard unavailable (node shutting down)");
+                Part::Error
+            }
+        };
+        match spec.run {
+            Run::Shard(f) => match super::pipeline::owner(core, spec, a) {
+                Some(c) => {
+                    on(c, spec, a, w.raw());
+                }
+                None => {
+                    let mut shard = core.shard.borrow_mut();
+                    let mut ctx = cmd::Ctx {
+                        shard: &mut shard,
+                        span: Some(&mut held),
+                        now,
+                        epoch_unix_ms: core.shared.epoch_unix_ms,
+                        max_bulk: core.shared.cfg.limits.max_bulk,
+                        on_change: None,
+                    };
+                    f(&mut ctx, a, &mut w);
+                }
+            },
+            Run::Split(_, how) => {
+                let positions = spec.keys.range(a.len()).into_iter().flatten();
+                cmd::merge::run_all(
+                    a,
+                    positions,
+                    spec.keys.step as usize,
+                    how,
+                    |group, buf| on(shard_for(group[1], core.n), spec, group, buf),
+                    &mut w,
+                );
+            }
+            Run::Conn(f) => {
+                let mut conn = Conn {
+                    client: &mut sess.client,
+                    server: &**core,
+                };
+                f(&mut conn, a, &mut w);
+            }
+            Run::Node(NodeCmd::Unwatch) => w.ok(),
+            Run::Node(n) => match Global::of(n, a) {
+                Ok(Some(g)) => {
+                    let snaps: Vec<Snapshot> = (0..core.n)
+                        .filter_map(|c| held.core(c))
+                        .map(|c| {
+                            if g == Global::Flush {
+                                c.flush();
+                            }
+                            c.snapshot()
+                        })
+                        .collect();
+                    super::global::answer(core, g, &snaps, &mut w);
+                }
+                Ok(None) => cmd::fail(&mut w, CmdError::Syntax),
+                Err(e) => cmd::fail(&mut w, e),
+            },
+        }
+    }
+    held.release();
 }
 
 /// Where one queued command's reply will come from, adding its work to
