@@ -135,6 +135,15 @@ fn expiry_and_introspection() -> Vec<Req> {
         "CONFIG SET bogus 1",
         "TIME x",
         "SELECT x",
+        "WAIT",
+        "WAIT x 0",
+        "WAIT 0 x",
+        "WAIT 0 -1",
+        "WAIT 1 10",
+        "SHUTDOWN bogus",
+        "SHUTDOWN ABORT",
+        "SHUTDOWN SAVE NOSAVE",
+        "SHUTDOWN ABORT NOW",
     ])
 }
 

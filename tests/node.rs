@@ -447,7 +447,12 @@ fn info_sections_agree_with_dbsize() {
         "# Server",
         "# Clients",
         "# Memory",
+        "# Persistence",
         "# Stats",
+        "# Replication",
+        "# CPU",
+        "# Errorstats",
+        "# Cluster",
         "# Shards",
         "# Keyspace",
     ] {
@@ -515,6 +520,13 @@ fn info_sections_agree_with_dbsize() {
         .unwrap();
     assert!(two.contains("# Clients\r\n") && two.contains("# Memory\r\n"));
     assert!(!two.contains("# Server") && !two.contains("# Keyspace"));
+    assert!(info.contains("\r\nrole:master\r\n") && info.contains("\r\ncluster_enabled:0\r\n"));
+    assert!(!info.contains("# Commandstats"), "not in the default set");
+    let stats: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query(&mut con)
+        .unwrap();
+    assert!(stats.contains("\r\ncmdstat_info:calls="), "{stats}");
     let shards: String = redis::cmd("INFO").arg("shards").query(&mut con).unwrap();
     assert!(
         shards.starts_with("# Shards\r\nshard0:keys=30,"),

@@ -388,3 +388,39 @@ fn help_lists_the_flags() {
     assert!(top.status.success());
     assert!(String::from_utf8_lossy(&top.stdout).contains("node"));
 }
+
+/// SHUTDOWN stops the node as a signal does: the client that sent it is
+/// closed without a reply and the process exits 0; its refused forms
+/// answer Redis's errors and stop nothing.
+#[test]
+fn shutdown_stops_the_node_cleanly() {
+    let mut node = Node::start(&[]);
+    let mut r = node.redis();
+    for (args, want) in [
+        (vec!["SHUTDOWN", "ABORT"], "No shutdown in progress."),
+        (vec!["SHUTDOWN", "bogus"], "syntax error"),
+        (vec!["SHUTDOWN", "SAVE"], "nothing on disk"),
+    ] {
+        let err = redis::cmd(args[0])
+            .arg(&args[1..])
+            .query::<()>(&mut r)
+            .unwrap_err();
+        assert!(err.to_string().contains(want), "{args:?}: {err}");
+    }
+    let mut conn = admitted(&node);
+    conn.send(&common::encode(&[b"SHUTDOWN", b"NOSAVE"]));
+    assert!(
+        matches!(conn.read_to_close(), Closed::Yes(ref b) if b.is_empty()),
+        "SHUTDOWN closes its connection without a reply"
+    );
+    let status = node
+        .proc()
+        .wait_timeout(std::time::Duration::from_secs(30))
+        .unwrap_or_else(|| {
+            panic!(
+                "still running after SHUTDOWN\n{}",
+                node.proc().output_report()
+            )
+        });
+    assert_eq!(status.code(), Some(0), "{}", node.proc().output_report());
+}

@@ -72,6 +72,8 @@ pub trait Server {
     fn unix_us(&self) -> u64;
     /// NODESTAT's line: the LB's cheap load probe.
     fn nodestat(&self) -> String;
+    /// Begin a clean stop (SHUTDOWN).
+    fn shutdown(&self);
 }
 
 /// A connection command's view: the connection and the server.

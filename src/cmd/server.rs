@@ -166,6 +166,19 @@ pub const COMMANDS: &[Spec] = &[
     // The LB's probe: it reveals only load figures (issue 12 gives it its
     // own authentication).
     Spec::new("nodestat", 1, NO_AUTH, Keys::NONE, Run::Conn(nodestat)),
+    Spec::new("wait", 3, Flags::NOSCRIPT, Keys::NONE, Run::Conn(wait)),
+    Spec::new(
+        "shutdown",
+        -1,
+        Flags::ADMIN
+            .with(Flags::NOSCRIPT)
+            .with(Flags::LOADING)
+            .with(Flags::STALE)
+            .with(Flags::NO_MULTI)
+            .with(Flags::ALLOW_BUSY),
+        Keys::NONE,
+        Run::Conn(shutdown),
+    ),
     Spec::container("client", -2, Flags::NONE, Run::Conn(no_sub), CLIENT),
     Spec::container("config", -2, Flags::NONE, Run::Conn(no_sub), CONFIG),
     Spec::container("command", -1, INTRO, Run::Conn(command_all), COMMAND),
@@ -230,6 +243,46 @@ fn time(c: &mut Conn<'_>, _: &[&[u8]], w: &mut Reply<'_>) {
     w.array(2);
     w.bulk(itoa::Buffer::new().format(us / 1_000_000).as_bytes());
     w.bulk(itoa::Buffer::new().format(us % 1_000_000).as_bytes());
+}
+
+/// WAIT numreplicas timeout: this node has no replicas, so 0 at once
+/// (after checking the arguments as Redis does).
+fn wait(_: &mut Conn<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
+    if let Err(e) = int(args[1]) {
+        return fail(w, e);
+    }
+    match int(args[2]) {
+        Ok(t) if t < 0 => w.error("ERR timeout is negative"),
+        Ok(_) => w.int(0),
+        Err(_) => w.error("ERR timeout is not an integer or out of range"),
+    }
+}
+
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: a clean stop (the
+/// connection is closed without a reply, as Redis's). Nothing is kept on
+/// disk, so there is nothing to save, and SAVE is refused rather than
+/// ignored.
+fn shutdown(c: &mut Conn<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
+    let (mut save, mut nosave, mut abort) = (false, false, false);
+    for opt in &args[1..] {
+        match opt.to_ascii_lowercase().as_slice() {
+            b"save" => save = true,
+            b"nosave" => nosave = true,
+            b"abort" => abort = true,
+            b"now" | b"force" => {}
+            _ => return fail(w, CmdError::Syntax),
+        }
+    }
+    if (save && nosave) || (abort && args.len() > 2) {
+        return fail(w, CmdError::Syntax);
+    }
+    if abort {
+        return w.error("ERR No shutdown in progress.");
+    }
+    if save {
+        return w.error("ERR Errors trying to SHUTDOWN: this node keeps nothing on disk to save; use SHUTDOWN NOSAVE");
+    }
+    c.server.shutdown();
 }
 
 fn nodestat(c: &mut Conn<'_>, _: &[&[u8]], w: &mut Reply<'_>) {
@@ -625,6 +678,7 @@ mod tests {
         fn nodestat(&self) -> String {
             "clients=1".into()
         }
+        fn shutdown(&self) {}
     }
 
     fn run(c: &mut Client, line: &str) -> String {

@@ -28,6 +28,8 @@ pub struct Shared {
     /// Time zero of the node clock, the same on every core so an absolute
     /// expiry computed on one core means the same on another.
     pub epoch: Instant,
+    /// Set by SIGINT, SIGTERM or SHUTDOWN: the node stops cleanly.
+    pub stop: Arc<std::sync::atomic::AtomicBool>,
     /// Unix time in ms at node-clock zero (EXPIREAT, EXPIRETIME, TIME).
     pub epoch_unix_ms: u64,
     /// Open client connections across all cores. Touched only on connect and

@@ -130,11 +130,13 @@ fn avg_ttl_ms(snaps: &[Snapshot]) -> u64 {
 
 /// INFO in Redis's format: `# Section` headers, `field:value` lines, CRLF.
 pub fn render_info(core: &Core, snaps: &[Snapshot], sections: &[String]) -> String {
+    // Redis's default set leaves out commandstats.
+    let default = |name: &str| name != "commandstats";
     let want = |name: &str| {
-        sections.is_empty()
-            || sections
-                .iter()
-                .any(|s| s == name || s == "all" || s == "everything" || s == "default")
+        (sections.is_empty() && default(name))
+            || sections.iter().any(|s| {
+                s == name || s == "all" || s == "everything" || (s == "default" && default(name))
+            })
     };
     let (st, keys, expires, mem) = totals(snaps);
     let sh = &core.shared;
@@ -186,6 +188,17 @@ pub fn render_info(core: &Core, snaps: &[Snapshot], sections: &[String]) -> Stri
             sh.cfg.policy_name()
         );
     });
+    section(&mut o, "persistence", "Persistence", &|o| {
+        // Nothing is persisted: no RDB, no AOF, never loading.
+        let _ = write!(
+            o,
+            "loading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:0\r\n\
+             rdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\n\
+             rdb_last_bgsave_status:ok\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\n\
+             aof_last_bgrewrite_status:ok\r\n",
+            sh.epoch_unix_ms / 1000
+        );
+    });
     section(&mut o, "stats", "Stats", &|o| {
         let cmds: u64 = snaps
             .iter()
@@ -208,6 +221,37 @@ pub fn render_info(core: &Core, snaps: &[Snapshot], sections: &[String]) -> Stri
             sum(|s| s.hop_ops_served),
         );
     });
+    section(&mut o, "replication", "Replication", &|o| {
+        let _ = write!(
+            o,
+            "role:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\n\
+             master_repl_offset:0\r\nrepl_backlog_active:0\r\n"
+        );
+    });
+    section(&mut o, "cpu", "CPU", &|o| {
+        let (sys, user) = cpu_seconds();
+        let _ = write!(o, "used_cpu_sys:{sys:.6}\r\nused_cpu_user:{user:.6}\r\n");
+    });
+    section(&mut o, "commandstats", "Commandstats", &|o| {
+        let mut by_cmd = std::collections::BTreeMap::<&str, u64>::new();
+        for s in snaps {
+            for (name, n) in &s.commands {
+                *by_cmd.entry(name.as_str()).or_default() += n;
+            }
+        }
+        // Commands are counted, not timed: usec is not measured here.
+        for (name, calls) in by_cmd {
+            let _ = write!(
+                o,
+                "cmdstat_{name}:calls={calls},usec=0,usec_per_call=0.00,rejected_calls=0,\
+                 failed_calls=0\r\n"
+            );
+        }
+    });
+    section(&mut o, "errorstats", "Errorstats", &|_| {});
+    section(&mut o, "cluster", "Cluster", &|o| {
+        o.push_str("cluster_enabled:0\r\n");
+    });
     section(&mut o, "shards", "Shards", &|o| {
         for s in snaps {
             let _ = write!(
@@ -224,6 +268,17 @@ pub fn render_info(core: &Core, snaps: &[Snapshot], sections: &[String]) -> Stri
         }
     });
     o
+}
+
+/// The process's CPU time, system and user, in seconds.
+fn cpu_seconds() -> (f64, f64) {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
+        return (0.0, 0.0);
+    }
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    (secs(ru.ru_stime), secs(ru.ru_utime))
 }
 
 /// METRICS: the same counters as JSON, per core and summed.

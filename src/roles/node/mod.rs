@@ -316,6 +316,7 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
         None => None,
     };
     let shared = Arc::new(Shared {
+        stop: stop.clone(),
         requirepass: std::sync::RwLock::new(cfg.requirepass.clone()),
         cfg,
         epoch: Instant::now(),

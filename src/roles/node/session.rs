@@ -120,6 +120,13 @@ impl Server for Core {
             .map_or(0, |d| d.as_micros() as u64)
     }
 
+    fn shutdown(&self) {
+        log::warn!("SHUTDOWN from a client: stopping");
+        self.shared
+            .stop
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
     fn nodestat(&self) -> String {
         format!(
             "clients={} maxclients={} cores={} uptime_ms={}",
