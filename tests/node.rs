@@ -670,3 +670,71 @@ fn metrics_is_json_with_counters() {
     let mut c = node.resp();
     assert_eq!(c.cmd("METRICS x"), arity("metrics"));
 }
+
+/// CONFIG SET changes what the node can change while it runs: an idle
+/// client is closed after `timeout` seconds, a lower `maxmemory` refuses
+/// writes at once on every core, and bad values get Redis's errors.
+#[test]
+fn config_set_timeout_and_maxmemory_apply_live() {
+    let node = Node::start(&["--cores", "2"]);
+    let mut admin = node.resp();
+    assert_eq!(
+        admin.cmd("CONFIG SET timeout abc"),
+        "-ERR CONFIG SET failed (possibly related to argument 'timeout') - argument couldn't be parsed into an integer\r\n"
+    );
+    assert_eq!(
+        admin.cmd("CONFIG SET timeout -1"),
+        "-ERR CONFIG SET failed (possibly related to argument 'timeout') - argument must be between 0 and 2147483647 inclusive\r\n"
+    );
+    assert_eq!(
+        admin.cmd("CONFIG SET maxmemory lots"),
+        "-ERR CONFIG SET failed (possibly related to argument 'maxmemory') - argument must be a memory value\r\n"
+    );
+    assert_eq!(admin.cmd("CONFIG SET timeout 1"), "+OK\r\n");
+    assert_eq!(
+        admin.cmd("CONFIG GET timeout"),
+        "*2\r\n$7\r\ntimeout\r\n$1\r\n1\r\n"
+    );
+    let mut idle = node.resp();
+    assert_eq!(idle.cmd("PING"), "+PONG\r\n");
+    let started = std::time::Instant::now();
+    assert!(
+        matches!(idle.read_to_close(), common::Closed::Yes(ref b) if b.is_empty()),
+        "the idle client is closed without a reply"
+    );
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(900),
+        "not before the timeout"
+    );
+    // The admin connection sat idle as long: it is gone too.
+    assert!(matches!(admin.read_to_close(), common::Closed::Yes(_)));
+    let mut admin = node.resp();
+    assert_eq!(admin.cmd("CONFIG SET timeout 0"), "+OK\r\n");
+
+    let keys: Vec<String> = (0..200).map(|i| format!("mm{i}")).collect();
+    for k in &keys {
+        assert_eq!(admin.cmd(&format!("SET {k} v")), "+OK\r\n");
+    }
+    assert_eq!(admin.cmd("CONFIG SET maxmemory 1kb"), "+OK\r\n");
+    assert_eq!(
+        admin.cmd("CONFIG GET maxmemory"),
+        "*2\r\n$9\r\nmaxmemory\r\n$4\r\n1024\r\n"
+    );
+    // Every core refuses: keys of both cores are among these.
+    let oom = "-OOM command not allowed when used memory > 'maxmemory'.\r\n";
+    common::poll_until(
+        std::time::Duration::from_secs(10),
+        "maxmemory reaches every core",
+        || {
+            let refused = keys
+                .iter()
+                .filter(|k| admin.cmd(&format!("SET {k}x v")) == oom)
+                .count();
+            (refused == keys.len())
+                .then_some(())
+                .ok_or(format!("{refused} refused"))
+        },
+    );
+    assert_eq!(admin.cmd("CONFIG SET maxmemory 0"), "+OK\r\n");
+    assert_eq!(admin.cmd("SET after v"), "+OK\r\n");
+}

@@ -209,6 +209,12 @@ impl Shard {
         self.stats
     }
 
+    /// Change the memory bound (CONFIG SET maxmemory): a lower bound than
+    /// what is held refuses or evicts on the next write, as in Redis.
+    pub fn set_maxmemory(&mut self, bytes: Option<usize>) {
+        self.cfg.maxmemory = bytes;
+    }
+
     /// The shard's settings.
     pub fn config(&self) -> &ShardConfig {
         &self.cfg

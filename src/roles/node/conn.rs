@@ -69,7 +69,16 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
     // Once stopped: the request the stop cut in two has been read to its
     // end, so a partial request left now came after the stop.
     let mut past_cut = false;
+    // The idle timeout this socket's reads have (CONFIG SET may change it).
+    let mut timeout = 0;
     loop {
+        let want = core.shared.timeout_secs.load(Ordering::Relaxed);
+        if want != timeout {
+            // A read that waits this long fails, which closes the idle
+            // client, as Redis's `timeout` does.
+            let _ = stream.set_read_timeout((want > 0).then(|| Duration::from_secs(want)));
+            timeout = want;
+        }
         let big_bulk = parser
             .awaited_bulk()
             .filter(|b| b.len() >= BIG_BULK)

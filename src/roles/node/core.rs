@@ -28,6 +28,11 @@ pub struct Shared {
     /// Time zero of the node clock, the same on every core so an absolute
     /// expiry computed on one core means the same on another.
     pub epoch: Instant,
+    /// Idle client timeout in seconds, 0 for none (CONFIG SET timeout).
+    pub timeout_secs: std::sync::atomic::AtomicU64,
+    /// The node's memory bound in bytes, 0 for none (CONFIG SET maxmemory;
+    /// each core applies its share on a `Hop::Maxmemory`).
+    pub maxmemory: AtomicUsize,
     /// Set by SIGINT, SIGTERM or SHUTDOWN: the node stops cleanly.
     pub stop: Arc<std::sync::atomic::AtomicBool>,
     /// Unix time in ms at node-clock zero (EXPIREAT, EXPIRETIME, TIME).
@@ -298,6 +303,12 @@ impl Core {
         out.seal(part);
     }
 
+    /// Apply this core's share of a node-wide memory bound (0: none).
+    pub fn set_maxmemory(&self, node_bytes: usize) {
+        let share = (node_bytes > 0).then(|| (node_bytes / self.n).max(1));
+        self.shard.borrow_mut().set_maxmemory(share);
+    }
+
     /// WATCH `keys` of this shard for `watch`; returns the expiry deadline
     /// of each key that has one (node-clock ms), which EXEC checks.
     pub fn watch(&self, keys: &[Box<[u8]>], watch: &Arc<super::watch::Watch>) -> Vec<u64> {
@@ -467,6 +478,7 @@ impl Core {
                 }
                 let _ = reply.send(self.snapshot());
             }
+            Hop::Maxmemory(bytes) => self.set_maxmemory(bytes),
             Hop::Watch { keys, watch, reply } => {
                 let _ = reply.send(self.watch(&keys, &watch));
             }

@@ -176,7 +176,7 @@ pub fn render_info(core: &Core, snaps: &[Snapshot], sections: &[String]) -> Stri
     });
     section(&mut o, "memory", "Memory", &|o| {
         let rss = crate::sys::rss_bytes().unwrap_or(0);
-        let maxmem = sh.cfg.maxmemory.unwrap_or(0);
+        let maxmem = sh.maxmemory.load(std::sync::atomic::Ordering::Relaxed);
         let _ = write!(
             o,
             "used_memory:{mem}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\n\

@@ -316,6 +316,8 @@ pub enum Hop {
         /// Deadlines of the keys that have a TTL (node-clock ms).
         reply: oneshot::Sender<Vec<u64>>,
     },
+    /// Take this share of a new node-wide maxmemory (CONFIG SET).
+    Maxmemory(usize),
     /// Be held by a transaction that spans cores: acknowledge, then block
     /// this core's thread, running only the transaction's [`TxMsg`]s,
     /// until it sends `Release` (see `node::multi`).

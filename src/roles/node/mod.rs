@@ -128,6 +128,10 @@ pub struct NodeArgs {
     /// the connection to the LB).
     #[arg(long, value_parser = crate::addr::parse_host_port, requires = "lb")]
     pub advertise: Option<crate::addr::HostPort>,
+    /// Close a client idle for this many seconds (0: never), as Redis's
+    /// `timeout`; changeable with CONFIG SET timeout.
+    #[arg(long, default_value_t = 0)]
+    pub timeout: u64,
     /// Require clients to AUTH with this password (Redis's `requirepass`;
     /// visible in `ps`, so prefer --requirepass-file).
     #[arg(long, value_name = "PASSWORD", conflicts_with = "requirepass_file")]
@@ -316,6 +320,8 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
         None => None,
     };
     let shared = Arc::new(Shared {
+        timeout_secs: std::sync::atomic::AtomicU64::new(cfg.args.timeout),
+        maxmemory: AtomicUsize::new(cfg.maxmemory.unwrap_or(0)),
         stop: stop.clone(),
         requirepass: std::sync::RwLock::new(cfg.requirepass.clone()),
         cfg,

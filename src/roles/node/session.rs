@@ -5,6 +5,7 @@ use crate::cmd::client::ConfigError;
 use crate::cmd::{Client, Server};
 use crate::proto::line::LineOp;
 use crate::proto::{detect_dialect, Dialect, Proto};
+use std::sync::atomic::Ordering;
 
 /// One client connection's state.
 pub struct Session {
@@ -64,6 +65,13 @@ pub fn line_args(
     v
 }
 
+/// One checked CONFIG SET pair.
+enum Change {
+    Password(Option<Vec<u8>>),
+    Timeout(u64),
+    Maxmemory(usize),
+}
+
 impl Server for Core {
     fn password(&self) -> Option<Vec<u8>> {
         self.shared.password()
@@ -77,7 +85,14 @@ impl Server for Core {
             ("appendonly", "no".to_string()),
             ("databases", "1".to_string()),
             ("maxclients", sh.maxclients.to_string()),
-            ("maxmemory", cfg.maxmemory.unwrap_or(0).to_string()),
+            (
+                "maxmemory",
+                sh.maxmemory.load(Ordering::Relaxed).to_string(),
+            ),
+            (
+                "timeout",
+                sh.timeout_secs.load(Ordering::Relaxed).to_string(),
+            ),
             ("maxmemory-policy", cfg.policy_name().to_string()),
             ("port", sh.addr.port().to_string()),
             ("bind", sh.addr.ip().to_string()),
@@ -89,27 +104,62 @@ impl Server for Core {
         ]
     }
 
-    /// What the node can change while it runs. Redis applies all pairs or
-    /// none; so does this, checking every name before changing anything.
+    /// What the node can change while it runs: requirepass, timeout and
+    /// maxmemory. Redis applies all pairs or none; so does this, checking
+    /// every pair before changing anything.
     fn configure(&self, pairs: &[(&[u8], &[u8])]) -> Result<(), ConfigError> {
-        for (name, _) in pairs {
-            if !name.eq_ignore_ascii_case(b"requirepass") {
-                let known = self
-                    .settings()
-                    .iter()
-                    .any(|(k, _)| k.as_bytes().eq_ignore_ascii_case(name));
-                let name = crate::cmd::error::show(name);
-                return Err(if known {
-                    ConfigError::Fixed(name)
-                } else {
-                    ConfigError::Unknown(name)
-                });
-            }
+        let mut changes = Vec::with_capacity(pairs.len());
+        for (name, value) in pairs {
+            let shown = crate::cmd::error::show(name);
+            let invalid = |why: &str| ConfigError::Invalid {
+                name: shown.clone(),
+                why: why.to_string(),
+            };
+            let change = match name.to_ascii_lowercase().as_slice() {
+                // An empty password turns authentication off, as in Redis.
+                b"requirepass" => Change::Password((!value.is_empty()).then(|| value.to_vec())),
+                b"timeout" => match crate::store::parse_i64(value) {
+                    None => return Err(invalid("argument couldn't be parsed into an integer")),
+                    Some(n) if !(0..=i64::from(i32::MAX)).contains(&n) => {
+                        return Err(invalid(
+                            "argument must be between 0 and 2147483647 inclusive",
+                        ))
+                    }
+                    Some(n) => Change::Timeout(n as u64),
+                },
+                b"maxmemory" => match std::str::from_utf8(value)
+                    .ok()
+                    .and_then(|v| crate::units::parse_bytes(v).ok())
+                {
+                    Some(n) => Change::Maxmemory(n),
+                    None => return Err(invalid("argument must be a memory value")),
+                },
+                _ => {
+                    let known = self
+                        .settings()
+                        .iter()
+                        .any(|(k, _)| k.as_bytes().eq_ignore_ascii_case(name));
+                    return Err(if known {
+                        ConfigError::Fixed(shown)
+                    } else {
+                        ConfigError::Unknown(shown)
+                    });
+                }
+            };
+            changes.push(change);
         }
-        for (_, value) in pairs {
-            // An empty password turns authentication off, as in Redis.
-            self.shared
-                .set_password((!value.is_empty()).then(|| value.to_vec()));
+        for change in changes {
+            match change {
+                Change::Password(p) => self.shared.set_password(p),
+                Change::Timeout(t) => self.shared.timeout_secs.store(t, Ordering::Relaxed),
+                Change::Maxmemory(bytes) => {
+                    self.shared.maxmemory.store(bytes, Ordering::Relaxed);
+                    self.set_maxmemory(bytes);
+                    for peer in (0..self.n).filter(|&p| p != self.id) {
+                        let _ = self.mesh.send_to(peer, super::hop::Hop::Maxmemory(bytes));
+                    }
+                }
+            }
         }
         Ok(())
     }
