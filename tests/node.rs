@@ -738,3 +738,55 @@ fn config_set_timeout_and_maxmemory_apply_live() {
     assert_eq!(admin.cmd("CONFIG SET maxmemory 0"), "+OK\r\n");
     assert_eq!(admin.cmd("SET after v"), "+OK\r\n");
 }
+
+/// CLIENT LIST shows the connections of every core, CLIENT INFO this one,
+/// and CLIENT KILL closes a connection whichever core serves it.
+#[test]
+fn client_list_info_and_kill_span_cores() {
+    let node = Node::start(&["--cores", "2"]);
+    // Connections until both cores serve some (ids are seq * cores + core).
+    let mut conns: Vec<RespConn> = Vec::new();
+    let mut ids: Vec<u64> = Vec::new();
+    while conns.len() < 64 && !(ids.iter().any(|i| i % 2 == 0) && ids.iter().any(|i| i % 2 == 1)) {
+        let mut c = node.resp();
+        let id = c.cmd("CLIENT ID");
+        ids.push(id.trim_start_matches(':').trim().parse().unwrap());
+        conns.push(c);
+    }
+    assert!(
+        ids.iter().any(|i| i % 2 == 0) && ids.iter().any(|i| i % 2 == 1),
+        "{ids:?}"
+    );
+    let mut me = node.resp();
+    assert_eq!(me.cmd("CLIENT SETNAME watcher"), "+OK\r\n");
+    let info = me.cmd("CLIENT INFO");
+    assert!(
+        info.contains(" name=watcher ") && info.contains(" cmd=client|info "),
+        "{info}"
+    );
+    let list = me.cmd("CLIENT LIST");
+    for id in &ids {
+        assert!(
+            list.contains(&format!("id={id} addr=")),
+            "no {id} in {list}"
+        );
+    }
+    let victim = ids[0];
+    assert_eq!(me.cmd(&format!("CLIENT KILL ID {victim}")), ":1\r\n");
+    assert!(
+        matches!(conns[0].read_to_close(), Closed::Yes(_)),
+        "the killed client is closed"
+    );
+    poll_until(POLL_TIMEOUT, "the killed client leaves the list", || {
+        let list = me.cmd("CLIENT LIST");
+        (!list.contains(&format!("id={victim} ")))
+            .then_some(())
+            .ok_or(list)
+    });
+    assert_eq!(me.cmd(&format!("CLIENT KILL ID {victim}")), ":0\r\n");
+    assert_eq!(
+        conns[1].cmd("PING"),
+        "+PONG\r\n",
+        "the others are untouched"
+    );
+}

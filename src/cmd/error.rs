@@ -52,6 +52,9 @@ pub enum CmdError {
     /// cannot yet run as one.
     #[error("ERR the keys of this command live on different cores")]
     CrossCore,
+    /// A command this node cannot run inside MULTI.
+    #[error("ERR '{0}' inside MULTI is not supported by this node")]
+    NotInMulti(&'static str),
     /// HELLO's protocol version is not an integer.
     #[error("ERR Protocol version is not an integer or out of range")]
     HelloVersion,

@@ -3,7 +3,7 @@
 
 use super::client::{Conn, Server};
 use super::error::{show, CmdError};
-use super::spec::{Flags, Keys, Run, Spec};
+use super::spec::{Flags, Keys, NodeCmd, Run, Spec};
 use super::{fail, int, table};
 use crate::proto::{Proto, Reply};
 use crate::store::glob_match;
@@ -61,6 +61,27 @@ const CLIENT: &[Spec] = &[
         INTRO.with(Flags::NOSCRIPT),
         Keys::NONE,
         Run::Conn(client_switch),
+    ),
+    Spec::new(
+        "client|list",
+        -2,
+        INTRO.with(Flags::ADMIN).with(Flags::NOSCRIPT),
+        Keys::NONE,
+        Run::Node(NodeCmd::ClientList),
+    ),
+    Spec::new(
+        "client|info",
+        2,
+        INTRO.with(Flags::NOSCRIPT),
+        Keys::NONE,
+        Run::Node(NodeCmd::ClientInfo),
+    ),
+    Spec::new(
+        "client|kill",
+        -3,
+        INTRO.with(Flags::ADMIN).with(Flags::NOSCRIPT),
+        Keys::NONE,
+        Run::Node(NodeCmd::ClientKill),
     ),
     Spec::new("client|help", 2, INTRO, Keys::NONE, Run::Conn(client_help)),
 ];

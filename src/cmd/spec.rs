@@ -215,6 +215,12 @@ pub enum NodeCmd {
     Info,
     /// METRICS (ours: JSON counters)
     Metrics,
+    /// CLIENT LIST [TYPE t] [ID id ...]: every core's connections.
+    ClientList,
+    /// CLIENT INFO: this connection.
+    ClientInfo,
+    /// CLIENT KILL: close connections on any core.
+    ClientKill,
 }
 
 /// How a command runs.

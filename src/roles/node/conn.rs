@@ -1,5 +1,6 @@
 //! Accepting clients and serving one connection: read, run, write, repeat.
 
+use super::clients::Entry;
 use super::core::{bump, Core};
 use super::hop::{Delegated, Finished};
 use super::pipeline::{self, After, Plan};
@@ -59,6 +60,14 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
     let fd = stream.as_raw_fd();
     core.life.track(fd);
     let mut sess = Session::new(core.client_id(), core.shared.password().is_none());
+    let entry = Rc::new(Entry::new(
+        sess.client.id,
+        stream.peer_addr().ok(),
+        stream.local_addr().ok(),
+        fd,
+        core.now(),
+    ));
+    core.conns.add(entry.clone());
     let mut plan = Plan::default();
     let mut parser = RequestParser::default();
     let mut input = Input::new();
@@ -126,6 +135,7 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
         )
         .await;
         input.consume(used);
+        entry.sync(&sess, core.now());
         past_cut |= budget == Some(0) && used > 0;
         if !out.is_empty() {
             if stream.write_all(&out).await.is_err() {
@@ -147,6 +157,8 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
     }
     // Another core may still be writing to this fd: wait before closing it.
     finish_delegated(&mut sess, &mut plan, &mut out, &mut stream).await;
+    // Before the fd closes: CLIENT KILL must never shut down a reused fd.
+    core.conns.remove(sess.client.id);
     if core.life.stopping() {
         // Every reply must reach the client before the fd closes.
         lifecycle::close_drained(stream).await;

@@ -130,6 +130,8 @@ pub struct Core {
     pub counters: Counters,
     /// Next client id: ids are `seq * n + id`, unique without coordination.
     pub next_client: Cell<u64>,
+    /// The connections this core serves (CLIENT LIST / KILL).
+    pub conns: super::clients::Registry,
     /// Keys of this shard that connections WATCH.
     pub watched: RefCell<super::watch::Registry>,
     /// Accept gate, open client sockets and the stop flag of this core.
@@ -479,6 +481,12 @@ impl Core {
                 let _ = reply.send(self.snapshot());
             }
             Hop::Maxmemory(bytes) => self.set_maxmemory(bytes),
+            Hop::Clients { filter, reply } => {
+                let _ = reply.send(self.conns.lines(&filter, self.now()));
+            }
+            Hop::Kill { filter, reply } => {
+                let _ = reply.send(self.conns.kill(&filter, self.now()));
+            }
             Hop::Watch { keys, watch, reply } => {
                 let _ = reply.send(self.watch(&keys, &watch));
             }

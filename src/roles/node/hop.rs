@@ -316,6 +316,20 @@ pub enum Hop {
         /// Deadlines of the keys that have a TTL (node-clock ms).
         reply: oneshot::Sender<Vec<u64>>,
     },
+    /// CLIENT LIST: this core's connections that `filter` keeps.
+    Clients {
+        /// Which.
+        filter: super::clients::Filter,
+        /// Their lines, by id.
+        reply: oneshot::Sender<Vec<(u64, String)>>,
+    },
+    /// CLIENT KILL: close this core's connections that `filter` keeps.
+    Kill {
+        /// Which.
+        filter: super::clients::Filter,
+        /// How many.
+        reply: oneshot::Sender<usize>,
+    },
     /// Take this share of a new node-wide maxmemory (CONFIG SET).
     Maxmemory(usize),
     /// Be held by a transaction that spans cores: acknowledge, then block

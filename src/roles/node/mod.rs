@@ -6,6 +6,7 @@
 //! owns (see [`shard_for`](crate::ownership::shard_for)) is carried there as a
 //! [`hop::Hop`] over a glommio shared channel; nothing on the data path locks.
 
+mod clients;
 mod conn;
 mod core;
 mod global;
@@ -437,6 +438,7 @@ async fn core_main(
         shared: shared.clone(),
         counters: Counters::default(),
         next_client: Cell::new(0),
+        conns: clients::Registry::default(),
         watched: RefCell::default(),
         life: lifecycle::Lifecycle::new(),
         origin: shared.origin.map(|addr| {

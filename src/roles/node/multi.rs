@@ -57,6 +57,16 @@ pub struct Queued {
 }
 
 impl Queued {
+    /// Commands queued so far.
+    pub fn len(&self) -> usize {
+        self.cmds.len()
+    }
+
+    /// No command queued yet.
+    pub fn is_empty(&self) -> bool {
+        self.cmds.is_empty()
+    }
+
     /// Queue a command that passed [`cmd::admit`].
     pub fn push(&mut self, args: &[&[u8]]) {
         self.cmds.push(args.iter().map(|a| Box::from(*a)).collect());
@@ -330,6 +340,9 @@ async fn exec_held(
                 f(&mut conn, a, &mut w);
             }
             Run::Node(NodeCmd::Unwatch) => w.ok(),
+            Run::Node(NodeCmd::ClientList | NodeCmd::ClientInfo | NodeCmd::ClientKill) => {
+                cmd::fail(&mut w, CmdError::NotInMulti(spec.name));
+            }
             Run::Node(n) => match Global::of(n, a) {
                 Ok(Some(g)) => {
                     let snaps: Vec<Snapshot> = (0..core.n)
@@ -380,6 +393,9 @@ fn plan<'a>(core: &Core, shares: &mut Shares, a: &'a [&'a [u8]]) -> Plan<'a> {
         }
         Run::Conn(f) => Plan::Conn(f, a),
         Run::Node(NodeCmd::Unwatch) => Plan::Unwatch,
+        Run::Node(NodeCmd::ClientList | NodeCmd::ClientInfo | NodeCmd::ClientKill) => {
+            Plan::Error(CmdError::NotInMulti(spec.name))
+        }
         Run::Node(n) => match Global::of(n, a) {
             Ok(Some(g)) => {
                 let q = if g == Global::Flush {

@@ -491,6 +491,7 @@ pub async fn process(
             }
         };
         bump(&core.counters.commands[id as usize]);
+        sess.last_cmd = Some(spec.name);
         match spec.run {
             Run::Shard(_) => match owner(core, spec, &args) {
                 Some(owner) => plan.push_op(core, now, proto, owner, (id, spec), &args, out),
@@ -609,6 +610,10 @@ async fn run_node(
             }
         },
         NodeCmd::Quit => unreachable!("QUIT ends the read in `process`"),
+        NodeCmd::ClientList | NodeCmd::ClientInfo | NodeCmd::ClientKill => {
+            plan.flush(core, proto, out).await;
+            super::clients::run(core, sess, node, args, proto, out).await;
+        }
         NodeCmd::DbSize | NodeCmd::Flush | NodeCmd::Info | NodeCmd::Metrics => {
             match Global::of(node, args) {
                 Ok(Some(g)) => {

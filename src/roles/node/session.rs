@@ -20,6 +20,8 @@ pub struct Session {
     pub multi: Option<super::multi::Queued>,
     /// The keys WATCHed since the last EXEC, DISCARD or UNWATCH.
     pub watching: Option<super::multi::Watching>,
+    /// The last command's full name, for CLIENT LIST.
+    pub last_cmd: Option<&'static str>,
 }
 
 impl Session {
@@ -33,6 +35,7 @@ impl Session {
             pending: None,
             multi: None,
             watching: None,
+            last_cmd: None,
         }
     }
 
