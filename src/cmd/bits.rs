@@ -15,7 +15,7 @@ use super::{fail, int};
 use crate::proto::Reply;
 use crate::store::bits::{self, parse_bit_offset, parse_bit_value, parse_bitpos_bit};
 use crate::store::lcs::lcs as lcs_table;
-use crate::store::{BitError, BitOp, BitposRange, LcsError, StoreError, Unit};
+use crate::store::{entry_cost, BitError, BitOp, BitposRange, LcsError, StoreError, Unit};
 
 /// BITOP's keys: the destination and every source.
 const BITOP_KEYS: Keys = Keys {
@@ -81,9 +81,18 @@ fn setbit(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
     let r = (|| -> Result<(), Refused> {
         let offset = parse_bit_offset(args[2], ctx.max_bulk)?;
         let bit = parse_bit_value(args[3])?;
-        let old = ctx.shard.setbit(args[1], offset, bit, ctx.now)?;
-        // Redis signals the key even when the bit was already so.
-        ctx.changed(args[1]);
+        let key = args[1];
+        // Redis 7 signals the key only when SETBIT created it, grew it or
+        // flipped the bit. MEMORY USAGE's figure gives the value's length
+        // without counting a lookup or using the key.
+        let grows = ctx
+            .shard
+            .memory_usage(key, ctx.now)
+            .is_none_or(|cost| (cost - entry_cost(key.len(), 0)) as u64 <= offset >> 3);
+        let old = ctx.shard.setbit(key, offset, bit, ctx.now)?;
+        if grows || old != bit {
+            ctx.changed(key);
+        }
         w.int(i64::from(old));
         Ok(())
     })();
@@ -397,6 +406,27 @@ mod tests {
     }
 
     #[test]
+    fn writes_over_maxmemory_are_refused_and_change_nothing() {
+        let mut shard = Shard::new(ShardConfig {
+            maxmemory: Some(4096),
+            ..ShardConfig::default()
+        });
+        let mut seen: Vec<Vec<u8>> = Vec::new();
+        {
+            let mut note = |k: &[u8]| seen.push(k.to_vec());
+            let mut c = ctx(&mut shard, 512 << 20, &mut note);
+            let oom = "-OOM command not allowed when used memory > 'maxmemory'.\r\n";
+            assert_eq!(exec(&mut c, "setbit a 800000 1", Proto::Resp2), oom);
+            assert_eq!(exec(&mut c, "setbit a 0 1", Proto::Resp2), ":0\r\n");
+            assert_eq!(exec(&mut c, "setbit b 20000 1", Proto::Resp2), ":0\r\n");
+            assert_eq!(exec(&mut c, "bitop or d b", Proto::Resp2), oom);
+            assert_eq!(exec(&mut c, "get d", Proto::Resp2), "$-1\r\n");
+        }
+        let want: [&[u8]; 2] = [b"a", b"b"];
+        assert_eq!(seen, want);
+    }
+
+    #[test]
     fn bitcount_answers_a_missing_key_before_its_range() {
         let mut t = run();
         assert_eq!(t.cmd("bitcount nokey"), ":0\r\n");
@@ -571,6 +601,10 @@ mod tests {
             for line in [
                 "setbit a 3 1",
                 "setbit a 3 1",
+                "setbit a 3 0",
+                "setbit a 3 0",
+                "setbit a 20 0",
+                "setbit a 20 0",
                 "setbit a x 1",
                 "getbit a 3",
                 "bitcount a",
@@ -584,7 +618,8 @@ mod tests {
                 exec(&mut c, line, Proto::Resp2);
             }
         }
-        let want: [&[u8]; 4] = [b"a", b"a", b"d", b"d"];
+        // SETBIT: created, flipped, grown; BITOP: stored, deleted.
+        let want: [&[u8]; 5] = [b"a", b"a", b"a", b"d", b"d"];
         assert_eq!(seen, want);
     }
 
