@@ -18,6 +18,7 @@
 //! their bytes.
 
 pub mod batch;
+pub mod bits;
 pub mod client;
 pub mod error;
 pub mod help;

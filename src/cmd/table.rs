@@ -11,6 +11,7 @@ pub type Id = u16;
 /// Every family's rows. A new family adds its `COMMANDS` here.
 const FAMILIES: &[&[Spec]] = &[
     super::string::COMMANDS,
+    super::bits::COMMANDS,
     super::keyspace::COMMANDS,
     super::server::COMMANDS,
     super::node::COMMANDS,
