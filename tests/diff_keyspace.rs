@@ -65,6 +65,16 @@ fn rename_copy_msetnx() -> Vec<Req> {
         "MGET {a} {x} {y}",
         "MSETNX {b} 1 {y} 2",
         "MGET {b} {y}",
+        // BITOP and LCS with keys on both cores.
+        "SET {a} foobar",
+        "SET {x} fooqux",
+        "BITOP AND {y} {a} {x}",
+        "GET {y}",
+        "BITOP OR {b} {x} {a} nokey",
+        "GET {b}",
+        "LCS {a} {x}",
+        "LCS {a} {x} LEN",
+        "LCS {a} {x} IDX WITHMATCHLEN",
     ])
 }
 

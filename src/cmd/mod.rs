@@ -1,7 +1,7 @@
 //! Requests → command rows → handlers → replies.
 //!
 //! Every command is one [`Spec`] row in its family's table (`string`,
-//! `keyspace`, `server`, `node`) naming one handler. [`table::admit`]
+//! `bits`, `keyspace`, `server`, `node`) naming one handler. [`table::admit`]
 //! finds the row in constant time and makes Redis's checks (arity, key
 //! positions, authentication). The row's key positions say which core owns
 //! the command; its [`Run`] says how it runs there:
