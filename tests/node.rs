@@ -737,6 +737,16 @@ fn config_set_timeout_and_maxmemory_apply_live() {
     );
     assert_eq!(admin.cmd("CONFIG SET maxmemory 0"), "+OK\r\n");
     assert_eq!(admin.cmd("SET after v"), "+OK\r\n");
+    for k in &keys {
+        admin.cmd(&format!("GET {k}"));
+    }
+    assert!(!admin.cmd("INFO stats").contains("\r\nkeyspace_hits:0\r\n"));
+    assert_eq!(admin.cmd("CONFIG RESETSTAT"), "+OK\r\n");
+    let stats = admin.cmd("INFO stats");
+    assert!(
+        stats.contains("\r\nkeyspace_hits:0\r\n") && stats.contains("\r\nkeyspace_misses:0\r\n"),
+        "{stats}"
+    );
 }
 
 /// CLIENT LIST shows the connections of every core, CLIENT INFO this one,

@@ -72,6 +72,8 @@ pub trait Server {
     fn unix_us(&self) -> u64;
     /// NODESTAT's line: the LB's cheap load probe.
     fn nodestat(&self) -> String;
+    /// Zero the statistics on every core (CONFIG RESETSTAT).
+    fn reset_stats(&self);
     /// Begin a clean stop (SHUTDOWN).
     fn shutdown(&self);
 }

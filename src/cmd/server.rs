@@ -104,6 +104,13 @@ const CONFIG: &[Spec] = &[
         Keys::NONE,
         Run::Conn(config_set),
     ),
+    Spec::new(
+        "config|resetstat",
+        2,
+        INTRO.with(Flags::ADMIN).with(Flags::NOSCRIPT),
+        Keys::NONE,
+        Run::Conn(config_resetstat),
+    ),
     Spec::new("config|help", 2, INTRO, Keys::NONE, Run::Conn(config_help)),
 ];
 
@@ -517,6 +524,11 @@ fn config_get(c: &mut Conn<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
     }
 }
 
+fn config_resetstat(c: &mut Conn<'_>, _: &[&[u8]], w: &mut Reply<'_>) {
+    c.server.reset_stats();
+    w.ok();
+}
+
 /// CONFIG SET parameter value [parameter value ...]: all or none.
 fn config_set(c: &mut Conn<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
     let pairs = &args[2..];
@@ -700,6 +712,7 @@ mod tests {
             "clients=1".into()
         }
         fn shutdown(&self) {}
+        fn reset_stats(&self) {}
     }
 
     fn run(c: &mut Client, line: &str) -> String {

@@ -209,6 +209,11 @@ impl Shard {
         self.stats
     }
 
+    /// Zero the counters (CONFIG RESETSTAT).
+    pub fn reset_stats(&mut self) {
+        self.stats = ShardStats::default();
+    }
+
     /// Change the memory bound (CONFIG SET maxmemory): a lower bound than
     /// what is held refuses or evicts on the next write, as in Redis.
     pub fn set_maxmemory(&mut self, bytes: Option<usize>) {

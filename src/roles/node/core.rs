@@ -305,6 +305,23 @@ impl Core {
         out.seal(part);
     }
 
+    /// Zero this core's counters and its shard's (CONFIG RESETSTAT).
+    pub fn reset_stats(&self) {
+        let c = &self.counters;
+        for n in c.commands.iter() {
+            n.set(0);
+        }
+        for n in [
+            &c.connections_received,
+            &c.rejected,
+            &c.hops_sent,
+            &c.hop_ops_served,
+        ] {
+            n.set(0);
+        }
+        self.shard.borrow_mut().reset_stats();
+    }
+
     /// Apply this core's share of a node-wide memory bound (0: none).
     pub fn set_maxmemory(&self, node_bytes: usize) {
         let share = (node_bytes > 0).then(|| (node_bytes / self.n).max(1));
@@ -481,6 +498,7 @@ impl Core {
                 let _ = reply.send(self.snapshot());
             }
             Hop::Maxmemory(bytes) => self.set_maxmemory(bytes),
+            Hop::ResetStats => self.reset_stats(),
             Hop::Clients { filter, reply } => {
                 let _ = reply.send(self.conns.lines(&filter, self.now()));
             }

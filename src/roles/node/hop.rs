@@ -330,6 +330,8 @@ pub enum Hop {
         /// How many.
         reply: oneshot::Sender<usize>,
     },
+    /// Zero the counters (CONFIG RESETSTAT).
+    ResetStats,
     /// Take this share of a new node-wide maxmemory (CONFIG SET).
     Maxmemory(usize),
     /// Be held by a transaction that spans cores: acknowledge, then block

@@ -173,6 +173,16 @@ impl Server for Core {
             .map_or(0, |d| d.as_micros() as u64)
     }
 
+    fn reset_stats(&self) {
+        // The other cores zero theirs when they take the hop; a later
+        // INFO from this core reaches them over the same ordered channel,
+        // after it, so it never sees their old figures.
+        self.reset_stats();
+        for peer in (0..self.n).filter(|&p| p != self.id) {
+            let _ = self.mesh.send_to(peer, super::hop::Hop::ResetStats);
+        }
+    }
+
     fn shutdown(&self) {
         log::warn!("SHUTDOWN from a client: stopping");
         self.shared
