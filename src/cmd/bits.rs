@@ -630,8 +630,8 @@ mod tests {
     }
 
     impl Span for Two {
-        fn shard(&mut self, key: &[u8]) -> &mut Shard {
-            &mut self.shards[usize::from(key.starts_with(b"b"))]
+        fn shard(&mut self, key: &[u8]) -> Option<&mut Shard> {
+            Some(&mut self.shards[usize::from(key.starts_with(b"b"))])
         }
 
         fn changed(&mut self, key: &[u8]) {

@@ -783,7 +783,8 @@ mod tests {
         );
         let help = run(&mut c, "client help");
         assert!(help.starts_with("*") && help.contains("+SETNAME <name>\r\n"));
-        assert!(!help.contains("+KILL"), "only subcommands this node has");
+        assert!(help.contains("+KILL <ip:port>\r\n"));
+        assert!(!help.contains("+PAUSE"), "only subcommands this node has");
         same_secret_cases();
     }
 
