@@ -490,6 +490,11 @@ pub async fn process(
                 continue;
             }
         };
+        // A subscribed RESP2 connection may only run what Redis allows there.
+        if super::pubsub::screens(sess, spec) {
+            plan.local(out, |o| super::pubsub::screened(spec, &args, &mut Reply::new(o, proto)));
+            continue;
+        }
         bump(&core.counters.commands[id as usize]);
         match spec.run {
             Run::Shard(_) => match owner(core, spec, &args) {
@@ -609,6 +614,9 @@ async fn run_node(
             }
         },
         NodeCmd::Quit => unreachable!("QUIT ends the read in `process`"),
+        NodeCmd::Pubsub(cmd) => {
+            super::pubsub::run(core, sess, plan, cmd, args, proto, out).await;
+        }
         NodeCmd::DbSize | NodeCmd::Flush | NodeCmd::Info | NodeCmd::Metrics => {
             match Global::of(node, args) {
                 Ok(Some(g)) => {

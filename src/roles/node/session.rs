@@ -19,6 +19,9 @@ pub struct Session {
     pub multi: Option<super::multi::Queued>,
     /// The keys WATCHed since the last EXEC, DISCARD or UNWATCH.
     pub watching: Option<super::multi::Watching>,
+    /// Channels and patterns subscribed to, once the connection has
+    /// subscribed (see `node::pubsub`).
+    pub subs: Option<Box<super::pubsub::Subscriber>>,
 }
 
 impl Session {
@@ -32,6 +35,7 @@ impl Session {
             pending: None,
             multi: None,
             watching: None,
+            subs: None,
         }
     }
 
