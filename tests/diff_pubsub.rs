@@ -28,7 +28,11 @@ fn resp2_confirmations() -> Vec<Req> {
         c("PSUBSCRIBE"),
         // A channel twice counts once; unsubscribing from one never
         // subscribed answers the count as it stands.
-        block(&["SUBSCRIBE r1 r2 r1", "UNSUBSCRIBE r2 nope", "UNSUBSCRIBE r1"]),
+        block(&[
+            "SUBSCRIBE r1 r2 r1",
+            "UNSUBSCRIBE r2 nope",
+            "UNSUBSCRIBE r1",
+        ]),
         // Patterns are answered in subscription order.
         block(&["PSUBSCRIBE rp* rq? rp*", "PUNSUBSCRIBE"]),
         block(&[
@@ -39,7 +43,12 @@ fn resp2_confirmations() -> Vec<Req> {
             "PUNSUBSCRIBE",
             "PUNSUBSCRIBE",
         ]),
-        block(&["SUBSCRIBE r4", "PSUBSCRIBE r4", "PUNSUBSCRIBE r4", "UNSUBSCRIBE r4"]),
+        block(&[
+            "SUBSCRIBE r4",
+            "PSUBSCRIBE r4",
+            "PUNSUBSCRIBE r4",
+            "UNSUBSCRIBE r4",
+        ]),
         c("PUBLISH r-nobody x"),
         c("PUBLISH r1"),
         c("PUBLISH r1 a b"),
@@ -167,7 +176,11 @@ fn read_to_mark(s: &mut TcpStream) -> Vec<u8> {
         assert!(n > 0, "closed: {:?}", String::from_utf8_lossy(&buf));
         buf.extend_from_slice(&chunk[..n]);
     }
-    let cut = if buf.ends_with(&pong) { pong.len() } else { bulk.len() };
+    let cut = if buf.ends_with(&pong) {
+        pong.len()
+    } else {
+        bulk.len()
+    };
     buf.truncate(buf.len() - cut);
     buf
 }

@@ -20,7 +20,13 @@ const SUB: Flags = Flags::PUBSUB
 const INTRO: Flags = Flags::PUBSUB.with(Flags::LOADING).with(Flags::STALE);
 
 const fn node(name: &'static str, arity: i32, flags: Flags, cmd: PubsubCmd) -> Spec {
-    Spec::new(name, arity, flags, Keys::NONE, Run::Node(NodeCmd::Pubsub(cmd)))
+    Spec::new(
+        name,
+        arity,
+        flags,
+        Keys::NONE,
+        Run::Node(NodeCmd::Pubsub(cmd)),
+    )
 }
 
 const PUBSUB: &[Spec] = &[

@@ -140,8 +140,12 @@ pub struct NodeArgs {
     /// `client-output-buffer-limit pubsub`: "HARD SOFT SECONDS". A
     /// subscriber with HARD bytes unread, or more than SOFT for over
     /// SECONDS, is disconnected; 0 turns a limit off.
-    #[arg(long, value_name = "LIMITS", default_value = "32mb 8mb 60",
-          value_parser = pubsub::parse_limit)]
+    #[arg(
+        long,
+        value_name = "LIMITS",
+        default_value = "32mb 8mb 60",
+        value_parser = pubsub::parse_limit
+    )]
     pub pubsub_output_limit: pubsub::OutputLimit,
 }
 

@@ -492,7 +492,9 @@ pub async fn process(
         };
         // A subscribed RESP2 connection may only run what Redis allows there.
         if super::pubsub::screens(sess, spec) {
-            plan.local(out, |o| super::pubsub::screened(spec, &args, &mut Reply::new(o, proto)));
+            plan.local(out, |o| {
+                super::pubsub::screened(spec, &args, &mut Reply::new(o, proto))
+            });
             continue;
         }
         bump(&core.counters.commands[id as usize]);

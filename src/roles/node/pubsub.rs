@@ -77,7 +77,9 @@ use super::hop::Hop;
 use super::pipeline::Plan;
 use super::session::Session;
 use crate::cmd::error::show;
-use crate::cmd::pubsub::{allowed_when_subscribed, confirm, context_error, subscribed_ping, Confirm};
+use crate::cmd::pubsub::{
+    allowed_when_subscribed, confirm, context_error, subscribed_ping, Confirm,
+};
 use crate::cmd::{PubsubCmd, Spec};
 use crate::proto::{Proto, Reply};
 use futures_channel::oneshot;

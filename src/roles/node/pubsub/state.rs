@@ -104,7 +104,10 @@ impl Mailbox {
         if self.killed.get() {
             return;
         }
-        f(&mut Reply::new(&mut self.buf.borrow_mut(), self.proto.get()));
+        f(&mut Reply::new(
+            &mut self.buf.borrow_mut(),
+            self.proto.get(),
+        ));
         if self.over_limit(now) {
             log::warn!(
                 "a subscriber left {} bytes unread, over the pubsub output buffer limit; closing it",
@@ -368,13 +371,7 @@ impl Local {
     }
 
     /// Unregister `mb` from `pattern`.
-    pub fn punsubscribe(
-        &mut self,
-        dir: &Directory,
-        core: usize,
-        pattern: &[u8],
-        mb: &Rc<Mailbox>,
-    ) {
+    pub fn punsubscribe(&mut self, dir: &Directory, core: usize, pattern: &[u8], mb: &Rc<Mailbox>) {
         if remove(&mut self.patterns, pattern, mb) {
             dir.pattern(core, false);
         }

@@ -130,20 +130,34 @@ fn delivery_counts_channel_and_pattern_receivers() {
         "*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$2\r\nhi\r\n\
          *4\r\n$8\r\npmessage\r\n$2\r\nn*\r\n$4\r\nnews\r\n$2\r\nhi\r\n"
     );
-    assert_eq!(take(&b), ">3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$2\r\nhi\r\n");
+    assert_eq!(
+        take(&b),
+        ">3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$2\r\nhi\r\n"
+    );
     assert_eq!(local.deliver(b"nope", b"x", 0, None), 1, "the pattern");
     assert_eq!(local.deliver(b"other", b"x", 0, None), 0);
 
     // The publisher's own copies go into its reply, not its mailbox.
     take(&a);
     let mut own = Vec::new();
-    let n = local.deliver(b"news", b"x", 0, Some((&a, &mut Reply::new(&mut own, Proto::Resp2))));
+    let n = local.deliver(
+        b"news",
+        b"x",
+        0,
+        Some((&a, &mut Reply::new(&mut own, Proto::Resp2))),
+    );
     assert_eq!(n, 3);
     assert!(own.starts_with(b"*3\r\n$7\r\nmessage") && take(&a).is_empty());
     assert!(!take(&b).is_empty());
 
-    assert_eq!(local.numsub(&[b"news"[..].into(), b"n*"[..].into()]), [2, 0]);
-    assert_eq!(local.channels(Some(b"n?ws")), vec![Box::<[u8]>::from(&b"news"[..])]);
+    assert_eq!(
+        local.numsub(&[b"news"[..].into(), b"n*"[..].into()]),
+        [2, 0]
+    );
+    assert_eq!(
+        local.channels(Some(b"n?ws")),
+        vec![Box::<[u8]>::from(&b"news"[..])]
+    );
     assert!(local.channels(Some(b"x*")).is_empty());
     assert_eq!(local.patterns(), vec![Box::<[u8]>::from(&b"n*"[..])]);
 
@@ -151,7 +165,10 @@ fn delivery_counts_channel_and_pattern_receivers() {
     local.unsubscribe(&dir, 1, b"news", &a);
     assert!(dir.has_channels(1));
     local.unsubscribe(&dir, 1, b"news", &b);
-    assert!(!dir.has_channels(1) && dir.may_receive(1, b"news"), "the pattern remains");
+    assert!(
+        !dir.has_channels(1) && dir.may_receive(1, b"news"),
+        "the pattern remains"
+    );
     local.punsubscribe(&dir, 1, b"n*", &a);
     assert!(!dir.has_patterns(1) && !dir.may_receive(1, b"news"));
     assert_eq!(local.deliver(b"news", b"x", 0, None), 0);
