@@ -1,9 +1,9 @@
 //! Requests → command rows → handlers → replies.
 //!
 //! Every command is one [`Spec`] row in its family's table (`string`,
-//! `keyspace`, `server`, `node`, `pubsub`) naming one handler. [`table::admit`]
-//! finds the row in constant time and makes Redis's checks (arity, key
-//! positions, authentication). The row's key positions say which core owns
+//! `keyspace`, `server`, `node`, `pubsub`) naming one handler.
+//! [`table::admit`] finds the row in constant time and makes Redis's checks
+//! (arity, key positions, authentication). The row's key positions say which core owns
 //! the command; its [`Run`] says how it runs there:
 //! - [`Run::Shard`]: on the owner's shard, writing its reply through a
 //!   [`Reply`](crate::proto::Reply) writer (RESP2, RESP3 or the line

@@ -225,6 +225,10 @@ fn subscribe(
     proto: Proto,
     out: &mut Vec<u8>,
 ) {
+    let what = match kind {
+        Kind::Channel => Confirm::Subscribe,
+        Kind::Pattern => Confirm::Psubscribe,
+    };
     let limit = core.shared.cfg.args.pubsub_output_limit;
     let sub = sess
         .subs
@@ -245,10 +249,6 @@ fn subscribe(
                 }
             }
         }
-        let what = match kind {
-            Kind::Channel => Confirm::Subscribe,
-            Kind::Pattern => Confirm::Psubscribe,
-        };
         confirm(&mut w, what, Some(name), sub.count());
     }
 }
