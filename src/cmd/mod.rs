@@ -1,9 +1,9 @@
 //! Requests → command rows → handlers → replies.
 //!
 //! Every command is one [`Spec`] row in its family's table (`string`,
-//! `bits`, `keyspace`, `server`, `node`) naming one handler. [`table::admit`]
-//! finds the row in constant time and makes Redis's checks (arity, key
-//! positions, authentication). The row's key positions say which core owns
+//! `bits`, `keyspace`, `server`, `node`, `pubsub`) naming one handler.
+//! [`table::admit`] finds the row in constant time and makes Redis's checks
+//! (arity, key positions, authentication). The row's key positions say which core owns
 //! the command; its [`Run`] says how it runs there:
 //! - [`Run::Shard`]: on the owner's shard, writing its reply through a
 //!   [`Reply`](crate::proto::Reply) writer (RESP2, RESP3 or the line
@@ -25,6 +25,7 @@ pub mod help;
 pub mod keyspace;
 pub mod merge;
 pub mod node;
+pub mod pubsub;
 pub mod server;
 pub mod spec;
 pub mod string;
@@ -35,7 +36,7 @@ mod testing;
 pub use batch::OpBatch;
 pub use client::{Client, Conn, Server};
 pub use error::CmdError;
-pub use spec::{Ctx, Flags, Keys, Merge, NodeCmd, Part, Run, Spec};
+pub use spec::{Ctx, Flags, Keys, Merge, NodeCmd, Part, PubsubCmd, Run, Spec};
 pub use table::{admit, Id};
 
 use crate::proto::Reply;

@@ -221,6 +221,30 @@ pub enum NodeCmd {
     ClientInfo,
     /// CLIENT KILL: close connections on any core.
     ClientKill,
+    /// A pub/sub command: it changes the connection's subscriptions or
+    /// reaches the subscribers of every core.
+    Pubsub(PubsubCmd),
+}
+
+/// The pub/sub commands (`cmd/pubsub.rs`), run by `node::pubsub`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PubsubCmd {
+    /// SUBSCRIBE channel [channel ...]
+    Subscribe,
+    /// UNSUBSCRIBE [channel ...]
+    Unsubscribe,
+    /// PSUBSCRIBE pattern [pattern ...]
+    Psubscribe,
+    /// PUNSUBSCRIBE [pattern ...]
+    Punsubscribe,
+    /// PUBLISH channel message
+    Publish,
+    /// PUBSUB CHANNELS [pattern]
+    Channels,
+    /// PUBSUB NUMSUB [channel ...]
+    Numsub,
+    /// PUBSUB NUMPAT
+    Numpat,
 }
 
 /// How a command runs.

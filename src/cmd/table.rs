@@ -15,6 +15,7 @@ const FAMILIES: &[&[Spec]] = &[
     super::keyspace::COMMANDS,
     super::server::COMMANDS,
     super::node::COMMANDS,
+    super::pubsub::COMMANDS,
 ];
 
 /// Every command, in family order.

@@ -4,6 +4,7 @@ use super::clients::Entry;
 use super::core::{bump, Core};
 use super::hop::{Delegated, Finished};
 use super::pipeline::{self, After, Plan};
+use super::pubsub;
 use super::session::Session;
 use crate::proto::resp::RequestParser;
 use crate::roles::lifecycle;
@@ -110,7 +111,25 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
             Some(0) => room.len(),
             Some(b) => b.min(room.len()),
         };
-        match stream.read(&mut room[..len]).await {
+        let read = stream.read(&mut room[..len]);
+        // A subscriber's read races its mail (see `pubsub`).
+        let got = match pubsub::mailbox(&sess) {
+            None => Some(read.await),
+            Some(mail) => pubsub::or_mail(read, &mail).await,
+        };
+        let Some(got) = got else {
+            // Messages came before any request: write them once nothing
+            // else is writing to the socket.
+            if !finish_delegated(&mut sess, &mut plan, &mut out, &mut stream).await
+                || !pubsub::collect(&sess, &mut out)
+                || !send(&sess, &mut stream, &mut out).await
+            {
+                break;
+            }
+            glommio::yield_if_needed().await;
+            continue;
+        };
+        match got {
             Ok(0) => {
                 hung_up = true;
                 break;
@@ -121,7 +140,10 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
                 core.life.took(fd, n);
             }
         }
-        if !finish_delegated(&mut sess, &mut plan, &mut out, &mut stream).await {
+        // Mail that was waiting goes out before this read's replies.
+        if !finish_delegated(&mut sess, &mut plan, &mut out, &mut stream).await
+            || !pubsub::collect(&sess, &mut out)
+        {
             break;
         }
         let (used, after) = pipeline::process(
@@ -137,14 +159,13 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
         input.consume(used);
         entry.sync(&sess, core.now());
         past_cut |= budget == Some(0) && used > 0;
-        if !out.is_empty() {
-            if stream.write_all(&out).await.is_err() {
-                break;
-            }
-            out.clear();
-            if out.capacity() > KEEP_BUF {
-                out.shrink_to(READ_BUF);
-            }
+        // Mail that came meanwhile follows them, unless another core is
+        // writing this read's answer: then it waits for the next turn.
+        if sess.pending.is_none() && !pubsub::collect(&sess, &mut out) {
+            break;
+        }
+        if !send(&sess, &mut stream, &mut out).await {
+            break;
         }
         if after == After::Close {
             break;
@@ -157,6 +178,7 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
     }
     // Another core may still be writing to this fd: wait before closing it.
     finish_delegated(&mut sess, &mut plan, &mut out, &mut stream).await;
+    pubsub::disconnect(&core, &mut sess);
     // Before the fd closes: CLIENT KILL must never shut down a reused fd.
     core.conns.remove(sess.client.id);
     if core.life.stopping() {
@@ -173,6 +195,22 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
     }
     core.life.untrack(fd);
     core.shared.clients.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Write and empty `out`, if it holds anything; false if the socket failed
+/// or a subscriber was cut off for its output buffer (see `pubsub::write`).
+async fn send(sess: &Session, stream: &mut TcpStream, out: &mut Vec<u8>) -> bool {
+    if out.is_empty() {
+        return true;
+    }
+    if !pubsub::write(sess, stream, out).await {
+        return false;
+    }
+    out.clear();
+    if out.capacity() > KEEP_BUF {
+        out.shrink_to(READ_BUF);
+    }
+    true
 }
 
 /// Wait for replies another core is writing to this client, and write what

@@ -61,6 +61,8 @@ pub struct Shared {
     /// `Arc` clone every core would contend on; each counter has its own
     /// cache line.
     pub spanning: &'static [super::multi::Counter],
+    /// Which cores may have subscribers to what (see `node::pubsub`).
+    pub pubsub: super::pubsub::Directory,
 }
 
 impl Shared {
@@ -138,6 +140,8 @@ pub struct Core {
     pub life: crate::roles::lifecycle::Lifecycle,
     /// The read-through client, with `--origin`.
     pub origin: Option<Origin>,
+    /// This core's channel and pattern subscribers.
+    pub pubsub: RefCell<super::pubsub::Local>,
 }
 
 impl Core {
@@ -508,6 +512,7 @@ impl Core {
             Hop::Watch { keys, watch, reply } => {
                 let _ = reply.send(self.watch(&keys, &watch));
             }
+            Hop::Pubsub(hop) => super::pubsub::serve(self, hop),
             Hop::Park { inbox, ack } => {
                 // A transaction that spans cores holds this one: nothing of
                 // this core may run until it is released, so the thread

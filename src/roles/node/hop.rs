@@ -344,6 +344,9 @@ pub enum Hop {
         /// holder to run commands on its shard while it is held.
         ack: std::sync::mpsc::Sender<super::multi::Parked>,
     },
+    /// Deliver a published message, or answer a PUBSUB question (see
+    /// `node::pubsub`).
+    Pubsub(super::pubsub::PubsubHop),
 }
 
 /// What a transaction sends a core it holds.

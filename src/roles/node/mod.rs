@@ -15,6 +15,7 @@ mod mesh;
 pub mod multi;
 mod origin;
 mod pipeline;
+pub mod pubsub;
 mod register;
 mod session;
 mod watch;
@@ -140,6 +141,17 @@ pub struct NodeArgs {
     /// Read the password clients must AUTH with from the first line of FILE.
     #[arg(long, value_name = "FILE")]
     pub requirepass_file: Option<std::path::PathBuf>,
+    /// Output-buffer limit of a subscribed client, as Redis's
+    /// `client-output-buffer-limit pubsub`: "HARD SOFT SECONDS". A
+    /// subscriber with HARD bytes unread, or more than SOFT for over
+    /// SECONDS, is disconnected; 0 turns a limit off.
+    #[arg(
+        long,
+        value_name = "LIMITS",
+        default_value = "32mb 8mb 60",
+        value_parser = pubsub::parse_limit
+    )]
+    pub pubsub_output_limit: pubsub::OutputLimit,
 }
 
 /// Settings derived from the flags, shared by all cores.
@@ -336,6 +348,7 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
         origin,
         tx_gate: AtomicBool::new(false),
         spanning: Box::leak((0..cores).map(|_| multi::Counter::default()).collect()),
+        pubsub: pubsub::Directory::new(cores),
     });
     let done = Arc::new(AtomicUsize::new(0));
     let mesh = Arc::new(mesh::Handout::new(mesh::build(cores)));
@@ -448,6 +461,7 @@ async fn core_main(
                 shared.cfg.args.negative_ttl.map(|s| s * 1000),
             )
         }),
+        pubsub: RefCell::default(),
     });
     self::core::spawn_hop_servers(&core, receivers);
     self::core::spawn_expiry_sweeper(&core);

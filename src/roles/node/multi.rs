@@ -340,9 +340,12 @@ async fn exec_held(
                 f(&mut conn, a, &mut w);
             }
             Run::Node(NodeCmd::Unwatch) => w.ok(),
-            Run::Node(NodeCmd::ClientList | NodeCmd::ClientInfo | NodeCmd::ClientKill) => {
-                cmd::fail(&mut w, CmdError::NotInMulti(spec.name));
-            }
+            Run::Node(
+                NodeCmd::ClientList
+                | NodeCmd::ClientInfo
+                | NodeCmd::ClientKill
+                | NodeCmd::Pubsub(_),
+            ) => cmd::fail(&mut w, CmdError::NotInMulti(spec.name)),
             Run::Node(n) => match Global::of(n, a) {
                 Ok(Some(g)) => {
                     let snaps: Vec<Snapshot> = (0..core.n)
@@ -393,9 +396,9 @@ fn plan<'a>(core: &Core, shares: &mut Shares, a: &'a [&'a [u8]]) -> Plan<'a> {
         }
         Run::Conn(f) => Plan::Conn(f, a),
         Run::Node(NodeCmd::Unwatch) => Plan::Unwatch,
-        Run::Node(NodeCmd::ClientList | NodeCmd::ClientInfo | NodeCmd::ClientKill) => {
-            Plan::Error(CmdError::NotInMulti(spec.name))
-        }
+        Run::Node(
+            NodeCmd::ClientList | NodeCmd::ClientInfo | NodeCmd::ClientKill | NodeCmd::Pubsub(_),
+        ) => Plan::Error(CmdError::NotInMulti(spec.name)),
         Run::Node(n) => match Global::of(n, a) {
             Ok(Some(g)) => {
                 let q = if g == Global::Flush {

@@ -490,6 +490,13 @@ pub async fn process(
                 continue;
             }
         };
+        // A subscribed RESP2 connection may only run what Redis allows there.
+        if super::pubsub::screens(sess, spec) {
+            plan.local(out, |o| {
+                super::pubsub::screened(spec, &args, &mut Reply::new(o, proto))
+            });
+            continue;
+        }
         bump(&core.counters.commands[id as usize]);
         sess.last_cmd = Some(spec.name);
         match spec.run {
@@ -613,6 +620,9 @@ async fn run_node(
         NodeCmd::ClientList | NodeCmd::ClientInfo | NodeCmd::ClientKill => {
             plan.flush(core, proto, out).await;
             super::clients::run(core, sess, node, args, proto, out).await;
+        }
+        NodeCmd::Pubsub(cmd) => {
+            super::pubsub::run(core, sess, plan, cmd, args, proto, out).await;
         }
         NodeCmd::DbSize | NodeCmd::Flush | NodeCmd::Info | NodeCmd::Metrics => {
             match Global::of(node, args) {

@@ -22,6 +22,9 @@ pub struct Session {
     pub watching: Option<super::multi::Watching>,
     /// The last command's full name, for CLIENT LIST.
     pub last_cmd: Option<&'static str>,
+    /// Channels and patterns subscribed to, once the connection has
+    /// subscribed (see `node::pubsub`).
+    pub subs: Option<Box<super::pubsub::Subscriber>>,
 }
 
 impl Session {
@@ -36,6 +39,7 @@ impl Session {
             multi: None,
             watching: None,
             last_cmd: None,
+            subs: None,
         }
     }
 
