@@ -36,6 +36,22 @@ const { createClient } = require('redis');
   // A transaction: MULTI … EXEC.
   const tx = await c.multi().set('js:t1', 'a').incr('js:t2').mGet(['js:t1', 'js:t2']).del('js:t1').exec();
   assert.deepEqual(tx, ['OK', 1, ['a', '1'], 1]);
+  // Pub/sub: a subscriber (its own connection, as node-redis requires).
+  const sub = c.duplicate();
+  sub.on('error', (e) => { console.error('subscriber error:', e); process.exit(1); });
+  await sub.connect();
+  const got = new Promise((resolve) => sub.subscribe('js:chan', (m) => resolve(m)));
+  await new Promise((r) => setTimeout(r, 50));
+  let receivers = 0;
+  for (let i = 0; i < 100 && receivers === 0; i++) {
+    receivers = await c.publish('js:chan', 'hello');
+    if (receivers === 0) await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.equal(receivers, 1);
+  assert.equal(await got, 'hello');
+  await sub.quit();
+  assert.equal(await c.getDel('js:t2'), '1');
+  assert.equal(await c.incrByFloat('js:f', 10.5), '10.5');
   await c.quit();
   console.log('ok');
 })().catch((e) => { console.error(e); process.exit(1); });

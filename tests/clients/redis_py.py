@@ -63,4 +63,25 @@ def bump(pipe):
 assert r.transaction(bump, "py:w") == [True]
 assert r.transaction(bump, "py:w") == [True]
 assert r.get("py:w") == b"2"
+# String and keyspace commands apps reach for first.
+assert r.setex("py:e", 100, "v") is True
+assert r.setnx("py:e", "w") is False
+assert r.append("py:e", "w") == 2
+assert r.strlen("py:e") == 2
+assert r.getrange("py:e", 0, 0) == b"v"
+assert r.incrbyfloat("py:f", 10.5) == 10.5
+assert r.incrbyfloat("py:f", 0.1) == 10.6
+assert r.type("py:e") == b"string"
+assert r.rename("py:e", "py:e2") is True
+assert r.getdel("py:e2") == b"vw"
+assert r.unlink("py:f") == 1
+assert isinstance(r.time()[0], int)
+# Pub/sub: a subscriber on its own connection gets what PUBLISH sends.
+ps = r.pubsub()
+ps.subscribe("py:chan")
+assert ps.get_message(timeout=5)["type"] == "subscribe"
+assert r.publish("py:chan", "hello") == 1
+msg = ps.get_message(timeout=5)
+assert msg["type"] == "message" and msg["data"] == b"hello", msg
+ps.close()
 print("ok")
