@@ -221,6 +221,13 @@ pub enum NodeCmd {
     ClientInfo,
     /// CLIENT KILL: close connections on any core.
     ClientKill,
+    /// KEYS pattern: every core's matching keys.
+    Keys,
+    /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]: one step on
+    /// the core the cursor is on.
+    Scan,
+    /// RANDOMKEY: a key chosen uniformly over every core.
+    RandomKey,
 }
 
 /// How a command runs.
