@@ -1,5 +1,6 @@
 //! Commands the node coordinates itself ([`Run::Node`]): transactions,
-//! QUIT, and the whole-node commands that ask every core.
+//! QUIT, and the whole-node commands that ask every core (or, for SCAN,
+//! the core its cursor is on).
 
 use super::spec::{Flags, Keys, NodeCmd, Run, Spec};
 
@@ -67,5 +68,26 @@ pub const COMMANDS: &[Spec] = &[
         Flags::LOADING.with(Flags::STALE),
         Keys::NONE,
         Run::Node(NodeCmd::Metrics),
+    ),
+    Spec::new(
+        "keys",
+        2,
+        Flags::READONLY,
+        Keys::NONE,
+        Run::Node(NodeCmd::Keys),
+    ),
+    Spec::new(
+        "scan",
+        -2,
+        Flags::READONLY,
+        Keys::NONE,
+        Run::Node(NodeCmd::Scan),
+    ),
+    Spec::new(
+        "randomkey",
+        1,
+        Flags::READONLY,
+        Keys::NONE,
+        Run::Node(NodeCmd::RandomKey),
     ),
 ];

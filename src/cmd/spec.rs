@@ -224,6 +224,13 @@ pub enum NodeCmd {
     /// A pub/sub command: it changes the connection's subscriptions or
     /// reaches the subscribers of every core.
     Pubsub(PubsubCmd),
+    /// KEYS pattern: every core's matching keys.
+    Keys,
+    /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]: one step on
+    /// the core the cursor is on.
+    Scan,
+    /// RANDOMKEY: a key chosen uniformly over every core.
+    RandomKey,
 }
 
 /// The pub/sub commands (`cmd/pubsub.rs`), run by `node::pubsub`.

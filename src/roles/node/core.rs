@@ -501,6 +501,10 @@ impl Core {
                 }
                 let _ = reply.send(self.snapshot());
             }
+            Hop::Keys { ask, reply } => {
+                let now = self.now();
+                let _ = reply.send(super::keys::answer(&mut self.shard.borrow_mut(), &ask, now));
+            }
             Hop::Maxmemory(bytes) => self.set_maxmemory(bytes),
             Hop::ResetStats => self.reset_stats(),
             Hop::Clients { filter, reply } => {

@@ -330,6 +330,14 @@ pub enum Hop {
         /// How many.
         reply: oneshot::Sender<usize>,
     },
+    /// KEYS, SCAN or RANDOMKEY: answer this about the receiver's shard
+    /// (see `node::keys`).
+    Keys {
+        /// The question.
+        ask: super::keys::Ask,
+        /// Where the answer goes.
+        reply: oneshot::Sender<super::keys::Answer>,
+    },
     /// Zero the counters (CONFIG RESETSTAT).
     ResetStats,
     /// Take this share of a new node-wide maxmemory (CONFIG SET).

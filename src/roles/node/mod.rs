@@ -11,6 +11,7 @@ mod conn;
 mod core;
 mod global;
 pub mod hop;
+mod keys;
 mod mesh;
 pub mod multi;
 mod origin;

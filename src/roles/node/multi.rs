@@ -210,7 +210,11 @@ pub async fn exec(core: &Rc<Core>, sess: &mut Session, q: Queued, out: &mut Vec<
         .iter()
         .map(|c| c.iter().map(|a| &a[..]).collect())
         .collect();
-    if args.iter().any(|a| spans_cores(core, a)) {
+    // KEYS, SCAN and RANDOMKEY read other cores' shards from here.
+    if args
+        .iter()
+        .any(|a| spans_cores(core, a) || super::keys::is_keys_command(a))
+    {
         return exec_held(core, sess, &args, watching.as_ref(), out).await;
     }
     let mut shares = Shares::new(core.n);
@@ -346,6 +350,13 @@ async fn exec_held(
                 | NodeCmd::ClientKill
                 | NodeCmd::Pubsub(_),
             ) => cmd::fail(&mut w, CmdError::NotInMulti(spec.name)),
+            Run::Node(n @ (NodeCmd::Keys | NodeCmd::Scan | NodeCmd::RandomKey)) => {
+                let ask = |c: usize, q: &super::keys::Ask| {
+                    let shard = &mut held.core(c)?.shard.borrow_mut();
+                    Some(super::keys::answer(shard, q, now))
+                };
+                super::keys::run_held(n, a, core.n, ask, &mut w);
+            }
             Run::Node(n) => match Global::of(n, a) {
                 Ok(Some(g)) => {
                     let snaps: Vec<Snapshot> = (0..core.n)

@@ -624,6 +624,12 @@ async fn run_node(
         NodeCmd::Pubsub(cmd) => {
             super::pubsub::run(core, sess, plan, cmd, args, proto, out).await;
         }
+        NodeCmd::Keys | NodeCmd::Scan | NodeCmd::RandomKey => {
+            // A barrier, like the whole-node commands: it sees this read's
+            // earlier writes.
+            plan.flush(core, proto, out).await;
+            super::keys::run(core, node, args, proto, out).await;
+        }
         NodeCmd::DbSize | NodeCmd::Flush | NodeCmd::Info | NodeCmd::Metrics => {
             match Global::of(node, args) {
                 Ok(Some(g)) => {
