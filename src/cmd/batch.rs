@@ -22,6 +22,8 @@ pub struct OpBatch {
     bytes: Vec<u8>,
     args: Vec<Range<u32>>,
     ops: Vec<(Id, Range<u32>)>,
+    /// Some command may fetch from a read-through origin (GET, MGET's parts).
+    fetches: bool,
 }
 
 /// One command of a batch.
@@ -44,6 +46,7 @@ impl<'a> BatchOp<'a> {
 impl OpBatch {
     /// Append command `id` with `args` (argument 0, the name, is not copied).
     pub fn push(&mut self, id: Id, args: &[&[u8]]) {
+        self.fetches |= table::spec(id).flags.has(super::Flags::FETCH);
         let first = self.args.len() as u32;
         for a in args.iter().skip(1) {
             let start = self.bytes.len() as u32;
@@ -74,6 +77,7 @@ impl OpBatch {
 
     /// Forget the commands, keeping the allocations.
     pub fn clear(&mut self) {
+        self.fetches = false;
         self.ops.clear();
         self.args.clear();
         self.bytes.clear();
@@ -87,6 +91,22 @@ impl OpBatch {
     /// No commands.
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
+    }
+
+    /// Whether some command is one a read-through node may fetch for.
+    pub fn fetches(&self) -> bool {
+        self.fetches
+    }
+
+    /// Each command's first key, in order (for prefetching), without
+    /// building its arguments.
+    pub fn keys(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.ops
+            .iter()
+            .map(|(_, r)| match self.args.get(r.start as usize) {
+                Some(a) if r.start < r.end => &self.bytes[a.start as usize..a.end as usize],
+                _ => &[],
+            })
     }
 
     /// The commands, in the order they were pushed.

@@ -68,8 +68,8 @@ impl Entry {
     }
 
     /// Refresh from the session after a read.
-    pub fn sync(&self, sess: &Session, now: u64) {
-        self.active_ms.set(now);
+    pub fn sync(&self, sess: &Session) {
+        self.active_ms.set(sess.active_ms.max(self.created_ms));
         if let Some(cmd) = sess.last_cmd {
             self.cmd.set(cmd);
         }
@@ -307,7 +307,7 @@ pub async fn run(
     let now = core.now();
     let me = sess.client.id;
     if let Some(e) = core.conns.get(me) {
-        e.sync(sess, now);
+        e.sync(sess);
     }
     let mut w = Reply::new(out, proto);
     match cmd {

@@ -157,7 +157,7 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
         )
         .await;
         input.consume(used);
-        entry.sync(&sess, core.now());
+        entry.sync(&sess);
         past_cut |= budget == Some(0) && used > 0;
         // Mail that came meanwhile follows them, unless another core is
         // writing this read's answer: then it waits for the next turn.

@@ -439,7 +439,7 @@ impl Core {
             let mut shard = self.shard.borrow_mut();
             if ops.len() > 1 {
                 let hashes: smallvec::SmallVec<[u64; 32]> =
-                    ops.iter().map(|op| shard.hash_of(op.key())).collect();
+                    ops.keys().map(|k| shard.hash_of(k)).collect();
                 shard.prefetch(&hashes);
             }
             for op in ops.iter() {
@@ -460,7 +460,7 @@ impl Core {
                 fd,
                 done,
                 spanning,
-            } if ops.iter().any(|op| self.reads_through(op.spec)) => {
+            } if self.origin.is_some() && ops.fetches() => {
                 let core = self.clone();
                 glommio::spawn_local(async move {
                     let replies = core.run_ops_async(&ops, proto).await;
@@ -469,7 +469,7 @@ impl Core {
                 })
                 .detach();
             }
-            Hop::Ops { ops, proto, reply } if ops.iter().any(|op| self.reads_through(op.spec)) => {
+            Hop::Ops { ops, proto, reply } if self.origin.is_some() && ops.fetches() => {
                 let core = self.clone();
                 glommio::spawn_local(async move {
                     let _ = reply.send(core.run_ops_async(&ops, proto).await);

@@ -388,6 +388,7 @@ pub async fn process(
     // One clock read per read(): every request in a pipeline sees the same
     // `now`, which is also what Redis does within one event-loop iteration.
     let now = core.now();
+    sess.active_ms = now;
     let mut parsed_args: resp::Args = std::mem::take(&mut sess.args);
     plan.pre.clear();
     // A request begun in an earlier read is resumed by `parser`; parsing it

@@ -22,6 +22,8 @@ pub struct Session {
     pub watching: Option<super::multi::Watching>,
     /// The last command's full name, for CLIENT LIST.
     pub last_cmd: Option<&'static str>,
+    /// Node-clock ms of the last read with requests, for CLIENT LIST.
+    pub active_ms: u64,
     /// Channels and patterns subscribed to, once the connection has
     /// subscribed (see `node::pubsub`).
     pub subs: Option<Box<super::pubsub::Subscriber>>,
@@ -39,6 +41,7 @@ impl Session {
             multi: None,
             watching: None,
             last_cmd: None,
+            active_ms: 0,
             subs: None,
         }
     }
