@@ -126,6 +126,21 @@ impl OpBatch {
         })
     }
 
+    /// Call `f` with each command's row and arguments, in order, building
+    /// the arguments in one reused list (the hop server's hot loop).
+    pub fn for_each(&self, mut f: impl FnMut(&'static Spec, &[&[u8]])) {
+        let mut args = Args::new();
+        for (id, r) in &self.ops {
+            let spec = table::spec(*id);
+            args.clear();
+            args.push(spec.name.as_bytes());
+            for a in &self.args[r.start as usize..r.end as usize] {
+                args.push(&self.bytes[a.start as usize..a.end as usize]);
+            }
+            f(spec, &args);
+        }
+    }
+
     /// Append every command of `other`.
     pub fn extend(&mut self, other: &OpBatch) {
         for op in other.iter() {

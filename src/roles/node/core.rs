@@ -442,9 +442,10 @@ impl Core {
                     ops.keys().map(|k| shard.hash_of(k)).collect();
                 shard.prefetch(&hashes);
             }
-            for op in ops.iter() {
-                self.run_op(&mut shard, &op, now, proto, out);
-            }
+            ops.for_each(|spec, args| {
+                let part = self.run(&mut shard, spec, args, now, proto, &mut out.buf);
+                out.seal(part);
+            });
         }
         let c = &self.counters.hop_ops_served;
         c.set(c.get() + served);
