@@ -267,6 +267,18 @@ impl Shard {
         Some(e.value)
     }
 
+    /// Swap the value of live `slot` for `value`, keeping `used` right;
+    /// returns the old value.
+    fn replace_value(&mut self, slot: Slot, value: Box<[u8]>) -> Box<[u8]> {
+        let Some((k, e)) = self.map.at_mut(slot) else {
+            unreachable!("live slot")
+        };
+        let klen = k.len();
+        let old = std::mem::replace(&mut e.value, value);
+        self.used = self.used - entry_cost(klen, old.len()) + entry_cost(klen, e.value.len());
+        old
+    }
+
     /// Remove `expiring[idx]`, fixing the index of the entry moved into it.
     fn drop_ttl_index(&mut self, idx: u32) {
         let idx = idx as usize;
@@ -470,13 +482,7 @@ impl Shard {
         };
         match existing {
             Some(slot) => {
-                let Some((k, e)) = self.map.at_mut(slot) else {
-                    unreachable!("live slot")
-                };
-                let klen = k.len();
-                let old = std::mem::replace(&mut e.value, value);
-                self.used =
-                    self.used - entry_cost(klen, old.len()) + entry_cost(klen, e.value.len());
+                let old = self.replace_value(slot, value);
                 self.set_expiry(slot, at);
                 self.touch(slot, now);
                 Ok(SetOutcome {
@@ -525,13 +531,7 @@ impl Shard {
         let text: Box<[u8]> = itoa::Buffer::new().format(new).as_bytes().into();
         match existing {
             Some(slot) => {
-                let Some((k, e)) = self.map.at_mut(slot) else {
-                    unreachable!("live slot")
-                };
-                let klen = k.len();
-                let old = std::mem::replace(&mut e.value, text);
-                self.used =
-                    self.used - entry_cost(klen, old.len()) + entry_cost(klen, e.value.len());
+                self.replace_value(slot, text);
             }
             None => {
                 let at = self.default_expiry(now);

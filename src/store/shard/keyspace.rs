@@ -263,13 +263,7 @@ impl Shard {
         }
         match existing {
             Some(slot) => {
-                let Some((k, e)) = self.map.at_mut(slot) else {
-                    unreachable!("live slot")
-                };
-                let klen = k.len();
-                let old = std::mem::replace(&mut e.value, value);
-                self.used =
-                    self.used - entry_cost(klen, old.len()) + entry_cost(klen, e.value.len());
+                self.replace_value(slot, value);
                 self.set_expiry(slot, expires_at);
                 self.touch(slot, now);
             }
