@@ -14,7 +14,8 @@
 //!   (control plane: leases or proxy), `bench` (load driver), `origin`
 //!   (source of truth), `client` (CLI), `cluster` (local cluster).
 //! - [`sys`]: process-level plumbing (file limits, listening sockets);
-//!   [`addr`] and [`units`]: `host:port` and byte-size flags every role takes.
+//!   [`addr`] and [`units`]: `host:port` and byte-size flags every role takes;
+//!   [`secret`]: the cluster secret and its challenge-responses (LB, node).
 
 pub mod addr;
 pub mod cmd;
@@ -22,6 +23,7 @@ pub mod map;
 pub mod ownership;
 pub mod proto;
 pub mod roles;
+pub mod secret;
 pub mod store;
 pub mod sys;
 pub mod units;
