@@ -269,6 +269,52 @@ pub fn names_me(probed: &HostPort, bound: SocketAddr, advertise: Option<&HostPor
     }
 }
 
+/// The node's answer to `NODESTAT <nonce> <host:port>`: `stats` signed
+/// with [`sign_stats`], or unsigned when the node has no secret (the LB
+/// then refuses it, naming the flag).
+///
+/// # Errors
+/// The error reply's text: a nonce that is not 32 to 128 hex digits, an
+/// address that is not `host:port`, or one that does not name this node
+/// (see [`names_me`]) — so the node never vouches for an address a
+/// relaying impostor holds.
+pub fn answer_probe(
+    secret: Option<&ClusterSecret>,
+    stats: String,
+    nonce: &[u8],
+    addr: &[u8],
+    bound: SocketAddr,
+    advertise: Option<&HostPort>,
+) -> Result<String, String> {
+    let hex_ok = (32..=128).contains(&nonce.len()) && nonce.iter().all(u8::is_ascii_hexdigit);
+    if !hex_ok {
+        return Err("ERR NODESTAT nonce must be 32 to 128 hex digits".into());
+    }
+    let shown = String::from_utf8_lossy(addr);
+    let probed = std::str::from_utf8(addr)
+        .ok()
+        .and_then(|a| HostPort::parse(a).ok())
+        .ok_or_else(|| format!("ERR NODESTAT address '{}' is not HOST:PORT", one_line(&shown)))?;
+    if !names_me(&probed, bound, advertise) {
+        return Err(format!(
+            "ERR NODESTAT probed {probed}, which is not this node (it is {})",
+            advertise.map_or(bound.to_string(), ToString::to_string)
+        ));
+    }
+    let Some(secret) = secret else {
+        return Ok(stats);
+    };
+    // Both sides MAC the nonce's hex text as sent, so no decoding differs.
+    Ok(sign_stats(secret, nonce, &probed.to_string(), &stats))
+}
+
+fn one_line(s: &str) -> String {
+    s.chars()
+        .take(64)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
 /// A freshly generated secret in a private temporary file (the directory
 /// mode 0700, the file 0600), removed on drop: what `cachectl cluster` and
 /// the bench's local cluster hand their children.

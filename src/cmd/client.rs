@@ -70,8 +70,13 @@ pub trait Server {
     fn configure(&self, pairs: &[(&[u8], &[u8])]) -> Result<(), ConfigError>;
     /// Unix time now, in microseconds (TIME).
     fn unix_us(&self) -> u64;
-    /// NODESTAT's line: the LB's cheap load probe.
-    fn nodestat(&self) -> String;
+    /// NODESTAT's line: the LB's cheap load probe. With `probe` (the LB's
+    /// nonce and the address it probes) the line ends in a MAC that proves
+    /// the node holds the cluster secret.
+    ///
+    /// # Errors
+    /// The error reply's text (e.g. the address is not this node's).
+    fn nodestat(&self, probe: Option<(&[u8], &[u8])>) -> Result<String, String>;
     /// Zero the statistics on every core (CONFIG RESETSTAT).
     fn reset_stats(&self);
     /// Begin a clean stop (SHUTDOWN).

@@ -191,9 +191,9 @@ pub const COMMANDS: &[Spec] = &[
         Keys::NONE,
         Run::Conn(auth),
     ),
-    // The LB's probe: it reveals only load figures (issue 12 gives it its
-    // own authentication).
-    Spec::new("nodestat", 1, NO_AUTH, Keys::NONE, Run::Conn(nodestat)),
+    // The LB's probe: it reveals only load figures, and with a nonce and
+    // an address it proves the node holds the cluster secret (crate::secret).
+    Spec::new("nodestat", -1, NO_AUTH, Keys::NONE, Run::Conn(nodestat)),
     Spec::new("wait", 3, Flags::NOSCRIPT, Keys::NONE, Run::Conn(wait)),
     Spec::new(
         "shutdown",
@@ -313,8 +313,18 @@ fn shutdown(c: &mut Conn<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
     c.server.shutdown();
 }
 
-fn nodestat(c: &mut Conn<'_>, _: &[&[u8]], w: &mut Reply<'_>) {
-    w.bulk(c.server.nodestat().as_bytes());
+/// `NODESTAT` (the stats line, for tools) or `NODESTAT nonce host:port`
+/// (the LB's authenticated probe).
+fn nodestat(c: &mut Conn<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
+    let probe = match args {
+        [_] => None,
+        [_, nonce, addr] => Some((*nonce, *addr)),
+        _ => return fail(w, CmdError::Arity("nodestat")),
+    };
+    match c.server.nodestat(probe) {
+        Ok(line) => w.bulk(line.as_bytes()),
+        Err(e) => w.error(&e),
+    }
 }
 
 /// Redis's reply to a failed AUTH.
@@ -708,8 +718,15 @@ mod tests {
         fn unix_us(&self) -> u64 {
             1_700_000_000_123_456
         }
-        fn nodestat(&self) -> String {
-            "clients=1".into()
+        fn nodestat(&self, probe: Option<(&[u8], &[u8])>) -> Result<String, String> {
+            match probe {
+                None => Ok("clients=1".into()),
+                Some((n, a)) => Ok(format!(
+                    "clients=1 {} {}",
+                    String::from_utf8_lossy(n),
+                    String::from_utf8_lossy(a)
+                )),
+            }
         }
         fn shutdown(&self) {}
         fn reset_stats(&self) {}
@@ -786,6 +803,20 @@ mod tests {
         assert!(help.contains("+KILL <ip:port>\r\n"));
         assert!(!help.contains("+PAUSE"), "only subcommands this node has");
         same_secret_cases();
+    }
+
+    #[test]
+    fn nodestat_plain_or_with_a_probe_nonce_and_address() {
+        let mut c = Client::new(1, false);
+        assert_eq!(run(&mut c, "nodestat"), "$9\r\nclients=1\r\n");
+        assert_eq!(
+            run(&mut c, "nodestat ab 127.0.0.1:1"),
+            "$24\r\nclients=1 ab 127.0.0.1:1\r\n"
+        );
+        assert_eq!(
+            run(&mut c, "nodestat ab"),
+            "-ERR wrong number of arguments for 'nodestat' command\r\n"
+        );
     }
 
     fn same_secret_cases() {

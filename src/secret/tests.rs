@@ -149,3 +149,24 @@ fn generated_file_is_private_loadable_and_removed() {
     drop(f);
     assert!(!path.exists());
 }
+
+#[test]
+fn answer_probe_signs_for_this_node_only() {
+    let s = secret("k");
+    let bound: SocketAddr = "127.0.0.1:7000".parse().unwrap();
+    let nonce = to_hex(&[9u8; NONCE_LEN]);
+    let stats = || "clients=1".to_string();
+    let line =
+        answer_probe(Some(&s), stats(), nonce.as_bytes(), b"127.0.0.1:7000", bound, None).unwrap();
+    assert_eq!(
+        check_stats(&s, nonce.as_bytes(), "127.0.0.1:7000", &line),
+        Ok("clients=1")
+    );
+    let unsigned = answer_probe(None, stats(), nonce.as_bytes(), b"127.0.0.1:7000", bound, None);
+    assert_eq!(unsigned.as_deref(), Ok("clients=1"));
+    let err = |n: &[u8], a: &[u8]| answer_probe(Some(&s), stats(), n, a, bound, None).unwrap_err();
+    assert!(err(nonce.as_bytes(), b"127.0.0.1:7001").contains("not this node"));
+    assert!(err(nonce.as_bytes(), b"nope").contains("HOST:PORT"));
+    assert!(err(b"abcd", b"127.0.0.1:7000").contains("hex digits"));
+    assert!(err(&[b'g'; 32], b"127.0.0.1:7000").contains("hex digits"));
+}

@@ -13,6 +13,7 @@
 //!   to the spawning *thread*, so children are only spawned from the main
 //!   thread.
 
+use crate::secret::SecretFile;
 use super::resp_reply::{self, Reply};
 use anyhow::{bail, Context};
 use serde::Serialize;
@@ -261,6 +262,9 @@ pub struct Cluster {
     lb: SocketAddr,
     nodes: Vec<SocketAddr>,
     quiet: Arc<AtomicBool>,
+    /// The secret the LB and nodes share; last, so it is removed after
+    /// `procs` has stopped them.
+    _secret: SecretFile,
 }
 
 impl Cluster {
@@ -278,6 +282,7 @@ impl Cluster {
     ) -> anyhow::Result<Cluster> {
         let mut procs = ChildSet::default();
         let quiet = Arc::new(AtomicBool::new(false));
+        let secret = SecretFile::generate().context("writing the cluster secret file")?;
         let backlog = crate::sys::somaxconn().unwrap_or(4096).to_string();
         let mut cmd = cachectl(&[
             "lb",
@@ -298,6 +303,7 @@ impl Cluster {
             "--health-timeout",
             "5s",
         ])?;
+        cmd.arg(crate::secret::FLAG).arg(secret.path());
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -325,6 +331,7 @@ impl Cluster {
                 "--lb",
                 &lb_text,
             ])?;
+            cmd.arg(crate::secret::FLAG).arg(secret.path());
             cmd.stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped());
@@ -346,6 +353,7 @@ impl Cluster {
             lb,
             nodes: addrs,
             quiet,
+            _secret: secret,
         };
         cluster.wait_admitted(stop)?;
         Ok(cluster)

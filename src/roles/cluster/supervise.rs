@@ -6,6 +6,7 @@
 //! to the spawning thread, so a child spawned from a short-lived thread
 //! would be killed when that thread ends.
 
+use crate::secret::{self, SecretFile};
 use super::{Kind, OnExit, Spec};
 use crate::roles::bench::cluster::{lb_metrics, ChildExit, ChildSet, STOP_GRACE};
 use anyhow::{bail, Context};
@@ -52,6 +53,9 @@ struct Cluster {
     ready_tx: mpsc::Sender<Ready>,
     ready_rx: mpsc::Receiver<Ready>,
     stop: Arc<AtomicBool>,
+    /// The cluster secret the LB and the nodes share, generated for this
+    /// run (removed when the cluster stops).
+    secret: SecretFile,
 }
 
 /// Write one line to stdout or stderr, ignoring a closed pipe: losing our
@@ -131,6 +135,11 @@ impl Cluster {
                 .context("the origin has no address yet")?;
             cmd.arg("--lb").arg(lb.to_string());
             cmd.arg("--origin").arg(origin.to_string());
+        }
+        // Unless the member was given a secret of its own.
+        let own = m.spec.args.iter().any(|a| a.starts_with(secret::FLAG));
+        if matches!(m.spec.kind, Kind::Node | Kind::Lb) && !own {
+            cmd.arg(secret::FLAG).arg(self.secret.path());
         }
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -387,6 +396,7 @@ pub fn run(specs: Vec<Spec>, on_exit: OnExit) -> anyhow::Result<()> {
         ready_tx,
         ready_rx,
         stop,
+        secret: SecretFile::generate().context("writing the cluster secret file")?,
     };
     // On any error below, dropping `cluster` drops the ChildSet, which stops
     // every child; shutdown() does the same explicitly and logs stragglers.

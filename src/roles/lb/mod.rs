@@ -13,9 +13,12 @@
 //! machine and proxy mode are described in docs/LB.md.
 //!
 //! Modules: [`protocol`] and [`relay`] are bytes ↔ requests/replies with no
-//! I/O; [`registry`] is the sans-I/O node table and routing; `server`,
-//! `probe`, `pool` and `proxy` do the I/O; [`metrics`] renders counters.
+//! I/O; [`registry`] is the sans-I/O node table and routing; `admission`
+//! decides which addresses may register; `server`, `probe`, `pool` and
+//! `proxy` do the I/O; [`metrics`] renders counters. Who may register and
+//! how the cluster secret is checked: docs/SECURITY.md.
 
+mod admission;
 pub mod metrics;
 mod pool;
 mod probe;
@@ -28,7 +31,7 @@ mod state;
 
 use self::pool::Pools;
 use self::protocol::Framing;
-use self::registry::{Policy, Registry, Route};
+use self::registry::{Caps, Policy, Registry, Route};
 use self::state::Lb;
 use crate::roles::lifecycle::{self, Lifecycle};
 use anyhow::bail;
@@ -110,6 +113,17 @@ pub struct LbArgs {
     /// through the LB, e.g. 1mb.
     #[arg(long, value_parser = crate::units::parse_bytes, default_value = "1mb")]
     pub max_value: usize,
+    /// Read the cluster secret from FILE (one trailing newline is trimmed):
+    /// nodes must prove it to register and in every probe. Without it, a
+    /// node may register only the IP its connection comes from.
+    #[arg(long, value_name = "FILE", value_parser = crate::secret::parse_secret_file)]
+    pub cluster_secret_file: Option<crate::secret::ClusterSecret>,
+    /// Most registered addresses whose registration came from one IP.
+    #[arg(long, default_value_t = 64)]
+    pub max_registrations_per_source: usize,
+    /// Most registered addresses in all.
+    #[arg(long, default_value_t = 1024)]
+    pub max_nodes: usize,
 }
 
 /// Parse `3s`, `500ms`, `2m`, `1.5s`; a bare number is seconds.
@@ -198,6 +212,12 @@ impl LbConfig {
                 MAX_VALUE >> 20
             );
         }
+        if args.max_registrations_per_source == 0 {
+            bail!("--max-registrations-per-source must be at least 1");
+        }
+        if args.max_nodes == 0 {
+            bail!("--max-nodes must be at least 1");
+        }
         let framing = match args.mode {
             Mode::Redirect => Framing::CONTROL,
             Mode::Proxy => Framing::proxy(args.max_value),
@@ -223,6 +243,13 @@ pub fn run(args: LbArgs) -> anyhow::Result<()> {
     let (sock, addr) = lifecycle::bind(want, cfg.args.backlog)?;
     let stop = crate::sys::stop_flag()?;
     println!("cachectl lb listening on {addr}");
+    if cfg.args.cluster_secret_file.is_none() {
+        log::warn!(
+            "no --cluster-secret-file: any process that reaches this port can register \
+             its own host's ports as nodes (only the IP it connects from is accepted); \
+             see docs/SECURITY.md"
+        );
+    }
     log::info!(
         "{} mode, policy {}, probing every {:?} with a {:?} timeout",
         cfg.args.mode.name(),
@@ -248,11 +275,13 @@ pub fn run(args: LbArgs) -> anyhow::Result<()> {
 
 async fn lb_main(cfg: LbConfig, addr: SocketAddr, listener: TcpListener, stop: Arc<AtomicBool>) {
     let pools = Pools::new(cfg.args.pool_size);
+    let mut registry = Registry::new(cfg.args.policy, cfg.forget_after.as_millis() as u64);
+    registry.set_caps(Caps {
+        per_source: cfg.args.max_registrations_per_source,
+        total: cfg.args.max_nodes,
+    });
     let lb = Rc::new(Lb {
-        registry: RefCell::new(Registry::new(
-            cfg.args.policy,
-            cfg.forget_after.as_millis() as u64,
-        )),
+        registry: RefCell::new(registry),
         counters: Default::default(),
         cfg,
         epoch: Instant::now(),
@@ -314,6 +343,9 @@ mod tests {
         assert_eq!(c.args.policy, Policy::RoundRobin);
         assert_eq!(c.args.mode, Mode::Redirect);
         assert_eq!(c.framing.max_line, protocol::MAX_LINE);
+        assert_eq!(c.args.max_registrations_per_source, 64);
+        assert_eq!(c.args.max_nodes, 1024);
+        assert!(c.args.cluster_secret_file.is_none());
     }
 
     #[test]
@@ -343,6 +375,10 @@ mod tests {
         assert!(err(&["--forget-after", "0"]).contains("--forget-after"));
         assert!(err(&["--policy", "random"]).contains("--policy"));
         assert!(err(&["--health-interval", "x"]).contains("--health-interval"));
+        assert!(err(&["--max-nodes", "0"]).contains("--max-nodes"));
+        assert!(err(&["--max-registrations-per-source", "0"])
+            .contains("--max-registrations-per-source"));
+        assert!(err(&["--cluster-secret-file", "/nonexistent/s"]).contains("--cluster-secret-file"));
         let c = cfg(&["--policy", "least-loaded", "--idle-timeout", "0"]).unwrap();
         assert_eq!(c.args.policy, Policy::LeastLoaded);
         assert_eq!(c.idle_timeout, None);

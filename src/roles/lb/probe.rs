@@ -1,6 +1,12 @@
 //! Health probes: every interval, one fresh connection per registered node
 //! sends `NODESTAT` and must get the reply within the health timeout.
 //!
+//! Only a well-formed reply counts (an error reply, garbage or a timeout
+//! is a failure), and with a cluster secret only one whose MAC verifies
+//! for this probe's fresh nonce and the node's address: so a process that
+//! takes over a dead node's port, or answers `-ERR` to everything, is
+//! never leased.
+//!
 //! Why a fresh connection each time rather than one kept open per node: it
 //! walks the path a leased client will walk — the node's accept queue, its
 //! maxclients check and its request parser — so a node whose accept loop is
@@ -10,10 +16,13 @@
 //! during the next probe and be mistaken for it. At one connection per node
 //! per interval (seconds), the handshake costs nothing that matters.
 
-use super::protocol::{parse_probe_reply, HostPort, NodeStat, ProbeReplyError, PROBE_REQUEST};
+use super::admission;
+use super::protocol::{
+    parse_probe_reply, parse_stat, probe_request, HostPort, NodeStat, ProbeReplyError,
+};
 use super::registry::{Fault, NodeId, ProbeTicket};
 use super::state::Lb;
-use crate::addr::resolve;
+use crate::secret::{self, ClusterSecret};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::TcpStream;
 use std::io;
@@ -51,7 +60,8 @@ pub async fn probe_node(lb: Rc<Lb>, id: NodeId) {
 }
 
 async fn run(lb: Rc<Lb>, t: ProbeTicket) {
-    let result = probe(&t.addr, lb.cfg.health_timeout).await;
+    let key = lb.cfg.args.cluster_secret_file.as_ref();
+    let result = probe(&t.addr, key, lb.cfg.health_timeout).await;
     let now = lb.now();
     let change = {
         let mut reg = lb.registry.borrow_mut();
@@ -65,21 +75,36 @@ async fn run(lb: Rc<Lb>, t: ProbeTicket) {
     }
 }
 
-/// Connect to `addr`, send `NODESTAT`, and parse the reply, all within
-/// `deadline`.
+/// Connect to `addr`, send `NODESTAT` (with a fresh nonce when `key` is
+/// set), and parse and check the reply, all within `deadline`.
 ///
 /// # Errors
 /// The [`Fault`] that keeps the node out of the lease pool.
-pub async fn probe(addr: &HostPort, deadline: Duration) -> Result<NodeStat, Fault> {
-    let target = resolve(addr).map_err(|e| Fault::Unreachable(e.to_string()))?;
+pub async fn probe(
+    addr: &HostPort,
+    key: Option<&ClusterSecret>,
+    deadline: Duration,
+) -> Result<NodeStat, Fault> {
+    let nonce = match key {
+        Some(_) => {
+            let n = secret::nonce().map_err(|e| Fault::Unauthenticated(e.to_string()))?;
+            Some(secret::to_hex(&n))
+        }
+        None => None,
+    };
+    let request = probe_request(nonce.as_deref().map(|n| (n, addr)));
     let attempt = async {
+        let found = admission::resolve(addr, deadline)
+            .await
+            .map_err(|e| Fault::Unreachable(e.to_string()))?;
+        let target = found[0];
         let unreachable = |e: glommio::GlommioError<()>| Fault::Unreachable(io_text(e));
         let mut s = TcpStream::connect(target).await.map_err(unreachable)?;
         let broken = |e: io::Error| Fault::Unreachable(e.to_string());
-        s.write_all(PROBE_REQUEST).await.map_err(broken)?;
+        s.write_all(&request).await.map_err(broken)?;
         let mut buf = [0u8; 512];
         let mut n = 0;
-        let stat = loop {
+        let text = loop {
             if n == buf.len() {
                 return Err(Fault::BadReply("reply too long".into()));
             }
@@ -89,14 +114,19 @@ pub async fn probe(addr: &HostPort, deadline: Duration) -> Result<NodeStat, Faul
             }
             n += got;
             match parse_probe_reply(&buf[..n]) {
-                Ok(Some(stat)) => break stat,
+                Ok(Some(text)) => break text,
                 Ok(None) => continue,
                 Err(ProbeReplyError::Full) => return Err(Fault::Full),
                 Err(e) => return Err(Fault::BadReply(e.to_string())),
             }
         };
         let _ = s.close().await;
-        Ok(stat)
+        let stats = match (key, &nonce) {
+            (Some(key), Some(n)) => secret::check_stats(key, n.as_bytes(), &addr.to_string(), &text)
+                .map_err(|e| Fault::Unauthenticated(e.to_string()))?,
+            _ => text.as_str(),
+        };
+        parse_stat(stats).map_err(|e| Fault::BadReply(e.to_string()))
     };
     // The timer wraps the whole exchange (connect, write, read): a stopped
     // process completes the TCP handshake from its backlog but never

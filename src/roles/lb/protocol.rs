@@ -18,7 +18,9 @@ mod line;
 mod nodestat;
 
 pub use crate::addr::{parse_host_port, AddrError, HostPort};
-pub use nodestat::{parse_probe_reply, NodeStat, ProbeReplyError, PROBE_REQUEST};
+pub use nodestat::{
+    parse_probe_reply, parse_stat, probe_request, NodeStat, ProbeReplyError, PROBE_REQUEST,
+};
 
 use crate::addr::parse_port;
 use crate::proto::{reply, resp, Limits, ProtoError};
@@ -145,6 +147,9 @@ pub enum Request {
     Handshake,
     /// A data request, forwarded to a node in proxy mode.
     Data(DataOp),
+    /// A node's answer (hex MAC) to the LB's registration challenge; line
+    /// form only (see [`crate::secret`]).
+    Auth(String),
 }
 
 /// A data request a proxy-mode LB forwards to a node. Keys and values are
@@ -386,6 +391,8 @@ pub enum Reply<'a> {
     NoHealthyNodes,
     /// `OK` / `+OK`.
     Ok,
+    /// A registration challenge: `CHALLENGE:<hex nonce>`.
+    Challenge(&'a str),
     /// `PONG` / `+PONG`.
     Pong,
     /// `ERROR:msg` / `-ERR msg`.
@@ -442,6 +449,7 @@ fn encode_resp(r: &Reply<'_>, out: &mut Vec<u8>) {
         Reply::Node(a) => reply::bulk(out, a.to_string().as_bytes()),
         Reply::NoHealthyNodes => reply::error(out, "ERR no healthy nodes"),
         Reply::Ok => reply::simple(out, "OK"),
+        Reply::Challenge(n) => reply::simple(out, &format!("CHALLENGE {n}")),
         Reply::Pong => reply::simple(out, "PONG"),
         Reply::Error(m) => reply::error(out, &format!("ERR {}", one_line(m))),
         Reply::Json(s) | Reply::Info(s) => reply::bulk(out, s.as_bytes()),

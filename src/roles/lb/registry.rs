@@ -26,6 +26,7 @@
 
 use super::protocol::{HostPort, NodeStat};
 use std::fmt;
+use std::net::IpAddr;
 
 /// How the next lease picks among healthy nodes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -81,6 +82,8 @@ pub enum Fault {
     Full,
     /// The node's registration link closed (its process most likely died).
     LinkClosed,
+    /// The reply did not prove the cluster secret.
+    Unauthenticated(String),
 }
 
 impl fmt::Display for Fault {
@@ -91,6 +94,7 @@ impl fmt::Display for Fault {
             Fault::BadReply(e) => write!(f, "bad probe reply: {e}"),
             Fault::Full => f.write_str("node at maxclients"),
             Fault::LinkClosed => f.write_str("registration link closed"),
+            Fault::Unauthenticated(e) => write!(f, "probe reply not authenticated: {e}"),
         }
     }
 }
@@ -128,6 +132,8 @@ pub struct Node {
     pub id: NodeId,
     /// Where clients connect (the registry key).
     pub addr: HostPort,
+    /// The IP the first registration came from, for the per-source cap.
+    pub source: IpAddr,
     /// The node's executor cores.
     pub cores: u32,
     /// Lease-pool state.
@@ -194,6 +200,43 @@ pub enum Change {
     Forgotten(HostPort),
 }
 
+/// How many entries the registry holds: per source IP and in all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Caps {
+    /// Most entries whose first registration came from one IP.
+    pub per_source: usize,
+    /// Most entries in all.
+    pub total: usize,
+}
+
+impl Default for Caps {
+    fn default() -> Caps {
+        Caps {
+            per_source: 64,
+            total: 1024,
+        }
+    }
+}
+
+/// Why a new address was not taken in.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The source already registered its share.
+    #[error(
+        "{from} already registered {cap} nodes (--max-registrations-per-source); \
+         nodes down that long are forgotten after --forget-after intervals"
+    )]
+    PerSource {
+        /// The registering IP.
+        from: IpAddr,
+        /// The cap.
+        cap: usize,
+    },
+    /// The registry is full.
+    #[error("the LB already has {0} nodes registered (--max-nodes)")]
+    Total(usize),
+}
+
 /// LB-wide totals (nodes carry their own).
 #[derive(Clone, Debug, Default)]
 pub struct Totals {
@@ -226,6 +269,7 @@ pub struct Registry {
     epoch: u64,
     forget_after_ms: u64,
     totals: Totals,
+    caps: Caps,
 }
 
 impl Registry {
@@ -240,7 +284,37 @@ impl Registry {
             epoch: 0,
             forget_after_ms,
             totals: Totals::default(),
+            caps: Caps::default(),
         }
+    }
+
+    /// Set the registration caps (the defaults are [`Caps::default`]).
+    pub fn set_caps(&mut self, caps: Caps) {
+        self.caps = caps;
+    }
+
+    /// Whether `addr`, registering from `source`, may be taken in: an
+    /// address already listed always may (it is a refresh); a new one only
+    /// while the caps leave room. Call it in the same borrow as
+    /// [`Registry::register`], so nothing changes in between.
+    ///
+    /// # Errors
+    /// The [`Refusal`] naming the cap.
+    pub fn check_room(&self, addr: &HostPort, source: IpAddr) -> Result<(), Refusal> {
+        if self.nodes.iter().any(|n| n.addr == *addr) {
+            return Ok(());
+        }
+        if self.nodes.len() >= self.caps.total {
+            return Err(Refusal::Total(self.caps.total));
+        }
+        let from = self.nodes.iter().filter(|n| n.source == source).count();
+        if from >= self.caps.per_source {
+            return Err(Refusal::PerSource {
+                from: source,
+                cap: self.caps.per_source,
+            });
+        }
+        Ok(())
     }
 
     /// The lease policy.
@@ -275,13 +349,16 @@ impl Registry {
         self.nodes.iter_mut().find(|n| n.id == id)
     }
 
-    /// Add a node or refresh it; `link` says the request's connection stays
-    /// open as the node's liveness link (call [`Registry::unlink`] when it
-    /// closes). Returns the entry's id, whether it needs a probe before it
-    /// can be leased, and a change to log (for new addresses).
+    /// Add a node or refresh it; `source` is the IP the request came from;
+    /// `link` says the request's connection stays open as the node's
+    /// liveness link (call [`Registry::unlink`] when it closes). Returns the
+    /// entry's id, whether it needs a probe before it can be leased, and a
+    /// change to log (for new addresses). The caps are the caller's to check
+    /// first, with [`Registry::check_room`].
     pub fn register(
         &mut self,
         addr: HostPort,
+        source: IpAddr,
         cores: u32,
         link: bool,
         now: u64,
@@ -304,6 +381,7 @@ impl Registry {
         self.nodes.push(Node {
             id,
             addr: addr.clone(),
+            source,
             cores,
             state: State::Joining,
             since_ms: now,

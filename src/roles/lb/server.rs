@@ -2,19 +2,26 @@
 //! connection reads requests, answers each, and — when it registered a node
 //! with the link form — stays open as that node's liveness link until EOF.
 //!
+//! With a cluster secret, a REGISTER is answered `CHALLENGE:<nonce>` and
+//! the node is taken in only once the next request, `AUTH:<mac>`, proves
+//! the secret (see [`crate::secret`]); the challenge lives in the
+//! connection, so it is single-use and dies with it.
+//!
 //! In proxy mode, the data requests of one read are collected into a batch
 //! and forwarded together (see [`proxy`](super::proxy)); a control request
 //! (METRICS, PING, ...) between them first waits for the data requests
 //! before it, so every reply goes out in request order.
 
+use super::admission;
 use super::metrics;
 use super::probe;
-use super::protocol::{self, DataOp, Dialect, Registration, Reply, Request};
+use super::protocol::{self, DataOp, Dialect, HostPort, Registration, Reply, Request};
 use super::proxy::{self, Answer, MAX_BATCH};
 use super::registry::NodeId;
 use super::relay;
 use super::state::{add, Lb};
 use super::Mode;
+use crate::secret;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::{TcpListener, TcpStream};
 use std::net::IpAddr;
@@ -29,6 +36,8 @@ const READ_BUF: usize = 512;
 const SHRINK_ABOVE: usize = 64 * 1024;
 /// How long one reply write may take before the client is dropped.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long an advertised name may take to resolve.
+const RESOLVE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Accept connections until the LB stops.
 pub async fn accept_loop(lb: Rc<Lb>, listener: TcpListener) {
@@ -59,6 +68,25 @@ struct Conn {
     dialect: Option<Dialect>,
     /// The node this connection is the registration link of.
     link: Option<NodeId>,
+    /// The registration waiting for its `AUTH` (secret set only).
+    challenge: Option<Challenge>,
+}
+
+/// A REGISTER the LB challenged: what it asked for, and the nonce sent.
+struct Challenge {
+    reg: Registration,
+    addr: HostPort,
+    nonce: String,
+}
+
+/// How a REGISTER or AUTH is answered.
+enum Outcome {
+    Ok,
+    Challenge(String),
+    Refused(String),
+    /// A failed proof: the connection closes, so each guess costs a
+    /// connection and a fresh nonce.
+    RefusedClose(String),
 }
 
 /// Serve one connection until EOF, QUIT, a framing error, idleness, or
@@ -69,12 +97,13 @@ async fn serve(lb: Rc<Lb>, mut stream: TcpStream) {
     add(&lb.counters.open, 1);
     let peer = stream
         .peer_addr()
-        .map_or(IpAddr::from([127, 0, 0, 1]), |a| a.ip());
+        .map_or(IpAddr::from([127, 0, 0, 1]), |a| a.ip().to_canonical());
     let mut conn = Conn {
         fd,
         peer,
         dialect: None,
         link: None,
+        challenge: None,
     };
     let mut buf = vec![0u8; READ_BUF];
     let mut end = 0usize;
@@ -126,7 +155,7 @@ async fn serve(lb: Rc<Lb>, mut stream: TcpStream) {
                         }
                         Some(parsed) => {
                             run_batch(&lb, dialect, &mut batch, &mut out).await;
-                            after = handle(&lb, &mut conn, parsed, &mut out);
+                            after = handle(&lb, &mut conn, parsed, &mut out).await;
                         }
                     }
                 }
@@ -252,9 +281,16 @@ async fn run_batch(lb: &Rc<Lb>, dialect: Dialect, batch: &mut Vec<DataOp>, out: 
 }
 
 /// Answer one request into `out`.
-fn handle(lb: &Rc<Lb>, conn: &mut Conn, parsed: protocol::Parsed, out: &mut Vec<u8>) -> After {
+async fn handle(
+    lb: &Rc<Lb>,
+    conn: &mut Conn,
+    parsed: protocol::Parsed,
+    out: &mut Vec<u8>,
+) -> After {
     let dialect = conn.dialect.unwrap_or(Dialect::Line);
     add(&lb.counters.requests, 1);
+    // A challenge answers only the request right after it.
+    let challenge = conn.challenge.take();
     let req = match parsed {
         Ok(r) => r,
         Err(e) => {
@@ -262,6 +298,17 @@ fn handle(lb: &Rc<Lb>, conn: &mut Conn, parsed: protocol::Parsed, out: &mut Vec<
             protocol::encode(dialect, &Reply::Error(&e.to_string()), out);
             return After::Continue;
         }
+    };
+    let req = match req {
+        Request::Register(r) => {
+            let o = registration(lb, conn, dialect, r).await;
+            return answer(lb, dialect, o, out);
+        }
+        Request::Auth(proof) => {
+            let o = authenticate(lb, conn, challenge, &proof);
+            return answer(lb, dialect, o, out);
+        }
+        other => other,
     };
     let mut reply = |r: Reply<'_>| protocol::encode(dialect, &r, out);
     match req {
@@ -272,13 +319,8 @@ fn handle(lb: &Rc<Lb>, conn: &mut Conn, parsed: protocol::Parsed, out: &mut Vec<
                 None => reply(Reply::NoHealthyNodes),
             }
         }
-        Request::Register(r) => match register(lb, conn, &r) {
-            Ok(()) => reply(Reply::Ok),
-            Err(msg) => {
-                add(&lb.counters.request_errors, 1);
-                reply(Reply::Error(&msg));
-            }
-        },
+        // Answered above.
+        Request::Register(_) | Request::Auth(_) => {}
         Request::Metrics => reply(Reply::Json(&metrics::render_metrics(lb))),
         Request::Info => reply(Reply::Info(&metrics::render_info(lb))),
         Request::Nodes => reply(Reply::Lines(&metrics::render_nodes(lb))),
@@ -301,14 +343,110 @@ fn handle(lb: &Rc<Lb>, conn: &mut Conn, parsed: protocol::Parsed, out: &mut Vec<
     After::Continue
 }
 
-/// Add or refresh a node; probe it at once if it is not yet leasable.
-fn register(lb: &Rc<Lb>, conn: &mut Conn, r: &Registration) -> Result<(), String> {
-    let addr = r.addr(conn.peer).map_err(|e| e.to_string())?;
+/// Encode a REGISTER's or AUTH's outcome.
+fn answer(lb: &Lb, dialect: Dialect, o: Outcome, out: &mut Vec<u8>) -> After {
+    let (reply, after) = match &o {
+        Outcome::Ok => (Reply::Ok, After::Continue),
+        Outcome::Challenge(n) => (Reply::Challenge(n), After::Continue),
+        Outcome::Refused(m) => (Reply::Error(m), After::Continue),
+        Outcome::RefusedClose(m) => (Reply::Error(m), After::Close),
+    };
+    if matches!(o, Outcome::Refused(_) | Outcome::RefusedClose(_)) {
+        add(&lb.counters.request_errors, 1);
+    }
+    protocol::encode(dialect, &reply, out);
+    after
+}
+
+/// A REGISTER: without a secret, taken in at once if it names the
+/// connection's own IP; with one, checked and answered with a challenge.
+async fn registration(lb: &Rc<Lb>, conn: &mut Conn, dialect: Dialect, r: Registration) -> Outcome {
+    let addr = match r.addr(conn.peer) {
+        Ok(a) => a,
+        Err(e) => return Outcome::Refused(e.to_string()),
+    };
+    if lb.cfg.args.cluster_secret_file.is_none() {
+        if let Err(e) = admission::check_peer(&addr, conn.peer) {
+            return Outcome::Refused(e.to_string());
+        }
+        return match admit(lb, conn, addr, &r) {
+            Ok(()) => Outcome::Ok,
+            Err(e) => Outcome::Refused(e),
+        };
+    }
+    if r.host.is_none() {
+        return Outcome::Refused(format!(
+            "this LB requires the cluster secret, which a bare REGISTER:<port> cannot \
+             prove: start the node with --lb HOST:PORT and {}",
+            secret::FLAG
+        ));
+    }
+    if dialect != Dialect::Line {
+        return Outcome::Refused(format!(
+            "this LB requires the cluster secret: register with the line form \
+             (cachectl node --lb HOST:PORT {} FILE answers its challenge)",
+            secret::FLAG
+        ));
+    }
+    if let Err(e) = admission::resolve(&addr, RESOLVE_TIMEOUT).await {
+        return Outcome::Refused(e.to_string());
+    }
+    // Checked here too, so a full LB says so before the exchange; the
+    // check that counts is the one in `admit`.
+    if let Err(e) = lb.registry.borrow().check_room(&addr, conn.peer) {
+        return Outcome::Refused(e.to_string());
+    }
+    let nonce = match secret::nonce() {
+        Ok(n) => secret::to_hex(&n),
+        Err(e) => return Outcome::Refused(format!("cannot make a challenge: {e}")),
+    };
+    conn.challenge = Some(Challenge {
+        reg: r,
+        addr,
+        nonce: nonce.clone(),
+    });
+    Outcome::Challenge(nonce)
+}
+
+/// An AUTH: take the challenged node in if the proof verifies.
+fn authenticate(lb: &Rc<Lb>, conn: &mut Conn, c: Option<Challenge>, proof: &str) -> Outcome {
+    let Some(key) = &lb.cfg.args.cluster_secret_file else {
+        return Outcome::Refused(
+            "AUTH answers a registration challenge, and this LB sends none \
+             (it has no --cluster-secret-file)"
+                .into(),
+        );
+    };
+    let Some(c) = c else {
+        return Outcome::RefusedClose(
+            "AUTH must answer the CHALLENGE of the REGISTER just before it".into(),
+        );
+    };
+    match secret::check_register_proof(key, c.nonce.as_bytes(), &c.addr, c.reg.cores, proof) {
+        Ok(()) => match admit(lb, conn, c.addr, &c.reg) {
+            Ok(()) => Outcome::Ok,
+            Err(e) => Outcome::Refused(e),
+        },
+        Err(e) => {
+            log::warn!(
+                "registration of {} from {} refused: {e}",
+                c.addr,
+                conn.peer
+            );
+            Outcome::RefusedClose(format!("cluster authentication failed: {e}"))
+        }
+    }
+}
+
+/// Add or refresh a node within the caps; probe it at once if it is not
+/// yet leasable.
+fn admit(lb: &Rc<Lb>, conn: &mut Conn, addr: HostPort, r: &Registration) -> Result<(), String> {
     let now = lb.now();
-    let (id, needs_probe, change) = lb
-        .registry
-        .borrow_mut()
-        .register(addr, r.cores, r.link, now);
+    let (id, needs_probe, change) = {
+        let mut reg = lb.registry.borrow_mut();
+        reg.check_room(&addr, conn.peer).map_err(|e| e.to_string())?;
+        reg.register(addr, conn.peer, r.cores, r.link, now)
+    };
     if let Some(c) = change {
         lb.log(c);
     }

@@ -142,6 +142,11 @@ pub struct NodeArgs {
     /// Read the password clients must AUTH with from the first line of FILE.
     #[arg(long, value_name = "FILE")]
     pub requirepass_file: Option<std::path::PathBuf>,
+    /// Read the cluster secret shared with the LB from FILE (one trailing
+    /// newline is trimmed): it proves this node to the LB at registration
+    /// and in every probe. Never shown or logged.
+    #[arg(long, value_name = "FILE", value_parser = crate::secret::parse_secret_file)]
+    pub cluster_secret_file: Option<crate::secret::ClusterSecret>,
     /// Output-buffer limit of a subscribed client, as Redis's
     /// `client-output-buffer-limit pubsub`: "HARD SOFT SECONDS". A
     /// subscriber with HARD bytes unread, or more than SOFT for over
@@ -321,6 +326,7 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
             advertise: cfg.args.advertise.clone(),
             bound: addr,
             cores,
+            secret: cfg.args.cluster_secret_file.clone(),
         };
         register::spawn(link, stop.clone()).context("starting the LB registration thread")?;
     }

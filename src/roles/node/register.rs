@@ -1,7 +1,9 @@
 //! The node's registration link to the LB (`--lb HOST:PORT`).
 //!
 //! A plain thread with blocking sockets, off the data path: connect, send
-//! `REGISTER:<host>:<port>:<cores>\n`, expect `OK`, then hold the connection
+//! `REGISTER:<host>:<port>:<cores>\n`, answer the LB's `CHALLENGE:<nonce>`
+//! with `AUTH:<mac>` when it holds a cluster secret (see
+//! [`crate::secret`]), expect `OK`, then hold the connection
 //! open. The LB treats its close as "this node is gone" (the kernel closes
 //! it when our process dies, however it dies), and we treat its close as
 //! "the LB is gone": retry with capped exponential backoff, forever, so an
@@ -13,6 +15,7 @@
 
 use crate::addr::HostPort;
 use crate::roles::lb::protocol::register_line;
+use crate::secret::{self, ClusterSecret};
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -40,6 +43,8 @@ pub struct Link {
     pub bound: SocketAddr,
     /// Executor cores.
     pub cores: usize,
+    /// The cluster secret, answering the LB's challenge.
+    pub secret: Option<ClusterSecret>,
 }
 
 /// Why one registration attempt ended.
@@ -55,6 +60,8 @@ enum LinkError {
     Refused(String),
     #[error("LB closed the connection before replying")]
     NoReply,
+    #[error("LB asks for the cluster secret: start the node with {}", secret::FLAG)]
+    NoSecret,
 }
 
 /// How a registered link ended.
@@ -133,11 +140,19 @@ fn session(link: &Link, stop: &AtomicBool) -> Result<Ended, LinkError> {
     (&stream).write_all(line.as_bytes())?;
     stream.set_read_timeout(Some(ATTEMPT_TIMEOUT))?;
     let mut reader = BufReader::new(&stream);
-    let mut reply = String::new();
-    if reader.read_line(&mut reply)? == 0 {
-        return Err(LinkError::NoReply);
+    let mut reply = read_reply(&mut reader)?;
+    if let Some(nonce) = reply.strip_prefix(secret::CHALLENGE).and_then(|r| r.strip_prefix(':')) {
+        let key = link.secret.as_ref().ok_or(LinkError::NoSecret)?;
+        let proof = secret::register_proof(key, nonce.as_bytes(), &me, link.cores as u32);
+        (&stream).write_all(format!("{}:{proof}\n", secret::AUTH).as_bytes())?;
+        reply = read_reply(&mut reader)?;
+    } else if link.secret.is_some() && reply == "OK" {
+        log::warn!(
+            "LB {} admitted us without asking for the cluster secret: it runs without {}",
+            link.lb,
+            secret::FLAG
+        );
     }
-    let reply = reply.trim();
     if reply != "OK" {
         return Err(LinkError::Refused(reply.chars().take(200).collect()));
     }
@@ -167,6 +182,15 @@ fn session(link: &Link, stop: &AtomicBool) -> Result<Ended, LinkError> {
             Err(e) => return Err(e.into()),
         }
     }
+}
+
+/// One reply line, trimmed.
+fn read_reply(reader: &mut BufReader<&TcpStream>) -> Result<String, LinkError> {
+    let mut reply = String::new();
+    if reader.read_line(&mut reply)? == 0 {
+        return Err(LinkError::NoReply);
+    }
+    Ok(reply.trim().to_string())
 }
 
 /// The address sent to the LB: `--advertise`, else the bound address; a
@@ -209,6 +233,7 @@ mod tests {
             advertise: None,
             bound: bound.parse().unwrap(),
             cores: 3,
+            secret: None,
         }
     }
 
@@ -247,5 +272,57 @@ mod tests {
         stop.store(true, Ordering::Relaxed);
         drop(s);
         handle.join().unwrap();
+    }
+
+    /// A fake LB that challenges: the node answers with a proof that
+    /// verifies for the nonce sent, and gives up clearly without a secret.
+    #[test]
+    fn answers_the_challenge_with_a_proof_for_its_address() {
+        let dir = std::env::temp_dir().join(format!("cachectl-link-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("s");
+        std::fs::write(&path, "k\n").unwrap();
+        let key = ClusterSecret::load(&path).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let lb = TcpListener::bind("127.0.0.1:0").unwrap();
+        let lb_addr = lb.local_addr().unwrap();
+        let mut l = link(lb_addr, "127.0.0.1:7000");
+        l.secret = Some(key.clone());
+        let stop = Arc::new(AtomicBool::new(false));
+        let handle = spawn(l, stop.clone()).unwrap();
+        let (s, _) = lb.accept().unwrap();
+        let mut r = BufReader::new(&s);
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        assert_eq!(line, "REGISTER:127.0.0.1:7000:3\n");
+        (&s).write_all(b"CHALLENGE:00ff\n").unwrap();
+        line.clear();
+        r.read_line(&mut line).unwrap();
+        let proof = line.trim().strip_prefix("AUTH:").expect("an AUTH line");
+        let me = HostPort::parse("127.0.0.1:7000").unwrap();
+        assert_eq!(
+            secret::check_register_proof(&key, b"00ff", &me, 3, proof),
+            Ok(())
+        );
+        (&s).write_all(b"OK\n").unwrap();
+        stop.store(true, Ordering::Relaxed);
+        handle.join().unwrap();
+
+        // Without a secret the node gives up on this attempt, naming the flag.
+        let fake = std::thread::spawn(move || {
+            let (s, _) = lb.accept().unwrap();
+            let mut line = String::new();
+            BufReader::new(&s).read_line(&mut line).unwrap();
+            (&s).write_all(b"CHALLENGE:00ff\n").unwrap();
+            lb
+        });
+        let never = AtomicBool::new(false);
+        let l = link(lb_addr, "127.0.0.1:7000");
+        match session(&l, &never) {
+            Err(e @ LinkError::NoSecret) => assert!(e.to_string().contains(secret::FLAG)),
+            Err(e) => panic!("{e}"),
+            Ok(_) => panic!("registered without a secret"),
+        }
+        fake.join().unwrap();
     }
 }

@@ -197,13 +197,25 @@ impl Server for Core {
             .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
-    fn nodestat(&self) -> String {
-        format!(
+    fn nodestat(&self, probe: Option<(&[u8], &[u8])>) -> Result<String, String> {
+        let stats = format!(
             "clients={} maxclients={} cores={} uptime_ms={}",
             self.clients(),
             self.shared.maxclients,
             self.n,
             self.now()
+        );
+        let Some((nonce, addr)) = probe else {
+            return Ok(stats);
+        };
+        let args = &self.shared.cfg.args;
+        crate::secret::answer_probe(
+            args.cluster_secret_file.as_ref(),
+            stats,
+            nonce,
+            addr,
+            self.shared.addr,
+            args.advertise.as_ref(),
         )
     }
 }

@@ -1,12 +1,28 @@
-//! The health probe on the wire: the `NODESTAT` request and the parse of a
-//! node's reply (no I/O; the probe task in `lb/probe.rs` does the talking).
+//! The health probe on the wire: the `NODESTAT` request (plain, or with the
+//! nonce and address of an authenticated probe) and the strict parse of a
+//! node's reply (no I/O; the probe task in `lb/probe.rs` does the talking,
+//! and [`crate::secret`] checks the MAC).
 
-use super::{first_line, printable, MAX_LINE};
+use super::{first_line, printable, HostPort, MAX_LINE};
 use crate::proto::client::{self, Header, Reply};
 
-/// The health probe's request: `NODESTAT`, which every cachectl node answers
+/// The plain health probe: `NODESTAT`, which every cachectl node answers
 /// with its live client count.
 pub const PROBE_REQUEST: &[u8] = b"*1\r\n$8\r\nNODESTAT\r\n";
+
+/// The probe request: plain, or `NODESTAT <nonce> <host:port>` when the LB
+/// holds a secret (the node signs its answer for that nonce and address).
+pub fn probe_request(auth: Option<(&str, &HostPort)>) -> Vec<u8> {
+    let Some((nonce, addr)) = auth else {
+        return PROBE_REQUEST.to_vec();
+    };
+    let addr = addr.to_string();
+    let mut out = b"*3\r\n$8\r\nNODESTAT\r\n".to_vec();
+    for arg in [nonce, addr.as_str()] {
+        out.extend_from_slice(format!("${}\r\n{arg}\r\n", arg.len()).as_bytes());
+    }
+    out
+}
 
 /// What a node said to a probe.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -25,20 +41,27 @@ pub enum ProbeReplyError {
     /// The node refused the connection for maxclients.
     #[error("node is at maxclients")]
     Full,
+    /// An error reply: whatever answers it is not a serving cachectl node.
+    #[error("error reply: {0}")]
+    Refused(String),
     /// Not a reply a node sends.
     #[error("unexpected probe reply: {0}")]
     Malformed(String),
 }
 
-/// Parse the reply to [`PROBE_REQUEST`]; `Ok(None)` means incomplete.
+/// The text of a reply to a probe request; `Ok(None)` means incomplete.
 ///
-/// A bulk `clients=N ...` is a cachectl node. Any other error reply (e.g. a
-/// plain Redis server's "unknown command") still proves a live, serving
-/// process, so it counts as healthy with no load figure (clients 0).
+/// Strict: only a bulk string counts. Any error reply is a failure (a
+/// plain Redis server, or anything else that answers `-ERR`, is not a
+/// node leases may go to); maxclients' error keeps its own [`Full`]
+/// verdict, since a full node is alive but can take no one.
 ///
 /// # Errors
-/// [`ProbeReplyError`] for a full node or bytes that are not RESP.
-pub fn parse_probe_reply(buf: &[u8]) -> Result<Option<NodeStat>, ProbeReplyError> {
+/// [`ProbeReplyError`] for a full node, an error reply, or bytes that are
+/// not a bulk string.
+///
+/// [`Full`]: ProbeReplyError::Full
+pub fn parse_probe_reply(buf: &[u8]) -> Result<Option<String>, ProbeReplyError> {
     let malformed = || ProbeReplyError::Malformed(first_line(buf));
     let header = match client::parse_header(buf) {
         Ok(Some((h, _))) => h,
@@ -52,22 +75,31 @@ pub fn parse_probe_reply(buf: &[u8]) -> Result<Option<NodeStat>, ProbeReplyError
         Header::Error(e) if String::from_utf8_lossy(e).contains("max number of clients") => {
             Err(ProbeReplyError::Full)
         }
-        Header::Error(_) => Ok(Some(NodeStat::default())),
+        Header::Error(_) => Err(ProbeReplyError::Refused(first_line(buf))),
         Header::Bulk(Some(len)) if len > MAX_LINE => {
             Err(ProbeReplyError::Malformed("bulk too long".into()))
         }
         Header::Bulk(Some(_)) => match client::parse(buf) {
-            Ok(Some((Reply::Bulk(Some(body)), _))) => {
-                parse_stat(&String::from_utf8_lossy(body)).map(Some)
+            Ok(Some((Reply::Bulk(Some(body)), used))) if used == buf.len() => {
+                match std::str::from_utf8(body) {
+                    Ok(text) => Ok(Some(text.to_string())),
+                    Err(_) => Err(malformed()),
+                }
             }
             Ok(None) => Ok(None),
+            // Bytes after the reply: nothing a node sends.
             _ => Err(malformed()),
         },
         _ => Err(malformed()),
     }
 }
 
-fn parse_stat(text: &str) -> Result<NodeStat, ProbeReplyError> {
+/// The figures in a NODESTAT line (`clients=N maxclients=M cores=C ...`);
+/// `clients=` is required, other keys (a `mac=` included) are skipped.
+///
+/// # Errors
+/// [`ProbeReplyError::Malformed`] when `clients=` is missing or not a number.
+pub fn parse_stat(text: &str) -> Result<NodeStat, ProbeReplyError> {
     let mut stat = NodeStat::default();
     let mut saw_clients = false;
     for pair in text.split_ascii_whitespace() {

@@ -438,15 +438,16 @@ fn data_replies_in_each_dialect() {
 }
 
 #[test]
-fn probe_replies() {
+fn probe_replies_are_strict() {
     let ok = b"$44\r\nclients=3 maxclients=100 cores=2 uptime_ms=9\r\n";
+    let text = parse_probe_reply(ok).unwrap().unwrap();
     assert_eq!(
-        parse_probe_reply(ok),
-        Ok(Some(NodeStat {
+        parse_stat(&text),
+        Ok(NodeStat {
             clients: 3,
             maxclients: Some(100),
             cores: Some(2),
-        }))
+        })
     );
     assert_eq!(parse_probe_reply(&ok[..20]), Ok(None));
     assert_eq!(parse_probe_reply(b"$44\r"), Ok(None));
@@ -454,21 +455,55 @@ fn probe_replies() {
         parse_probe_reply(b"-ERR max number of clients reached\r\n"),
         Err(ProbeReplyError::Full)
     );
-    // A plain Redis server: alive, load unknown.
-    assert_eq!(
+    // An error reply is never a healthy node: a plain Redis server, or an
+    // impostor that answers everything with -ERR or +OK.
+    assert!(matches!(
         parse_probe_reply(b"-ERR unknown command 'NODESTAT'\r\n"),
-        Ok(Some(NodeStat::default()))
+        Err(ProbeReplyError::Refused(_))
+    ));
+    for bad in [
+        &b"+OK\r\n"[..],
+        b":1\r\n",
+        b"HTTP/1.1 400 Bad Request\r\n",
+        b"$x\r\n",
+        b"$-1\r\n",
+        b"$9\r\nclients=1\r\n+OK\r\n",
+    ] {
+        assert!(
+            matches!(parse_probe_reply(bad), Err(ProbeReplyError::Malformed(_))),
+            "{bad:?}"
+        );
+    }
+    let hello = parse_probe_reply(b"$5\r\nhello\r\n").unwrap().unwrap();
+    assert!(matches!(parse_stat(&hello), Err(ProbeReplyError::Malformed(_))));
+    assert!(matches!(
+        parse_stat("clients=x"),
+        Err(ProbeReplyError::Malformed(_))
+    ));
+    assert_eq!(parse_stat("clients=2 mac=00").unwrap().clients, 2);
+}
+
+#[test]
+fn probe_request_carries_nonce_and_address() {
+    assert_eq!(probe_request(None), PROBE_REQUEST);
+    let a = HostPort::parse("[::1]:7000").unwrap();
+    assert_eq!(
+        probe_request(Some(("abcd", &a))),
+        b"*3\r\n$8\r\nNODESTAT\r\n$4\r\nabcd\r\n$10\r\n[::1]:7000\r\n"
+    );
+}
+
+#[test]
+fn auth_and_challenge_in_the_line_form() {
+    assert_eq!(
+        one(Dialect::Line, b"AUTH:00ff\n"),
+        Ok(Some((10, Some(Ok(Request::Auth("00ff".into()))))))
     );
     assert!(matches!(
-        parse_probe_reply(b"HTTP/1.1 400 Bad Request\r\n"),
-        Err(ProbeReplyError::Malformed(_))
+        one(Dialect::Line, b"AUTH\n"),
+        Ok(Some((5, Some(Err(RequestError::Arity("AUTH"))))))
     ));
-    assert!(matches!(
-        parse_probe_reply(b"$5\r\nhello\r\n"),
-        Err(ProbeReplyError::Malformed(_))
-    ));
-    assert!(matches!(
-        parse_probe_reply(b"$x\r\n"),
-        Err(ProbeReplyError::Malformed(_))
-    ));
+    let mut o = Vec::new();
+    encode(Dialect::Line, &Reply::Challenge("00ff"), &mut o);
+    assert_eq!(o, b"CHALLENGE:00ff\n");
 }

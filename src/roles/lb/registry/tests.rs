@@ -1,5 +1,8 @@
 use super::*;
 
+/// The IP every test registration comes from.
+const SRC: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
 fn hp(port: u16) -> HostPort {
     HostPort::new("127.0.0.1", port).unwrap()
 }
@@ -17,7 +20,7 @@ fn stat(clients: u64) -> NodeStat {
 fn healthy(policy: Policy, nodes: &[(u16, u64)]) -> Registry {
     let mut r = Registry::new(policy, 10_000);
     for &(port, _) in nodes {
-        r.register(hp(port), 1, false, 0);
+        r.register(hp(port), SRC, 1, false, 0);
     }
     for (t, &(_, clients)) in r.probe_all().iter().zip(nodes) {
         r.probe_ok(t, stat(clients), 1);
@@ -48,7 +51,7 @@ fn empty_registry_has_no_lease() {
 #[test]
 fn registering_does_not_admit_a_probe_does() {
     let mut r = Registry::new(Policy::RoundRobin, 1000);
-    let (id, needs_probe, change) = r.register(hp(7000), 2, true, 5);
+    let (id, needs_probe, change) = r.register(hp(7000), SRC, 2, true, 5);
     assert!(needs_probe);
     assert_eq!(change, Some(Change::Registered(hp(7000))));
     assert_eq!(lease_port(&mut r), None, "joining nodes get no leases");
@@ -62,7 +65,7 @@ fn registering_does_not_admit_a_probe_does() {
 fn re_registering_is_idempotent() {
     let mut r = healthy(Policy::RoundRobin, &[(7000, 1)]);
     let id1 = r.nodes()[0].id;
-    let (id2, needs_probe, change) = r.register(hp(7000), 4, false, 9);
+    let (id2, needs_probe, change) = r.register(hp(7000), SRC, 4, false, 9);
     assert_eq!(id1, id2);
     assert!(!needs_probe, "a healthy node stays healthy");
     assert_eq!(change, None);
@@ -146,9 +149,9 @@ fn failed_probe_evicts_and_success_readmits() {
 #[test]
 fn closing_the_last_link_evicts_at_once() {
     let mut r = Registry::new(Policy::RoundRobin, 1000);
-    let (id, _, _) = r.register(hp(1), 1, true, 0);
+    let (id, _, _) = r.register(hp(1), SRC, 1, true, 0);
     // The node reconnects before we saw the old link close: two links.
-    r.register(hp(1), 1, true, 1);
+    r.register(hp(1), SRC, 1, true, 1);
     let t = r.probe_one(id).unwrap();
     r.probe_ok(&t, stat(1), 2);
     assert_eq!(r.unlink(id, 3), None, "one link is still open");
@@ -159,7 +162,7 @@ fn closing_the_last_link_evicts_at_once() {
     );
     assert_eq!(lease_port(&mut r), None);
     // Re-registering makes it joining (probe first), not healthy.
-    let (_, needs_probe, _) = r.register(hp(1), 1, true, 5);
+    let (_, needs_probe, _) = r.register(hp(1), SRC, 1, true, 5);
     assert!(needs_probe);
     assert_eq!(state_of(&r, 1), State::Joining);
     assert_eq!(lease_port(&mut r), None);
@@ -168,7 +171,7 @@ fn closing_the_last_link_evicts_at_once() {
 #[test]
 fn joining_node_that_fails_is_not_an_eviction() {
     let mut r = Registry::new(Policy::RoundRobin, 1000);
-    let (id, _, _) = r.register(hp(1), 1, false, 0);
+    let (id, _, _) = r.register(hp(1), SRC, 1, false, 0);
     let t = r.probe_one(id).unwrap();
     assert_eq!(
         r.probe_failed(&t, Fault::Unreachable("refused".into()), 1),
@@ -185,8 +188,8 @@ fn joining_node_that_fails_is_not_an_eviction() {
 #[test]
 fn down_nodes_without_links_are_forgotten() {
     let mut r = Registry::new(Policy::RoundRobin, 1000);
-    let (a, _, _) = r.register(hp(1), 1, false, 0);
-    let (b, _, _) = r.register(hp(2), 1, true, 0);
+    let (a, _, _) = r.register(hp(1), SRC, 1, false, 0);
+    let (b, _, _) = r.register(hp(2), SRC, 1, true, 0);
     for id in [a, b] {
         let t = r.probe_one(id).unwrap();
         r.probe_failed(&t, Fault::Timeout, 100);
@@ -203,7 +206,7 @@ fn down_nodes_without_links_are_forgotten() {
     };
     assert_eq!(r.probe_ok(&stale, stat(1), 1200), None);
     // Registering the address again starts a fresh entry.
-    let (a2, _, change) = r.register(hp(1), 1, false, 1300);
+    let (a2, _, change) = r.register(hp(1), SRC, 1, false, 1300);
     assert_ne!(a, a2);
     assert_eq!(change, Some(Change::Registered(hp(1))));
 }
@@ -300,4 +303,33 @@ fn key_route_is_stable_and_moves_only_the_lost_nodes_keys() {
             assert_eq!(now, p, "{k} stays where it was");
         }
     }
+}
+
+#[test]
+fn caps_refuse_new_addresses_but_not_refreshes() {
+    let mut r = Registry::new(Policy::RoundRobin, 1000);
+    r.set_caps(Caps {
+        per_source: 2,
+        total: 3,
+    });
+    let other: IpAddr = "10.0.0.2".parse().unwrap();
+    for port in [1, 2] {
+        assert_eq!(r.check_room(&hp(port), SRC), Ok(()));
+        r.register(hp(port), SRC, 1, false, 0);
+    }
+    let e = r.check_room(&hp(3), SRC).unwrap_err();
+    assert_eq!(e, Refusal::PerSource { from: SRC, cap: 2 });
+    assert!(e.to_string().contains("--max-registrations-per-source"), "{e}");
+    // A refresh of a listed address is always fine, from any source.
+    assert_eq!(r.check_room(&hp(1), SRC), Ok(()));
+    assert_eq!(r.check_room(&hp(2), other), Ok(()));
+    assert_eq!(r.check_room(&hp(3), other), Ok(()));
+    r.register(hp(3), other, 1, false, 0);
+    let e = r.check_room(&hp(4), other).unwrap_err();
+    assert_eq!(e, Refusal::Total(3));
+    assert!(e.to_string().contains("--max-nodes"), "{e}");
+    // Forgetting frees room.
+    r.forget_stale(5000);
+    assert!(r.nodes().is_empty());
+    assert_eq!(r.check_room(&hp(4), SRC), Ok(()));
 }
