@@ -172,7 +172,7 @@ pub fn to_hex(bytes: &[u8]) -> String {
 pub fn from_hex(s: &str) -> Option<Vec<u8>> {
     let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
     let b = s.as_bytes();
-    if b.len() % 2 != 0 {
+    if !b.len().is_multiple_of(2) {
         return None;
     }
     b.chunks(2)
@@ -221,10 +221,7 @@ pub fn check_register_proof(
 const MAC_KEY: &str = " mac=";
 
 fn probe_mac(s: &ClusterSecret, nonce: &[u8], addr: &str, stats: &str) -> HmacSha256 {
-    s.mac(
-        Purpose::Probe,
-        &[nonce, addr.as_bytes(), stats.as_bytes()],
-    )
+    s.mac(Purpose::Probe, &[nonce, addr.as_bytes(), stats.as_bytes()])
 }
 
 /// A node's signed NODESTAT line: `stats` then ` mac=<hex>`, the MAC over
@@ -263,8 +260,7 @@ pub fn names_me(probed: &HostPort, bound: SocketAddr, advertise: Option<&HostPor
         Some(a) => a.port == probed.port && same_host(&a.host, &probed.host),
         None => {
             probed.port == bound.port()
-                && (bound.ip().is_unspecified()
-                    || same_host(&bound.ip().to_string(), &probed.host))
+                && (bound.ip().is_unspecified() || same_host(&bound.ip().to_string(), &probed.host))
         }
     }
 }
@@ -294,7 +290,12 @@ pub fn answer_probe(
     let probed = std::str::from_utf8(addr)
         .ok()
         .and_then(|a| HostPort::parse(a).ok())
-        .ok_or_else(|| format!("ERR NODESTAT address '{}' is not HOST:PORT", one_line(&shown)))?;
+        .ok_or_else(|| {
+            format!(
+                "ERR NODESTAT address '{}' is not HOST:PORT",
+                one_line(&shown)
+            )
+        })?;
     if !names_me(&probed, bound, advertise) {
         return Err(format!(
             "ERR NODESTAT probed {probed}, which is not this node (it is {})",

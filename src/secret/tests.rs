@@ -66,8 +66,14 @@ fn register_proof_binds_secret_nonce_address_and_cores() {
     assert_eq!(check_register_proof(&s, &n, &a, 2, &proof), Ok(()));
     let bad = Err(AuthError::Mismatch);
     assert_eq!(check_register_proof(&secret("x"), &n, &a, 2, &proof), bad);
-    assert_eq!(check_register_proof(&s, &[8u8; NONCE_LEN], &a, 2, &proof), bad);
-    assert_eq!(check_register_proof(&s, &n, &hp("10.0.0.6:7000"), 2, &proof), bad);
+    assert_eq!(
+        check_register_proof(&s, &[8u8; NONCE_LEN], &a, 2, &proof),
+        bad
+    );
+    assert_eq!(
+        check_register_proof(&s, &n, &hp("10.0.0.6:7000"), 2, &proof),
+        bad
+    );
     assert_eq!(check_register_proof(&s, &n, &a, 3, &proof), bad);
     assert_eq!(
         check_register_proof(&s, &n, &a, 2, "nothex"),
@@ -90,7 +96,10 @@ fn signed_stats_verify_only_for_their_probe() {
         Ok("clients=1 cores=2")
     );
     let bad = Err(AuthError::Mismatch);
-    assert_eq!(check_stats(&s, &[2u8; NONCE_LEN], "127.0.0.1:7000", &line), bad);
+    assert_eq!(
+        check_stats(&s, &[2u8; NONCE_LEN], "127.0.0.1:7000", &line),
+        bad
+    );
     assert_eq!(check_stats(&s, &n, "127.0.0.1:7001", &line), bad);
     assert_eq!(check_stats(&secret("j"), &n, "127.0.0.1:7000", &line), bad);
     let forged = line.replace("clients=1", "clients=0");
@@ -156,13 +165,27 @@ fn answer_probe_signs_for_this_node_only() {
     let bound: SocketAddr = "127.0.0.1:7000".parse().unwrap();
     let nonce = to_hex(&[9u8; NONCE_LEN]);
     let stats = || "clients=1".to_string();
-    let line =
-        answer_probe(Some(&s), stats(), nonce.as_bytes(), b"127.0.0.1:7000", bound, None).unwrap();
+    let line = answer_probe(
+        Some(&s),
+        stats(),
+        nonce.as_bytes(),
+        b"127.0.0.1:7000",
+        bound,
+        None,
+    )
+    .unwrap();
     assert_eq!(
         check_stats(&s, nonce.as_bytes(), "127.0.0.1:7000", &line),
         Ok("clients=1")
     );
-    let unsigned = answer_probe(None, stats(), nonce.as_bytes(), b"127.0.0.1:7000", bound, None);
+    let unsigned = answer_probe(
+        None,
+        stats(),
+        nonce.as_bytes(),
+        b"127.0.0.1:7000",
+        bound,
+        None,
+    );
     assert_eq!(unsigned.as_deref(), Ok("clients=1"));
     let err = |n: &[u8], a: &[u8]| answer_probe(Some(&s), stats(), n, a, bound, None).unwrap_err();
     assert!(err(nonce.as_bytes(), b"127.0.0.1:7001").contains("not this node"));

@@ -13,8 +13,8 @@
 //!   to the spawning *thread*, so children are only spawned from the main
 //!   thread.
 
-use crate::secret::SecretFile;
 use super::resp_reply::{self, Reply};
+use crate::secret::SecretFile;
 use anyhow::{bail, Context};
 use serde::Serialize;
 use std::io::{BufRead, BufReader, Read, Write};

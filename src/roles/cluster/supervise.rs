@@ -6,9 +6,9 @@
 //! to the spawning thread, so a child spawned from a short-lived thread
 //! would be killed when that thread ends.
 
-use crate::secret::{self, SecretFile};
 use super::{Kind, OnExit, Spec};
 use crate::roles::bench::cluster::{lb_metrics, ChildExit, ChildSet, STOP_GRACE};
+use crate::secret::{self, SecretFile};
 use anyhow::{bail, Context};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;

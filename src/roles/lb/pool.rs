@@ -209,15 +209,26 @@ impl Pools {
         self.nodes.borrow().get(&id).cloned()
     }
 
-    /// The pool of node `id`, opened (its address resolved) if needed.
+    /// The pool of node `id`, opened if needed: at `resolved` (where its
+    /// probe reached it, so no lookup runs on the executor) or, failing
+    /// that, at `addr` resolved here.
     ///
     /// # Errors
     /// A host name that does not resolve.
-    pub fn get_or_open(&self, id: NodeId, addr: &HostPort) -> io::Result<Rc<NodePool>> {
+    pub fn get_or_open(
+        &self,
+        id: NodeId,
+        addr: &HostPort,
+        resolved: Option<SocketAddr>,
+    ) -> io::Result<Rc<NodePool>> {
         if let Some(p) = self.get(id) {
             return Ok(p);
         }
-        let pool = Rc::new(NodePool::new(resolve(addr)?, self.size));
+        let at = match resolved {
+            Some(a) => a,
+            None => resolve(addr)?,
+        };
+        let pool = Rc::new(NodePool::new(at, self.size));
         self.nodes.borrow_mut().insert(id, pool.clone());
         Ok(pool)
     }

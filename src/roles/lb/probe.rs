@@ -26,6 +26,7 @@ use crate::secret::{self, ClusterSecret};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::TcpStream;
 use std::io;
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -66,7 +67,10 @@ async fn run(lb: Rc<Lb>, t: ProbeTicket) {
     let change = {
         let mut reg = lb.registry.borrow_mut();
         match result {
-            Ok(stat) => reg.probe_ok(&t, stat, now),
+            Ok((stat, at)) => {
+                reg.set_resolved(t.id, at);
+                reg.probe_ok(&t, stat, now)
+            }
             Err(fault) => reg.probe_failed(&t, fault, now),
         }
     };
@@ -76,7 +80,8 @@ async fn run(lb: Rc<Lb>, t: ProbeTicket) {
 }
 
 /// Connect to `addr`, send `NODESTAT` (with a fresh nonce when `key` is
-/// set), and parse and check the reply, all within `deadline`.
+/// set), and parse and check the reply, all within `deadline`. Returns the
+/// node's figures and the socket address it was reached at.
 ///
 /// # Errors
 /// The [`Fault`] that keeps the node out of the lease pool.
@@ -84,7 +89,7 @@ pub async fn probe(
     addr: &HostPort,
     key: Option<&ClusterSecret>,
     deadline: Duration,
-) -> Result<NodeStat, Fault> {
+) -> Result<(NodeStat, SocketAddr), Fault> {
     let nonce = match key {
         Some(_) => {
             let n = secret::nonce().map_err(|e| Fault::Unauthenticated(e.to_string()))?;
@@ -97,9 +102,23 @@ pub async fn probe(
         let found = admission::resolve(addr, deadline)
             .await
             .map_err(|e| Fault::Unreachable(e.to_string()))?;
-        let target = found[0];
-        let unreachable = |e: glommio::GlommioError<()>| Fault::Unreachable(io_text(e));
-        let mut s = TcpStream::connect(target).await.map_err(unreachable)?;
+        // A name may resolve to several addresses (localhost: ::1 and
+        // 127.0.0.1); the first that accepts is the node's.
+        let mut last = None;
+        let mut conn = None;
+        for &at in &found {
+            match TcpStream::connect(at).await {
+                Ok(s) => {
+                    conn = Some((s, at));
+                    break;
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        let Some((mut s, target)) = conn else {
+            let e = last.map_or("no address".into(), io_text);
+            return Err(Fault::Unreachable(e));
+        };
         let broken = |e: io::Error| Fault::Unreachable(e.to_string());
         s.write_all(&request).await.map_err(broken)?;
         let mut buf = [0u8; 512];
@@ -122,11 +141,14 @@ pub async fn probe(
         };
         let _ = s.close().await;
         let stats = match (key, &nonce) {
-            (Some(key), Some(n)) => secret::check_stats(key, n.as_bytes(), &addr.to_string(), &text)
-                .map_err(|e| Fault::Unauthenticated(e.to_string()))?,
+            (Some(key), Some(n)) => {
+                secret::check_stats(key, n.as_bytes(), &addr.to_string(), &text)
+                    .map_err(|e| Fault::Unauthenticated(e.to_string()))?
+            }
             _ => text.as_str(),
         };
-        parse_stat(stats).map_err(|e| Fault::BadReply(e.to_string()))
+        let stat = parse_stat(stats).map_err(|e| Fault::BadReply(e.to_string()))?;
+        Ok((stat, target))
     };
     // The timer wraps the whole exchange (connect, write, read): a stopped
     // process completes the TCP handshake from its backlog but never

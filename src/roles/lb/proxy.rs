@@ -190,7 +190,7 @@ async fn round(
             (
                 n.id,
                 lb.pools
-                    .get_or_open(n.id, &n.addr)
+                    .get_or_open(n.id, &n.addr, n.resolved)
                     .map_err(|e| (n.addr.to_string(), e)),
             )
         };

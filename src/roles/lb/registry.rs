@@ -26,7 +26,7 @@
 
 use super::protocol::{HostPort, NodeStat};
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// How the next lease picks among healthy nodes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -134,6 +134,9 @@ pub struct Node {
     pub addr: HostPort,
     /// The IP the first registration came from, for the per-source cap.
     pub source: IpAddr,
+    /// Where the last good probe connected: a name resolved off the
+    /// executor, which proxy mode connects to without a lookup of its own.
+    pub resolved: Option<SocketAddr>,
     /// The node's executor cores.
     pub cores: u32,
     /// Lease-pool state.
@@ -382,6 +385,7 @@ impl Registry {
             id,
             addr: addr.clone(),
             source,
+            resolved: None,
             cores,
             state: State::Joining,
             since_ms: now,
@@ -457,6 +461,13 @@ impl Registry {
         }
         self.epoch += 1;
         Some(change)
+    }
+
+    /// Where a probe of node `id` reached it (see [`Node::resolved`]).
+    pub fn set_resolved(&mut self, id: NodeId, at: SocketAddr) {
+        if let Some(n) = self.find(id) {
+            n.resolved = Some(at);
+        }
     }
 
     /// A probe failed: take the node out of the lease pool.

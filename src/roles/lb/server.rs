@@ -428,11 +428,7 @@ fn authenticate(lb: &Rc<Lb>, conn: &mut Conn, c: Option<Challenge>, proof: &str)
             Err(e) => Outcome::Refused(e),
         },
         Err(e) => {
-            log::warn!(
-                "registration of {} from {} refused: {e}",
-                c.addr,
-                conn.peer
-            );
+            log::warn!("registration of {} from {} refused: {e}", c.addr, conn.peer);
             Outcome::RefusedClose(format!("cluster authentication failed: {e}"))
         }
     }
@@ -444,7 +440,8 @@ fn admit(lb: &Rc<Lb>, conn: &mut Conn, addr: HostPort, r: &Registration) -> Resu
     let now = lb.now();
     let (id, needs_probe, change) = {
         let mut reg = lb.registry.borrow_mut();
-        reg.check_room(&addr, conn.peer).map_err(|e| e.to_string())?;
+        reg.check_room(&addr, conn.peer)
+            .map_err(|e| e.to_string())?;
         reg.register(addr, conn.peer, r.cores, r.link, now)
     };
     if let Some(c) = change {

@@ -141,7 +141,10 @@ fn session(link: &Link, stop: &AtomicBool) -> Result<Ended, LinkError> {
     stream.set_read_timeout(Some(ATTEMPT_TIMEOUT))?;
     let mut reader = BufReader::new(&stream);
     let mut reply = read_reply(&mut reader)?;
-    if let Some(nonce) = reply.strip_prefix(secret::CHALLENGE).and_then(|r| r.strip_prefix(':')) {
+    if let Some(nonce) = reply
+        .strip_prefix(secret::CHALLENGE)
+        .and_then(|r| r.strip_prefix(':'))
+    {
         let key = link.secret.as_ref().ok_or(LinkError::NoSecret)?;
         let proof = secret::register_proof(key, nonce.as_bytes(), &me, link.cores as u32);
         (&stream).write_all(format!("{}:{proof}\n", secret::AUTH).as_bytes())?;

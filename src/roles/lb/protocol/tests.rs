@@ -475,7 +475,10 @@ fn probe_replies_are_strict() {
         );
     }
     let hello = parse_probe_reply(b"$5\r\nhello\r\n").unwrap().unwrap();
-    assert!(matches!(parse_stat(&hello), Err(ProbeReplyError::Malformed(_))));
+    assert!(matches!(
+        parse_stat(&hello),
+        Err(ProbeReplyError::Malformed(_))
+    ));
     assert!(matches!(
         parse_stat("clients=x"),
         Err(ProbeReplyError::Malformed(_))

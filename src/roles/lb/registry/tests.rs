@@ -319,7 +319,10 @@ fn caps_refuse_new_addresses_but_not_refreshes() {
     }
     let e = r.check_room(&hp(3), SRC).unwrap_err();
     assert_eq!(e, Refusal::PerSource { from: SRC, cap: 2 });
-    assert!(e.to_string().contains("--max-registrations-per-source"), "{e}");
+    assert!(
+        e.to_string().contains("--max-registrations-per-source"),
+        "{e}"
+    );
     // A refresh of a listed address is always fine, from any source.
     assert_eq!(r.check_room(&hp(1), SRC), Ok(()));
     assert_eq!(r.check_room(&hp(2), other), Ok(()));
