@@ -408,13 +408,20 @@ fn a_foreign_address_without_a_secret_is_refused() {
         ("REGISTER:255.255.255.255:9:1", "broadcast"),
         ("REGISTER:224.0.0.1:7000:1", "multicast"),
         ("REGISTER:10.1.2.3:0:1", "port"),
-        ("REGISTER:no-such-host.invalid:7000:1", "resolve"),
     ] {
         let r = lb.request(line);
         assert!(r.starts_with("ERROR:") && r.contains(why), "{line}: {r}");
     }
     challenge(&mut Line::to(&lb), "REGISTER:10.1.2.3:6379:1");
-    challenge(&mut Line::to(&lb), "REGISTER:localhost:7000:1");
+    // A name is resolved only once the proof is in.
+    let key = ClusterSecret::load(f.path()).unwrap();
+    let mut c = Line::to(&lb);
+    let n = challenge(&mut c, "REGISTER:no-such-host.invalid:7000:1");
+    let me = HostPort::parse("no-such-host.invalid:7000").unwrap();
+    let proof = secret::register_proof(&key, n.as_bytes(), &me, 1);
+    let r = c.request(&format!("AUTH:{proof}"));
+    assert!(r.starts_with("ERROR:cannot resolve"), "{r}");
+    assert_eq!(lb.metrics()["nodes_registered"], 0);
 }
 
 /// A line connection from the loopback address `from`.

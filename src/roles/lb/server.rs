@@ -305,7 +305,7 @@ async fn handle(
             return answer(lb, dialect, o, out);
         }
         Request::Auth(proof) => {
-            let o = authenticate(lb, conn, challenge, &proof);
+            let o = authenticate(lb, conn, challenge, &proof).await;
             return answer(lb, dialect, o, out);
         }
         other => other,
@@ -388,7 +388,9 @@ async fn registration(lb: &Rc<Lb>, conn: &mut Conn, dialect: Dialect, r: Registr
             secret::FLAG
         ));
     }
-    if let Err(e) = admission::resolve(&addr, RESOLVE_TIMEOUT).await {
+    // An IP literal is checked now; a name only once the proof is in, so
+    // no unauthenticated request can queue lookups on the resolver thread.
+    if let Some(Err(e)) = addr.ip().map(admission::check_ip) {
         return Outcome::Refused(e.to_string());
     }
     // Checked here too, so a full LB says so before the exchange; the
@@ -408,8 +410,9 @@ async fn registration(lb: &Rc<Lb>, conn: &mut Conn, dialect: Dialect, r: Registr
     Outcome::Challenge(nonce)
 }
 
-/// An AUTH: take the challenged node in if the proof verifies.
-fn authenticate(lb: &Rc<Lb>, conn: &mut Conn, c: Option<Challenge>, proof: &str) -> Outcome {
+/// An AUTH: take the challenged node in if the proof verifies and its
+/// address resolves to addresses a node can have.
+async fn authenticate(lb: &Rc<Lb>, conn: &mut Conn, c: Option<Challenge>, proof: &str) -> Outcome {
     let Some(key) = &lb.cfg.args.cluster_secret_file else {
         return Outcome::Refused(
             "AUTH answers a registration challenge, and this LB sends none \
@@ -423,10 +426,15 @@ fn authenticate(lb: &Rc<Lb>, conn: &mut Conn, c: Option<Challenge>, proof: &str)
         );
     };
     match secret::check_register_proof(key, c.nonce.as_bytes(), &c.addr, c.reg.cores, proof) {
-        Ok(()) => match admit(lb, conn, c.addr, &c.reg) {
-            Ok(()) => Outcome::Ok,
-            Err(e) => Outcome::Refused(e),
-        },
+        Ok(()) => {
+            if let Err(e) = admission::resolve(&c.addr, RESOLVE_TIMEOUT).await {
+                return Outcome::Refused(e.to_string());
+            }
+            match admit(lb, conn, c.addr, &c.reg) {
+                Ok(()) => Outcome::Ok,
+                Err(e) => Outcome::Refused(e),
+            }
+        }
         Err(e) => {
             log::warn!("registration of {} from {} refused: {e}", c.addr, conn.peer);
             Outcome::RefusedClose(format!("cluster authentication failed: {e}"))
