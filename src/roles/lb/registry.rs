@@ -28,6 +28,9 @@ use super::protocol::{HostPort, NodeStat};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
+mod caps;
+pub use caps::{Caps, Refusal};
+
 /// How the next lease picks among healthy nodes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Policy {
@@ -201,43 +204,6 @@ pub enum Change {
     NotAdmitted(HostPort, Fault),
     /// A node was down for long with no link, and was dropped.
     Forgotten(HostPort),
-}
-
-/// How many entries the registry holds: per source IP and in all.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Caps {
-    /// Most entries whose first registration came from one IP.
-    pub per_source: usize,
-    /// Most entries in all.
-    pub total: usize,
-}
-
-impl Default for Caps {
-    fn default() -> Caps {
-        Caps {
-            per_source: 64,
-            total: 1024,
-        }
-    }
-}
-
-/// Why a new address was not taken in.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum Refusal {
-    /// The source already registered its share.
-    #[error(
-        "{from} already registered {cap} nodes (--max-registrations-per-source); \
-         nodes down that long are forgotten after --forget-after intervals"
-    )]
-    PerSource {
-        /// The registering IP.
-        from: IpAddr,
-        /// The cap.
-        cap: usize,
-    },
-    /// The registry is full.
-    #[error("the LB already has {0} nodes registered (--max-nodes)")]
-    Total(usize),
 }
 
 /// LB-wide totals (nodes carry their own).
