@@ -155,7 +155,7 @@ const COMMAND: &[Spec] = &[
         -2,
         INTRO,
         Keys::NONE,
-        Run::Conn(command_docs),
+        Run::Conn(super::docs::command_docs),
     ),
     Spec::new(
         "command|list",
@@ -671,12 +671,6 @@ fn info_entry(s: &Spec, w: &mut Reply<'_>) {
     for sub in s.subs {
         info_entry(sub, w);
     }
-}
-
-/// COMMAND DOCS: an empty map, which redis-cli accepts (this node has no
-/// per-command documentation to give).
-fn command_docs(_: &mut Conn<'_>, _: &[&[u8]], w: &mut Reply<'_>) {
-    w.map(0);
 }
 
 /// COMMAND LIST [FILTERBY PATTERN p]: the top-level names.

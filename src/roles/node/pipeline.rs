@@ -458,7 +458,14 @@ pub async fn process(
                 continue;
             }
             Ok(Some(op)) => session::line_args(op, raw),
-            Ok(None) if raw.is_empty() => continue,
+            Ok(None) if raw.is_empty() => {
+                // Redis resets the client after an empty request too, which
+                // uses up a CLIENT REPLY SKIP.
+                if sess.client.reply.quiet() {
+                    sess.client.reply.next_command();
+                }
+                continue;
+            }
             Ok(None) => raw,
         };
         let admitted = cmd::admit(&args, sess.client.authenticated);
