@@ -541,9 +541,10 @@ fn client_reply(c: &mut Conn<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
 fn client_pause(c: &mut Conn<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
     let mode = match args.get(3) {
         _ if args.len() > 4 => {
-            return w.error(
-                "ERR unknown subcommand or wrong number of arguments for 'pause'. Try CLIENT HELP.",
-            )
+            return w.error(&format!(
+                "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+                show(args[1])
+            ))
         }
         None => PauseMode::All,
         Some(m) if m.eq_ignore_ascii_case(b"write") => PauseMode::Write,
