@@ -26,7 +26,14 @@ fn keyed_block(cmds: &[&str]) -> Req {
 
 fn client_reply() -> Vec<Req> {
     vec![
-        block(&["CLIENT REPLY OFF", "PING", "SET k v", "GET k", "CLIENT REPLY ON", "GET k"]),
+        block(&[
+            "CLIENT REPLY OFF",
+            "PING",
+            "SET k v",
+            "GET k",
+            "CLIENT REPLY ON",
+            "GET k",
+        ]),
         block(&["CLIENT REPLY SKIP", "PING a", "PING b"]),
         block(&["CLIENT REPLY SKIP", "CLIENT REPLY SKIP", "PING a", "PING b"]),
         block(&["CLIENT REPLY SKIP", "NOSUCH", "PING c"]),
@@ -45,9 +52,20 @@ fn client_reply() -> Vec<Req> {
         c("CLIENT REPLY on off"),
         c("CLIENT REPLY On"),
         // An empty inline line is a request too: it uses up the SKIP.
-        raw(&[encode(&words("CLIENT REPLY SKIP")), b"\r\n".to_vec(), encode(&words("PING h"))].concat()),
+        raw(&[
+            encode(&words("CLIENT REPLY SKIP")),
+            b"\r\n".to_vec(),
+            encode(&words("PING h")),
+        ]
+        .concat()),
         // Replies from the other core, and a read that mixes both.
-        keyed_block(&["CLIENT REPLY OFF", "SET {a} 1", "SET {x} 2", "CLIENT REPLY ON", "MGET {a} {x}"]),
+        keyed_block(&[
+            "CLIENT REPLY OFF",
+            "SET {a} 1",
+            "SET {x} 2",
+            "CLIENT REPLY ON",
+            "MGET {a} {x}",
+        ]),
         keyed_block(&["CLIENT REPLY SKIP", "GET {x}", "GET {a}", "GET {x}"]),
         keyed_block(&["SET {a} 3", "CLIENT REPLY SKIP", "MGET {x} {a}", "INCR {x}"]),
         block(&["CLIENT REPLY SKIP", "MULTI", "SET k 1", "EXEC"]),

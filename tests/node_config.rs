@@ -18,22 +18,29 @@ fn maxmemory_policy_switches_every_core_live() {
         assert_eq!(admin.cmd(&format!("SET {k} v")), "+OK\r\n");
     }
     assert_eq!(admin.cmd("CONFIG SET maxmemory 1kb"), "+OK\r\n");
-    poll_until(Duration::from_secs(10), "noeviction refuses on every core", || {
-        let refused = keys
-            .iter()
-            .filter(|k| admin.cmd(&format!("SET {k} w")) == OOM)
-            .count();
-        (refused == keys.len())
-            .then_some(())
-            .ok_or(format!("{refused} refused"))
-    });
+    poll_until(
+        Duration::from_secs(10),
+        "noeviction refuses on every core",
+        || {
+            let refused = keys
+                .iter()
+                .filter(|k| admin.cmd(&format!("SET {k} w")) == OOM)
+                .count();
+            (refused == keys.len())
+                .then_some(())
+                .ok_or(format!("{refused} refused"))
+        },
+    );
 
     assert_eq!(
         admin.cmd("CONFIG SET maxmemory-policy volatile-lru"),
         "-ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - this node \
          supports only the allkeys-lru and noeviction policies, not volatile-lru\r\n"
     );
-    assert_eq!(admin.cmd("CONFIG SET maxmemory-policy allkeys-lru"), "+OK\r\n");
+    assert_eq!(
+        admin.cmd("CONFIG SET maxmemory-policy allkeys-lru"),
+        "+OK\r\n"
+    );
     assert_eq!(
         admin.cmd("CONFIG GET maxmemory-policy"),
         "*2\r\n$16\r\nmaxmemory-policy\r\n$11\r\nallkeys-lru\r\n"
@@ -47,10 +54,15 @@ fn maxmemory_policy_switches_every_core_live() {
             .iter()
             .filter(|k| admin.cmd(&format!("SET {k} w")) == OOM)
             .count();
-        (refused == 0).then_some(()).ok_or(format!("{refused} refused"))
+        (refused == 0)
+            .then_some(())
+            .ok_or(format!("{refused} refused"))
     });
     assert!(!admin.cmd("INFO stats").contains("\r\nevicted_keys:0\r\n"));
-    assert_eq!(admin.cmd("CONFIG SET maxmemory-policy noeviction"), "+OK\r\n");
+    assert_eq!(
+        admin.cmd("CONFIG SET maxmemory-policy noeviction"),
+        "+OK\r\n"
+    );
     assert!(admin
         .cmd("INFO memory")
         .contains("\r\nmaxmemory_policy:noeviction\r\n"));

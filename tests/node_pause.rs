@@ -36,7 +36,11 @@ fn write_pause_holds_writes_on_both_cores_until_unpause() {
         .iter()
         .map(|k| {
             let mut w = node.resp();
-            w.send(&pipeline(&["PING", &format!("SET {k} new"), &format!("GET {k}")]));
+            w.send(&pipeline(&[
+                "PING",
+                &format!("SET {k} new"),
+                &format!("GET {k}"),
+            ]));
             assert_eq!(w.read_reply(), b"+PONG\r\n");
             w
         })

@@ -121,7 +121,10 @@ mod tests {
     #[test]
     fn every_command_has_docs_and_every_doc_a_command() {
         for name in every_name() {
-            assert!(doc_of(name).is_some(), "{name} has no docs: run the generator");
+            assert!(
+                doc_of(name).is_some(),
+                "{name} has no docs: run the generator"
+            );
         }
         for (name, _) in data::DOCS {
             assert!(
@@ -173,7 +176,9 @@ mod tests {
     fn named_docs_in_both_protocols() {
         let get = docs(Proto::Resp3, "command docs GET nosuch");
         assert!(
-            get.starts_with("%1\r\n$3\r\nget\r\n%5\r\n$7\r\nsummary\r\n$22\r\nGet the value of a key\r\n"),
+            get.starts_with(
+                "%1\r\n$3\r\nget\r\n%5\r\n$7\r\nsummary\r\n$22\r\nGet the value of a key\r\n"
+            ),
             "{get}"
         );
         let get2 = docs(Proto::Resp2, "command docs get");
@@ -181,10 +186,16 @@ mod tests {
         let client = docs(Proto::Resp3, "command docs client");
         assert!(client.contains("$11\r\nsubcommands\r\n"));
         assert!(client.contains("$12\r\nclient|reply\r\n"));
-        assert!(!client.contains("client|tracking"), "only the node's subcommands");
+        assert!(
+            !client.contains("client|tracking"),
+            "only the node's subcommands"
+        );
         assert_eq!(docs(Proto::Resp3, "command docs nosuch"), "%0\r\n");
         let all = docs(Proto::Resp2, "command docs");
-        let top = table::all().iter().filter(|s| !s.name.contains('|')).count();
+        let top = table::all()
+            .iter()
+            .filter(|s| !s.name.contains('|'))
+            .count();
         assert!(all.starts_with(&format!("*{}\r\n", 2 * top)));
     }
 }

@@ -911,7 +911,10 @@ mod tests {
         assert!(help.starts_with("*") && help.contains("+SETNAME <name>\r\n"));
         assert!(help.contains("+KILL <ip:port>\r\n"));
         assert!(help.contains("+REPLY (ON|OFF|SKIP)\r\n"));
-        assert!(!help.contains("+TRACKING"), "only subcommands this node has");
+        assert!(
+            !help.contains("+TRACKING"),
+            "only subcommands this node has"
+        );
         same_secret_cases();
     }
 

@@ -131,7 +131,9 @@ impl Server for Core {
         for (i, (name, _)) in pairs.iter().enumerate() {
             let shown = crate::cmd::error::show(name);
             if !settings::is_live(name) {
-                let known = all.iter().any(|(k, _)| k.as_bytes().eq_ignore_ascii_case(name));
+                let known = all
+                    .iter()
+                    .any(|(k, _)| k.as_bytes().eq_ignore_ascii_case(name));
                 return Err(if known {
                     ConfigError::Fixed(shown)
                 } else {

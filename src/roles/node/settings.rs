@@ -107,9 +107,9 @@ pub fn check(name: &[u8], value: &[u8], cap: usize) -> Result<Option<Change>, Co
 fn int_in(value: &[u8], min: i64, max: i64) -> Result<u64, String> {
     match crate::store::parse_i64(value) {
         None => Err("argument couldn't be parsed into an integer".into()),
-        Some(n) if !(min..=max).contains(&n) => {
-            Err(format!("argument must be between {min} and {max} inclusive"))
-        }
+        Some(n) if !(min..=max).contains(&n) => Err(format!(
+            "argument must be between {min} and {max} inclusive"
+        )),
         Some(n) => Ok(n as u64),
     }
 }
@@ -143,7 +143,8 @@ impl LivePolicy {
 
     /// Record a new policy.
     pub fn set(&self, e: Eviction) {
-        self.0.store(u8::from(e == Eviction::Lru), Ordering::Relaxed);
+        self.0
+            .store(u8::from(e == Eviction::Lru), Ordering::Relaxed);
     }
 }
 
@@ -219,7 +220,8 @@ mod tests {
 
     #[test]
     fn values_are_checked_with_redis_texts() {
-        let prefix = |n: &str| format!("ERR CONFIG SET failed (possibly related to argument '{n}') - ");
+        let prefix =
+            |n: &str| format!("ERR CONFIG SET failed (possibly related to argument '{n}') - ");
         assert_eq!(
             why("maxmemory-policy", "foo"),
             prefix("maxmemory-policy")
@@ -251,7 +253,10 @@ mod tests {
             prefix("maxmemory") + "argument must be a memory value"
         );
         let ok = |n: &str, v: &str| check(n.as_bytes(), v.as_bytes(), 1000).unwrap();
-        assert_eq!(ok("maxmemory-policy", "AllKeys-LRU"), Some(Change::Policy(Eviction::Lru)));
+        assert_eq!(
+            ok("maxmemory-policy", "AllKeys-LRU"),
+            Some(Change::Policy(Eviction::Lru))
+        );
         assert_eq!(ok("maxclients", "1000"), Some(Change::Maxclients(1000)));
         assert_eq!(ok("requirepass", ""), Some(Change::Password(None)));
         assert_eq!(ok("port", "1"), None);

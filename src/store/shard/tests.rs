@@ -366,7 +366,14 @@ fn switching_to_lru_live_evicts_the_longest_idle_first() {
     // Room for the three keys, then noeviction refuses a fourth.
     s.set_maxmemory(Some(s.used_bytes() + 10));
     assert!(matches!(
-        s.set(&b"d"[..], &b"y"[..], SetExpiry::Clear, SetCond::Always, false, 4000),
+        s.set(
+            &b"d"[..],
+            &b"y"[..],
+            SetExpiry::Clear,
+            SetCond::Always,
+            false,
+            4000
+        ),
         Err(StoreError::Oom)
     ));
     s.set_eviction(Eviction::Lru);
