@@ -21,6 +21,8 @@ pub struct Client {
     pub lib_name: Option<Vec<u8>>,
     /// CLIENT SETINFO LIB-VER.
     pub lib_ver: Option<Vec<u8>>,
+    /// CLIENT REPLY: which replies are dropped.
+    pub reply: ReplyMode,
 }
 
 impl Client {
@@ -34,8 +36,51 @@ impl Client {
             authenticated,
             lib_name: None,
             lib_ver: None,
+            reply: ReplyMode::default(),
         }
     }
+}
+
+/// CLIENT REPLY's state, as Redis's three client flags: `OFF` drops every
+/// reply, `SKIP` drops the next command's. The default (all false) is `ON`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReplyMode {
+    /// CLIENT REPLY OFF is in force.
+    pub off: bool,
+    /// The command being run is the one a SKIP named: its reply is dropped.
+    pub skip: bool,
+    /// CLIENT REPLY SKIP ran: the next command's reply is dropped.
+    pub skip_next: bool,
+}
+
+impl ReplyMode {
+    /// True unless every reply is sent (the common case, checked per
+    /// command).
+    #[inline]
+    pub fn quiet(self) -> bool {
+        self != ReplyMode::default()
+    }
+
+    /// A new command begins: a SKIP that ran before it now applies to it,
+    /// and one that applied to the command before is used up (Redis's
+    /// `resetClient`, done here at the next command instead of after each).
+    pub fn next_command(&mut self) {
+        self.skip = std::mem::take(&mut self.skip_next);
+    }
+
+    /// Whether the reply of the command just run is dropped.
+    pub fn drops(self) -> bool {
+        self.off || self.skip
+    }
+}
+
+/// CLIENT PAUSE's mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PauseMode {
+    /// Only commands that may write wait.
+    Write,
+    /// Every command waits.
+    All,
 }
 
 /// A failed `CONFIG SET`, with Redis's text.
@@ -81,6 +126,15 @@ pub trait Server {
     fn reset_stats(&self);
     /// Begin a clean stop (SHUTDOWN).
     fn shutdown(&self);
+    /// Unix time now, in milliseconds (CLIENT PAUSE's deadline).
+    fn unix_ms(&self) -> u64 {
+        self.unix_us() / 1000
+    }
+    /// Hold clients' commands for `ms` milliseconds (CLIENT PAUSE); a
+    /// pause in force is only extended and widened, never shortened.
+    fn pause(&self, ms: u64, mode: PauseMode);
+    /// End any pause at once (CLIENT UNPAUSE).
+    fn unpause(&self);
 }
 
 /// A connection command's view: the connection and the server.

@@ -20,6 +20,7 @@
 pub mod batch;
 pub mod bits;
 pub mod client;
+pub mod docs;
 pub mod error;
 pub mod help;
 pub mod keyspace;

@@ -1,7 +1,7 @@
 //! Connection and server commands answered on the connection's own core:
 //! PING, ECHO, SELECT, HELLO, AUTH, CLIENT, CONFIG, COMMAND, TIME.
 
-use super::client::{Conn, Server};
+use super::client::{Conn, PauseMode, Server};
 use super::error::{show, CmdError};
 use super::spec::{Flags, Keys, NodeCmd, Run, Spec};
 use super::{fail, int, table};
@@ -83,6 +83,27 @@ const CLIENT: &[Spec] = &[
         Keys::NONE,
         Run::Node(NodeCmd::ClientKill),
     ),
+    Spec::new(
+        "client|reply",
+        3,
+        INTRO.with(Flags::NOSCRIPT),
+        Keys::NONE,
+        Run::Conn(client_reply),
+    ),
+    Spec::new(
+        "client|pause",
+        -3,
+        INTRO.with(Flags::ADMIN).with(Flags::NOSCRIPT),
+        Keys::NONE,
+        Run::Conn(client_pause),
+    ),
+    Spec::new(
+        "client|unpause",
+        2,
+        INTRO.with(Flags::ADMIN).with(Flags::NOSCRIPT),
+        Keys::NONE,
+        Run::Conn(client_unpause),
+    ),
     Spec::new("client|help", 2, INTRO, Keys::NONE, Run::Conn(client_help)),
 ];
 
@@ -134,7 +155,7 @@ const COMMAND: &[Spec] = &[
         -2,
         INTRO,
         Keys::NONE,
-        Run::Conn(command_docs),
+        Run::Conn(super::docs::command_docs),
     ),
     Spec::new(
         "command|list",
@@ -507,6 +528,58 @@ fn client_switch(_: &mut Conn<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
     }
 }
 
+/// CLIENT REPLY ON|OFF|SKIP. Only ON answers; OFF and SKIP write nothing,
+/// and the node drops whatever replies the mode says (`node::pipeline`).
+/// ON clears OFF and a SKIP that applies to itself, so its +OK goes out.
+fn client_reply(c: &mut Conn<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
+    let mode = &mut c.client.reply;
+    match args[2].to_ascii_lowercase().as_slice() {
+        b"on" => {
+            mode.off = false;
+            mode.skip = false;
+            w.ok();
+        }
+        b"off" => mode.off = true,
+        // Redis ignores a SKIP while replies are off.
+        b"skip" => mode.skip_next |= !mode.off,
+        _ => fail(w, CmdError::Syntax),
+    }
+}
+
+/// CLIENT PAUSE timeout [WRITE|ALL], checked in Redis's order: the
+/// argument count, the mode, then the timeout.
+fn client_pause(c: &mut Conn<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
+    let mode = match args.get(3) {
+        _ if args.len() > 4 => {
+            return w.error(&format!(
+                "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+                show(args[1])
+            ))
+        }
+        None => PauseMode::All,
+        Some(m) if m.eq_ignore_ascii_case(b"write") => PauseMode::Write,
+        Some(m) if m.eq_ignore_ascii_case(b"all") => PauseMode::All,
+        Some(_) => return w.error("ERR CLIENT PAUSE mode must be WRITE or ALL"),
+    };
+    let ms = match crate::store::parse_i64(args[2]) {
+        None => return w.error("ERR timeout is not an integer or out of range"),
+        Some(n) if n < 0 => return w.error("ERR timeout is negative"),
+        Some(n) => n as u64,
+    };
+    // Redis adds the timeout to the Unix clock in a signed 64-bit sum, and a
+    // sum past its range wraps to a deadline already gone: the pause is
+    // answered and holds nothing (as 7.0.15 does with LLONG_MAX).
+    if ms <= i64::MAX as u64 - c.server.unix_ms().min(i64::MAX as u64) {
+        c.server.pause(ms, mode);
+    }
+    w.ok();
+}
+
+fn client_unpause(c: &mut Conn<'_>, _: &[&[u8]], w: &mut Reply<'_>) {
+    c.server.unpause();
+    w.ok();
+}
+
 fn client_help(_: &mut Conn<'_>, _: &[&[u8]], w: &mut Reply<'_>) {
     help(w, "client", super::help::CLIENT);
 }
@@ -542,8 +615,9 @@ fn config_resetstat(c: &mut Conn<'_>, _: &[&[u8]], w: &mut Reply<'_>) {
 /// CONFIG SET parameter value [parameter value ...]: all or none.
 fn config_set(c: &mut Conn<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
     let pairs = &args[2..];
+    // Redis 7.0.15 answers an odd count with a syntax error, not arity.
     if !pairs.len().is_multiple_of(2) {
-        return fail(w, CmdError::Arity("config|set"));
+        return fail(w, CmdError::Syntax);
     }
     let pairs: Vec<(&[u8], &[u8])> = pairs.chunks_exact(2).map(|p| (p[0], p[1])).collect();
     match c.server.configure(&pairs) {
@@ -608,12 +682,6 @@ fn info_entry(s: &Spec, w: &mut Reply<'_>) {
     for sub in s.subs {
         info_entry(sub, w);
     }
-}
-
-/// COMMAND DOCS: an empty map, which redis-cli accepts (this node has no
-/// per-command documentation to give).
-fn command_docs(_: &mut Conn<'_>, _: &[&[u8]], w: &mut Reply<'_>) {
-    w.map(0);
 }
 
 /// COMMAND LIST [FILTERBY PATTERN p]: the top-level names.
@@ -703,7 +771,10 @@ mod tests {
     use super::*;
     use crate::cmd::client::{Client, ConfigError};
 
-    struct Fake;
+    #[derive(Default)]
+    struct Fake {
+        paused: std::cell::Cell<Option<(u64, PauseMode)>>,
+    }
 
     impl Server for Fake {
         fn password(&self) -> Option<Vec<u8>> {
@@ -730,13 +801,68 @@ mod tests {
         }
         fn shutdown(&self) {}
         fn reset_stats(&self) {}
+        fn pause(&self, ms: u64, mode: PauseMode) {
+            self.paused.set(Some((ms, mode)));
+        }
+        fn unpause(&self) {
+            self.paused.set(None);
+        }
     }
 
     fn run(c: &mut Client, line: &str) -> String {
+        run_on(&Fake::default(), c, line)
+    }
+
+    fn run_on(f: &Fake, c: &mut Client, line: &str) -> String {
         let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
         let mut out = Vec::new();
-        run_conn(&Fake, c, &args, &mut out);
+        run_conn(f, c, &args, &mut out);
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn client_reply_sets_the_mode_and_answers_only_on() {
+        let mut c = Client::new(1, true);
+        assert_eq!(run(&mut c, "client reply skip"), "");
+        assert!(c.reply.skip_next && !c.reply.drops());
+        c.reply.next_command();
+        assert!(c.reply.drops() && !c.reply.skip_next);
+        c.reply.next_command();
+        assert!(!c.reply.quiet());
+        assert_eq!(run(&mut c, "client reply off"), "");
+        assert_eq!(run(&mut c, "client reply skip"), "", "ignored while off");
+        assert!(c.reply.off && !c.reply.skip_next);
+        assert_eq!(run(&mut c, "client reply bogus"), "-ERR syntax error\r\n");
+        assert_eq!(run(&mut c, "CLIENT REPLY On"), "+OK\r\n");
+        assert!(!c.reply.quiet());
+    }
+
+    #[test]
+    fn client_pause_checks_count_mode_then_timeout() {
+        let f = Fake::default();
+        let mut c = Client::new(1, true);
+        let mut say = |line| run_on(&f, &mut c, line);
+        assert_eq!(
+            say("client pause x y z"),
+            "-ERR unknown subcommand or wrong number of arguments for 'pause'. Try CLIENT HELP.\r\n"
+        );
+        assert_eq!(
+            say("client pause x nope"),
+            "-ERR CLIENT PAUSE mode must be WRITE or ALL\r\n"
+        );
+        assert_eq!(
+            say("client pause 1.5 write"),
+            "-ERR timeout is not an integer or out of range\r\n"
+        );
+        assert_eq!(say("client pause -1"), "-ERR timeout is negative\r\n");
+        assert_eq!(say("client pause 9223372036854775807"), "+OK\r\n");
+        assert_eq!(f.paused.get(), None, "a deadline past i64 holds nothing");
+        assert_eq!(say("client pause 200 WRITE"), "+OK\r\n");
+        assert_eq!(f.paused.get(), Some((200, PauseMode::Write)));
+        assert_eq!(say("client pause 10"), "+OK\r\n");
+        assert_eq!(f.paused.get(), Some((10, PauseMode::All)));
+        assert_eq!(say("client unpause"), "+OK\r\n");
+        assert_eq!(f.paused.get(), None);
     }
 
     #[test]
@@ -801,7 +927,11 @@ mod tests {
         let help = run(&mut c, "client help");
         assert!(help.starts_with("*") && help.contains("+SETNAME <name>\r\n"));
         assert!(help.contains("+KILL <ip:port>\r\n"));
-        assert!(!help.contains("+PAUSE"), "only subcommands this node has");
+        assert!(help.contains("+REPLY (ON|OFF|SKIP)\r\n"));
+        assert!(
+            !help.contains("+TRACKING"),
+            "only subcommands this node has"
+        );
         same_secret_cases();
     }
 

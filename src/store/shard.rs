@@ -220,6 +220,27 @@ impl Shard {
         self.cfg.maxmemory = bytes;
     }
 
+    /// Change the eviction policy (CONFIG SET maxmemory-policy). Switching
+    /// to LRU on a shard that tracked no recency builds the list once, from
+    /// the keys' last-access seconds (oldest first), so the first evictions
+    /// follow the same idle order OBJECT IDLETIME shows.
+    pub fn set_eviction(&mut self, eviction: Eviction) {
+        self.cfg.eviction = eviction;
+        if eviction == Eviction::Lru && self.lru.is_none() {
+            let mut slots: Vec<(u32, u32)> = self
+                .map
+                .iter_slots()
+                .map(|(slot, _, e)| (e.access, slot.index()))
+                .collect();
+            slots.sort_unstable();
+            let mut lru = Lru::new();
+            for (_, slot) in slots {
+                lru.push_front(slot);
+            }
+            self.lru = Some(lru);
+        }
+    }
+
     /// The shard's settings.
     pub fn config(&self) -> &ShardConfig {
         &self.cfg

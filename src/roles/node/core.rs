@@ -40,8 +40,8 @@ pub struct Shared {
     /// Open client connections across all cores. Touched only on connect and
     /// disconnect, never per request.
     pub clients: AtomicUsize,
-    /// Maximum client connections.
-    pub maxclients: usize,
+    /// Maximum client connections (CONFIG SET maxclients).
+    pub maxclients: super::settings::MaxClients,
     /// The address clients reach us on.
     pub addr: std::net::SocketAddr,
     /// The read-through origin, resolved once at start.
@@ -63,6 +63,8 @@ pub struct Shared {
     pub spanning: &'static [super::multi::Counter],
     /// Which cores may have subscribers to what (see `node::pubsub`).
     pub pubsub: super::pubsub::Directory,
+    /// CLIENT PAUSE's deadline, read once per command (see `node::pause`).
+    pub pause: super::pause::Pause,
 }
 
 impl Shared {
@@ -142,6 +144,8 @@ pub struct Core {
     pub origin: Option<Origin>,
     /// This core's channel and pattern subscribers.
     pub pubsub: RefCell<super::pubsub::Local>,
+    /// This core's connections held by CLIENT PAUSE.
+    pub paused: super::pause::Waiters,
 }
 
 impl Core {
@@ -507,6 +511,8 @@ impl Core {
                 let _ = reply.send(super::keys::answer(&mut self.shard.borrow_mut(), &ask, now));
             }
             Hop::Maxmemory(bytes) => self.set_maxmemory(bytes),
+            Hop::Eviction(policy) => self.shard.borrow_mut().set_eviction(policy),
+            Hop::Unpause => self.paused.wake_all(),
             Hop::ResetStats => self.reset_stats(),
             Hop::Clients { filter, reply } => {
                 let _ = reply.send(self.conns.lines(&filter, self.now()));
@@ -596,7 +602,7 @@ fn finish_direct(
 
 /// Write `buf` to a client socket owned by another core's connection task,
 /// without blocking: whatever does not fit is handed back.
-fn send_now(fd: std::os::fd::RawFd, buf: &[u8]) -> Delegated {
+pub(super) fn send_now(fd: std::os::fd::RawFd, buf: &[u8]) -> Delegated {
     let mut sent = 0;
     while sent < buf.len() {
         // SAFETY: the requesting core keeps `fd` open until it has received
@@ -655,6 +661,11 @@ pub fn spawn_expiry_sweeper(core: &Rc<Core>) {
             glommio::timer::sleep(SWEEP_EVERY).await;
             let start = Instant::now();
             let now = core.now();
+            // Redis expires nothing while clients are paused, so the
+            // keyspace a pause shows stays as it was.
+            if core.shared.pause.holding(now).is_some() {
+                continue;
+            }
             let mut shard = core.shard.borrow_mut();
             loop {
                 let (checked, expired) = shard.expire_sample(SWEEP_SAMPLE, now);

@@ -342,6 +342,10 @@ pub enum Hop {
     ResetStats,
     /// Take this share of a new node-wide maxmemory (CONFIG SET).
     Maxmemory(usize),
+    /// Use this eviction policy (CONFIG SET maxmemory-policy).
+    Eviction(crate::store::Eviction),
+    /// CLIENT UNPAUSE: wake this core's connections held by a pause.
+    Unpause,
     /// Be held by a transaction that spans cores: acknowledge, then block
     /// this core's thread, running only the transaction's [`TxMsg`]s,
     /// until it sends `Release` (see `node::multi`).

@@ -15,10 +15,12 @@ mod keys;
 mod mesh;
 pub mod multi;
 mod origin;
+mod pause;
 mod pipeline;
 pub mod pubsub;
 mod register;
 mod session;
+mod settings;
 mod watch;
 
 use self::core::{Core, Counters, Shared};
@@ -169,8 +171,10 @@ pub struct NodeConfig {
     pub limits: Limits,
     /// Whole-node memory bound.
     pub maxmemory: Option<usize>,
-    /// Eviction policy.
+    /// Eviction policy at start.
     pub eviction: Eviction,
+    /// Eviction policy now (CONFIG SET maxmemory-policy).
+    pub policy: settings::LivePolicy,
     /// The password clients must AUTH with at start (`CONFIG SET
     /// requirepass` changes the live one in [`Shared`]).
     pub requirepass: Option<Vec<u8>>,
@@ -226,18 +230,16 @@ impl NodeConfig {
         Ok(NodeConfig {
             maxmemory: args.maxmemory,
             eviction,
+            policy: settings::LivePolicy::new(eviction),
             limits,
             requirepass,
             args,
         })
     }
 
-    /// Redis's name for the eviction policy.
+    /// Redis's name for the eviction policy in force.
     pub fn policy_name(&self) -> &'static str {
-        match self.eviction {
-            Eviction::Lru => "allkeys-lru",
-            Eviction::NoEviction => "noeviction",
-        }
+        settings::policy_name(self.policy.get())
     }
 
     /// The shard settings for one of `n` cores.
@@ -350,12 +352,13 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64),
         clients: AtomicUsize::new(0),
-        maxclients,
+        maxclients: settings::MaxClients::new(maxclients, cap),
         addr,
         origin,
         tx_gate: AtomicBool::new(false),
         spanning: Box::leak((0..cores).map(|_| multi::Counter::default()).collect()),
         pubsub: pubsub::Directory::new(cores),
+        pause: pause::Pause::default(),
     });
     let done = Arc::new(AtomicUsize::new(0));
     let mesh = Arc::new(mesh::Handout::new(mesh::build(cores)));
@@ -469,6 +472,7 @@ async fn core_main(
             )
         }),
         pubsub: RefCell::default(),
+        paused: pause::Waiters::default(),
     });
     self::core::spawn_hop_servers(&core, receivers);
     self::core::spawn_expiry_sweeper(&core);

@@ -11,8 +11,9 @@
 
 use super::core::{bump, Core};
 use super::global::{self, Global};
-use super::hop::{assemble, Finish, Finished, Hop, Replies, Spare, Src, Step};
+use super::hop::{assemble, Delegated, Finish, Finished, Hop, Replies, Spare, Src, Step};
 use super::multi;
+use super::pause;
 use super::session::{self, Session};
 use crate::cmd::merge::run_all;
 use crate::cmd::{self, Conn, Flags, Id, Merge, NodeCmd, OpBatch, Part, Run, Spec};
@@ -387,8 +388,11 @@ pub async fn process(
     let limits = core.shared.cfg.limits;
     // One clock read per read(): every request in a pipeline sees the same
     // `now`, which is also what Redis does within one event-loop iteration.
-    let now = core.now();
+    let mut now = core.now();
     sess.active_ms = now;
+    // Under CLIENT REPLY OFF or SKIP: where the reply of the command being
+    // run begins in `out`, so it can be cut off once the command is done.
+    let mut quiet_from: Option<usize> = None;
     let mut parsed_args: resp::Args = std::mem::take(&mut sess.args);
     plan.pre.clear();
     // A request begun in an earlier read is resumed by `parser`; parsing it
@@ -398,6 +402,9 @@ pub async fn process(
     }
     let mut pos = 0;
     while pos < input.len() {
+        if let Some(from) = quiet_from.take() {
+            end_quiet(core, sess, plan, from, out).await;
+        }
         let rest = &input[pos..];
         let parsed = match dialect {
             Dialect::Resp => match plan.pre.take(&mut parsed_args) {
@@ -425,6 +432,9 @@ pub async fn process(
             Ok(None) => break,
             Ok(Some(x)) => x,
             Err(e) => {
+                if let Some(from) = quiet_from.take() {
+                    end_quiet(core, sess, plan, from, out).await;
+                }
                 plan.flush(core, sess.client.proto, out).await;
                 Reply::new(out, sess.client.proto).error(&e.reply_text());
                 sess.args = parsed_args;
@@ -448,10 +458,34 @@ pub async fn process(
                 continue;
             }
             Ok(Some(op)) => session::line_args(op, raw),
-            Ok(None) if raw.is_empty() => continue,
+            Ok(None) if raw.is_empty() => {
+                // Redis resets the client after an empty request too, which
+                // uses up a CLIENT REPLY SKIP.
+                if sess.client.reply.quiet() {
+                    sess.client.reply.next_command();
+                }
+                continue;
+            }
             Ok(None) => raw,
         };
         let admitted = cmd::admit(&args, sess.client.authenticated);
+        // CLIENT PAUSE: one relaxed load per command while none is set.
+        if core.shared.pause.maybe() {
+            if let Ok((_, spec)) = &admitted {
+                let spec: &'static Spec = spec;
+                if pause::must_wait(core, spec, sess.multi_writes) {
+                    hold(core, sess, plan, spec, fd, out).await;
+                    now = core.now();
+                }
+            }
+        }
+        // CLIENT REPLY OFF/SKIP (rare): this command's reply is kept apart
+        // from the others', to be dropped if the mode says so once it ran.
+        if sess.client.reply.quiet() {
+            plan.flush(core, proto, out).await;
+            sess.client.reply.next_command();
+            quiet_from = Some(out.len());
+        }
         if sess.multi.is_some() {
             match &admitted {
                 // A refused EXEC ends the transaction at once, as Redis's
@@ -474,8 +508,9 @@ pub async fn process(
                     }
                 }
                 Ok((_, spec)) if multi::runs_now(spec) => {}
-                Ok((id, _)) => {
+                Ok((id, spec)) => {
                     bump(&core.counters.commands[*id as usize]);
+                    sess.multi_writes |= pause::writes(spec);
                     if let Some(q) = &mut sess.multi {
                         q.push(&args);
                     }
@@ -540,6 +575,9 @@ pub async fn process(
             Run::Node(NodeCmd::Quit) => {
                 plan.local(out, |o| Reply::new(o, proto).ok());
                 plan.flush(core, proto, out).await;
+                if let Some(from) = quiet_from.take() {
+                    end_quiet(core, sess, plan, from, out).await;
+                }
                 drop(args);
                 sess.args = parsed_args;
                 return (pos, After::Close);
@@ -547,10 +585,53 @@ pub async fn process(
             Run::Node(node) => run_node(core, sess, plan, node, &args, proto, out).await,
         }
     }
+    if let Some(from) = quiet_from.take() {
+        end_quiet(core, sess, plan, from, out).await;
+    }
     sess.pending = plan.delegate(core, sess.client.proto, fd, out);
     plan.flush(core, sess.client.proto, out).await;
     sess.args = parsed_args;
     (pos, After::Continue)
+}
+
+/// The command whose reply began at `from` in `out` is done: drop that
+/// reply if CLIENT REPLY says so. Only connections in OFF or SKIP mode
+/// come here, and they pay a flush per command; others pay nothing.
+async fn end_quiet(
+    core: &Rc<Core>,
+    sess: &mut Session,
+    plan: &mut Plan,
+    from: usize,
+    out: &mut Vec<u8>,
+) {
+    plan.flush(core, sess.client.proto, out).await;
+    if sess.client.reply.drops() {
+        out.truncate(from);
+    }
+}
+
+/// Hold `spec` until CLIENT PAUSE lets it run. The replies to this read's
+/// earlier requests go out first, as Redis writes them before it postpones
+/// the client; a subscriber's wait for the connection's own write, which
+/// counts them against its output limit.
+async fn hold(
+    core: &Rc<Core>,
+    sess: &mut Session,
+    plan: &mut Plan,
+    spec: &'static Spec,
+    fd: RawFd,
+    out: &mut Vec<u8>,
+) {
+    plan.flush(core, sess.client.proto, out).await;
+    if sess.subs.is_none() && !out.is_empty() {
+        match super::core::send_now(fd, out) {
+            Delegated::Done => out.clear(),
+            Delegated::Rest(rest) => *out = rest,
+            // The connection's own write meets the error and closes.
+            Delegated::Failed => {}
+        }
+    }
+    pause::wait(core, spec, sess.multi_writes).await;
 }
 
 /// The core that owns every key of a shard command; this core for a
@@ -582,6 +663,7 @@ async fn run_node(
                 w.error("ERR MULTI calls can not be nested");
             } else {
                 sess.multi = Some(multi::Queued::default());
+                sess.multi_writes = false;
                 w.ok();
             }
         }),

@@ -1,7 +1,9 @@
 //! Per-connection state, and the server as connection commands see it.
 
 use super::core::Core;
-use crate::cmd::client::ConfigError;
+use super::hop::Hop;
+use super::settings::{self, Change};
+use crate::cmd::client::{ConfigError, PauseMode};
 use crate::cmd::{Client, Server};
 use crate::proto::line::LineOp;
 use crate::proto::{detect_dialect, Dialect, Proto};
@@ -27,6 +29,9 @@ pub struct Session {
     /// Channels and patterns subscribed to, once the connection has
     /// subscribed (see `node::pubsub`).
     pub subs: Option<Box<super::pubsub::Subscriber>>,
+    /// The transaction being queued holds a command a WRITE pause holds,
+    /// so its EXEC waits for the pause too (see `node::pause`).
+    pub multi_writes: bool,
 }
 
 impl Session {
@@ -43,6 +48,7 @@ impl Session {
             last_cmd: None,
             active_ms: 0,
             subs: None,
+            multi_writes: false,
         }
     }
 
@@ -75,13 +81,6 @@ pub fn line_args(
     v
 }
 
-/// One checked CONFIG SET pair.
-enum Change {
-    Password(Option<Vec<u8>>),
-    Timeout(u64),
-    Maxmemory(usize),
-}
-
 impl Server for Core {
     fn password(&self) -> Option<Vec<u8>> {
         self.shared.password()
@@ -90,6 +89,7 @@ impl Server for Core {
     fn settings(&self) -> Vec<(&'static str, String)> {
         let sh = &self.shared;
         let cfg = &sh.cfg;
+        let out = cfg.args.pubsub_output_limit;
         vec![
             ("save", String::new()),
             ("appendonly", "no".to_string()),
@@ -111,67 +111,67 @@ impl Server for Core {
                 "requirepass",
                 String::from_utf8_lossy(&sh.password().unwrap_or_default()).into_owned(),
             ),
+            // Redis's defaults for the classes the node does not have.
+            (
+                "client-output-buffer-limit",
+                format!(
+                    "normal 0 0 0 slave 268435456 67108864 60 pubsub {} {} {}",
+                    out.hard, out.soft, out.soft_secs
+                ),
+            ),
         ]
     }
 
-    /// What the node can change while it runs: requirepass, timeout and
-    /// maxmemory. Redis applies all pairs or none; so does this, checking
-    /// every pair before changing anything.
+    /// What the node can change while it runs: see `node::settings`. As
+    /// Redis, all pairs apply or none: first every name is checked (unknown,
+    /// not changeable here, given twice), then every value, and only then
+    /// is anything changed.
     fn configure(&self, pairs: &[(&[u8], &[u8])]) -> Result<(), ConfigError> {
-        let mut changes = Vec::with_capacity(pairs.len());
-        for (name, value) in pairs {
+        let all = self.settings();
+        for (i, (name, _)) in pairs.iter().enumerate() {
             let shown = crate::cmd::error::show(name);
-            let invalid = |why: &str| ConfigError::Invalid {
-                name: shown.clone(),
-                why: why.to_string(),
-            };
-            let change = match name.to_ascii_lowercase().as_slice() {
-                // An empty password turns authentication off, as in Redis.
-                b"requirepass" => Change::Password((!value.is_empty()).then(|| value.to_vec())),
-                b"timeout" => match crate::store::parse_i64(value) {
-                    None => return Err(invalid("argument couldn't be parsed into an integer")),
-                    Some(n) if !(0..=i64::from(i32::MAX)).contains(&n) => {
-                        return Err(invalid(
-                            "argument must be between 0 and 2147483647 inclusive",
-                        ))
-                    }
-                    Some(n) => Change::Timeout(n as u64),
-                },
-                b"maxmemory" => match std::str::from_utf8(value)
-                    .ok()
-                    .and_then(|v| crate::units::parse_bytes(v).ok())
-                {
-                    Some(n) => Change::Maxmemory(n),
-                    None => return Err(invalid("argument must be a memory value")),
-                },
-                _ => {
-                    let known = self
-                        .settings()
-                        .iter()
-                        .any(|(k, _)| k.as_bytes().eq_ignore_ascii_case(name));
-                    return Err(if known {
-                        ConfigError::Fixed(shown)
-                    } else {
-                        ConfigError::Unknown(shown)
-                    });
-                }
-            };
-            changes.push(change);
-        }
-        for change in changes {
-            match change {
-                Change::Password(p) => self.shared.set_password(p),
-                Change::Timeout(t) => self.shared.timeout_secs.store(t, Ordering::Relaxed),
-                Change::Maxmemory(bytes) => {
-                    self.shared.maxmemory.store(bytes, Ordering::Relaxed);
-                    self.set_maxmemory(bytes);
-                    for peer in (0..self.n).filter(|&p| p != self.id) {
-                        let _ = self.mesh.send_to(peer, super::hop::Hop::Maxmemory(bytes));
-                    }
-                }
+            if !settings::is_live(name) {
+                let known = all
+                    .iter()
+                    .any(|(k, _)| k.as_bytes().eq_ignore_ascii_case(name));
+                return Err(if known {
+                    ConfigError::Fixed(shown)
+                } else {
+                    ConfigError::Unknown(shown)
+                });
+            }
+            if pairs[..i].iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+                return Err(ConfigError::Invalid {
+                    name: shown,
+                    why: "duplicate parameter".into(),
+                });
             }
         }
+        let mut changes = Vec::with_capacity(pairs.len());
+        for (name, value) in pairs {
+            if let Some(change) = settings::check(name, value, self.shared.maxclients.cap)? {
+                changes.push(change);
+            }
+        }
+        for change in changes {
+            self.apply(change);
+        }
         Ok(())
+    }
+
+    fn pause(&self, ms: u64, mode: PauseMode) {
+        let now = self.now();
+        self.shared
+            .pause
+            .extend(now.saturating_add(ms), mode == PauseMode::All, now);
+    }
+
+    fn unpause(&self) {
+        self.shared.pause.clear();
+        self.paused.wake_all();
+        for peer in (0..self.n).filter(|&p| p != self.id) {
+            let _ = self.mesh.send_to(peer, Hop::Unpause);
+        }
     }
 
     fn unix_us(&self) -> u64 {
@@ -186,7 +186,7 @@ impl Server for Core {
         // after it, so it never sees their old figures.
         self.reset_stats();
         for peer in (0..self.n).filter(|&p| p != self.id) {
-            let _ = self.mesh.send_to(peer, super::hop::Hop::ResetStats);
+            let _ = self.mesh.send_to(peer, Hop::ResetStats);
         }
     }
 
@@ -217,5 +217,32 @@ impl Server for Core {
             self.shared.addr,
             args.advertise.as_ref(),
         )
+    }
+}
+
+impl Core {
+    /// Apply one checked CONFIG SET change here and on every other core.
+    fn apply(&self, change: Change) {
+        let sh = &self.shared;
+        let others = (0..self.n).filter(|&p| p != self.id);
+        match change {
+            Change::Password(p) => sh.set_password(p),
+            Change::Timeout(t) => sh.timeout_secs.store(t, Ordering::Relaxed),
+            Change::Maxclients(n) => sh.maxclients.set(n),
+            Change::Maxmemory(bytes) => {
+                sh.maxmemory.store(bytes, Ordering::Relaxed);
+                self.set_maxmemory(bytes);
+                for peer in others {
+                    let _ = self.mesh.send_to(peer, Hop::Maxmemory(bytes));
+                }
+            }
+            Change::Policy(policy) => {
+                sh.cfg.policy.set(policy);
+                self.shard.borrow_mut().set_eviction(policy);
+                for peer in others {
+                    let _ = self.mesh.send_to(peer, Hop::Eviction(policy));
+                }
+            }
+        }
     }
 }

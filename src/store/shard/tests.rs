@@ -354,3 +354,33 @@ fn avg_ttl_is_redis_running_estimate() {
     s.flush();
     assert_eq!(s.avg_ttl_ms(), 0);
 }
+
+#[test]
+fn switching_to_lru_live_evicts_the_longest_idle_first() {
+    let mut s = shard();
+    // Written at seconds 0, 1, 2; "a" is then read at second 3.
+    for (i, k) in ["a", "b", "c"].iter().enumerate() {
+        set(&mut s, k, &"x".repeat(100), i as u64 * 1000);
+    }
+    assert!(s.get(b"a", 3000).is_some());
+    // Room for the three keys, then noeviction refuses a fourth.
+    s.set_maxmemory(Some(s.used_bytes() + 10));
+    assert!(matches!(
+        s.set(
+            &b"d"[..],
+            &b"y"[..],
+            SetExpiry::Clear,
+            SetCond::Always,
+            false,
+            4000
+        ),
+        Err(StoreError::Oom)
+    ));
+    s.set_eviction(Eviction::Lru);
+    set(&mut s, "d", "y", 4000);
+    assert!(!s.exists(b"b", 4000), "b was idle longest");
+    assert!(s.exists(b"a", 4000) && s.exists(b"c", 4000) && s.exists(b"d", 4000));
+    assert_eq!(s.stats().evicted, 1);
+    s.set_eviction(Eviction::NoEviction);
+    assert_eq!(s.config().eviction, Eviction::NoEviction);
+}

@@ -1,0 +1,277 @@
+//! The settings CONFIG SET can change while the node runs: each value is
+//! checked with Redis 7.0.15's rules and error texts first ([`check`]),
+//! and only once every pair of a CONFIG SET has passed are they applied.
+
+use crate::cmd::client::ConfigError;
+use crate::store::Eviction;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+
+/// Redis's eviction policies, in the order its CONFIG SET error lists them.
+pub const POLICIES: [&str; 8] = [
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "noeviction",
+];
+
+/// The settings [`check`] takes.
+const LIVE: [&str; 5] = [
+    "requirepass",
+    "timeout",
+    "maxclients",
+    "maxmemory",
+    "maxmemory-policy",
+];
+
+/// Whether CONFIG SET can change setting `name` while the node runs.
+pub fn is_live(name: &[u8]) -> bool {
+    LIVE.iter().any(|s| s.as_bytes().eq_ignore_ascii_case(name))
+}
+
+/// One checked CONFIG SET pair, ready to apply.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Change {
+    /// requirepass (`None`: no password).
+    Password(Option<Vec<u8>>),
+    /// timeout, in seconds.
+    Timeout(u64),
+    /// maxmemory, in bytes for the whole node.
+    Maxmemory(usize),
+    /// maxmemory-policy.
+    Policy(Eviction),
+    /// maxclients.
+    Maxclients(usize),
+}
+
+/// Check one CONFIG SET pair. `cap` is the most clients the open-file
+/// limit allows. `Ok(None)`: the name is not one the node changes live
+/// (not [`is_live`]).
+///
+/// # Errors
+/// A value the setting does not take, with Redis's text.
+pub fn check(name: &[u8], value: &[u8], cap: usize) -> Result<Option<Change>, ConfigError> {
+    let invalid = |why: String| ConfigError::Invalid {
+        name: crate::cmd::error::show(name),
+        why,
+    };
+    let change = match name.to_ascii_lowercase().as_slice() {
+        // An empty password turns authentication off, as in Redis.
+        b"requirepass" => Change::Password((!value.is_empty()).then(|| value.to_vec())),
+        b"timeout" => Change::Timeout(int_in(value, 0, i64::from(i32::MAX)).map_err(invalid)?),
+        b"maxclients" => {
+            let n = int_in(value, 1, i64::from(u32::MAX)).map_err(invalid)? as usize;
+            if n > cap {
+                return Err(invalid(format!(
+                    "The operating system is not able to handle the specified number of \
+                     clients, try with {cap}"
+                )));
+            }
+            Change::Maxclients(n)
+        }
+        b"maxmemory" => match std::str::from_utf8(value)
+            .ok()
+            .and_then(|v| crate::units::parse_bytes(v).ok())
+        {
+            Some(n) => Change::Maxmemory(n),
+            None => return Err(invalid("argument must be a memory value".into())),
+        },
+        b"maxmemory-policy" => {
+            let word = value.to_ascii_lowercase();
+            match word.as_slice() {
+                b"allkeys-lru" => Change::Policy(Eviction::Lru),
+                b"noeviction" => Change::Policy(Eviction::NoEviction),
+                w if POLICIES.iter().any(|p| p.as_bytes() == w) => {
+                    return Err(invalid(format!(
+                        "this node supports only the allkeys-lru and noeviction policies, not {}",
+                        String::from_utf8_lossy(w)
+                    )))
+                }
+                _ => {
+                    return Err(invalid(format!(
+                        "argument(s) must be one of the following: {}",
+                        POLICIES.join(", ")
+                    )))
+                }
+            }
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(change))
+}
+
+/// An integer setting's value within `min..=max`, or Redis's reason why not.
+fn int_in(value: &[u8], min: i64, max: i64) -> Result<u64, String> {
+    match crate::store::parse_i64(value) {
+        None => Err("argument couldn't be parsed into an integer".into()),
+        Some(n) if !(min..=max).contains(&n) => Err(format!(
+            "argument must be between {min} and {max} inclusive"
+        )),
+        Some(n) => Ok(n as u64),
+    }
+}
+
+/// Redis's name for an eviction policy.
+pub fn policy_name(e: Eviction) -> &'static str {
+    match e {
+        Eviction::Lru => "allkeys-lru",
+        Eviction::NoEviction => "noeviction",
+    }
+}
+
+/// The eviction policy in force, changed by CONFIG SET maxmemory-policy
+/// (each core's shard learns it with a `Hop::Eviction`).
+#[derive(Debug)]
+pub struct LivePolicy(AtomicU8);
+
+impl LivePolicy {
+    /// Starting with `e`.
+    pub fn new(e: Eviction) -> Self {
+        LivePolicy(AtomicU8::new(u8::from(e == Eviction::Lru)))
+    }
+
+    /// The policy now.
+    pub fn get(&self) -> Eviction {
+        match self.0.load(Ordering::Relaxed) {
+            0 => Eviction::NoEviction,
+            _ => Eviction::Lru,
+        }
+    }
+
+    /// Record a new policy.
+    pub fn set(&self, e: Eviction) {
+        self.0
+            .store(u8::from(e == Eviction::Lru), Ordering::Relaxed);
+    }
+}
+
+impl Clone for LivePolicy {
+    fn clone(&self) -> Self {
+        LivePolicy::new(self.get())
+    }
+}
+
+/// The client cap (maxclients), changed by CONFIG SET and read on every
+/// accept. It compares with a plain count (`open >= maxclients`), prints
+/// and serializes as the number, so readers need not know it is live.
+#[derive(Debug)]
+pub struct MaxClients {
+    now: AtomicUsize,
+    /// What the open-file limit allows; CONFIG SET refuses more.
+    pub cap: usize,
+}
+
+impl MaxClients {
+    /// `n` clients, at most `cap`.
+    pub fn new(n: usize, cap: usize) -> Self {
+        MaxClients {
+            now: AtomicUsize::new(n),
+            cap,
+        }
+    }
+
+    /// The cap now.
+    pub fn get(&self) -> usize {
+        self.now.load(Ordering::Relaxed)
+    }
+
+    /// A new cap: connections already open stay, as in Redis.
+    pub fn set(&self, n: usize) {
+        self.now.store(n, Ordering::Relaxed);
+    }
+}
+
+impl std::fmt::Display for MaxClients {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.get().fmt(f)
+    }
+}
+
+impl serde::Serialize for MaxClients {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(self.get() as u64)
+    }
+}
+
+impl PartialEq<MaxClients> for usize {
+    fn eq(&self, other: &MaxClients) -> bool {
+        *self == other.get()
+    }
+}
+
+impl PartialOrd<MaxClients> for usize {
+    fn partial_cmp(&self, other: &MaxClients) -> Option<std::cmp::Ordering> {
+        self.partial_cmp(&other.get())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn why(name: &str, value: &str) -> String {
+        check(name.as_bytes(), value.as_bytes(), 1000)
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn values_are_checked_with_redis_texts() {
+        let prefix =
+            |n: &str| format!("ERR CONFIG SET failed (possibly related to argument '{n}') - ");
+        assert_eq!(
+            why("maxmemory-policy", "foo"),
+            prefix("maxmemory-policy")
+                + "argument(s) must be one of the following: volatile-lru, volatile-lfu, \
+                   volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, \
+                   noeviction"
+        );
+        assert!(why("maxmemory-policy", "VOLATILE-TTL").contains("supports only"));
+        assert_eq!(
+            why("maxclients", "0"),
+            prefix("maxclients") + "argument must be between 1 and 4294967295 inclusive"
+        );
+        assert_eq!(
+            why("MAXCLIENTS", "x"),
+            prefix("MAXCLIENTS") + "argument couldn't be parsed into an integer"
+        );
+        assert_eq!(
+            why("maxclients", "1001"),
+            prefix("maxclients")
+                + "The operating system is not able to handle the specified number of clients, \
+                   try with 1000"
+        );
+        assert_eq!(
+            why("timeout", "-1"),
+            prefix("timeout") + "argument must be between 0 and 2147483647 inclusive"
+        );
+        assert_eq!(
+            why("maxmemory", "lots"),
+            prefix("maxmemory") + "argument must be a memory value"
+        );
+        let ok = |n: &str, v: &str| check(n.as_bytes(), v.as_bytes(), 1000).unwrap();
+        assert_eq!(
+            ok("maxmemory-policy", "AllKeys-LRU"),
+            Some(Change::Policy(Eviction::Lru))
+        );
+        assert_eq!(ok("maxclients", "1000"), Some(Change::Maxclients(1000)));
+        assert_eq!(ok("requirepass", ""), Some(Change::Password(None)));
+        assert_eq!(ok("port", "1"), None);
+        assert!(is_live(b"MaxMemory-Policy") && !is_live(b"port"));
+    }
+
+    #[test]
+    fn live_values_read_as_plain_ones() {
+        let m = MaxClients::new(10, 100);
+        assert!(10 >= m && 9 < m);
+        m.set(20);
+        assert_eq!(m.to_string(), "20");
+        assert_eq!(serde_json::to_string(&m).unwrap(), "20");
+        let p = LivePolicy::new(Eviction::NoEviction);
+        p.set(Eviction::Lru);
+        assert_eq!(policy_name(p.clone().get()), "allkeys-lru");
+    }
+}
