@@ -69,7 +69,7 @@ pub fn command_docs(_: &mut Conn<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
     } else {
         args[2..]
             .iter()
-            .filter_map(|n| table::lookup(n).map(|(_, s)| s))
+            .filter_map(|n| table::lookup_named(n).map(|(_, s)| s))
             .collect()
     };
     let documented: Vec<(&'static Spec, &'static [Doc])> = specs
@@ -150,8 +150,8 @@ mod tests {
         fn unix_us(&self) -> u64 {
             0
         }
-        fn nodestat(&self) -> String {
-            String::new()
+        fn nodestat(&self, _: Option<(&[u8], &[u8])>) -> Result<String, String> {
+            Ok(String::new())
         }
         fn reset_stats(&self) {}
         fn shutdown(&self) {}

@@ -252,7 +252,7 @@ pub fn help(w: &mut Reply<'_>, container: &str, lines: &[&str]) {
             if !line.starts_with(' ') {
                 let word = line.split(' ').next().unwrap_or("").to_ascii_lowercase();
                 keep = word.starts_with('(')
-                    || table::lookup(format!("{container}|{word}").as_bytes()).is_some();
+                    || table::lookup_named(format!("{container}|{word}").as_bytes()).is_some();
             }
             keep
         })
@@ -654,7 +654,7 @@ fn command_info(c: &mut Conn<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
     }
     w.array(args.len() - 2);
     for name in &args[2..] {
-        match table::lookup(name) {
+        match table::lookup_named(name) {
             Some((_, s)) => info_entry(s, w),
             None => w.nil(),
         }

@@ -297,7 +297,34 @@ fn parse_len(digits: &[u8]) -> Option<i64> {
 
 /// Read a header line starting at `pos` (which holds the type byte).
 /// Returns `(value, index after CRLF)`.
+#[inline]
 fn header(buf: &[u8], pos: usize, bad: ProtoError) -> Result<Option<(i64, usize)>, ProtoError> {
+    // Nearly every header is a few digits and CRLF: read those in one pass.
+    // Anything else (a sign, a stray byte, a header not yet complete) takes
+    // the general path below, which gives the same answer for these too.
+    let mut n: i64 = 0;
+    let mut i = pos + 1;
+    while let Some(&d) = buf.get(i) {
+        if !d.is_ascii_digit() || i - pos > 18 {
+            break;
+        }
+        n = n * 10 + i64::from(d - b'0');
+        i += 1;
+    }
+    if i > pos + 1 && buf.get(i) == Some(&b'\r') && buf.get(i + 1) == Some(&b'\n') {
+        examined(i + 2 - pos);
+        return Ok(Some((n, i + 2)));
+    }
+    header_slow(buf, pos, bad)
+}
+
+/// [`header`] for any bytes.
+#[cold]
+fn header_slow(
+    buf: &[u8],
+    pos: usize,
+    bad: ProtoError,
+) -> Result<Option<(i64, usize)>, ProtoError> {
     let Some(cr) = find_crlf(buf, pos + 1) else {
         if buf.len() - pos > MAX_HEADER {
             return Err(ProtoError::HeaderTooLong);

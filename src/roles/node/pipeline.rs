@@ -401,6 +401,7 @@ pub async fn process(
         prefetch_keys(core, input, &limits, &mut parsed_args, &mut plan.pre);
     }
     let mut pos = 0;
+    let mut quit = false;
     while pos < input.len() {
         if let Some(from) = quiet_from.take() {
             end_quiet(core, sess, plan, from, out).await;
@@ -444,7 +445,10 @@ pub async fn process(
         let raw: SmallVec<[&[u8]; 8]> = parsed_args.iter(rest).collect();
         pos += n;
         let proto = sess.client.proto;
-        let args = match line_op {
+        // Borrowed, not moved: a SmallVec of 8 slices is 136 bytes, and
+        // moving it cost a memcpy per request.
+        let line_argv;
+        let args: &[&[u8]] = match line_op {
             Err(e) => {
                 plan.local(out, |o| Reply::new(o, proto).error(&e.to_string()));
                 continue;
@@ -457,7 +461,10 @@ pub async fn process(
                 });
                 continue;
             }
-            Ok(Some(op)) => session::line_args(op, raw),
+            Ok(Some(op)) => {
+                line_argv = session::line_args(op, &raw);
+                &line_argv
+            }
             Ok(None) if raw.is_empty() => {
                 // Redis resets the client after an empty request too, which
                 // uses up a CLIENT REPLY SKIP.
@@ -466,9 +473,9 @@ pub async fn process(
                 }
                 continue;
             }
-            Ok(None) => raw,
+            Ok(None) => &raw,
         };
-        let admitted = cmd::admit(&args, sess.client.authenticated);
+        let admitted = cmd::admit(args, sess.client.authenticated);
         // CLIENT PAUSE: one relaxed load per command while none is set.
         if core.shared.pause.maybe() {
             if let Ok((_, spec)) = &admitted {
@@ -512,7 +519,7 @@ pub async fn process(
                     bump(&core.counters.commands[*id as usize]);
                     sess.multi_writes |= pause::writes(spec);
                     if let Some(q) = &mut sess.multi {
-                        q.push(&args);
+                        q.push(args);
                     }
                     plan.local(out, |o| Reply::new(o, proto).simple("QUEUED"));
                     continue;
@@ -529,20 +536,20 @@ pub async fn process(
         // A subscribed RESP2 connection may only run what Redis allows there.
         if super::pubsub::screens(sess, spec) {
             plan.local(out, |o| {
-                super::pubsub::screened(spec, &args, &mut Reply::new(o, proto))
+                super::pubsub::screened(spec, args, &mut Reply::new(o, proto))
             });
             continue;
         }
         bump(&core.counters.commands[id as usize]);
         sess.last_cmd = Some(spec.name);
         match spec.run {
-            Run::Shard(_) => match owner(core, spec, &args) {
-                Some(owner) => plan.push_op(core, now, proto, owner, (id, spec), &args, out),
+            Run::Shard(_) => match owner(core, spec, args) {
+                Some(owner) => plan.push_op(core, now, proto, owner, (id, spec), args, out),
                 None => {
                     // Its keys live on several cores: run it as one, after
                     // this read's earlier requests.
                     plan.flush(core, proto, out).await;
-                    multi::run_spanning(core, spec, &args, proto, out).await;
+                    multi::run_spanning(core, spec, args, proto, out).await;
                 }
             },
             Run::Split(_, how) => {
@@ -552,7 +559,7 @@ pub async fn process(
                 if spans && plan.spanning.is_none() {
                     plan.spanning = Some(multi::enter_spanning(core).await);
                 }
-                plan.push_split(core, now, proto, (id, spec), how, &args, out)
+                plan.push_split(core, now, proto, (id, spec), how, args, out)
             }
             Run::Conn(f) => {
                 let mut run = |o: &mut Vec<u8>| {
@@ -560,7 +567,7 @@ pub async fn process(
                         client: &mut sess.client,
                         server: &**core,
                     };
-                    f(&mut conn, &args, &mut Reply::new(o, proto));
+                    f(&mut conn, args, &mut Reply::new(o, proto));
                 };
                 if spec.flags.has(Flags::BARRIER) {
                     // Replies already planned were encoded in the protocol
@@ -578,12 +585,15 @@ pub async fn process(
                 if let Some(from) = quiet_from.take() {
                     end_quiet(core, sess, plan, from, out).await;
                 }
-                drop(args);
-                sess.args = parsed_args;
-                return (pos, After::Close);
+                quit = true;
+                break;
             }
-            Run::Node(node) => run_node(core, sess, plan, node, &args, proto, out).await,
+            Run::Node(node) => run_node(core, sess, plan, node, args, proto, out).await,
         }
+    }
+    if quit {
+        sess.args = parsed_args;
+        return (pos, After::Close);
     }
     if let Some(from) = quiet_from.take() {
         end_quiet(core, sess, plan, from, out).await;

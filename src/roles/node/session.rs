@@ -65,10 +65,7 @@ impl Session {
 }
 
 /// A line-protocol request as the RESP command it is.
-pub fn line_args(
-    op: LineOp,
-    args: smallvec::SmallVec<[&[u8]; 8]>,
-) -> smallvec::SmallVec<[&[u8]; 8]> {
+pub fn line_args<'a>(op: LineOp, args: &[&'a [u8]]) -> smallvec::SmallVec<[&'a [u8]; 8]> {
     let name: &'static [u8] = match op {
         LineOp::Get => b"get",
         LineOp::Del => b"del",
@@ -77,7 +74,7 @@ pub fn line_args(
     };
     let mut v = smallvec::SmallVec::new();
     v.push(name);
-    v.extend_from_slice(&args);
+    v.extend_from_slice(args);
     v
 }
 
