@@ -266,7 +266,7 @@ pub async fn exec(core: &Rc<Core>, sess: &mut Session, q: Queued, out: &mut Vec<
 /// Whether `a` is a shard command whose keys live on several cores.
 fn spans_cores(core: &Core, a: &[&[u8]]) -> bool {
     matches!(cmd::admit(a, true), Ok((_, spec)) if matches!(spec.run, Run::Shard(_))
-        && super::pipeline::owner(core, spec, a).is_none())
+        && super::pipeline::owner(core, spec, a, None).is_none())
 }
 
 /// EXEC of a transaction with a command whose keys live on several cores
@@ -308,7 +308,7 @@ async fn exec_held(
             }
         };
         match spec.run {
-            Run::Shard(f) => match super::pipeline::owner(core, spec, a) {
+            Run::Shard(f) => match super::pipeline::owner(core, spec, a, None) {
                 Some(c) => {
                     on(c, spec, a, w.raw());
                 }
@@ -386,7 +386,7 @@ fn plan<'a>(core: &Core, shares: &mut Shares, a: &'a [&'a [u8]]) -> Plan<'a> {
         Err(e) => return Plan::Error(e),
     };
     match spec.run {
-        Run::Shard(_) => match super::pipeline::owner(core, spec, a) {
+        Run::Shard(_) => match super::pipeline::owner(core, spec, a, None) {
             Some(c) => {
                 let (c, p, i) = shares.op(c, id, a);
                 Plan::Key(c, p, i)

@@ -55,11 +55,16 @@ struct Preparsed {
     /// Argument ranges of every parsed request, back to back, each relative
     /// to the start of its own request.
     ranges: Vec<Range<usize>>,
-    /// Per request: its length in bytes, and its share of `ranges`.
-    reqs: SmallVec<[(usize, Range<usize>); PREFETCH_MAX]>,
+    /// Per request: its length in bytes, its share of `ranges`, and the
+    /// core owning its second argument (`NO_KEY` if it has none): the key
+    /// of most commands, whose CRC16 is then computed once per request.
+    reqs: SmallVec<[(usize, Range<usize>, u32); PREFETCH_MAX]>,
     /// Requests the main loop has taken so far.
     next: usize,
 }
+
+/// See [`Preparsed::reqs`].
+const NO_KEY: u32 = u32::MAX;
 
 impl Preparsed {
     fn clear(&mut self) {
@@ -68,14 +73,15 @@ impl Preparsed {
         self.next = 0;
     }
 
-    /// The next request's length, with its arguments put in `args`; `None`
-    /// once the parsed prefix is used up.
-    fn take(&mut self, args: &mut resp::Args) -> Option<usize> {
-        let (len, r) = self.reqs.get(self.next)?.clone();
+    /// The next request's length and the owner of its second argument,
+    /// with its arguments put in `args`; `None` once the parsed prefix is
+    /// used up.
+    fn take(&mut self, args: &mut resp::Args) -> Option<(usize, Option<usize>)> {
+        let (len, r, arg1) = self.reqs.get(self.next)?.clone();
         self.next += 1;
         args.clear();
         args.ranges.extend_from_slice(&self.ranges[r]);
-        Some(len)
+        Some((len, (arg1 != NO_KEY).then_some(arg1 as usize)))
     }
 }
 
@@ -402,14 +408,21 @@ pub async fn process(
     }
     let mut pos = 0;
     let mut quit = false;
+    // The core owning the current request's second argument, when
+    // `prefetch_keys` already computed it.
+    let mut arg1_owner: Option<usize>;
     while pos < input.len() {
+        arg1_owner = None;
         if let Some(from) = quiet_from.take() {
             end_quiet(core, sess, plan, from, out).await;
         }
         let rest = &input[pos..];
         let parsed = match dialect {
             Dialect::Resp => match plan.pre.take(&mut parsed_args) {
-                Some(n) => Ok(Some((n, Ok(None)))),
+                Some((n, owner)) => {
+                    arg1_owner = owner;
+                    Ok(Some((n, Ok(None))))
+                }
                 None => parser
                     .parse(rest, &limits, &mut parsed_args)
                     .map(|o| o.map(|n| (n, Ok(None)))),
@@ -543,7 +556,7 @@ pub async fn process(
         bump(&core.counters.commands[id as usize]);
         sess.last_cmd = Some(spec.name);
         match spec.run {
-            Run::Shard(_) => match owner(core, spec, args) {
+            Run::Shard(_) => match owner(core, spec, args, arg1_owner) {
                 Some(owner) => plan.push_op(core, now, proto, owner, (id, spec), args, out),
                 None => {
                     // Its keys live on several cores: run it as one, after
@@ -646,12 +659,21 @@ async fn hold(
 
 /// The core that owns every key of a shard command; this core for a
 /// command without keys; `None` when its keys live on different cores.
-pub(super) fn owner(core: &Core, spec: &Spec, args: &[&[u8]]) -> Option<usize> {
+/// `arg1_owner`, when known, is the owner of `args[1]`.
+pub(super) fn owner(
+    core: &Core,
+    spec: &Spec,
+    args: &[&[u8]],
+    arg1_owner: Option<usize>,
+) -> Option<usize> {
     let mut keys = spec.keys.range(args.len()).into_iter().flatten();
     let Some(first) = keys.next() else {
         return Some(core.id);
     };
-    let owner = shard_for(args[first], core.n);
+    let owner = match arg1_owner {
+        Some(o) if first == 1 => o,
+        _ => shard_for(args[first], core.n),
+    };
     keys.all(|p| shard_for(args[p], core.n) == owner)
         .then_some(owner)
 }
@@ -764,10 +786,16 @@ fn prefetch_keys(
         };
         let first = pre.ranges.len();
         pre.ranges.extend_from_slice(&scratch.ranges);
-        pre.reqs.push((n, first..pre.ranges.len()));
+        let mut arg1 = NO_KEY;
         if let Some(r) = scratch.ranges.get(1) {
-            keys.push(pos + r.start..pos + r.end);
+            let key = pos + r.start..pos + r.end;
+            let owner = shard_for(&input[key.clone()], core.n);
+            arg1 = owner as u32;
+            if owner == core.id {
+                keys.push(key);
+            }
         }
+        pre.reqs.push((n, first..pre.ranges.len(), arg1));
         pos += n;
     }
     if keys.len() < 2 {
@@ -776,9 +804,7 @@ fn prefetch_keys(
     let shard = core.shard.borrow();
     let hashes: SmallVec<[u64; PREFETCH_MAX]> = keys
         .iter()
-        .map(|r| &input[r.clone()])
-        .filter(|k| shard_for(k, core.n) == core.id)
-        .map(|k| shard.hash_of(k))
+        .map(|r| shard.hash_of(&input[r.clone()]))
         .collect();
     shard.prefetch(&hashes);
 }
