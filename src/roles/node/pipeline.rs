@@ -9,12 +9,14 @@
 //! Commands that need every core (DBSIZE, FLUSHALL, INFO) are barriers: the
 //! plan is flushed before they run, so they see every earlier write.
 
+use super::cmdstats;
 use super::core::{bump, Core};
 use super::global::{self, Global};
 use super::hop::{assemble, Finish, Finished, Hop, Replies, Spare, Src, Step};
 use super::multi;
 use super::session::{self, Session};
 use crate::cmd::merge::run_all;
+use crate::cmd::slowlog::Draft;
 use crate::cmd::{self, Conn, Flags, Id, Merge, NodeCmd, OpBatch, Part, Run, Spec};
 use crate::ownership::shard_for;
 use crate::proto::{line, resp, Dialect, Proto, Reply};
@@ -44,6 +46,9 @@ pub struct Plan {
     steps: Vec<Step>,
     local: Replies,
     pre: Preparsed,
+    /// Slow-log entries of this read's commands, logged with the
+    /// connection's address and name at the end of the read.
+    slow: Vec<Draft>,
 }
 
 /// The leading multibulk requests of a read as [`prefetch_keys`] parsed
@@ -160,9 +165,19 @@ impl Plan {
         // that follow it join that batch instead of running ahead of it.
         let own_waiting = self.batches.get(core.id).is_some_and(|b| !b.is_empty());
         if owner == core.id && !core.reads_through(spec) && !own_waiting {
+            let mut slow = std::mem::take(&mut self.slow);
             self.local_part(out, |o| {
-                core.run(&mut core.shard.borrow_mut(), spec, args, now, proto, o)
+                core.run(
+                    &mut core.shard.borrow_mut(),
+                    spec,
+                    args,
+                    now,
+                    proto,
+                    o,
+                    &mut slow,
+                )
             });
+            self.slow = slow;
         } else {
             if self.batches.len() < core.n {
                 self.batches.resize_with(core.n, OpBatch::default);
@@ -209,16 +224,21 @@ impl Plan {
             shard.prefetch(&hashes);
         }
         if all_local && !self.active {
-            // Fast path: run now and merge straight into the output.
+            // Fast path: run now and merge straight into the output. The
+            // parts count their own time; the slow log sees the whole.
             let mut shard = core.shard.borrow_mut();
+            let started = core.counters.commands.start();
             run_all(
                 args,
                 positions(),
                 step,
                 how,
-                |group, buf| core.run(&mut shard, spec, group, now, proto, buf),
+                |group, buf| core.run(&mut shard, spec, group, now, proto, buf, &mut self.slow),
                 &mut Reply::new(out, proto),
             );
+            let nanos = core.counters.commands.elapsed(started);
+            self.slow
+                .extend(core.shared.slowlog.check(spec, args, nanos));
             return;
         }
         // Switch to plan mode so local parts are kept aside in order.
@@ -338,17 +358,25 @@ impl Plan {
         for (owner, rx) in waiting {
             remote[owner] = rx.await.ok();
         }
-        let unavailable = unavailable_reply(proto);
+        // Built only if a core went away: an error reply counts where it
+        // is written (see `proto::errors`).
+        let unavailable = std::cell::OnceCell::new();
         let resolve = |src: Src| -> (Part, &[u8]) {
             match src {
                 Src::Local(i) => self.local.part(i as usize),
                 Src::Remote(c, i) => match &remote[c as usize] {
                     Some(r) => r.part(i as usize),
-                    None => (Part::Error, &unavailable),
+                    None => (
+                        Part::Error,
+                        unavailable.get_or_init(|| unavailable_reply(proto)),
+                    ),
                 },
             }
         };
         assemble(&self.steps, resolve, proto, out);
+        for r in remote.iter_mut().flatten() {
+            self.slow.append(&mut r.slow);
+        }
         self.steps.clear();
         self.local.clear();
         self.active = false;
@@ -398,6 +426,9 @@ pub async fn process(
     }
     let mut pos = 0;
     while pos < input.len() {
+        // The previous command's entry, logged before the next one runs
+        // (under the client name it ran with).
+        cmdstats::log(core, sess, &mut plan.slow);
         let rest = &input[pos..];
         let parsed = match dialect {
             Dialect::Resp => match plan.pre.take(&mut parsed_args) {
@@ -427,6 +458,7 @@ pub async fn process(
             Err(e) => {
                 plan.flush(core, sess.client.proto, out).await;
                 Reply::new(out, sess.client.proto).error(&e.reply_text());
+                cmdstats::log(core, sess, &mut plan.slow);
                 sess.args = parsed_args;
                 return (input.len(), After::Close);
             }
@@ -465,6 +497,7 @@ pub async fn process(
                             "EXECABORT Transaction discarded because of: {why}"
                         ));
                     });
+                    core.counters.commands.reject(cmd::table::named(&args));
                     continue;
                 }
                 // Refused before it could be queued: EXEC will abort.
@@ -474,8 +507,8 @@ pub async fn process(
                     }
                 }
                 Ok((_, spec)) if multi::runs_now(spec) => {}
-                Ok((id, _)) => {
-                    bump(&core.counters.commands[*id as usize]);
+                // Counted as a call when EXEC runs it, as in Redis.
+                Ok(_) => {
                     if let Some(q) = &mut sess.multi {
                         q.push(&args);
                     }
@@ -488,6 +521,7 @@ pub async fn process(
             Ok(x) => x,
             Err(e) => {
                 plan.local(out, |o| cmd::fail(&mut Reply::new(o, proto), e));
+                core.counters.commands.reject(cmd::table::named(&args));
                 continue;
             }
         };
@@ -496,9 +530,11 @@ pub async fn process(
             plan.local(out, |o| {
                 super::pubsub::screened(spec, &args, &mut Reply::new(o, proto))
             });
+            core.counters.commands.reject(Some(id));
             continue;
         }
-        bump(&core.counters.commands[id as usize]);
+        let stats = &core.counters.commands;
+        stats.call(id);
         sess.last_cmd = Some(spec.name);
         match spec.run {
             Run::Shard(_) => match owner(core, spec, &args) {
@@ -507,7 +543,8 @@ pub async fn process(
                     // Its keys live on several cores: run it as one, after
                     // this read's earlier requests.
                     plan.flush(core, proto, out).await;
-                    multi::run_spanning(core, spec, &args, proto, out).await;
+                    let slow = multi::run_spanning(core, spec, &args, proto, out).await;
+                    plan.slow.extend(slow);
                 }
             },
             Run::Split(_, how) => {
@@ -520,35 +557,57 @@ pub async fn process(
                 plan.push_split(core, now, proto, (id, spec), how, &args, out)
             }
             Run::Conn(f) => {
+                let barrier = spec.flags.has(Flags::BARRIER);
+                if barrier {
+                    // Replies already planned were encoded in the protocol
+                    // they were asked in, and ran under the credentials in
+                    // force: a switch of either applies from the next request.
+                    plan.flush(core, proto, out).await;
+                    // SLOWLOG sees every earlier command of this read.
+                    cmdstats::log(core, sess, &mut plan.slow);
+                }
+                let mut slow = None;
                 let mut run = |o: &mut Vec<u8>| {
+                    let started = stats.start();
                     let mut conn = Conn {
                         client: &mut sess.client,
                         server: &**core,
                     };
                     f(&mut conn, &args, &mut Reply::new(o, proto));
+                    slow = core
+                        .shared
+                        .slowlog
+                        .check(spec, &args, stats.finish(id, started));
                 };
-                if spec.flags.has(Flags::BARRIER) {
-                    // Replies already planned were encoded in the protocol
-                    // they were asked in, and ran under the credentials in
-                    // force: a switch of either applies from the next request.
-                    plan.flush(core, proto, out).await;
+                if barrier {
                     run(out);
                 } else {
                     plan.local(out, run);
                 }
+                plan.slow.extend(slow);
             }
             Run::Node(NodeCmd::Quit) => {
                 plan.local(out, |o| Reply::new(o, proto).ok());
                 plan.flush(core, proto, out).await;
+                cmdstats::log(core, sess, &mut plan.slow);
                 drop(args);
                 sess.args = parsed_args;
                 return (pos, After::Close);
             }
-            Run::Node(node) => run_node(core, sess, plan, node, &args, proto, out).await,
+            Run::Node(node) => {
+                // A whole-node command's time includes its wait for the
+                // other cores' answers: that wait is its execution here.
+                let started = stats.start();
+                run_node(core, sess, plan, node, &args, proto, out).await;
+                let nanos = stats.finish(id, started);
+                plan.slow
+                    .extend(core.shared.slowlog.check(spec, &args, nanos));
+            }
         }
     }
     sess.pending = plan.delegate(core, sess.client.proto, fd, out);
     plan.flush(core, sess.client.proto, out).await;
+    cmdstats::log(core, sess, &mut plan.slow);
     sess.args = parsed_args;
     (pos, After::Continue)
 }

@@ -27,6 +27,8 @@ pub struct Session {
     /// Channels and patterns subscribed to, once the connection has
     /// subscribed (see `node::pubsub`).
     pub subs: Option<Box<super::pubsub::Subscriber>>,
+    /// The client's address, for SLOWLOG entries.
+    pub peer: Option<std::net::SocketAddr>,
 }
 
 impl Session {
@@ -43,6 +45,7 @@ impl Session {
             last_cmd: None,
             active_ms: 0,
             subs: None,
+            peer: None,
         }
     }
 
@@ -75,11 +78,22 @@ pub fn line_args(
     v
 }
 
+impl Core {
+    fn slow_log(&self) -> std::sync::MutexGuard<'_, crate::cmd::slowlog::SlowLog> {
+        self.shared
+            .slow_log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 /// One checked CONFIG SET pair.
 enum Change {
     Password(Option<Vec<u8>>),
     Timeout(u64),
     Maxmemory(usize),
+    SlowerThan(i64),
+    SlowlogLen(u64),
 }
 
 impl Server for Core {
@@ -111,11 +125,20 @@ impl Server for Core {
                 "requirepass",
                 String::from_utf8_lossy(&sh.password().unwrap_or_default()).into_owned(),
             ),
+            // In the order Redis's CONFIG GET slowlog* lists them.
+            (
+                "slowlog-max-len",
+                sh.slowlog.max_len.load(Ordering::Relaxed).to_string(),
+            ),
+            (
+                "slowlog-log-slower-than",
+                sh.slowlog.slower_than.load(Ordering::Relaxed).to_string(),
+            ),
         ]
     }
 
-    /// What the node can change while it runs: requirepass, timeout and
-    /// maxmemory. Redis applies all pairs or none; so does this, checking
+    /// What the node can change while it runs: requirepass, timeout,
+    /// maxmemory and the slow log's two settings. Redis applies all pairs or none; so does this, checking
     /// every pair before changing anything.
     fn configure(&self, pairs: &[(&[u8], &[u8])]) -> Result<(), ConfigError> {
         let mut changes = Vec::with_capacity(pairs.len());
@@ -144,6 +167,24 @@ impl Server for Core {
                     Some(n) => Change::Maxmemory(n),
                     None => return Err(invalid("argument must be a memory value")),
                 },
+                b"slowlog-log-slower-than" => match crate::store::parse_i64(value) {
+                    None => return Err(invalid("argument couldn't be parsed into an integer")),
+                    Some(n) if n < -1 => {
+                        return Err(invalid(
+                            "argument must be between -1 and 9223372036854775807 inclusive",
+                        ))
+                    }
+                    Some(n) => Change::SlowerThan(n),
+                },
+                b"slowlog-max-len" => match crate::store::parse_i64(value) {
+                    None => return Err(invalid("argument couldn't be parsed into an integer")),
+                    Some(n) if n < 0 => {
+                        return Err(invalid(
+                            "argument must be between 0 and 9223372036854775807 inclusive",
+                        ))
+                    }
+                    Some(n) => Change::SlowlogLen(n as u64),
+                },
                 _ => {
                     let known = self
                         .settings()
@@ -162,6 +203,11 @@ impl Server for Core {
             match change {
                 Change::Password(p) => self.shared.set_password(p),
                 Change::Timeout(t) => self.shared.timeout_secs.store(t, Ordering::Relaxed),
+                Change::SlowerThan(us) => {
+                    self.shared.slowlog.slower_than.store(us, Ordering::Relaxed)
+                }
+                // A shorter log is cut at its next entry, as in Redis.
+                Change::SlowlogLen(n) => self.shared.slowlog.max_len.store(n, Ordering::Relaxed),
                 Change::Maxmemory(bytes) => {
                     self.shared.maxmemory.store(bytes, Ordering::Relaxed);
                     self.set_maxmemory(bytes);
@@ -195,6 +241,18 @@ impl Server for Core {
         self.shared
             .stop
             .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn slowlog_get(&self, count: usize) -> Vec<crate::cmd::slowlog::Entry> {
+        self.slow_log().newest(count)
+    }
+
+    fn slowlog_len(&self) -> usize {
+        self.slow_log().len()
+    }
+
+    fn slowlog_reset(&self) {
+        self.slow_log().reset();
     }
 
     fn nodestat(&self) -> String {
