@@ -125,7 +125,6 @@ impl Server for Core {
                 "requirepass",
                 String::from_utf8_lossy(&sh.password().unwrap_or_default()).into_owned(),
             ),
-            // In the order Redis's CONFIG GET slowlog* lists them.
             (
                 "slowlog-max-len",
                 sh.slowlog.max_len.load(Ordering::Relaxed).to_string(),
