@@ -3,10 +3,12 @@
 //! and the clock that times each command.
 //!
 //! A command costs two reads of the TSC (`quanta`'s raw counter, ~20
-//! cycles each, no syscall), one multiply-shift to nanoseconds, two reads
-//! of this thread's error tally, and adds to plain cells of this core's
-//! own row. Nothing here is shared with another core except the slow-log
-//! threshold, a relaxed atomic load of a value only CONFIG SET writes.
+//! cycles each, no syscall), two reads of this thread's error tally, adds
+//! to plain cells of this core's own row, and one compare with the
+//! slow-log threshold. Time is summed in raw ticks and scaled to
+//! nanoseconds only when INFO asks; a command is scaled on its own only
+//! when it may be slow. Nothing here is shared with another core except
+//! the threshold, a relaxed atomic load of a value only CONFIG SET writes.
 
 use super::core::Core;
 use super::session::Session;
@@ -22,8 +24,8 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 pub struct CmdStat {
     /// Runs (Redis's `calls`).
     pub calls: Cell<u64>,
-    /// Time spent running it, in nanoseconds.
-    pub nanos: Cell<u64>,
+    /// Time spent running it, in clock ticks.
+    pub ticks: Cell<u64>,
     /// Refused before running: arity, NOAUTH, a subscribed context.
     pub rejected: Cell<u64>,
     /// Ran and replied an error.
@@ -64,6 +66,9 @@ pub struct Started {
 pub struct Stats {
     rows: Box<[CmdStat]>,
     clock: quanta::Clock,
+    /// Whole clock ticks per microsecond, rounded down: a run shorter than
+    /// the threshold in these ticks is surely fast (see [`Stats::slow`]).
+    ticks_per_us: u64,
     /// The error tally when the last command on this core ended: errors
     /// written before it belong to that command (or to no command), so a
     /// command that holds others (EXEC) fails only on errors of its own,
@@ -73,9 +78,14 @@ pub struct Stats {
 
 impl Default for Stats {
     fn default() -> Self {
+        let clock = quanta::Clock::new();
+        const TICKS: u64 = 1 << 40;
+        let nanos = clock.delta_as_nanos(0, TICKS).max(1);
+        let ticks_per_us = (u128::from(TICKS) * 1000 / u128::from(nanos)).max(1) as u64;
         Stats {
             rows: (0..table::count()).map(|_| CmdStat::default()).collect(),
-            clock: quanta::Clock::new(),
+            clock,
+            ticks_per_us,
             mark: Cell::new(0),
         }
     }
@@ -83,7 +93,7 @@ impl Default for Stats {
 
 impl Stats {
     /// Count one run of command `id`.
-    #[inline]
+    #[inline(always)]
     pub fn call(&self, id: Id) {
         let c = &self.rows[id as usize].calls;
         c.set(c.get() + 1);
@@ -100,7 +110,7 @@ impl Stats {
     }
 
     /// Take the time before a command runs.
-    #[inline]
+    #[inline(always)]
     pub fn start(&self) -> Started {
         Started {
             tsc: self.clock.raw(),
@@ -110,25 +120,58 @@ impl Stats {
 
     /// A command `id` that began at `s` has ended: add its time, and a
     /// failure if it wrote an error reply of its own. Returns how long it
-    /// ran, in nanoseconds.
-    #[inline]
+    /// ran, in clock ticks.
+    #[inline(always)]
     pub fn finish(&self, id: Id, s: Started) -> u64 {
-        let nanos = self.clock.delta_as_nanos(s.tsc, self.clock.raw());
+        let ticks = self.elapsed(s);
         let row = &self.rows[id as usize];
-        row.nanos.set(row.nanos.get() + nanos);
+        row.ticks.set(row.ticks.get() + ticks);
         let now = errors::total();
         if now > s.errors.max(self.mark.get()) {
             row.failed.set(row.failed.get() + 1);
         }
         self.mark.set(now);
-        nanos
+        ticks
     }
 
-    /// Nanoseconds since `s`, without counting them anywhere (a split
+    /// Clock ticks since `s`, without counting them anywhere (a split
     /// command's whole run, whose parts count their own time).
-    #[inline]
+    #[inline(always)]
     pub fn elapsed(&self, s: Started) -> u64 {
-        self.clock.delta_as_nanos(s.tsc, self.clock.raw())
+        self.clock.raw().saturating_sub(s.tsc)
+    }
+
+    /// The slow-log entry of command `spec` with `args` that ran `ticks`,
+    /// if the log takes it: Redis compares whole microseconds with
+    /// `slowlog-log-slower-than` and leaves out commands flagged
+    /// `skip_slowlog` (EXEC, whose commands are logged one by one
+    /// instead). A fast command costs one load and one compare here.
+    #[inline(always)]
+    pub fn slow(
+        &self,
+        settings: &SlowSettings,
+        spec: &Spec,
+        args: &[&[u8]],
+        ticks: u64,
+    ) -> Option<Draft> {
+        let limit = settings.slower_than.load(Ordering::Relaxed);
+        if limit < 0 || ticks < (limit as u64).saturating_mul(self.ticks_per_us) {
+            return None;
+        }
+        self.draft(limit as u64, spec, args, ticks)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn draft(&self, limit: u64, spec: &Spec, args: &[&[u8]], ticks: u64) -> Option<Draft> {
+        let micros = self.clock.delta_as_nanos(0, ticks) / 1000;
+        if micros < limit || spec.flags.has(Flags::SKIP_SLOWLOG) {
+            return None;
+        }
+        let unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        Some(Draft::new(args, micros, unix))
     }
 
     /// Every command's counters that are not all zero, by id.
@@ -139,7 +182,7 @@ impl Stats {
             .map(|(i, r)| {
                 let c = Counts {
                     calls: r.calls.get(),
-                    nanos: r.nanos.get(),
+                    nanos: self.clock.delta_as_nanos(0, r.ticks.get()),
                     rejected: r.rejected.get(),
                     failed: r.failed.get(),
                 };
@@ -152,7 +195,7 @@ impl Stats {
     /// Zero every counter (CONFIG RESETSTAT).
     pub fn reset(&self) {
         for r in self.rows.iter() {
-            for c in [&r.calls, &r.nanos, &r.rejected, &r.failed] {
+            for c in [&r.calls, &r.ticks, &r.rejected, &r.failed] {
                 c.set(0);
             }
         }
@@ -176,31 +219,21 @@ impl SlowSettings {
             max_len: AtomicU64::new(max_len),
         }
     }
-
-    /// Whether a command `spec` with `args` that ran `nanos` is logged, and
-    /// then its entry (arguments copied only then). Redis compares whole
-    /// microseconds, and leaves out commands flagged `skip_slowlog` (EXEC,
-    /// whose commands are logged one by one instead).
-    #[inline]
-    pub fn check(&self, spec: &Spec, args: &[&[u8]], nanos: u64) -> Option<Draft> {
-        let limit = self.slower_than.load(Ordering::Relaxed);
-        let micros = nanos / 1000;
-        if limit < 0 || micros < limit as u64 || spec.flags.has(Flags::SKIP_SLOWLOG) {
-            return None;
-        }
-        let unix = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        Some(Draft::new(args, micros, unix))
-    }
 }
 
 /// Complete the slow-log entries of `sess`'s commands with its address
-/// and name, and add them to the node's log (emptying `drafts`).
+/// and name, and add them to the node's log (emptying `drafts`). Called
+/// per request: the usual empty case is inlined.
+#[inline]
 pub fn log(core: &Core, sess: &Session, drafts: &mut Vec<Draft>) {
-    if drafts.is_empty() {
-        return;
+    if !drafts.is_empty() {
+        push(core, sess, drafts);
     }
+}
+
+#[cold]
+#[inline(never)]
+fn push(core: &Core, sess: &Session, drafts: &mut Vec<Draft>) {
     let sh = &core.shared;
     let max_len = sh.slowlog.max_len.load(Ordering::Relaxed) as usize;
     let addr = sess.peer.map(|a| a.to_string()).unwrap_or_default();
@@ -248,14 +281,24 @@ mod tests {
     fn threshold_and_skip_flag() {
         let (_, get) = table::lookup(b"get").unwrap();
         let (_, exec) = table::lookup(b"exec").unwrap();
+        let stats = Stats::default();
+        // Ticks for `us` microseconds, by this clock's own scale.
+        let ticks = |us: u64| {
+            let mut t = us * stats.ticks_per_us;
+            while stats.clock.delta_as_nanos(0, t) < us * 1000 {
+                t += 1;
+            }
+            t
+        };
         let s = SlowSettings::new(10, 128);
-        assert!(s.check(get, &[b"get", b"k"], 9_999).is_none());
-        let d = s.check(get, &[b"get", b"k"], 10_000).unwrap();
+        assert!(stats.slow(&s, get, &[b"get", b"k"], ticks(9)).is_none());
+        let d = stats.slow(&s, get, &[b"get", b"k"], ticks(10)).unwrap();
         assert_eq!(d.micros, 10);
-        assert!(s.check(exec, &[b"exec"], 1_000_000).is_none());
+        assert_eq!(d.argv, [b"get".to_vec(), b"k".to_vec()]);
+        assert!(stats.slow(&s, exec, &[b"exec"], ticks(1000)).is_none());
         s.slower_than.store(-1, Ordering::Relaxed);
-        assert!(s.check(get, &[b"get"], u64::MAX).is_none());
+        assert!(stats.slow(&s, get, &[b"get"], u64::MAX).is_none());
         s.slower_than.store(0, Ordering::Relaxed);
-        assert!(s.check(get, &[b"get"], 0).is_some());
+        assert!(stats.slow(&s, get, &[b"get"], 0).is_some());
     }
 }

@@ -285,7 +285,7 @@ impl Core {
     pub fn run(
         &self,
         shard: &mut Shard,
-        spec: &'static Spec,
+        (id, spec): (table::Id, &'static Spec),
         args: &[&[u8]],
         now: u64,
         proto: Proto,
@@ -293,12 +293,11 @@ impl Core {
         slow: &mut Vec<Draft>,
     ) -> Part {
         let stats = &self.counters.commands;
-        let id = table::id_of(spec);
         let started = stats.start();
         let part = self.run_untimed(shard, spec, args, now, proto, out);
-        let nanos = stats.finish(id, started);
+        let ticks = stats.finish(id, started);
         if !matches!(spec.run, Run::Split(..)) {
-            if let Some(d) = self.shared.slowlog.check(spec, args, nanos) {
+            if let Some(d) = stats.slow(&self.shared.slowlog, spec, args, ticks) {
                 slow.push(d);
             }
         }
@@ -361,7 +360,7 @@ impl Core {
     ) {
         let part = self.run(
             shard,
-            op.spec,
+            (op.id, op.spec),
             &op.args,
             now,
             proto,
@@ -507,9 +506,10 @@ impl Core {
                 shard.prefetch(&hashes);
             }
             ops.for_each(|spec, args| {
+                // A batch names its commands by id, but hands out rows.
                 let part = self.run(
                     &mut shard,
-                    spec,
+                    (table::id_of(spec), spec),
                     args,
                     now,
                     proto,

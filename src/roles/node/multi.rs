@@ -290,8 +290,10 @@ pub async fn exec(core: &Rc<Core>, sess: &mut Session, q: Queued, out: &mut Vec<
 /// ended: its time, and its slow-log entry if it was slow.
 fn conn_slow(core: &Core, a: &[&[u8]], started: super::cmdstats::Started) -> Option<Draft> {
     let id = cmd::table::named(a)?;
-    let nanos = core.counters.commands.finish(id, started);
-    core.shared.slowlog.check(cmd::table::spec(id), a, nanos)
+    let ticks = core.counters.commands.finish(id, started);
+    core.counters
+        .commands
+        .slow(&core.shared.slowlog, cmd::table::spec(id), a, ticks)
 }
 
 /// Whether `a` is a shard command whose keys live on several cores.
@@ -337,7 +339,7 @@ async fn exec_held(
             |c: usize, spec: &'static Spec, a: &[&[u8]], buf: &mut Vec<u8>| match held.core(c) {
                 Some(owner) => {
                     let mut shard = owner.shard.borrow_mut();
-                    owner.run(&mut shard, spec, a, now, proto, buf, &mut slow)
+                    owner.run(&mut shard, (id, spec), a, now, proto, buf, &mut slow)
                 }
                 None => {
                     Reply::new(buf, proto).error("ERR shard unavailable (node shutting down)");
@@ -361,8 +363,8 @@ async fn exec_held(
                     };
                     let started = stats.start();
                     f(&mut ctx, a, &mut w);
-                    let nanos = stats.finish(id, started);
-                    slow.extend(core.shared.slowlog.check(spec, a, nanos));
+                    let ticks = stats.finish(id, started);
+                    slow.extend(stats.slow(&core.shared.slowlog, spec, a, ticks));
                 }
             },
             Run::Split(_, how) => {
@@ -734,8 +736,11 @@ pub async fn run_spanning(
         let stats = &core.counters.commands;
         let started = stats.start();
         f(&mut ctx, args, &mut Reply::new(out, proto));
-        let nanos = stats.finish(cmd::table::id_of(spec), started);
-        slow = core.shared.slowlog.check(spec, args, nanos);
+        let ticks = stats.finish(cmd::table::id_of(spec), started);
+        slow = core
+            .counters
+            .commands
+            .slow(&core.shared.slowlog, spec, args, ticks);
     }
     held.release();
     slow

@@ -46,8 +46,9 @@ pub struct Plan {
     steps: Vec<Step>,
     local: Replies,
     pre: Preparsed,
-    /// Slow-log entries of this read's commands, logged with the
-    /// connection's address and name at the end of the read.
+    /// Slow-log entries of this read's commands not yet logged: each is
+    /// logged with the connection's address and name before the next
+    /// request runs (a hop's, once its replies are back).
     slow: Vec<Draft>,
 }
 
@@ -129,18 +130,23 @@ impl Plan {
 
     /// Record a locally produced reply.
     fn local(&mut self, out: &mut Vec<u8>, f: impl FnOnce(&mut Vec<u8>)) {
-        self.local_part(out, |o| {
+        self.local_part(out, |o, _| {
             f(o);
             Part::Reply
         });
     }
 
-    /// Record a locally produced reply that reported `f`'s [`Part`].
-    fn local_part(&mut self, out: &mut Vec<u8>, f: impl FnOnce(&mut Vec<u8>) -> Part) {
+    /// Record a locally produced reply that reported `f`'s [`Part`]; `f`
+    /// also gets the read's slow-log entries to add to.
+    fn local_part(
+        &mut self,
+        out: &mut Vec<u8>,
+        f: impl FnOnce(&mut Vec<u8>, &mut Vec<Draft>) -> Part,
+    ) {
         if !self.active {
-            f(out);
+            f(out, &mut self.slow);
         } else {
-            let part = f(&mut self.local.buf);
+            let part = f(&mut self.local.buf, &mut self.slow);
             self.local.seal(part);
             self.steps
                 .push(Step::One(Src::Local(self.local.ends.len() as u32 - 1)));
@@ -165,19 +171,17 @@ impl Plan {
         // that follow it join that batch instead of running ahead of it.
         let own_waiting = self.batches.get(core.id).is_some_and(|b| !b.is_empty());
         if owner == core.id && !core.reads_through(spec) && !own_waiting {
-            let mut slow = std::mem::take(&mut self.slow);
-            self.local_part(out, |o| {
+            self.local_part(out, |o, slow| {
                 core.run(
                     &mut core.shard.borrow_mut(),
-                    spec,
+                    (id, spec),
                     args,
                     now,
                     proto,
                     o,
-                    &mut slow,
+                    slow,
                 )
             });
-            self.slow = slow;
         } else {
             if self.batches.len() < core.n {
                 self.batches.resize_with(core.n, OpBatch::default);
@@ -233,12 +237,15 @@ impl Plan {
                 positions(),
                 step,
                 how,
-                |group, buf| core.run(&mut shard, spec, group, now, proto, buf, &mut self.slow),
+                |group, buf| core.run(&mut shard, cmd, group, now, proto, buf, &mut self.slow),
                 &mut Reply::new(out, proto),
             );
-            let nanos = core.counters.commands.elapsed(started);
-            self.slow
-                .extend(core.shared.slowlog.check(spec, args, nanos));
+            let ticks = core.counters.commands.elapsed(started);
+            self.slow.extend(
+                core.counters
+                    .commands
+                    .slow(&core.shared.slowlog, spec, args, ticks),
+            );
             return;
         }
         // Switch to plan mode so local parts are kept aside in order.
@@ -534,7 +541,11 @@ pub async fn process(
             continue;
         }
         let stats = &core.counters.commands;
-        stats.call(id);
+        // A command that reads or resets the figures (INFO, CONFIG
+        // RESETSTAT) counts its own call after it has run, as in Redis.
+        if matches!(spec.run, Run::Shard(_) | Run::Split(..)) {
+            stats.call(id);
+        }
         sess.last_cmd = Some(spec.name);
         match spec.run {
             Run::Shard(_) => match owner(core, spec, &args) {
@@ -574,19 +585,19 @@ pub async fn process(
                         server: &**core,
                     };
                     f(&mut conn, &args, &mut Reply::new(o, proto));
-                    slow = core
-                        .shared
-                        .slowlog
-                        .check(spec, &args, stats.finish(id, started));
+                    let ticks = stats.finish(id, started);
+                    slow = stats.slow(&core.shared.slowlog, spec, &args, ticks);
                 };
                 if barrier {
                     run(out);
                 } else {
                     plan.local(out, run);
                 }
+                stats.call(id);
                 plan.slow.extend(slow);
             }
             Run::Node(NodeCmd::Quit) => {
+                stats.call(id);
                 plan.local(out, |o| Reply::new(o, proto).ok());
                 plan.flush(core, proto, out).await;
                 cmdstats::log(core, sess, &mut plan.slow);
@@ -599,9 +610,10 @@ pub async fn process(
                 // other cores' answers: that wait is its execution here.
                 let started = stats.start();
                 run_node(core, sess, plan, node, &args, proto, out).await;
-                let nanos = stats.finish(id, started);
+                stats.call(id);
+                let ticks = stats.finish(id, started);
                 plan.slow
-                    .extend(core.shared.slowlog.check(spec, &args, nanos));
+                    .extend(stats.slow(&core.shared.slowlog, spec, &args, ticks));
             }
         }
     }
