@@ -835,6 +835,9 @@ fn info_commandstats_and_errorstats_count_calls_failures_rejections_and_errors()
     assert_eq!(c.cmd("MULTI"), "+OK\r\n");
     assert_eq!(c.cmd(&format!("INCR {}", keys[1])), "+QUEUED\r\n");
     assert!(c.cmd("EXEC").starts_with("*1\r\n-ERR"));
+    // One call, though its parts run on both cores.
+    let mset = format!("MSET {} a {} b", keys[0], keys[1]);
+    assert_eq!(c.cmd(&mset), "+OK\r\n");
 
     let stats = c.cmd("INFO commandstats");
     let cmd = |name: &str| info_line(&stats, &format!("cmdstat_{name}:")).unwrap_or_default();
@@ -857,6 +860,9 @@ fn info_commandstats_and_errorstats_count_calls_failures_rejections_and_errors()
     // EXEC fails on its own EXECABORT, not on an error of a command it ran.
     assert_eq!(counts("exec"), s("2", "0", "1"), "{stats}");
     assert_eq!(counts("multi"), s("2", "0", "0"), "{stats}");
+    assert_eq!(counts("mset"), s("1", "0", "0"), "{stats}");
+    // INFO counts its own call once it has run, as in Redis.
+    assert!(info_line(&stats, "cmdstat_info:").is_none(), "{stats}");
     assert!(info_line(&stats, "cmdstat_frob").is_none());
     assert!(
         cmd("set").contains(",usec_per_call=") && !cmd("set").contains("usec_per_call=0.00"),

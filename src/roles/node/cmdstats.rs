@@ -118,13 +118,15 @@ impl Stats {
         }
     }
 
-    /// A command `id` that began at `s` has ended: add its time, and a
+    /// A command `id` that began at `s` has ended: add `calls` (1 for a
+    /// command, 0 for one part of a split command), its time, and a
     /// failure if it wrote an error reply of its own. Returns how long it
     /// ran, in clock ticks.
     #[inline(always)]
-    pub fn finish(&self, id: Id, s: Started) -> u64 {
+    pub fn finish(&self, id: Id, s: Started, calls: u64) -> u64 {
         let ticks = self.elapsed(s);
         let row = &self.rows[id as usize];
+        row.calls.set(row.calls.get() + calls);
         row.ticks.set(row.ticks.get() + ticks);
         let now = errors::total();
         if now > s.errors.max(self.mark.get()) {
@@ -256,9 +258,8 @@ mod tests {
         let stats = Stats::default();
         let (get, _) = table::lookup(b"get").unwrap();
         let (exec, _) = table::lookup(b"exec").unwrap();
-        stats.call(get);
         let s = stats.start();
-        stats.finish(get, s);
+        stats.finish(get, s, 1);
         // An error written outside any command (an unknown command) is
         // not the next command's failure.
         crate::proto::errors::count(b"ERR unknown command");
@@ -266,10 +267,13 @@ mod tests {
         let outer = stats.start();
         let inner = stats.start();
         crate::proto::errors::count(b"WRONGTYPE x");
-        stats.finish(get, inner);
-        stats.finish(exec, outer);
+        stats.finish(get, inner, 0);
+        stats.finish(exec, outer, 1);
         let counts: std::collections::HashMap<Id, Counts> = stats.counts().into_iter().collect();
         assert_eq!((counts[&get].calls, counts[&get].failed), (1, 1));
+        assert_eq!(counts[&exec].calls, 1);
+        stats.call(exec);
+        assert_eq!(stats.counts()[1].1.calls, 2);
         assert_eq!(counts[&exec].failed, 0, "EXEC fails only on its own errors");
         stats.reject(Some(get));
         assert_eq!(stats.counts()[0].1.rejected, 1);

@@ -278,8 +278,8 @@ impl Core {
     /// what Redis reports: the command's own execution, not the hop that
     /// brought it. A slow command's entry goes to `slow` for the requester
     /// to complete. A split command's part adds its time and failure to
-    /// the command's row but is never logged alone: only the whole command
-    /// is (see `pipeline`).
+    /// the command's row but not a call, and is never logged alone: the
+    /// whole command is counted and logged by the requester (`pipeline`).
     #[inline]
     #[allow(clippy::too_many_arguments)]
     pub fn run(
@@ -295,8 +295,9 @@ impl Core {
         let stats = &self.counters.commands;
         let started = stats.start();
         let part = self.run_untimed(shard, spec, args, now, proto, out);
-        let ticks = stats.finish(id, started);
-        if !matches!(spec.run, Run::Split(..)) {
+        let whole = !matches!(spec.run, Run::Split(..));
+        let ticks = stats.finish(id, started, u64::from(whole));
+        if whole {
             if let Some(d) = stats.slow(&self.shared.slowlog, spec, args, ticks) {
                 slow.push(d);
             }

@@ -226,9 +226,12 @@ pub async fn exec(core: &Rc<Core>, sess: &mut Session, q: Queued, out: &mut Vec<
         return;
     };
     let stats = &core.counters.commands;
+    // Shard and connection commands count their calls where they run.
     for a in &args {
-        if let Ok((id, _)) = cmd::admit(a, true) {
-            stats.call(id);
+        if let Ok((id, spec)) = cmd::admit(a, true) {
+            if matches!(spec.run, Run::Split(..) | Run::Node(_)) {
+                stats.call(id);
+            }
         }
     }
     // Built only if a core went away: an error counts where it is written.
@@ -290,7 +293,7 @@ pub async fn exec(core: &Rc<Core>, sess: &mut Session, q: Queued, out: &mut Vec<
 /// ended: its time, and its slow-log entry if it was slow.
 fn conn_slow(core: &Core, a: &[&[u8]], started: super::cmdstats::Started) -> Option<Draft> {
     let id = cmd::table::named(a)?;
-    let ticks = core.counters.commands.finish(id, started);
+    let ticks = core.counters.commands.finish(id, started, 1);
     core.counters
         .commands
         .slow(&core.shared.slowlog, cmd::table::spec(id), a, ticks)
@@ -334,7 +337,9 @@ async fn exec_held(
                 continue;
             }
         };
-        stats.call(id);
+        if matches!(spec.run, Run::Split(..) | Run::Node(_)) {
+            stats.call(id);
+        }
         let mut on =
             |c: usize, spec: &'static Spec, a: &[&[u8]], buf: &mut Vec<u8>| match held.core(c) {
                 Some(owner) => {
@@ -363,7 +368,7 @@ async fn exec_held(
                     };
                     let started = stats.start();
                     f(&mut ctx, a, &mut w);
-                    let ticks = stats.finish(id, started);
+                    let ticks = stats.finish(id, started, 1);
                     slow.extend(stats.slow(&core.shared.slowlog, spec, a, ticks));
                 }
             },
@@ -736,7 +741,7 @@ pub async fn run_spanning(
         let stats = &core.counters.commands;
         let started = stats.start();
         f(&mut ctx, args, &mut Reply::new(out, proto));
-        let ticks = stats.finish(cmd::table::id_of(spec), started);
+        let ticks = stats.finish(cmd::table::id_of(spec), started, 1);
         slow = core
             .counters
             .commands

@@ -541,9 +541,10 @@ pub async fn process(
             continue;
         }
         let stats = &core.counters.commands;
-        // A command that reads or resets the figures (INFO, CONFIG
-        // RESETSTAT) counts its own call after it has run, as in Redis.
-        if matches!(spec.run, Run::Shard(_) | Run::Split(..)) {
+        // A shard command counts its call where it runs (`Core::run`); a
+        // command that reads or resets the figures (INFO, CONFIG RESETSTAT)
+        // counts its own after it has run, as in Redis.
+        if matches!(spec.run, Run::Split(..)) {
             stats.call(id);
         }
         sess.last_cmd = Some(spec.name);
@@ -585,7 +586,7 @@ pub async fn process(
                         server: &**core,
                     };
                     f(&mut conn, &args, &mut Reply::new(o, proto));
-                    let ticks = stats.finish(id, started);
+                    let ticks = stats.finish(id, started, 1);
                     slow = stats.slow(&core.shared.slowlog, spec, &args, ticks);
                 };
                 if barrier {
@@ -593,7 +594,6 @@ pub async fn process(
                 } else {
                     plan.local(out, run);
                 }
-                stats.call(id);
                 plan.slow.extend(slow);
             }
             Run::Node(NodeCmd::Quit) => {
@@ -610,8 +610,7 @@ pub async fn process(
                 // other cores' answers: that wait is its execution here.
                 let started = stats.start();
                 run_node(core, sess, plan, node, &args, proto, out).await;
-                stats.call(id);
-                let ticks = stats.finish(id, started);
+                let ticks = stats.finish(id, started, 1);
                 plan.slow
                     .extend(stats.slow(&core.shared.slowlog, spec, &args, ticks));
             }
