@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::diff::{c, compare, Req};
+use common::diff::{a, c, compare, unchecked, Req};
 use common::{connect, encode, words, Node, RedisServer, RespConn};
 
 fn slowlog() -> Vec<Req> {
@@ -37,6 +37,9 @@ fn slowlog() -> Vec<Req> {
         "CONFIG SET slowlog-log-slower-than abc",
         "CONFIG SET slowlog-max-len -1",
         "CONFIG SET slowlog-max-len 1k",
+        "CONFIG SET slowlog-max-len 9223372036854775808",
+        "CONFIG SET slowlog-log-slower-than +5",
+        "CONFIG SET slowlog-log-slower-than 5.0",
         "CONFIG SET slowlog-max-len 5 slowlog-log-slower-than -5",
         "CONFIG GET slowlog-max-len",
         // Every command is logged from here (the harness's ECHO marks too,
@@ -58,12 +61,31 @@ fn slowlog() -> Vec<Req> {
     ]
     .iter()
     .map(|s| c(s))
+    .chain([a(&[b"CONFIG", b"SET", b"slowlog-max-len", b" 5"])])
     .collect()
+}
+
+fn slowlog_resp3() -> Vec<Req> {
+    let mut v = vec![unchecked("HELLO 3")];
+    v.extend(
+        [
+            "CONFIG SET slowlog-log-slower-than -1",
+            "SLOWLOG RESET",
+            "SLOWLOG LEN",
+            "SLOWLOG GET",
+            "SLOWLOG HELP",
+            "SLOWLOG GET x",
+            "CONFIG SET slowlog-log-slower-than 10000",
+        ]
+        .iter()
+        .map(|s| c(s)),
+    );
+    v
 }
 
 #[test]
 fn slowlog_matches_redis() {
-    compare(&[("slowlog", slowlog())]);
+    compare(&[("slowlog", slowlog()), ("slowlog resp3", slowlog_resp3())]);
 }
 
 /// A RESP reply as a tree, to mask an entry's volatile fields.
