@@ -150,8 +150,8 @@ mod tests {
         fn unix_us(&self) -> u64 {
             0
         }
-        fn nodestat(&self) -> String {
-            String::new()
+        fn nodestat(&self, _: Option<(&[u8], &[u8])>) -> Result<String, String> {
+            Ok(String::new())
         }
         fn reset_stats(&self) {}
         fn shutdown(&self) {}
