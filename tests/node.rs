@@ -800,3 +800,125 @@ fn client_list_info_and_kill_span_cores() {
         "the others are untouched"
     );
 }
+
+/// The `field=value` figures of `line_prefix` in an INFO section.
+fn info_line(info: &str, line_prefix: &str) -> Option<String> {
+    info.split("\r\n")
+        .find(|l| l.starts_with(line_prefix))
+        .map(|l| l[line_prefix.len()..].to_string())
+}
+
+#[test]
+fn info_commandstats_and_errorstats_count_calls_failures_rejections_and_errors() {
+    let node = Node::start(&[]);
+    let mut c = node.resp();
+    assert_eq!(c.cmd("CONFIG RESETSTAT"), "+OK\r\n");
+    // Keys on both cores, so some commands run on the other core.
+    let keys = [
+        keys_on_shard("cs", 0, 2, 1).remove(0),
+        keys_on_shard("cs", 1, 2, 1).remove(0),
+    ];
+    for k in &keys {
+        assert_eq!(c.cmd(&format!("SET {k} v")), "+OK\r\n");
+        assert!(c.cmd(&format!("INCR {k}")).starts_with("-ERR"));
+        assert!(c
+            .cmd(&format!("GET {k} extra"))
+            .starts_with("-ERR wrong number"));
+    }
+    assert!(c.cmd("FROB x").starts_with("-ERR unknown command"));
+    assert!(c.cmd("CLIENT FOO").starts_with("-ERR unknown subcommand"));
+    assert!(c.cmd("CLIENT").starts_with("-ERR wrong number"));
+    assert!(c.cmd("SLOWLOG GET x").starts_with("-ERR count"));
+    assert_eq!(c.cmd("MULTI"), "+OK\r\n");
+    assert!(c.cmd("GET").starts_with("-ERR wrong number"));
+    assert!(c.cmd("EXEC").starts_with("-EXECABORT"));
+    assert_eq!(c.cmd("MULTI"), "+OK\r\n");
+    assert_eq!(c.cmd(&format!("INCR {}", keys[1])), "+QUEUED\r\n");
+    assert!(c.cmd("EXEC").starts_with("*1\r\n-ERR"));
+    // One call, though its parts run on both cores.
+    let mset = format!("MSET {} a {} b", keys[0], keys[1]);
+    assert_eq!(c.cmd(&mset), "+OK\r\n");
+
+    let stats = c.cmd("INFO commandstats");
+    let cmd = |name: &str| info_line(&stats, &format!("cmdstat_{name}:")).unwrap_or_default();
+    let counts = |name: &str| {
+        let line = cmd(name);
+        let f = |k: &str| {
+            line.split(',')
+                .find_map(|p| p.strip_prefix(&format!("{k}=")))
+                .unwrap_or("-")
+                .to_string()
+        };
+        (f("calls"), f("rejected_calls"), f("failed_calls"))
+    };
+    let s = |a: &str, b: &str, c: &str| (a.to_string(), b.to_string(), c.to_string());
+    assert_eq!(counts("set"), s("2", "0", "0"), "{stats}");
+    assert_eq!(counts("incr"), s("3", "0", "3"), "{stats}");
+    assert_eq!(counts("get"), s("0", "3", "0"), "{stats}");
+    assert_eq!(counts("client"), s("0", "1", "0"), "{stats}");
+    assert_eq!(counts("slowlog|get"), s("1", "0", "1"), "{stats}");
+    // EXEC fails on its own EXECABORT, not on an error of a command it ran.
+    assert_eq!(counts("exec"), s("2", "0", "1"), "{stats}");
+    assert_eq!(counts("multi"), s("2", "0", "0"), "{stats}");
+    assert_eq!(counts("mset"), s("1", "0", "0"), "{stats}");
+    // INFO counts its own call once it has run, as in Redis.
+    assert!(info_line(&stats, "cmdstat_info:").is_none(), "{stats}");
+    assert!(info_line(&stats, "cmdstat_frob").is_none());
+    assert!(
+        cmd("set").contains(",usec_per_call=") && !cmd("set").contains("usec_per_call=0.00"),
+        "SET was timed: {stats}"
+    );
+
+    let errors = c.cmd("INFO errorstats");
+    // 3 INCR, 2 + 1 arity of GET, FROB, CLIENT FOO, CLIENT, SLOWLOG GET x.
+    assert_eq!(
+        info_line(&errors, "errorstat_ERR:"),
+        Some("count=10".into()),
+        "{errors}"
+    );
+    assert_eq!(
+        info_line(&errors, "errorstat_EXECABORT:"),
+        Some("count=1".into())
+    );
+    let total = c.cmd("INFO stats");
+    assert_eq!(
+        info_line(&total, "total_error_replies:"),
+        Some("11".into()),
+        "{total}"
+    );
+
+    assert_eq!(c.cmd("CONFIG RESETSTAT"), "+OK\r\n");
+    let stats = c.cmd("INFO commandstats");
+    assert!(info_line(&stats, "cmdstat_set:").is_none(), "{stats}");
+    let errors = c.cmd("INFO errorstats");
+    assert!(!errors.contains("errorstat_"), "{errors}");
+    let total = c.cmd("INFO stats");
+    assert_eq!(info_line(&total, "total_error_replies:"), Some("0".into()));
+}
+
+#[test]
+fn slowlog_logs_commands_of_both_cores_and_follows_its_settings() {
+    let node = Node::start(&["--slowlog-log-slower-than", "0", "--slowlog-max-len", "3"]);
+    let mut c = node.resp();
+    assert!(c.cmd("CONFIG GET slowlog*").contains("$1\r\n3\r\n"));
+    assert_eq!(c.cmd("SLOWLOG RESET"), "+OK\r\n");
+    let keys = [
+        keys_on_shard("sl", 0, 2, 1).remove(0),
+        keys_on_shard("sl", 1, 2, 1).remove(0),
+    ];
+    for k in &keys {
+        assert_eq!(c.cmd(&format!("SET {k} v")), "+OK\r\n");
+    }
+    let got = c.cmd("SLOWLOG GET");
+    // SLOWLOG RESET, then both SETs (newest first), wherever they ran.
+    assert!(got.starts_with("*3\r\n*6\r\n"), "{got}");
+    for k in &keys {
+        assert!(got.contains(&format!("${}\r\n{k}\r\n", k.len())), "{got}");
+    }
+    assert!(got.contains("127.0.0.1:"), "{got}");
+    assert_eq!(c.cmd("SLOWLOG LEN"), ":3\r\n", "max-len 3 keeps 3");
+    assert_eq!(c.cmd("CONFIG SET slowlog-log-slower-than -1"), "+OK\r\n");
+    assert_eq!(c.cmd("SLOWLOG RESET"), "+OK\r\n");
+    assert_eq!(c.cmd(&format!("SET {} w", keys[1])), "+OK\r\n");
+    assert_eq!(c.cmd("SLOWLOG LEN"), ":0\r\n", "-1 logs nothing");
+}

@@ -126,6 +126,17 @@ pub trait Server {
     fn reset_stats(&self);
     /// Begin a clean stop (SHUTDOWN).
     fn shutdown(&self);
+    /// SLOWLOG GET: up to `count` entries, newest first. A server that
+    /// keeps no slow log has none.
+    fn slowlog_get(&self, _count: usize) -> Vec<super::slowlog::Entry> {
+        Vec::new()
+    }
+    /// SLOWLOG LEN: entries held.
+    fn slowlog_len(&self) -> usize {
+        0
+    }
+    /// SLOWLOG RESET: drop every entry.
+    fn slowlog_reset(&self) {}
     /// Unix time now, in milliseconds (CLIENT PAUSE's deadline).
     fn unix_ms(&self) -> u64 {
         self.unix_us() / 1000

@@ -28,6 +28,7 @@ pub mod merge;
 pub mod node;
 pub mod pubsub;
 pub mod server;
+pub mod slowlog;
 pub mod spec;
 pub mod string;
 pub mod table;

@@ -16,6 +16,7 @@ const FAMILIES: &[&[Spec]] = &[
     super::server::COMMANDS,
     super::node::COMMANDS,
     super::pubsub::COMMANDS,
+    super::slowlog::COMMANDS,
 ];
 
 /// Every command, in family order.
@@ -32,6 +33,23 @@ pub fn count() -> usize {
 #[inline]
 pub fn spec(id: Id) -> &'static Spec {
     registry().rows[id as usize]
+}
+
+/// The id of `spec`, a row of this table, found from its address in
+/// constant time (a few range compares): the node's per-command counters
+/// are indexed by it where only the row is at hand (a batch's op, a
+/// transaction's command). A row that is not in the table (a copy) is
+/// found by name.
+#[inline]
+pub fn id_of(spec: &Spec) -> Id {
+    let reg = registry();
+    let at = spec as *const Spec as usize;
+    for &(start, len, base) in &reg.ranges {
+        if at >= start && at < start + len * std::mem::size_of::<Spec>() {
+            return base + ((at - start) / std::mem::size_of::<Spec>()) as Id;
+        }
+    }
+    lookup_named(spec.name.as_bytes()).map_or(0, |(id, _)| id)
 }
 
 /// Longer than any command name: a request whose name is longer is
@@ -154,25 +172,51 @@ impl Names {
     }
 }
 
+/// The row a request names, as Redis resolves `c->cmd` before its checks:
+/// the command, or its subcommand when it is a container and an argument
+/// follows; `None` when either is unknown. A refused request counts its
+/// rejection against this row.
+pub fn named(args: &[&[u8]]) -> Option<Id> {
+    let (id, spec) = lookup(args.first()?)?;
+    match (spec.subs.is_empty(), args.get(1)) {
+        (false, Some(sub)) => lookup_sub(spec, sub).map(|(i, _)| i),
+        _ => Some(id),
+    }
+}
+
 struct Registry {
     rows: Vec<&'static Spec>,
     /// How many of `rows` are commands; subcommands follow them.
     commands: usize,
+    /// Each family's (and each container's subcommands') slice: its
+    /// address, length and the id of its first row.
+    ranges: Vec<(usize, usize, Id)>,
     names: Names,
 }
 
 fn registry() -> &'static Registry {
     static REG: std::sync::OnceLock<Registry> = std::sync::OnceLock::new();
     REG.get_or_init(|| {
-        let mut rows: Vec<&'static Spec> = FAMILIES.iter().flat_map(|f| f.iter()).collect();
+        let mut rows: Vec<&'static Spec> = Vec::new();
+        let mut ranges = Vec::new();
+        let mut add = |rows: &mut Vec<&'static Spec>, slice: &'static [Spec]| {
+            ranges.push((slice.as_ptr() as usize, slice.len(), rows.len() as Id));
+            rows.extend(slice.iter());
+        };
+        for family in FAMILIES {
+            add(&mut rows, family);
+        }
         // Subcommands after every command, found by their `a|b` names.
-        let subs: Vec<&'static Spec> = rows.iter().flat_map(|s| s.subs.iter()).collect();
         let commands = rows.len();
-        rows.extend(subs);
+        let containers: Vec<&'static Spec> = rows.clone();
+        for c in containers.iter().filter(|c| !c.subs.is_empty()) {
+            add(&mut rows, c.subs);
+        }
         let names = Names::build(&rows);
         Registry {
             rows,
             commands,
+            ranges,
             names,
         }
     })
@@ -237,6 +281,7 @@ mod tests {
             assert_eq!(s.name, s.name.to_lowercase());
             let (id, found) = lookup_named(s.name.to_uppercase().as_bytes()).unwrap();
             assert_eq!((id as usize, found.name), (i, s.name));
+            assert_eq!(id_of(s) as usize, i, "{}", s.name);
         }
         assert!(lookup(b"nope").is_none());
         assert!(lookup(b"client|list").is_none());
@@ -267,5 +312,11 @@ mod tests {
         ));
         assert_eq!(admit(&[b"get", b"k"], false).err(), Some(CmdError::NoAuth));
         assert!(admit(&[b"auth", b"pw"], false).is_ok());
+        let name = |args: &[&[u8]]| named(args).map(|i| spec(i).name);
+        assert_eq!(name(&[b"GET"]), Some("get"));
+        assert_eq!(name(&[b"client"]), Some("client"));
+        assert_eq!(name(&[b"CLIENT", b"LIST", b"x"]), Some("client|list"));
+        assert_eq!(name(&[b"client", b"nope"]), None);
+        assert_eq!(name(&[b"frob"]), None);
     }
 }

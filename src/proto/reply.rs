@@ -134,9 +134,11 @@ impl<'a> Reply<'a> {
     }
 
     /// An error reply; `text` starts with its code (`ERR …`, `WRONGTYPE …`)
-    /// and has no CR or LF.
+    /// and has no CR or LF. Counted in this thread's error tally
+    /// ([`errors`](super::errors)).
     #[inline]
     pub fn error(&mut self, text: &str) {
+        super::errors::count(text.as_bytes());
         match self.proto {
             Proto::Line => super::line::error(self.out, text.strip_prefix("ERR ").unwrap_or(text)),
             _ => error(self.out, text),
@@ -146,6 +148,7 @@ impl<'a> Reply<'a> {
     /// An error reply whose text echoes client bytes (not UTF-8 safe).
     #[inline]
     pub fn error_bytes(&mut self, text: &[u8]) {
+        super::errors::count(text);
         match self.proto {
             Proto::Line => {
                 let t = text.strip_prefix(b"ERR ").unwrap_or(text);

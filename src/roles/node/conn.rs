@@ -61,6 +61,7 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
     let fd = stream.as_raw_fd();
     core.life.track(fd);
     let mut sess = Session::new(core.client_id(), core.shared.password().is_none());
+    sess.peer = stream.peer_addr().ok();
     let entry = Rc::new(Entry::new(
         sess.client.id,
         stream.peer_addr().ok(),
@@ -120,7 +121,7 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
         let Some(got) = got else {
             // Messages came before any request: write them once nothing
             // else is writing to the socket.
-            if !finish_delegated(&mut sess, &mut plan, &mut out, &mut stream).await
+            if !finish_delegated(&core, &mut sess, &mut plan, &mut out, &mut stream).await
                 || !pubsub::collect(&sess, &mut out)
                 || !send(&sess, &mut stream, &mut out).await
             {
@@ -141,7 +142,7 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
             }
         }
         // Mail that was waiting goes out before this read's replies.
-        if !finish_delegated(&mut sess, &mut plan, &mut out, &mut stream).await
+        if !finish_delegated(&core, &mut sess, &mut plan, &mut out, &mut stream).await
             || !pubsub::collect(&sess, &mut out)
         {
             break;
@@ -177,7 +178,7 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
         glommio::yield_if_needed().await;
     }
     // Another core may still be writing to this fd: wait before closing it.
-    finish_delegated(&mut sess, &mut plan, &mut out, &mut stream).await;
+    finish_delegated(&core, &mut sess, &mut plan, &mut out, &mut stream).await;
     pubsub::disconnect(&core, &mut sess);
     // Before the fd closes: CLIENT KILL must never shut down a reused fd.
     core.conns.remove(sess.client.id);
@@ -219,6 +220,7 @@ async fn send(sess: &Session, stream: &mut TcpStream, out: &mut Vec<u8>) -> bool
 /// there, so this neither blocks nor costs a cross-core wake-up. Returns
 /// false if the socket failed.
 async fn finish_delegated(
+    core: &Core,
     sess: &mut Session,
     plan: &mut Plan,
     out: &mut Vec<u8>,
@@ -227,9 +229,15 @@ async fn finish_delegated(
     let Some(rx) = sess.pending.take() else {
         return true;
     };
-    let Ok(Finished { outcome, spare }) = rx.await else {
+    let Ok(Finished {
+        outcome,
+        spare,
+        mut slow,
+    }) = rx.await
+    else {
         return false;
     };
+    super::cmdstats::log(core, sess, &mut slow);
     if spare.heap_bytes() <= SPARE_KEEP {
         plan.restore(spare, out);
     }

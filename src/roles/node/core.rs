@@ -8,6 +8,7 @@ use super::mesh::Peers;
 use super::origin::{FetchError, Fetched, Flight, Origin};
 use super::NodeConfig;
 use crate::cmd::batch::BatchOp;
+use crate::cmd::slowlog::Draft;
 use crate::cmd::{table, Ctx, Flags, OpBatch, Part, Run, Spec};
 use crate::proto::{Proto, Reply};
 use crate::store::Shard;
@@ -63,6 +64,11 @@ pub struct Shared {
     pub spanning: &'static [super::multi::Counter],
     /// Which cores may have subscribers to what (see `node::pubsub`).
     pub pubsub: super::pubsub::Directory,
+    /// The slow log's threshold and length, read on every command.
+    pub slowlog: super::cmdstats::SlowSettings,
+    /// The slow log. Locked only to add a slow command (rare by
+    /// definition) or for SLOWLOG itself, never on a fast command's path.
+    pub slow_log: std::sync::Mutex<crate::cmd::slowlog::SlowLog>,
     /// CLIENT PAUSE's deadline, read once per command (see `node::pause`).
     pub pause: super::pause::Pause,
 }
@@ -88,8 +94,11 @@ impl Shared {
 
 /// Per-core counters: plain cells, owned by the core, summed on read.
 pub struct Counters {
-    /// Commands by [`table::Id`].
-    pub commands: Box<[Cell<u64>]>,
+    /// Calls, time, rejections and failures by [`table::Id`].
+    pub commands: super::cmdstats::Stats,
+    /// The thread this core runs on: its error tally is that thread's
+    /// (see `proto::errors`).
+    pub thread: std::thread::ThreadId,
     /// Accepted connections.
     pub connections_received: Cell<u64>,
     /// Connections refused for maxclients.
@@ -103,7 +112,8 @@ pub struct Counters {
 impl Default for Counters {
     fn default() -> Self {
         Counters {
-            commands: (0..table::count()).map(|_| Cell::new(0)).collect(),
+            commands: super::cmdstats::Stats::default(),
+            thread: std::thread::current().id(),
             connections_received: Cell::new(0),
             rejected: Cell::new(0),
             hops_sent: Cell::new(0),
@@ -178,12 +188,24 @@ impl Core {
             avg_ttl_ms: shard.avg_ttl_ms(),
             used_memory: shard.used_bytes(),
             shard: shard.stats(),
-            commands: table::all()
-                .iter()
-                .zip(&c.commands)
-                .filter(|(_, n)| n.get() > 0)
-                .map(|(s, n)| (s.name.to_string(), n.get()))
+            commands: c
+                .commands
+                .counts()
+                .into_iter()
+                .map(|(id, n)| (table::spec(id).name.to_string(), n))
                 .collect(),
+            // Another core's thread (a transaction holding this core) has
+            // its own tally, not this core's: only this thread reads it.
+            errors: if std::thread::current().id() == c.thread {
+                crate::proto::errors::by_code()
+            } else {
+                Vec::new()
+            },
+            error_replies: if std::thread::current().id() == c.thread {
+                crate::proto::errors::total()
+            } else {
+                0
+            },
             connections_received: c.connections_received.get(),
             rejected_connections: c.rejected.get(),
             hops_sent: c.hops_sent.get(),
@@ -255,8 +277,40 @@ impl Core {
     /// reply to `out`. On a read-through node a write first makes a fetch
     /// of its keys in flight stale, so the fetched value cannot land after
     /// (and undo) the write. Keys a handler changes fail their WATCHes.
+    ///
+    /// The run is timed here, on the core that runs it, because that is
+    /// what Redis reports: the command's own execution, not the hop that
+    /// brought it. A slow command's entry goes to `slow` for the requester
+    /// to complete. A split command's part adds its time and failure to
+    /// the command's row but not a call, and is never logged alone: the
+    /// whole command is counted and logged by the requester (`pipeline`).
     #[inline]
+    #[allow(clippy::too_many_arguments)]
     pub fn run(
+        &self,
+        shard: &mut Shard,
+        (id, spec): (table::Id, &'static Spec),
+        args: &[&[u8]],
+        now: u64,
+        proto: Proto,
+        out: &mut Vec<u8>,
+        slow: &mut Vec<Draft>,
+    ) -> Part {
+        let stats = &self.counters.commands;
+        let started = stats.start();
+        let part = self.run_untimed(shard, spec, args, now, proto, out);
+        let whole = !matches!(spec.run, Run::Split(..));
+        let ticks = stats.finish(id, started, u64::from(whole));
+        if whole {
+            if let Some(d) = stats.slow(&self.shared.slowlog, spec, args, ticks) {
+                slow.push(d);
+            }
+        }
+        part
+    }
+
+    #[inline]
+    fn run_untimed(
         &self,
         shard: &mut Shard,
         spec: &'static Spec,
@@ -309,15 +363,24 @@ impl Core {
         proto: Proto,
         out: &mut Replies,
     ) {
-        let part = self.run(shard, op.spec, &op.args, now, proto, &mut out.buf);
+        let part = self.run(
+            shard,
+            (op.id, op.spec),
+            &op.args,
+            now,
+            proto,
+            &mut out.buf,
+            &mut out.slow,
+        );
         out.seal(part);
     }
 
     /// Zero this core's counters and its shard's (CONFIG RESETSTAT).
     pub fn reset_stats(&self) {
         let c = &self.counters;
-        for n in c.commands.iter() {
-            n.set(0);
+        c.commands.reset();
+        if std::thread::current().id() == c.thread {
+            crate::proto::errors::reset();
         }
         for n in [
             &c.connections_received,
@@ -417,7 +480,8 @@ impl Core {
         let mut out = Replies::default();
         for part in parts {
             match part {
-                Step::Done(r) => {
+                Step::Done(mut r) => {
+                    out.slow.append(&mut r.slow);
                     out.buf.extend_from_slice(&r.buf);
                     out.seal(r.parts[0]);
                 }
@@ -447,7 +511,16 @@ impl Core {
                 shard.prefetch(&hashes);
             }
             ops.for_each(|spec, args| {
-                let part = self.run(&mut shard, spec, args, now, proto, &mut out.buf);
+                // A batch names its commands by id, but hands out rows.
+                let part = self.run(
+                    &mut shard,
+                    (table::id_of(spec), spec),
+                    args,
+                    now,
+                    proto,
+                    &mut out.buf,
+                    &mut out.slow,
+                );
                 out.seal(part);
             });
         }
@@ -589,15 +662,20 @@ fn finish_direct(
     fd: std::os::fd::RawFd,
     ops: OpBatch,
     mut finish: Finish,
-    replies: Replies,
+    mut replies: Replies,
     proto: Proto,
     done: oneshot::Sender<Finished>,
 ) {
+    let slow = std::mem::take(&mut replies.slow);
     let out = finish.answer(replies, proto);
     let outcome = send_now(fd, &out);
     let spare = Spare::new(id, ops, finish, out);
     // The requester may have gone (connection closed): nothing to do.
-    let _ = done.send(Finished { outcome, spare });
+    let _ = done.send(Finished {
+        outcome,
+        spare,
+        slow,
+    });
 }
 
 /// Write `buf` to a client socket owned by another core's connection task,

@@ -1,6 +1,7 @@
 //! Commands that need every core: DBSIZE, FLUSHALL, INFO, METRICS. One
 //! query hop per other core; this core answers for itself directly.
 
+use super::cmdstats::Counts;
 use super::core::Core;
 use super::hop::{Hop, Query, Snapshot};
 use crate::cmd::{CmdError, NodeCmd};
@@ -202,14 +203,14 @@ pub fn render_info(core: &Core, snaps: &[Snapshot], sections: &[String]) -> Stri
     section(&mut o, "stats", "Stats", &|o| {
         let cmds: u64 = snaps
             .iter()
-            .flat_map(|s| s.commands.iter().map(|c| c.1))
+            .flat_map(|s| s.commands.iter().map(|c| c.1.calls))
             .sum();
         let _ = write!(
             o,
             "total_connections_received:{}\r\ntotal_commands_processed:{cmds}\r\n\
              rejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\n\
              keyspace_hits:{}\r\nkeyspace_misses:{}\r\noom_rejections:{}\r\n\
-             cross_core_batches:{}\r\ncross_core_ops:{}\r\n",
+             total_error_replies:{}\r\ncross_core_batches:{}\r\ncross_core_ops:{}\r\n",
             sum(|s| s.connections_received),
             sum(|s| s.rejected_connections),
             st.expired,
@@ -217,6 +218,7 @@ pub fn render_info(core: &Core, snaps: &[Snapshot], sections: &[String]) -> Stri
             st.hits,
             st.misses,
             st.oom_rejections,
+            sum(|s| s.error_replies),
             sum(|s| s.hops_sent),
             sum(|s| s.hop_ops_served),
         );
@@ -233,22 +235,27 @@ pub fn render_info(core: &Core, snaps: &[Snapshot], sections: &[String]) -> Stri
         let _ = write!(o, "used_cpu_sys:{sys:.6}\r\nused_cpu_user:{user:.6}\r\n");
     });
     section(&mut o, "commandstats", "Commandstats", &|o| {
-        let mut by_cmd = std::collections::BTreeMap::<&str, u64>::new();
+        let mut by_cmd = std::collections::BTreeMap::<&str, Counts>::new();
         for s in snaps {
             for (name, n) in &s.commands {
-                *by_cmd.entry(name.as_str()).or_default() += n;
+                by_cmd.entry(name.as_str()).or_default().add(n);
             }
         }
-        // Commands are counted, not timed: usec is not measured here.
-        for (name, calls) in by_cmd {
-            let _ = write!(
-                o,
-                "cmdstat_{name}:calls={calls},usec=0,usec_per_call=0.00,rejected_calls=0,\
-                 failed_calls=0\r\n"
-            );
+        for (name, c) in by_cmd {
+            o.push_str(&cmdstat_line(name, &c));
         }
     });
-    section(&mut o, "errorstats", "Errorstats", &|_| {});
+    section(&mut o, "errorstats", "Errorstats", &|o| {
+        let mut by_code = std::collections::BTreeMap::<&str, u64>::new();
+        for s in snaps {
+            for (code, n) in &s.errors {
+                *by_code.entry(code.as_str()).or_default() += n;
+            }
+        }
+        for (code, n) in by_code {
+            let _ = write!(o, "errorstat_{code}:count={n}\r\n");
+        }
+    });
     section(&mut o, "cluster", "Cluster", &|o| {
         o.push_str("cluster_enabled:0\r\n");
     });
@@ -270,6 +277,23 @@ pub fn render_info(core: &Core, snaps: &[Snapshot], sections: &[String]) -> Stri
     o
 }
 
+/// One `cmdstat_` line as Redis prints it. Its usec is the sum of the
+/// calls' nanoseconds in whole microseconds; Redis sums each call's whole
+/// microseconds, which counts a sub-microsecond call as 0.
+fn cmdstat_line(name: &str, c: &Counts) -> String {
+    let usec = c.nanos / 1000;
+    let per_call = if c.calls == 0 {
+        0.0
+    } else {
+        c.nanos as f64 / 1000.0 / c.calls as f64
+    };
+    format!(
+        "cmdstat_{name}:calls={},usec={usec},usec_per_call={per_call:.2},rejected_calls={},\
+         failed_calls={}\r\n",
+        c.calls, c.rejected, c.failed
+    )
+}
+
 /// The process's CPU time, system and user, in seconds.
 fn cpu_seconds() -> (f64, f64) {
     // SAFETY: getrusage only writes the struct it is given.
@@ -287,7 +311,7 @@ pub fn render_metrics(core: &Core, snaps: &[Snapshot]) -> String {
     let mut by_cmd = std::collections::BTreeMap::<String, u64>::new();
     for s in snaps {
         for (name, n) in &s.commands {
-            *by_cmd.entry(name.clone()).or_default() += n;
+            *by_cmd.entry(name.clone()).or_default() += n.calls;
         }
     }
     let lookups = st.hits + st.misses;
@@ -311,4 +335,32 @@ pub fn render_metrics(core: &Core, snaps: &[Snapshot]) -> String {
         "shards": snaps,
     });
     v.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cmdstat_lines_print_as_redis_does() {
+        let c = Counts {
+            calls: 3,
+            nanos: 14_400,
+            rejected: 1,
+            failed: 2,
+        };
+        assert_eq!(
+            cmdstat_line("config|set", &c),
+            "cmdstat_config|set:calls=3,usec=14,usec_per_call=4.80,rejected_calls=1,\
+             failed_calls=2\r\n"
+        );
+        let rejected_only = Counts {
+            rejected: 1,
+            ..Counts::default()
+        };
+        assert_eq!(
+            cmdstat_line("get", &rejected_only),
+            "cmdstat_get:calls=0,usec=0,usec_per_call=0.00,rejected_calls=1,failed_calls=0\r\n"
+        );
+    }
 }

@@ -23,6 +23,10 @@ pub struct Replies {
     pub ends: Vec<usize>,
     /// What each command reported.
     pub parts: Vec<Part>,
+    /// Slow-log entries of the commands that ran slow, for the requester
+    /// to complete with its client's address and name (see `cmdstats`).
+    /// Empty, and not allocated, unless one did.
+    pub slow: Vec<crate::cmd::slowlog::Draft>,
 }
 
 impl Replies {
@@ -44,6 +48,7 @@ impl Replies {
             buf: Vec::with_capacity(n * TYPICAL_REPLY),
             ends: Vec::with_capacity(n),
             parts: Vec::with_capacity(n),
+            slow: Vec::new(),
         }
     }
 
@@ -59,6 +64,7 @@ impl Replies {
         self.buf.clear();
         self.ends.clear();
         self.parts.clear();
+        self.slow.clear();
     }
 }
 
@@ -86,8 +92,13 @@ pub struct Snapshot {
     pub used_memory: usize,
     /// Hits, misses, expirations, evictions.
     pub shard: ShardStats,
-    /// Commands run, by name, on connections this core accepted.
-    pub commands: Vec<(String, u64)>,
+    /// Each command's calls, time, rejections and failures on this core,
+    /// by name.
+    pub commands: Vec<(String, super::cmdstats::Counts)>,
+    /// Error replies this core wrote, by code (`ERR`, `WRONGTYPE` …).
+    pub errors: Vec<(String, u64)>,
+    /// Error replies this core wrote.
+    pub error_replies: u64,
     /// Connections this core accepted.
     pub connections_received: u64,
     /// Connections refused because of maxclients.
@@ -250,6 +261,8 @@ pub struct Finished {
     pub outcome: Delegated,
     /// The read's buffers, for the requester to reuse.
     pub spare: Spare,
+    /// Slow-log entries of its commands, for the requester to complete.
+    pub slow: Vec<crate::cmd::slowlog::Draft>,
 }
 
 /// How a delegated batch ended (see [`Hop::Direct`]).

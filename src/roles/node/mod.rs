@@ -7,6 +7,7 @@
 //! [`hop::Hop`] over a glommio shared channel; nothing on the data path locks.
 
 mod clients;
+mod cmdstats;
 mod conn;
 mod core;
 mod global;
@@ -160,6 +161,17 @@ pub struct NodeArgs {
         value_parser = pubsub::parse_limit
     )]
     pub pubsub_output_limit: pubsub::OutputLimit,
+    /// Log commands that run at least this many microseconds (Redis's
+    /// `slowlog-log-slower-than`; -1 logs none, 0 every command);
+    /// changeable with CONFIG SET.
+    #[arg(long, default_value_t = 10000, allow_negative_numbers = true,
+          value_parser = clap::value_parser!(i64).range(-1..))]
+    pub slowlog_log_slower_than: i64,
+    /// Entries the slow log keeps (Redis's `slowlog-max-len`);
+    /// changeable with CONFIG SET.
+    #[arg(long, default_value_t = 128,
+          value_parser = clap::value_parser!(u64).range(0..=i64::MAX as u64))]
+    pub slowlog_max_len: u64,
 }
 
 /// Settings derived from the flags, shared by all cores.
@@ -341,6 +353,8 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
         ),
         None => None,
     };
+    let (cfg_slower_than, cfg_slowlog_len) =
+        (cfg.args.slowlog_log_slower_than, cfg.args.slowlog_max_len);
     let shared = Arc::new(Shared {
         timeout_secs: std::sync::atomic::AtomicU64::new(cfg.args.timeout),
         maxmemory: AtomicUsize::new(cfg.maxmemory.unwrap_or(0)),
@@ -358,6 +372,8 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
         tx_gate: AtomicBool::new(false),
         spanning: Box::leak((0..cores).map(|_| multi::Counter::default()).collect()),
         pubsub: pubsub::Directory::new(cores),
+        slowlog: cmdstats::SlowSettings::new(cfg_slower_than, cfg_slowlog_len),
+        slow_log: std::sync::Mutex::default(),
         pause: pause::Pause::default(),
     });
     let done = Arc::new(AtomicUsize::new(0));

@@ -38,6 +38,7 @@ use super::hop::{Hop, Query, Snapshot, TxMsg, TxOut, TxPart};
 use super::session::Session;
 use super::watch::Watch;
 use crate::cmd::merge::{groups, merge};
+use crate::cmd::slowlog::Draft;
 use crate::cmd::spec::ConnFn;
 use crate::cmd::{self, CmdError, Conn, Id, Merge, NodeCmd, OpBatch, Part, Run, Spec};
 use crate::ownership::shard_for;
@@ -220,16 +221,33 @@ pub async fn exec(core: &Rc<Core>, sess: &mut Session, q: Queued, out: &mut Vec<
     let mut shares = Shares::new(core.n);
     let plans: Vec<Plan<'_>> = args.iter().map(|a| plan(core, &mut shares, a)).collect();
     let proto = sess.client.proto;
-    let Some(outcomes) = run_shares(core, shares, proto, watching.as_ref()).await else {
+    let Some(mut outcomes) = run_shares(core, shares, proto, watching.as_ref()).await else {
         Reply::new(out, proto).null_array();
         return;
     };
-    let mut unavailable = Vec::new();
-    Reply::new(&mut unavailable, proto).error("ERR shard unavailable (node shutting down)");
+    let stats = &core.counters.commands;
+    // Shard and connection commands count their calls where they run.
+    for a in &args {
+        if let Ok((id, spec)) = cmd::admit(a, true) {
+            if matches!(spec.run, Run::Split(..) | Run::Node(_)) {
+                stats.call(id);
+            }
+        }
+    }
+    // Built only if a core went away: an error counts where it is written.
+    let unavailable = std::cell::OnceCell::new();
     let part_at = |(c, p, i): (usize, usize, usize)| {
-        reply_at(&outcomes, c, p, i).unwrap_or((Part::Error, &unavailable))
+        reply_at(&outcomes, c, p, i).unwrap_or_else(|| {
+            let e = unavailable.get_or_init(|| {
+                let mut v = Vec::new();
+                Reply::new(&mut v, proto).error("ERR shard unavailable (node shutting down)");
+                v
+            });
+            (Part::Error, &e[..])
+        })
     };
     let mut w = Reply::new(out, proto);
+    let mut slow = Vec::new();
     w.array(plans.len());
     for plan in plans {
         match plan {
@@ -239,7 +257,9 @@ pub async fn exec(core: &Rc<Core>, sess: &mut Session, q: Queued, out: &mut Vec<
                     client: &mut sess.client,
                     server: &**core,
                 };
+                let started = stats.start();
                 f(&mut conn, a, &mut w);
+                slow.extend(conn_slow(core, a, started));
             }
             Plan::Unwatch => w.ok(),
             Plan::Key(c, p, i) => {
@@ -261,6 +281,22 @@ pub async fn exec(core: &Rc<Core>, sess: &mut Session, q: Queued, out: &mut Vec<
             }
         }
     }
+    for out in outcomes.iter_mut().flatten() {
+        if let TxOut::Replies(r) = out {
+            slow.append(&mut r.slow);
+        }
+    }
+    super::cmdstats::log(core, sess, &mut slow);
+}
+
+/// A connection command of a transaction that began at `started` has
+/// ended: its time, and its slow-log entry if it was slow.
+fn conn_slow(core: &Core, a: &[&[u8]], started: super::cmdstats::Started) -> Option<Draft> {
+    let id = cmd::table::named(a)?;
+    let ticks = core.counters.commands.finish(id, started, 1);
+    core.counters
+        .commands
+        .slow(&core.shared.slowlog, cmd::table::spec(id), a, ticks)
 }
 
 /// Whether `a` is a shard command whose keys live on several cores.
@@ -290,23 +326,31 @@ async fn exec_held(
     }
     let now = core.now();
     let mut w = Reply::new(out, proto);
+    let stats = &core.counters.commands;
+    let mut slow = Vec::new();
     w.array(args.len());
     for a in args {
-        let (_, spec) = match cmd::admit(a, true) {
+        let (id, spec) = match cmd::admit(a, true) {
             Ok(x) => x,
             Err(e) => {
                 cmd::fail(&mut w, e);
                 continue;
             }
         };
-        let on = |c: usize, spec: &'static Spec, a: &[&[u8]], buf: &mut Vec<u8>| match held.core(c)
-        {
-            Some(owner) => owner.run(&mut owner.shard.borrow_mut(), spec, a, now, proto, buf),
-            None => {
-                Reply::new(buf, proto).error("ERR shard unavailable (node shutting down)");
-                Part::Error
-            }
-        };
+        if matches!(spec.run, Run::Split(..) | Run::Node(_)) {
+            stats.call(id);
+        }
+        let mut on =
+            |c: usize, spec: &'static Spec, a: &[&[u8]], buf: &mut Vec<u8>| match held.core(c) {
+                Some(owner) => {
+                    let mut shard = owner.shard.borrow_mut();
+                    owner.run(&mut shard, (id, spec), a, now, proto, buf, &mut slow)
+                }
+                None => {
+                    Reply::new(buf, proto).error("ERR shard unavailable (node shutting down)");
+                    Part::Error
+                }
+            };
         match spec.run {
             Run::Shard(f) => match super::pipeline::owner(core, spec, a, None) {
                 Some(c) => {
@@ -322,7 +366,10 @@ async fn exec_held(
                         max_bulk: core.shared.cfg.limits.max_bulk,
                         on_change: None,
                     };
+                    let started = stats.start();
                     f(&mut ctx, a, &mut w);
+                    let ticks = stats.finish(id, started, 1);
+                    slow.extend(stats.slow(&core.shared.slowlog, spec, a, ticks));
                 }
             },
             Run::Split(_, how) => {
@@ -341,7 +388,9 @@ async fn exec_held(
                     client: &mut sess.client,
                     server: &**core,
                 };
+                let started = stats.start();
                 f(&mut conn, a, &mut w);
+                slow.extend(conn_slow(core, a, started));
             }
             Run::Node(NodeCmd::Unwatch) => w.ok(),
             Run::Node(
@@ -376,6 +425,7 @@ async fn exec_held(
         }
     }
     held.release();
+    super::cmdstats::log(core, sess, &mut slow);
 }
 
 /// Where one queued command's reply will come from, adding its work to
@@ -646,14 +696,16 @@ impl cmd::spec::Span for Held<'_> {
 
 /// Run a command whose keys live on several cores (RENAME, COPY, MSETNX
 /// …) as one: hold every core it touches, run its handler here with their
-/// shards, release them. No other client sees it half done.
+/// shards, release them. No other client sees it half done. Its time is
+/// its handler's, not the wait to hold the cores; returns its slow-log
+/// entry if it was slow.
 pub async fn run_spanning(
     core: &Rc<Core>,
     spec: &'static Spec,
     args: &[&[u8]],
     proto: Proto,
     out: &mut Vec<u8>,
-) {
+) -> Option<Draft> {
     let mut cores: Vec<usize> = spec
         .keys
         .range(args.len())
@@ -665,6 +717,7 @@ pub async fn run_spanning(
     cores.dedup();
     let mut held = Held::take(core, &cores).await;
     let now = core.now();
+    let mut slow = None;
     if spec.flags.has(cmd::Flags::WRITE) {
         for p in spec.keys.range(args.len()).into_iter().flatten() {
             if let Some(origin) = held
@@ -685,9 +738,17 @@ pub async fn run_spanning(
             max_bulk: core.shared.cfg.limits.max_bulk,
             on_change: None,
         };
+        let stats = &core.counters.commands;
+        let started = stats.start();
         f(&mut ctx, args, &mut Reply::new(out, proto));
+        let ticks = stats.finish(cmd::table::id_of(spec), started, 1);
+        slow = core
+            .counters
+            .commands
+            .slow(&core.shared.slowlog, spec, args, ticks);
     }
     held.release();
+    slow
 }
 
 /// Whether this request, while a transaction is queueing, is one that runs

@@ -9,6 +9,7 @@
 //! Commands that need every core (DBSIZE, FLUSHALL, INFO) are barriers: the
 //! plan is flushed before they run, so they see every earlier write.
 
+use super::cmdstats;
 use super::core::{bump, Core};
 use super::global::{self, Global};
 use super::hop::{assemble, Delegated, Finish, Finished, Hop, Replies, Spare, Src, Step};
@@ -16,6 +17,7 @@ use super::multi;
 use super::pause;
 use super::session::{self, Session};
 use crate::cmd::merge::run_all;
+use crate::cmd::slowlog::Draft;
 use crate::cmd::{self, Conn, Flags, Id, Merge, NodeCmd, OpBatch, Part, Run, Spec};
 use crate::ownership::shard_for;
 use crate::proto::{line, resp, Dialect, Proto, Reply};
@@ -45,6 +47,10 @@ pub struct Plan {
     steps: Vec<Step>,
     local: Replies,
     pre: Preparsed,
+    /// Slow-log entries of this read's commands not yet logged: each is
+    /// logged with the connection's address and name before the next
+    /// request runs (a hop's, once its replies are back).
+    slow: Vec<Draft>,
 }
 
 /// The leading multibulk requests of a read as [`prefetch_keys`] parsed
@@ -131,18 +137,23 @@ impl Plan {
 
     /// Record a locally produced reply.
     fn local(&mut self, out: &mut Vec<u8>, f: impl FnOnce(&mut Vec<u8>)) {
-        self.local_part(out, |o| {
+        self.local_part(out, |o, _| {
             f(o);
             Part::Reply
         });
     }
 
-    /// Record a locally produced reply that reported `f`'s [`Part`].
-    fn local_part(&mut self, out: &mut Vec<u8>, f: impl FnOnce(&mut Vec<u8>) -> Part) {
+    /// Record a locally produced reply that reported `f`'s [`Part`]; `f`
+    /// also gets the read's slow-log entries to add to.
+    fn local_part(
+        &mut self,
+        out: &mut Vec<u8>,
+        f: impl FnOnce(&mut Vec<u8>, &mut Vec<Draft>) -> Part,
+    ) {
         if !self.active {
-            f(out);
+            f(out, &mut self.slow);
         } else {
-            let part = f(&mut self.local.buf);
+            let part = f(&mut self.local.buf, &mut self.slow);
             self.local.seal(part);
             self.steps
                 .push(Step::One(Src::Local(self.local.ends.len() as u32 - 1)));
@@ -167,8 +178,16 @@ impl Plan {
         // that follow it join that batch instead of running ahead of it.
         let own_waiting = self.batches.get(core.id).is_some_and(|b| !b.is_empty());
         if owner == core.id && !core.reads_through(spec) && !own_waiting {
-            self.local_part(out, |o| {
-                core.run(&mut core.shard.borrow_mut(), spec, args, now, proto, o)
+            self.local_part(out, |o, slow| {
+                core.run(
+                    &mut core.shard.borrow_mut(),
+                    (id, spec),
+                    args,
+                    now,
+                    proto,
+                    o,
+                    slow,
+                )
             });
         } else {
             if self.batches.len() < core.n {
@@ -216,15 +235,23 @@ impl Plan {
             shard.prefetch(&hashes);
         }
         if all_local && !self.active {
-            // Fast path: run now and merge straight into the output.
+            // Fast path: run now and merge straight into the output. The
+            // parts count their own time; the slow log sees the whole.
             let mut shard = core.shard.borrow_mut();
+            let started = core.counters.commands.start();
             run_all(
                 args,
                 positions(),
                 step,
                 how,
-                |group, buf| core.run(&mut shard, spec, group, now, proto, buf),
+                |group, buf| core.run(&mut shard, cmd, group, now, proto, buf, &mut self.slow),
                 &mut Reply::new(out, proto),
+            );
+            let ticks = core.counters.commands.elapsed(started);
+            self.slow.extend(
+                core.counters
+                    .commands
+                    .slow(&core.shared.slowlog, spec, args, ticks),
             );
             return;
         }
@@ -345,17 +372,25 @@ impl Plan {
         for (owner, rx) in waiting {
             remote[owner] = rx.await.ok();
         }
-        let unavailable = unavailable_reply(proto);
+        // Built only if a core went away: an error reply counts where it
+        // is written (see `proto::errors`).
+        let unavailable = std::cell::OnceCell::new();
         let resolve = |src: Src| -> (Part, &[u8]) {
             match src {
                 Src::Local(i) => self.local.part(i as usize),
                 Src::Remote(c, i) => match &remote[c as usize] {
                     Some(r) => r.part(i as usize),
-                    None => (Part::Error, &unavailable),
+                    None => (
+                        Part::Error,
+                        unavailable.get_or_init(|| unavailable_reply(proto)),
+                    ),
                 },
             }
         };
         assemble(&self.steps, resolve, proto, out);
+        for r in remote.iter_mut().flatten() {
+            self.slow.append(&mut r.slow);
+        }
         self.steps.clear();
         self.local.clear();
         self.active = false;
@@ -416,6 +451,9 @@ pub async fn process(
         if let Some(from) = quiet_from.take() {
             end_quiet(core, sess, plan, from, out).await;
         }
+        // The previous command's entry, logged before the next one runs
+        // (under the client name it ran with).
+        cmdstats::log(core, sess, &mut plan.slow);
         let rest = &input[pos..];
         let parsed = match dialect {
             Dialect::Resp => match plan.pre.take(&mut parsed_args) {
@@ -451,6 +489,7 @@ pub async fn process(
                 }
                 plan.flush(core, sess.client.proto, out).await;
                 Reply::new(out, sess.client.proto).error(&e.reply_text());
+                cmdstats::log(core, sess, &mut plan.slow);
                 sess.args = parsed_args;
                 return (input.len(), After::Close);
             }
@@ -519,6 +558,7 @@ pub async fn process(
                             "EXECABORT Transaction discarded because of: {why}"
                         ));
                     });
+                    core.counters.commands.reject(cmd::table::named(args));
                     continue;
                 }
                 // Refused before it could be queued: EXEC will abort.
@@ -528,8 +568,8 @@ pub async fn process(
                     }
                 }
                 Ok((_, spec)) if multi::runs_now(spec) => {}
-                Ok((id, spec)) => {
-                    bump(&core.counters.commands[*id as usize]);
+                // Counted as a call when EXEC runs it, as in Redis.
+                Ok((_, spec)) => {
                     sess.multi_writes |= pause::writes(spec);
                     if let Some(q) = &mut sess.multi {
                         q.push(args);
@@ -543,6 +583,7 @@ pub async fn process(
             Ok(x) => x,
             Err(e) => {
                 plan.local(out, |o| cmd::fail(&mut Reply::new(o, proto), e));
+                core.counters.commands.reject(cmd::table::named(args));
                 continue;
             }
         };
@@ -551,9 +592,16 @@ pub async fn process(
             plan.local(out, |o| {
                 super::pubsub::screened(spec, args, &mut Reply::new(o, proto))
             });
+            core.counters.commands.reject(Some(id));
             continue;
         }
-        bump(&core.counters.commands[id as usize]);
+        let stats = &core.counters.commands;
+        // A shard command counts its call where it runs (`Core::run`); a
+        // command that reads or resets the figures (INFO, CONFIG RESETSTAT)
+        // counts its own after it has run, as in Redis.
+        if matches!(spec.run, Run::Split(..)) {
+            stats.call(id);
+        }
         sess.last_cmd = Some(spec.name);
         match spec.run {
             Run::Shard(_) => match owner(core, spec, args, arg1_owner) {
@@ -562,7 +610,8 @@ pub async fn process(
                     // Its keys live on several cores: run it as one, after
                     // this read's earlier requests.
                     plan.flush(core, proto, out).await;
-                    multi::run_spanning(core, spec, args, proto, out).await;
+                    let slow = multi::run_spanning(core, spec, args, proto, out).await;
+                    plan.slow.extend(slow);
                 }
             },
             Run::Split(_, how) => {
@@ -575,33 +624,53 @@ pub async fn process(
                 plan.push_split(core, now, proto, (id, spec), how, args, out)
             }
             Run::Conn(f) => {
+                let barrier = spec.flags.has(Flags::BARRIER);
+                if barrier {
+                    // Replies already planned were encoded in the protocol
+                    // they were asked in, and ran under the credentials in
+                    // force: a switch of either applies from the next request.
+                    plan.flush(core, proto, out).await;
+                    // SLOWLOG sees every earlier command of this read.
+                    cmdstats::log(core, sess, &mut plan.slow);
+                }
+                let mut slow = None;
                 let mut run = |o: &mut Vec<u8>| {
+                    let started = stats.start();
                     let mut conn = Conn {
                         client: &mut sess.client,
                         server: &**core,
                     };
                     f(&mut conn, args, &mut Reply::new(o, proto));
+                    let ticks = stats.finish(id, started, 1);
+                    slow = stats.slow(&core.shared.slowlog, spec, args, ticks);
                 };
-                if spec.flags.has(Flags::BARRIER) {
-                    // Replies already planned were encoded in the protocol
-                    // they were asked in, and ran under the credentials in
-                    // force: a switch of either applies from the next request.
-                    plan.flush(core, proto, out).await;
+                if barrier {
                     run(out);
                 } else {
                     plan.local(out, run);
                 }
+                plan.slow.extend(slow);
             }
             Run::Node(NodeCmd::Quit) => {
+                stats.call(id);
                 plan.local(out, |o| Reply::new(o, proto).ok());
                 plan.flush(core, proto, out).await;
                 if let Some(from) = quiet_from.take() {
                     end_quiet(core, sess, plan, from, out).await;
                 }
+                cmdstats::log(core, sess, &mut plan.slow);
                 quit = true;
                 break;
             }
-            Run::Node(node) => run_node(core, sess, plan, node, args, proto, out).await,
+            Run::Node(node) => {
+                // A whole-node command's time includes its wait for the
+                // other cores' answers: that wait is its execution here.
+                let started = stats.start();
+                run_node(core, sess, plan, node, args, proto, out).await;
+                let ticks = stats.finish(id, started, 1);
+                plan.slow
+                    .extend(stats.slow(&core.shared.slowlog, spec, args, ticks));
+            }
         }
     }
     if quit {
@@ -613,6 +682,7 @@ pub async fn process(
     }
     sess.pending = plan.delegate(core, sess.client.proto, fd, out);
     plan.flush(core, sess.client.proto, out).await;
+    cmdstats::log(core, sess, &mut plan.slow);
     sess.args = parsed_args;
     (pos, After::Continue)
 }

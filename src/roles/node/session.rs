@@ -32,6 +32,8 @@ pub struct Session {
     /// The transaction being queued holds a command a WRITE pause holds,
     /// so its EXEC waits for the pause too (see `node::pause`).
     pub multi_writes: bool,
+    /// The client's address, for SLOWLOG entries.
+    pub peer: Option<std::net::SocketAddr>,
 }
 
 impl Session {
@@ -49,6 +51,7 @@ impl Session {
             active_ms: 0,
             subs: None,
             multi_writes: false,
+            peer: None,
         }
     }
 
@@ -115,6 +118,14 @@ impl Server for Core {
                     "normal 0 0 0 slave 268435456 67108864 60 pubsub {} {} {}",
                     out.hard, out.soft, out.soft_secs
                 ),
+            ),
+            (
+                "slowlog-max-len",
+                sh.slowlog.max_len.load(Ordering::Relaxed).to_string(),
+            ),
+            (
+                "slowlog-log-slower-than",
+                sh.slowlog.slower_than.load(Ordering::Relaxed).to_string(),
             ),
         ]
     }
@@ -194,6 +205,18 @@ impl Server for Core {
             .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
+    fn slowlog_get(&self, count: usize) -> Vec<crate::cmd::slowlog::Entry> {
+        self.slow_log().newest(count)
+    }
+
+    fn slowlog_len(&self) -> usize {
+        self.slow_log().len()
+    }
+
+    fn slowlog_reset(&self) {
+        self.slow_log().reset();
+    }
+
     fn nodestat(&self, probe: Option<(&[u8], &[u8])>) -> Result<String, String> {
         let stats = format!(
             "clients={} maxclients={} cores={} uptime_ms={}",
@@ -218,6 +241,13 @@ impl Server for Core {
 }
 
 impl Core {
+    fn slow_log(&self) -> std::sync::MutexGuard<'_, crate::cmd::slowlog::SlowLog> {
+        self.shared
+            .slow_log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Apply one checked CONFIG SET change here and on every other core.
     fn apply(&self, change: Change) {
         let sh = &self.shared;
@@ -226,6 +256,9 @@ impl Core {
             Change::Password(p) => sh.set_password(p),
             Change::Timeout(t) => sh.timeout_secs.store(t, Ordering::Relaxed),
             Change::Maxclients(n) => sh.maxclients.set(n),
+            Change::SlowerThan(us) => sh.slowlog.slower_than.store(us, Ordering::Relaxed),
+            // A shorter log is cut at its next entry, as in Redis.
+            Change::SlowlogLen(n) => sh.slowlog.max_len.store(n, Ordering::Relaxed),
             Change::Maxmemory(bytes) => {
                 sh.maxmemory.store(bytes, Ordering::Relaxed);
                 self.set_maxmemory(bytes);

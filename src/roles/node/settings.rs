@@ -19,12 +19,14 @@ pub const POLICIES: [&str; 8] = [
 ];
 
 /// The settings [`check`] takes.
-const LIVE: [&str; 5] = [
+const LIVE: [&str; 7] = [
     "requirepass",
     "timeout",
     "maxclients",
     "maxmemory",
     "maxmemory-policy",
+    "slowlog-log-slower-than",
+    "slowlog-max-len",
 ];
 
 /// Whether CONFIG SET can change setting `name` while the node runs.
@@ -45,6 +47,10 @@ pub enum Change {
     Policy(Eviction),
     /// maxclients.
     Maxclients(usize),
+    /// slowlog-log-slower-than, in µs (-1: log nothing).
+    SlowerThan(i64),
+    /// slowlog-max-len.
+    SlowlogLen(u64),
 }
 
 /// Check one CONFIG SET pair. `cap` is the most clients the open-file
@@ -98,6 +104,11 @@ pub fn check(name: &[u8], value: &[u8], cap: usize) -> Result<Option<Change>, Co
                 }
             }
         }
+        // `int_in` hands -1 back as u64::MAX; `as i64` restores it.
+        b"slowlog-log-slower-than" => {
+            Change::SlowerThan(int_in(value, -1, i64::MAX).map_err(invalid)? as i64)
+        }
+        b"slowlog-max-len" => Change::SlowlogLen(int_in(value, 0, i64::MAX).map_err(invalid)?),
         _ => return Ok(None),
     };
     Ok(Some(change))
