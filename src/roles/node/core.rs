@@ -34,6 +34,10 @@ pub struct Shared {
     /// The node's memory bound in bytes, 0 for none (CONFIG SET maxmemory;
     /// each core applies its share on a `Hop::Maxmemory`).
     pub maxmemory: AtomicUsize,
+    /// The largest bulk string a request may carry (CONFIG SET
+    /// proto-max-bulk-len); read once per read, with the other limits from
+    /// [`limits`](Self::limits).
+    pub max_bulk: AtomicUsize,
     /// Set by SIGINT, SIGTERM or SHUTDOWN: the node stops cleanly.
     pub stop: Arc<std::sync::atomic::AtomicBool>,
     /// Unix time in ms at node-clock zero (EXPIREAT, EXPIRETIME, TIME).
@@ -74,6 +78,15 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// The request size limits in force.
+    #[inline]
+    pub fn limits(&self) -> crate::proto::resp::Limits {
+        crate::proto::resp::Limits {
+            max_bulk: self.max_bulk.load(Ordering::Relaxed),
+            ..self.cfg.limits
+        }
+    }
+
     /// The live password, if one is set.
     pub fn password(&self) -> Option<Vec<u8>> {
         self.requirepass
@@ -335,7 +348,7 @@ impl Core {
             shard,
             now,
             epoch_unix_ms: self.shared.epoch_unix_ms,
-            max_bulk: self.shared.cfg.limits.max_bulk,
+            max_bulk: self.shared.max_bulk.load(Ordering::Relaxed),
             span: None,
             on_change: if watching { Some(&mut touch) } else { None },
         };

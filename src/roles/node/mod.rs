@@ -358,6 +358,7 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
     let shared = Arc::new(Shared {
         timeout_secs: std::sync::atomic::AtomicU64::new(cfg.args.timeout),
         maxmemory: AtomicUsize::new(cfg.maxmemory.unwrap_or(0)),
+        max_bulk: AtomicUsize::new(cfg.limits.max_bulk),
         stop: stop.clone(),
         requirepass: std::sync::RwLock::new(cfg.requirepass.clone()),
         cfg,

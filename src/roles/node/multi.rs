@@ -363,7 +363,10 @@ async fn exec_held(
                         span: Some(&mut held),
                         now,
                         epoch_unix_ms: core.shared.epoch_unix_ms,
-                        max_bulk: core.shared.cfg.limits.max_bulk,
+                        max_bulk: core
+                            .shared
+                            .max_bulk
+                            .load(std::sync::atomic::Ordering::Relaxed),
                         on_change: None,
                     };
                     let started = stats.start();
@@ -735,7 +738,10 @@ pub async fn run_spanning(
             span: Some(&mut held),
             now,
             epoch_unix_ms: core.shared.epoch_unix_ms,
-            max_bulk: core.shared.cfg.limits.max_bulk,
+            max_bulk: core
+                .shared
+                .max_bulk
+                .load(std::sync::atomic::Ordering::Relaxed),
             on_change: None,
         };
         let stats = &core.counters.commands;

@@ -426,7 +426,7 @@ pub async fn process(
     let Some(dialect) = sess.dialect(input) else {
         return (0, After::Continue);
     };
-    let limits = core.shared.cfg.limits;
+    let limits = core.shared.limits();
     // One clock read per read(): every request in a pipeline sees the same
     // `now`, which is also what Redis does within one event-loop iteration.
     let mut now = core.now();

@@ -106,7 +106,10 @@ impl Server for Core {
             ("maxmemory-policy", cfg.policy_name().to_string()),
             ("port", sh.addr.port().to_string()),
             ("bind", sh.addr.ip().to_string()),
-            ("proto-max-bulk-len", cfg.limits.max_bulk.to_string()),
+            (
+                "proto-max-bulk-len",
+                sh.max_bulk.load(Ordering::Relaxed).to_string(),
+            ),
             (
                 "requirepass",
                 String::from_utf8_lossy(&sh.password().unwrap_or_default()).into_owned(),
@@ -256,6 +259,8 @@ impl Core {
             Change::Password(p) => sh.set_password(p),
             Change::Timeout(t) => sh.timeout_secs.store(t, Ordering::Relaxed),
             Change::Maxclients(n) => sh.maxclients.set(n),
+            // Requests already being read keep the limit they started with.
+            Change::MaxBulk(n) => sh.max_bulk.store(n, Ordering::Relaxed),
             Change::SlowerThan(us) => sh.slowlog.slower_than.store(us, Ordering::Relaxed),
             // A shorter log is cut at its next entry, as in Redis.
             Change::SlowlogLen(n) => sh.slowlog.max_len.store(n, Ordering::Relaxed),

@@ -19,8 +19,9 @@ pub const POLICIES: [&str; 8] = [
 ];
 
 /// The settings [`check`] takes.
-const LIVE: [&str; 7] = [
+const LIVE: [&str; 8] = [
     "requirepass",
+    "proto-max-bulk-len",
     "timeout",
     "maxclients",
     "maxmemory",
@@ -51,6 +52,8 @@ pub enum Change {
     SlowerThan(i64),
     /// slowlog-max-len.
     SlowlogLen(u64),
+    /// proto-max-bulk-len, in bytes.
+    MaxBulk(usize),
 }
 
 /// Check one CONFIG SET pair. `cap` is the most clients the open-file
@@ -78,13 +81,12 @@ pub fn check(name: &[u8], value: &[u8], cap: usize) -> Result<Option<Change>, Co
             }
             Change::Maxclients(n)
         }
-        b"maxmemory" => match std::str::from_utf8(value)
-            .ok()
-            .and_then(|v| crate::units::parse_bytes(v).ok())
-        {
-            Some(n) => Change::Maxmemory(n),
+        // An unsigned setting in Redis: every memory value is in range.
+        b"maxmemory" => match crate::units::redis_memory(value) {
+            Some(n) => Change::Maxmemory(usize::try_from(n).unwrap_or(usize::MAX)),
             None => return Err(invalid("argument must be a memory value".into())),
         },
+        b"proto-max-bulk-len" => Change::MaxBulk(memory_in(value, 1 << 20).map_err(invalid)?),
         b"maxmemory-policy" => {
             let word = value.to_ascii_lowercase();
             match word.as_slice() {
@@ -112,6 +114,21 @@ pub fn check(name: &[u8], value: &[u8], cap: usize) -> Result<Option<Change>, Co
         _ => return Ok(None),
     };
     Ok(Some(change))
+}
+
+/// A signed memory setting's value, at least `min`, read as Redis's
+/// `memtoull` does (see [`crate::units::redis_memory`]) and then taken as a
+/// `long long` (so a saturated 2^64 - 1 is -1, out of range), or Redis's
+/// reason why not.
+fn memory_in(value: &[u8], min: i64) -> Result<usize, String> {
+    match crate::units::redis_memory(value).map(|n| n as i64) {
+        None => Err("argument must be a memory value".into()),
+        Some(n) if n < min => Err(format!(
+            "argument must be between {min} and {} inclusive",
+            i64::MAX
+        )),
+        Some(n) => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
+    }
 }
 
 /// An integer setting's value within `min..=max`, or Redis's reason why not.
