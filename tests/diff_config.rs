@@ -160,6 +160,26 @@ fn config() -> Vec<Req> {
     .map(|l| c(l))
     .collect();
     s.push(a(&[b"CONFIG", b"SET", b"requirepass", b""]));
+    for v in [
+        &b"pubsub 1mb 512kb 10"[..],
+        b"pubsub 1mb",
+        b"foo 1 2 3",
+        b"master 1 2 3",
+        b"pubsub x 1 2",
+        b"pubsub 1 x 2",
+        b"pubsub 1 2 x",
+        b"pubsub 1 2 -1",
+        b"pubsub 1.5mb 2 3",
+        b"pubsub  1 2 3",
+        b"PUBSUB 2m 1k +5 normal 0 0 0",
+        b"replica 1 2 3",
+        b"slave 4kb 2k -0",
+        b"",
+        b"pubsub 32mb 8mb 60 replica 256mb 64mb 60",
+    ] {
+        s.push(a(&[b"CONFIG", b"SET", b"client-output-buffer-limit", v]));
+        s.push(c("CONFIG GET client-output-buffer-limit"));
+    }
     s.push(c("CONFIG GET requirepass"));
     s
 }

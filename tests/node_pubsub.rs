@@ -354,3 +354,34 @@ fn a_subscriber_that_never_reads_is_disconnected_at_the_output_limit() {
         },
     );
 }
+
+#[test]
+fn config_set_output_limit_applies_to_subscribers_already_subscribed() {
+    let node = Node::start(&[]);
+    let mut slow = node.resp();
+    assert_eq!(
+        slow.cmd("SUBSCRIBE feed"),
+        "*3\r\n$9\r\nsubscribe\r\n$4\r\nfeed\r\n:1\r\n"
+    );
+    let mut admin = node.resp();
+    let set: &[&[u8]] = &[
+        b"CONFIG",
+        b"SET",
+        b"client-output-buffer-limit",
+        b"pubsub 1mb 0 0",
+    ];
+    assert_eq!(admin.call(set), b"+OK\r\n");
+    assert!(admin
+        .cmd("CONFIG GET client-output-buffer-limit")
+        .contains("pubsub 1048576 0 0"));
+    // 64 KiB messages: under Redis's default (32 MB hard) the cut would come
+    // after more than 512 of them (see the test above); under 1 MB it comes
+    // after 16 plus what the kernel buffers for the unread socket.
+    let payload = vec![b'x'; 64 * 1024];
+    let cut_at = (0..2000).find(|_| {
+        let reply = String::from_utf8(admin.call(&[b"PUBLISH", b"feed", &payload])).unwrap();
+        int(&reply) == 0
+    });
+    let cut_at = cut_at.expect("the subscriber was never disconnected");
+    assert!(cut_at < 32 * 16, "cut off only after {cut_at} messages");
+}

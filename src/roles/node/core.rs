@@ -73,6 +73,8 @@ pub struct Shared {
     /// The slow log. Locked only to add a slow command (rare by
     /// definition) or for SLOWLOG itself, never on a fast command's path.
     pub slow_log: std::sync::Mutex<crate::cmd::slowlog::SlowLog>,
+    /// `client-output-buffer-limit` (CONFIG SET; see `node::settings`).
+    pub output_limits: super::settings::OutputLimits,
     /// CLIENT PAUSE's deadline, read once per command (see `node::pause`).
     pub pause: super::pause::Pause,
 }

@@ -359,6 +359,7 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
         timeout_secs: std::sync::atomic::AtomicU64::new(cfg.args.timeout),
         maxmemory: AtomicUsize::new(cfg.maxmemory.unwrap_or(0)),
         max_bulk: AtomicUsize::new(cfg.limits.max_bulk),
+        output_limits: settings::OutputLimits::new(cfg.args.pubsub_output_limit),
         stop: stop.clone(),
         requirepass: std::sync::RwLock::new(cfg.requirepass.clone()),
         cfg,

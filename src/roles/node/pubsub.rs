@@ -70,7 +70,7 @@
 
 mod state;
 
-pub use state::{parse_limit, Directory, Local, Mailbox, OutputLimit, Subscriber};
+pub use state::{parse_limit, Directory, LiveLimit, Local, Mailbox, OutputLimit, Subscriber};
 
 use super::core::{bump, Core};
 use super::hop::Hop;
@@ -229,10 +229,12 @@ fn subscribe(
         Kind::Channel => Confirm::Subscribe,
         Kind::Pattern => Confirm::Psubscribe,
     };
-    let limit = core.shared.cfg.args.pubsub_output_limit;
-    let sub = sess
-        .subs
-        .get_or_insert_with(|| Box::new(Subscriber::new(proto, limit)));
+    let sub = sess.subs.get_or_insert_with(|| {
+        Box::new(Subscriber::new(
+            proto,
+            core.shared.output_limits.pubsub.clone(),
+        ))
+    });
     let (dir, mut local) = (&core.shared.pubsub, core.pubsub.borrow_mut());
     let mut w = Reply::new(out, proto);
     for &name in names {

@@ -89,7 +89,6 @@ impl Server for Core {
     fn settings(&self) -> Vec<(&'static str, String)> {
         let sh = &self.shared;
         let cfg = &sh.cfg;
-        let out = cfg.args.pubsub_output_limit;
         vec![
             ("save", String::new()),
             ("appendonly", "no".to_string()),
@@ -115,13 +114,7 @@ impl Server for Core {
                 String::from_utf8_lossy(&sh.password().unwrap_or_default()).into_owned(),
             ),
             // Redis's defaults for the classes the node does not have.
-            (
-                "client-output-buffer-limit",
-                format!(
-                    "normal 0 0 0 slave 268435456 67108864 60 pubsub {} {} {}",
-                    out.hard, out.soft, out.soft_secs
-                ),
-            ),
+            ("client-output-buffer-limit", sh.output_limits.to_string()),
             (
                 "slowlog-max-len",
                 sh.slowlog.max_len.load(Ordering::Relaxed).to_string(),
@@ -261,6 +254,7 @@ impl Core {
             Change::Maxclients(n) => sh.maxclients.set(n),
             // Requests already being read keep the limit they started with.
             Change::MaxBulk(n) => sh.max_bulk.store(n, Ordering::Relaxed),
+            Change::OutputLimits(classes) => sh.output_limits.set(&classes),
             Change::SlowerThan(us) => sh.slowlog.slower_than.store(us, Ordering::Relaxed),
             // A shorter log is cut at its next entry, as in Redis.
             Change::SlowlogLen(n) => sh.slowlog.max_len.store(n, Ordering::Relaxed),

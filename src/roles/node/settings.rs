@@ -2,6 +2,7 @@
 //! checked with Redis 7.0.15's rules and error texts first ([`check`]),
 //! and only once every pair of a CONFIG SET has passed are they applied.
 
+use super::pubsub::OutputLimit;
 use crate::cmd::client::ConfigError;
 use crate::store::Eviction;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
@@ -19,8 +20,9 @@ pub const POLICIES: [&str; 8] = [
 ];
 
 /// The settings [`check`] takes.
-const LIVE: [&str; 8] = [
+const LIVE: [&str; 9] = [
     "requirepass",
+    "client-output-buffer-limit",
     "proto-max-bulk-len",
     "timeout",
     "maxclients",
@@ -54,6 +56,8 @@ pub enum Change {
     SlowlogLen(u64),
     /// proto-max-bulk-len, in bytes.
     MaxBulk(usize),
+    /// client-output-buffer-limit: each class named, with its new limit.
+    OutputLimits(Vec<(Class, OutputLimit)>),
 }
 
 /// Check one CONFIG SET pair. `cap` is the most clients the open-file
@@ -87,6 +91,9 @@ pub fn check(name: &[u8], value: &[u8], cap: usize) -> Result<Option<Change>, Co
             None => return Err(invalid("argument must be a memory value".into())),
         },
         b"proto-max-bulk-len" => Change::MaxBulk(memory_in(value, 1 << 20).map_err(invalid)?),
+        b"client-output-buffer-limit" => {
+            Change::OutputLimits(output_limits(value).map_err(|e| invalid(e.into()))?)
+        }
         b"maxmemory-policy" => {
             let word = value.to_ascii_lowercase();
             match word.as_slice() {
@@ -128,6 +135,123 @@ fn memory_in(value: &[u8], min: i64) -> Result<usize, String> {
             i64::MAX
         )),
         Some(n) => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
+    }
+}
+
+/// The client classes of `client-output-buffer-limit`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Class {
+    /// Ordinary clients: the node has no limit for them yet, so only
+    /// Redis's default, `0 0 0` (none), is taken.
+    Normal,
+    /// Replicas (`slave` or `replica`): the node has none; the limit is
+    /// kept and shown, as Redis does.
+    Replica,
+    /// Subscribers: applied live to every one (see `pubsub::LiveLimit`).
+    Pubsub,
+}
+
+/// Parse a `client-output-buffer-limit` value as Redis's
+/// `setConfigClientOutputBufferLimitOption` does: `<class> <hard> <soft>
+/// <soft-seconds>` groups separated by single spaces, sizes as memory
+/// values, seconds a non-negative integer; empty is no change.
+fn output_limits(value: &[u8]) -> Result<Vec<(Class, OutputLimit)>, &'static str> {
+    if value.is_empty() {
+        return Ok(Vec::new());
+    }
+    let words: Vec<&[u8]> = value.split(|&b| b == b' ').collect();
+    if !words.len().is_multiple_of(4) {
+        return Err("Wrong number of arguments in buffer limit configuration.");
+    }
+    let mut out = Vec::with_capacity(words.len() / 4);
+    for group in words.chunks(4) {
+        let class = match group[0].to_ascii_lowercase().as_slice() {
+            b"normal" => Class::Normal,
+            b"slave" | b"replica" => Class::Replica,
+            b"pubsub" => Class::Pubsub,
+            _ => return Err("Invalid client class specified in buffer limit configuration."),
+        };
+        let bad = "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
+        let size = |w: &[u8]| crate::units::redis_memory(w).map(|n| n as usize).ok_or(bad);
+        let limit = OutputLimit {
+            hard: size(group[1])?,
+            soft: size(group[2])?,
+            soft_secs: seconds(group[3]).ok_or(bad)?,
+        };
+        if class == Class::Normal
+            && limit
+                != (OutputLimit {
+                    hard: 0,
+                    soft: 0,
+                    soft_secs: 0,
+                })
+        {
+            return Err(
+                "this node has no output buffer limit for normal clients yet: only 'normal 0 0 0'",
+            );
+        }
+        out.push((class, limit));
+    }
+    Ok(out)
+}
+
+/// Soft seconds as Redis reads them (`strtoll` to the end): an optional
+/// sign and digits, empty meaning 0; negative is refused.
+fn seconds(w: &[u8]) -> Option<u64> {
+    let digits = w.strip_prefix(b"+").unwrap_or(w);
+    if digits == b"-0" {
+        return Some(0);
+    }
+    if !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(digits.iter().fold(0u64, |n, &d| {
+        n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+    }))
+}
+
+/// The `client-output-buffer-limit` classes in force.
+#[derive(Debug)]
+pub struct OutputLimits {
+    /// Every subscriber holds this one (see `pubsub::Mailbox`).
+    pub pubsub: std::sync::Arc<super::pubsub::LiveLimit>,
+    replica: super::pubsub::LiveLimit,
+}
+
+impl OutputLimits {
+    /// Redis's replica default, and `pubsub` for subscribers.
+    pub fn new(pubsub: OutputLimit) -> Self {
+        OutputLimits {
+            pubsub: pubsub.into(),
+            replica: super::pubsub::LiveLimit::new(OutputLimit {
+                hard: 256 << 20,
+                soft: 64 << 20,
+                soft_secs: 60,
+            }),
+        }
+    }
+
+    /// Apply checked classes.
+    pub fn set(&self, classes: &[(Class, OutputLimit)]) {
+        for &(class, limit) in classes {
+            match class {
+                Class::Normal => {}
+                Class::Replica => self.replica.set(limit),
+                Class::Pubsub => self.pubsub.set(limit),
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for OutputLimits {
+    /// As Redis's CONFIG GET shows it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (r, p) = (self.replica.get(), self.pubsub.get());
+        write!(
+            f,
+            "normal 0 0 0 slave {} {} {} pubsub {} {} {}",
+            r.hard, r.soft, r.soft_secs, p.hard, p.soft, p.soft_secs
+        )
     }
 }
 

@@ -11,7 +11,8 @@ use std::collections::{HashMap, HashSet};
 use std::future::poll_fn;
 use std::hash::BuildHasher;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::task::{Poll, Waker};
 
 /// How much a subscriber may leave unread, as Redis's
@@ -36,6 +37,47 @@ impl Default for OutputLimit {
             soft: 8 << 20,
             soft_secs: 60,
         }
+    }
+}
+
+/// An [`OutputLimit`] that CONFIG SET can change while subscribers on
+/// every core hold it: each check reads the limit in force.
+#[derive(Debug, Default)]
+pub struct LiveLimit {
+    hard: AtomicUsize,
+    soft: AtomicUsize,
+    soft_secs: AtomicU64,
+}
+
+impl LiveLimit {
+    /// Starting at `l`.
+    pub fn new(l: OutputLimit) -> Self {
+        let live = LiveLimit::default();
+        live.set(l);
+        live
+    }
+
+    /// The limit in force.
+    pub fn get(&self) -> OutputLimit {
+        OutputLimit {
+            hard: self.hard.load(Ordering::Relaxed),
+            soft: self.soft.load(Ordering::Relaxed),
+            soft_secs: self.soft_secs.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Change it (a check may see the fields change one by one; each is a
+    /// limit Redis would also apply on its own).
+    pub fn set(&self, l: OutputLimit) {
+        self.hard.store(l.hard, Ordering::Relaxed);
+        self.soft.store(l.soft, Ordering::Relaxed);
+        self.soft_secs.store(l.soft_secs, Ordering::Relaxed);
+    }
+}
+
+impl From<OutputLimit> for Arc<LiveLimit> {
+    fn from(l: OutputLimit) -> Self {
+        Arc::new(LiveLimit::new(l))
     }
 }
 
@@ -76,12 +118,12 @@ pub struct Mailbox {
     soft_since: Cell<Option<u64>>,
     killed: Cell<bool>,
     waker: Cell<Option<Waker>>,
-    limit: OutputLimit,
+    limit: Arc<LiveLimit>,
 }
 
 impl Mailbox {
     /// An empty mailbox whose messages are encoded in `proto`.
-    pub fn new(proto: Proto, limit: OutputLimit) -> Rc<Mailbox> {
+    pub fn new(proto: Proto, limit: impl Into<Arc<LiveLimit>>) -> Rc<Mailbox> {
         Rc::new(Mailbox {
             buf: RefCell::default(),
             proto: Cell::new(proto),
@@ -89,7 +131,7 @@ impl Mailbox {
             soft_since: Cell::new(None),
             killed: Cell::new(false),
             waker: Cell::new(None),
-            limit,
+            limit: limit.into(),
         })
     }
 
@@ -125,7 +167,7 @@ impl Mailbox {
     /// soft one when it has held for more than its seconds.
     fn over_limit(&self, now: u64) -> bool {
         let used = self.unwritten();
-        let l = self.limit;
+        let l = self.limit.get();
         if l.hard > 0 && used >= l.hard {
             return true;
         }
@@ -215,7 +257,7 @@ pub struct Subscriber {
 
 impl Subscriber {
     /// No subscriptions yet, messages encoded in `proto`.
-    pub fn new(proto: Proto, limit: OutputLimit) -> Subscriber {
+    pub fn new(proto: Proto, limit: impl Into<Arc<LiveLimit>>) -> Subscriber {
         Subscriber {
             mailbox: Mailbox::new(proto, limit),
             channels: HashSet::default(),
