@@ -446,7 +446,8 @@ impl Model {
         over: usize,
     ) -> Result<usize, StoreError> {
         let fits = |len: usize| len + tail.len() <= MAX_BULK;
-        let growth = match self.live(k, now).map(|e| e.value.len()) {
+        let peeked = self.live(k, now).map(|e| e.value.len());
+        let growth = match peeked {
             Some(len) if fits(len) => tail.len(),
             None => entry_cost(k.len(), tail.len()),
             Some(_) => 0,
@@ -461,6 +462,9 @@ impl Model {
             e.value.extend_from_slice(tail);
             Ok(e.value.len())
         } else {
+            if peeked.is_some() {
+                self.make_room(entry_cost(k.len(), tail.len()), over)?;
+            }
             let at = self.default_expiry(now);
             self.insert_new(k, tail.to_vec(), at, now);
             Ok(tail.len())
@@ -476,7 +480,8 @@ impl Model {
         over: usize,
     ) -> Result<usize, StoreError> {
         let want = Some(off + bytes.len()).filter(|&w| w <= MAX_BULK && !bytes.is_empty());
-        let growth = match (want, self.live(k, now).map(|e| e.value.len())) {
+        let peeked = self.live(k, now).map(|e| e.value.len());
+        let growth = match (want, peeked) {
             (None, _) => 0,
             (Some(w), Some(len)) => w.saturating_sub(len),
             (Some(w), None) => entry_cost(k.len(), w),
@@ -502,6 +507,9 @@ impl Model {
         if existing {
             self.entry(k).value = v;
         } else {
+            if peeked.is_some() {
+                self.make_room(entry_cost(k.len(), want), over)?;
+            }
             let at = self.default_expiry(now);
             self.insert_new(k, v, at, now);
         }
