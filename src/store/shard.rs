@@ -697,4 +697,6 @@ pub fn parse_i64(v: &[u8]) -> Option<i64> {
 #[cfg(test)]
 mod keyspace_tests;
 #[cfg(test)]
+mod model_tests;
+#[cfg(test)]
 mod tests;

@@ -105,6 +105,11 @@ impl Shard {
                 if !fits(0) {
                     return Err(StoreError::StringTooLong);
                 }
+                if old.is_some() {
+                    // Making room evicted this very key, and a new entry
+                    // costs its overhead too, not just the tail.
+                    self.make_room(entry_cost(key.len(), tail.len()))?;
+                }
                 let at = self.default_expiry(now);
                 self.insert_new(hash, key.into(), tail.into(), at, now);
                 Ok(tail.len())
@@ -152,7 +157,8 @@ impl Shard {
         let want = offset
             .checked_add(bytes.len())
             .filter(|&w| w <= max_bulk && !bytes.is_empty());
-        let growth = match (want, self.peek(hash, key, now).map(<[u8]>::len)) {
+        let peeked = self.peek(hash, key, now).map(<[u8]>::len);
+        let growth = match (want, peeked) {
             (None, _) => 0,
             (Some(w), Some(len)) => w.saturating_sub(len),
             (Some(w), None) => entry_cost(key.len(), w),
@@ -177,6 +183,10 @@ impl Shard {
         match slot {
             Some(slot) => Ok(self.edit_value(slot, write)),
             None => {
+                if peeked.is_some() {
+                    // As in `append`: making room evicted this very key.
+                    self.make_room(entry_cost(key.len(), want))?;
+                }
                 let mut v = Vec::new();
                 write(&mut v);
                 let at = self.default_expiry(now);

@@ -433,3 +433,29 @@ fn substr_range_bounds() {
     assert_eq!(substr_range(5, 5, 9), 0..0);
     assert_eq!(substr_range(5, i64::MIN, -1), 0..5);
 }
+
+/// Regression: APPEND and SETRANGE on the LRU victim itself reserved only
+/// the growth, then evicted the key and recreated it with its full entry
+/// cost, ending a few bytes past maxmemory.
+#[test]
+fn append_and_setrange_on_the_evicted_key_stay_within_maxmemory() {
+    for setrange in [false, true] {
+        let mut s = Shard::new(ShardConfig {
+            eviction: Eviction::Lru,
+            ..ShardConfig::default()
+        });
+        for i in 0..10u8 {
+            let k = format!("k{i}").into_bytes();
+            s.set(k, &b"v"[..], SetExpiry::Clear, SetCond::Always, false, 0)
+                .unwrap();
+        }
+        let limit = s.used_bytes() + 3;
+        s.set_maxmemory(Some(limit));
+        if setrange {
+            s.setrange(b"k0", 0, b"abcdef", MAX_BULK, 0).unwrap();
+        } else {
+            s.append(b"k0", b"abcdef", MAX_BULK, 0).unwrap();
+        }
+        assert!(s.used_bytes() <= limit, "{} > {limit}", s.used_bytes());
+    }
+}
