@@ -101,6 +101,19 @@ fn pubsub_subcommands() -> Vec<Req> {
         c("PUBSUB CHANNELS p-none*"),
         block(&["SUBSCRIBE p1", "UNSUBSCRIBE"]),
         c("PUBSUB NUMSUB p1"),
+        // Inside a transaction, in order with its writes.
+        block(&[
+            "MULTI",
+            "SET p-tx 1",
+            "PUBLISH p-none x",
+            "PUBSUB NUMSUB p-none",
+            "PUBSUB NUMPAT",
+            "PUBSUB CHANNELS p-none*",
+            "CLIENT KILL ID 999999",
+            "CLIENT KILL 1.2.3.4:5",
+            "GET p-tx",
+            "EXEC",
+        ]),
     ]
 }
 

@@ -385,3 +385,23 @@ fn config_set_output_limit_applies_to_subscribers_already_subscribed() {
     let cut_at = cut_at.expect("the subscriber was never disconnected");
     assert!(cut_at < 32 * 16, "cut off only after {cut_at} messages");
 }
+
+#[test]
+fn publish_inside_a_transaction_reaches_the_other_core_after_its_writes() {
+    let node = Node::start(&[]);
+    let mut sub = client_on(&node, 1);
+    sub.cmd("SUBSCRIBE txch");
+    let mut publisher = client_on(&node, 0);
+    let key = common::keys_on_shard("tx", 1, 2, 1).remove(0);
+    assert_eq!(publisher.cmd("MULTI"), "+OK\r\n");
+    assert_eq!(publisher.cmd(&format!("SET {key} written")), "+QUEUED\r\n");
+    assert_eq!(publisher.cmd("PUBLISH txch hi"), "+QUEUED\r\n");
+    assert_eq!(publisher.cmd("PUBSUB NUMSUB txch"), "+QUEUED\r\n");
+    assert_eq!(
+        publisher.cmd("EXEC"),
+        "*3\r\n+OK\r\n:1\r\n*2\r\n$4\r\ntxch\r\n:1\r\n"
+    );
+    expect_bytes(&mut sub, &message("txch", "hi"));
+    // Told of the change, a reader finds it made.
+    assert_eq!(node.resp().cmd(&format!("GET {key}")), "$7\r\nwritten\r\n");
+}

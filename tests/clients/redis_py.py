@@ -83,5 +83,12 @@ assert ps.get_message(timeout=5)["type"] == "subscribe"
 assert r.publish("py:chan", "hello") == 1
 msg = ps.get_message(timeout=5)
 assert msg["type"] == "message" and msg["data"] == b"hello", msg
+# redis-py's default pipeline is a transaction: write, then tell.
+t = r.pipeline()
+t.set("py:state", "ready").publish("py:chan", "state changed")
+assert t.execute() == [True, 1]
+msg = ps.get_message(timeout=5)
+assert msg["type"] == "message" and msg["data"] == b"state changed", msg
+assert r.get("py:state") == b"ready"
 ps.close()
 print("ok")

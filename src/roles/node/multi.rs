@@ -145,6 +145,25 @@ enum Plan<'a> {
     Split(Merge, Vec<(usize, usize, usize)>),
     /// A whole-node command: one snapshot part per core.
     Global(Global, Vec<(usize, usize)>),
+    /// PUBLISH, PUBSUB or CLIENT LIST/INFO/KILL: run once every core's
+    /// share has been applied, in transaction order, reply `i` of those.
+    /// They touch no key, so running them after the writes is what a
+    /// client of Redis sees too: a subscriber told of a change finds the
+    /// transaction's writes in place, as Redis delivers nothing until EXEC
+    /// is done.
+    After(usize),
+}
+
+/// Whether `node` is one a transaction runs after its shares ([`Plan::After`]).
+fn runs_after(node: NodeCmd) -> bool {
+    use crate::cmd::PubsubCmd as P;
+    matches!(
+        node,
+        NodeCmd::ClientList
+            | NodeCmd::ClientInfo
+            | NodeCmd::ClientKill
+            | NodeCmd::Pubsub(P::Publish | P::Channels | P::Numsub | P::Numpat)
+    )
 }
 
 /// Every core's share of a transaction, in transaction order.
@@ -219,12 +238,28 @@ pub async fn exec(core: &Rc<Core>, sess: &mut Session, q: Queued, out: &mut Vec<
         return exec_held(core, sess, &args, watching.as_ref(), out).await;
     }
     let mut shares = Shares::new(core.n);
-    let plans: Vec<Plan<'_>> = args.iter().map(|a| plan(core, &mut shares, a)).collect();
+    let mut after: Vec<(NodeCmd, &[&[u8]])> = Vec::new();
+    let plans: Vec<Plan<'_>> = args
+        .iter()
+        .map(|a| plan(core, &mut shares, &mut after, a))
+        .collect();
     let proto = sess.client.proto;
     let Some(mut outcomes) = run_shares(core, shares, proto, watching.as_ref()).await else {
         Reply::new(out, proto).null_array();
         return;
     };
+    let mut after_replies = Vec::with_capacity(after.len());
+    for (node, a) in after {
+        let mut buf = Vec::new();
+        match node {
+            NodeCmd::Pubsub(cmd) => {
+                let mut none = super::pipeline::Plan::default();
+                super::pubsub::run(core, sess, &mut none, cmd, a, proto, &mut buf).await;
+            }
+            _ => super::clients::run(core, sess, node, a, proto, &mut buf).await,
+        }
+        after_replies.push(buf);
+    }
     let stats = &core.counters.commands;
     // Shard and connection commands count their calls where they run.
     for a in &args {
@@ -262,6 +297,7 @@ pub async fn exec(core: &Rc<Core>, sess: &mut Session, q: Queued, out: &mut Vec<
                 slow.extend(conn_slow(core, a, started));
             }
             Plan::Unwatch => w.ok(),
+            Plan::After(i) => w.raw().extend_from_slice(&after_replies[i]),
             Plan::Key(c, p, i) => {
                 let r = part_at((c, p, i)).1;
                 w.raw().extend_from_slice(r);
@@ -433,7 +469,12 @@ async fn exec_held(
 
 /// Where one queued command's reply will come from, adding its work to
 /// the cores' shares.
-fn plan<'a>(core: &Core, shares: &mut Shares, a: &'a [&'a [u8]]) -> Plan<'a> {
+fn plan<'a>(
+    core: &Core,
+    shares: &mut Shares,
+    after: &mut Vec<(NodeCmd, &'a [&'a [u8]])>,
+    a: &'a [&'a [u8]],
+) -> Plan<'a> {
     let (id, spec) = match cmd::admit(a, true) {
         Ok(x) => x,
         Err(e) => return Plan::Error(e),
@@ -460,6 +501,10 @@ fn plan<'a>(core: &Core, shares: &mut Shares, a: &'a [&'a [u8]]) -> Plan<'a> {
         }
         Run::Conn(f) => Plan::Conn(f, a),
         Run::Node(NodeCmd::Unwatch) => Plan::Unwatch,
+        Run::Node(n) if runs_after(n) => {
+            after.push((n, a));
+            Plan::After(after.len() - 1)
+        }
         Run::Node(
             NodeCmd::ClientList | NodeCmd::ClientInfo | NodeCmd::ClientKill | NodeCmd::Pubsub(_),
         ) => Plan::Error(CmdError::NotInMulti(spec.name)),
