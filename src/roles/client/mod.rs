@@ -77,8 +77,9 @@ pub struct ClientArgs {
     /// Store VALUE under KEY.
     #[arg(long, num_args = 2, value_names = ["KEY", "VALUE"], conflicts_with_all = ["del", "metrics"])]
     pub set: Option<Vec<OsString>>,
-    /// With --set: expire the key after SECS seconds.
-    #[arg(long, value_name = "SECS", requires = "set")]
+    /// With --set: expire the key after this long, e.g. 60s or 5m; a bare
+    /// number is seconds.
+    #[arg(long, value_name = "DURATION", requires = "set", value_parser = crate::units::whole_secs)]
     pub ttl: Option<u64>,
     /// Delete KEY.
     #[arg(long, value_name = "KEY", conflicts_with = "metrics")]
@@ -92,8 +93,9 @@ pub struct ClientArgs {
     /// Retries after a failed attempt.
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub retries: u32,
-    /// Connect/read/write timeout of one attempt, in milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    /// Connect/read/write timeout of one attempt, e.g. 2s or 500ms; a bare
+    /// number is milliseconds.
+    #[arg(long, value_name = "DURATION", default_value = "2000", value_parser = crate::units::whole_millis)]
     pub timeout: u64,
     /// Do not print a line on stderr before each retry.
     #[arg(long, short)]
