@@ -39,7 +39,9 @@ Routing:
   --lb HOST:PORT (default 127.0.0.1:9000, the LB `cachectl cluster` starts):
       take a lease (LEASE), then send the operation to the leased node.
   --lb HOST:PORT --proxy: send the operation to the LB itself, which
-      forwards it (an LB started with --mode proxy).
+      forwards it (an LB started with --mode proxy). A redirect-mode LB
+      refuses to forward; the client then says so on stderr and takes
+      leases from it instead, so the same command works against either.
   --target HOST:PORT: talk to one node directly, no LB.
   A failed attempt (refused, reset, timed out, no healthy nodes, node full)
   is retried --retries times with exponential backoff (100ms doubling to 2s,
@@ -68,7 +70,8 @@ pub struct ClientArgs {
     /// Talk to this node directly, HOST:PORT, without an LB.
     #[arg(long, value_name = "HOST:PORT", value_parser = parse_host_port)]
     pub target: Option<HostPort>,
-    /// The LB runs in proxy mode: send operations to the LB itself.
+    /// The LB runs in proxy mode: send operations to the LB itself (against
+    /// a redirect-mode LB, fall back to leases, with a note on stderr).
     #[arg(long, conflicts_with = "target")]
     pub proxy: bool,
     /// Print the value of KEY.
