@@ -27,6 +27,7 @@ mod proxy;
 pub mod registry;
 pub mod relay;
 mod server;
+pub use server::DENIED_TEXT;
 mod state;
 
 use self::pool::Pools;
@@ -121,6 +122,12 @@ pub struct LbArgs {
     /// node may register only the IP its connection comes from.
     #[arg(long, value_name = "FILE", value_parser = crate::secret::parse_secret_file)]
     pub cluster_secret_file: Option<crate::secret::ClusterSecret>,
+    /// Protected mode, as Redis's: bound beyond loopback with no
+    /// --cluster-secret-file, serve only clients (and nodes) from 127.0.0.1
+    /// and ::1 and refuse others with a DENIED error.
+    #[arg(long, value_name = "yes|no", default_value = "yes", action = clap::ArgAction::Set,
+          value_parser = crate::roles::node::protected::parse_yes_no)]
+    pub protected_mode: bool,
     /// Most registered addresses whose registration came from one IP.
     #[arg(long, default_value_t = 64)]
     pub max_registrations_per_source: usize,
@@ -232,6 +239,19 @@ pub fn run(args: LbArgs) -> anyhow::Result<()> {
             "no --cluster-secret-file: any process that reaches this port can register \
              its own host's ports as nodes (only the IP it connects from is accepted); \
              see docs/SECURITY.md"
+        );
+    }
+    let a = &cfg.args;
+    if crate::roles::node::protected::guards(
+        a.protected_mode,
+        a.bind,
+        a.cluster_secret_file.is_some(),
+    ) {
+        log::warn!(
+            "protected mode: bound to {} with no cluster secret, so only clients and nodes \
+             from 127.0.0.1 and ::1 are served (--cluster-secret-file or --protected-mode no \
+             lift it)",
+            a.bind
         );
     }
     log::info!(

@@ -18,6 +18,7 @@ pub mod multi;
 mod origin;
 mod pause;
 mod pipeline;
+pub mod protected;
 pub mod pubsub;
 mod register;
 mod session;
@@ -154,6 +155,12 @@ pub struct NodeArgs {
     /// and in every probe. Never shown or logged.
     #[arg(long, value_name = "FILE", value_parser = crate::secret::parse_secret_file)]
     pub cluster_secret_file: Option<crate::secret::ClusterSecret>,
+    /// Protected mode, as Redis's `protected-mode`: bound beyond loopback with
+    /// no password and no --cluster-secret-file, serve only clients from
+    /// 127.0.0.1 and ::1 and refuse others with Redis's -DENIED error.
+    #[arg(long, value_name = "yes|no", default_value = "yes", action = clap::ArgAction::Set,
+          value_parser = protected::parse_yes_no)]
+    pub protected_mode: bool,
     /// Output-buffer limit of a subscribed client, as Redis's
     /// `client-output-buffer-limit pubsub`: "HARD SOFT SECONDS". A
     /// subscriber with HARD bytes unread, or more than SOFT for over
@@ -320,6 +327,17 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
         None => cap,
     };
     log::info!("open-file limit {limit}: accepting up to {maxclients} clients");
+    let a = &cfg.args;
+    if protected::guards(a.protected_mode, a.bind, a.cluster_secret_file.is_some())
+        && cfg.requirepass.is_none()
+    {
+        log::warn!(
+            "protected mode: bound to {} with no password and no cluster secret, so only \
+             clients from 127.0.0.1 and ::1 are served (--requirepass-file, \
+             --cluster-secret-file or --protected-mode no lift it)",
+            a.bind
+        );
+    }
     if cfg.args.cache_type == CacheType::Lru && cfg.args.capacity < cores {
         log::warn!(
             "--capacity {} is less than --cores {cores}: every core holds at least one key, so up to {cores} are kept",
