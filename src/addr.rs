@@ -108,9 +108,15 @@ fn valid_host(h: &str) -> bool {
 }
 
 /// A node's socket address. IP literals (what nodes advertise by default)
-/// need no lookup; a DNS name is resolved with the blocking resolver, which
-/// stalls the executor for the lookup — acceptable for a few names every
-/// few seconds, and documented in docs/LB.md.
+/// need no lookup; a DNS name is resolved with the blocking resolver, on
+/// the calling thread.
+///
+/// The LB does not resolve names this way on its executor: probes and
+/// registrations use `roles::lb::admission::resolve` (glommio's blocking
+/// pool, with a time limit), and the proxy pool connects to the address a
+/// node's last good probe reached. The proxy pool calls this only for a
+/// node no probe has reached, which is never leasable or forwarded to, so
+/// in practice it sees IP literals only.
 pub fn resolve(addr: &HostPort) -> io::Result<SocketAddr> {
     if let Some(ip) = addr.ip() {
         return Ok(SocketAddr::new(ip, addr.port));

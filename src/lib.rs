@@ -21,6 +21,7 @@ pub mod addr;
 pub mod cmd;
 pub mod map;
 pub mod ownership;
+pub mod protected;
 pub mod proto;
 pub mod roles;
 pub mod secret;

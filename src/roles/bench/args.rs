@@ -54,8 +54,9 @@ pub struct BenchArgs {
     /// Drive any RESP server directly (no lease), e.g. a redis-server.
     #[arg(long, value_name = "HOST:PORT", value_parser = parse_addr)]
     pub target: Option<SocketAddr>,
-    /// Steady/lease-only: how long to run, e.g. 10, 10s, 500ms, 2m.
-    #[arg(long, value_parser = parse_duration)]
+    /// Steady/lease-only: how long to run, e.g. 10s, 500ms, 2m (a bare number
+    /// is seconds).
+    #[arg(long, value_parser = crate::units::duration_secs)]
     pub duration: Option<Duration>,
     /// Steady/lease-only: concurrent connections (clients) [steady: 50, lease-only: 1000].
     #[arg(long)]
@@ -69,8 +70,9 @@ pub struct BenchArgs {
     /// Steady: number of distinct keys [100000].
     #[arg(long)]
     pub keyspace: Option<u64>,
-    /// Value size in bytes [steady: 32; C50K: the task's own tag, padded to this].
-    #[arg(long)]
+    /// Value size, e.g. 32 or 4kb; a bare number is bytes [steady: 32; C50K:
+    /// the task's own tag, padded to this].
+    #[arg(long, value_parser = crate::units::parse_bytes)]
     pub value_size: Option<usize>,
     /// Steady and lease-only: fixed total rate per second; latency is then measured
     /// from each request's scheduled time (coordinated-omission corrected).
@@ -90,8 +92,9 @@ pub struct BenchArgs {
     /// churns leases, else 1].
     #[arg(long)]
     pub sources: Option<u8>,
-    /// Per connect / per reply timeout, e.g. 10s.
-    #[arg(long, value_parser = parse_duration, default_value = "10s")]
+    /// Per connect / per reply timeout, e.g. 10s or 500ms (a bare number is
+    /// seconds).
+    #[arg(long, value_parser = crate::units::duration_secs, default_value = "10s")]
     pub timeout: Duration,
     /// Lease+connect attempts in flight per worker [auto].
     #[arg(long)]
@@ -468,28 +471,6 @@ pub fn parse_addr(s: &str) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("'{s}' resolves to no address"))
 }
 
-/// Parse `10`, `10s`, `500ms`, `2m` (a bare number is seconds).
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let t = s.trim();
-    let (num, scale) = if let Some(n) = t.strip_suffix("ms") {
-        (n, 0.001)
-    } else if let Some(n) = t.strip_suffix('s') {
-        (n, 1.0)
-    } else if let Some(n) = t.strip_suffix('m') {
-        (n, 60.0)
-    } else {
-        (t, 1.0)
-    };
-    let v: f64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("'{s}' is not a duration (try 10s or 500ms)"))?;
-    if !(v.is_finite() && v >= 0.0) {
-        return Err(format!("'{s}' is not a duration (try 10s or 500ms)"));
-    }
-    Ok(Duration::from_secs_f64(v * scale))
-}
-
 /// Parse `SET:GET`, e.g. `1:10`; at least one side must be non-zero.
 pub fn parse_ratio(s: &str) -> Result<Ratio, String> {
     let bad = || format!("'{s}' is not SET:GET (try 1:10)");
@@ -682,11 +663,23 @@ mod tests {
 
     #[test]
     fn durations_and_ratios_parse() {
-        assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
-        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert!(parse_duration("-1").is_err());
+        assert_eq!(
+            crate::units::duration_secs("10"),
+            Ok(Duration::from_secs(10))
+        );
+        assert_eq!(
+            crate::units::duration_secs("1.5s"),
+            Ok(Duration::from_millis(1500))
+        );
+        assert_eq!(
+            crate::units::duration_secs("250ms"),
+            Ok(Duration::from_millis(250))
+        );
+        assert_eq!(
+            crate::units::duration_secs("2m"),
+            Ok(Duration::from_secs(120))
+        );
+        assert!(crate::units::duration_secs("-1").is_err());
         assert_eq!(parse_ratio("1:10"), Ok(Ratio { set: 1, get: 10 }));
         assert_eq!(parse_ratio("0:1"), Ok(Ratio { set: 0, get: 1 }));
         assert!(parse_ratio("1").is_err());

@@ -39,7 +39,9 @@ Routing:
   --lb HOST:PORT (default 127.0.0.1:9000, the LB `cachectl cluster` starts):
       take a lease (LEASE), then send the operation to the leased node.
   --lb HOST:PORT --proxy: send the operation to the LB itself, which
-      forwards it (an LB started with --mode proxy).
+      forwards it (an LB started with --mode proxy). A redirect-mode LB
+      refuses to forward; the client then says so on stderr and takes
+      leases from it instead, so the same command works against either.
   --target HOST:PORT: talk to one node directly, no LB.
   A failed attempt (refused, reset, timed out, no healthy nodes, node full)
   is retried --retries times with exponential backoff (100ms doubling to 2s,
@@ -68,7 +70,8 @@ pub struct ClientArgs {
     /// Talk to this node directly, HOST:PORT, without an LB.
     #[arg(long, value_name = "HOST:PORT", value_parser = parse_host_port)]
     pub target: Option<HostPort>,
-    /// The LB runs in proxy mode: send operations to the LB itself.
+    /// The LB runs in proxy mode: send operations to the LB itself (against
+    /// a redirect-mode LB, fall back to leases, with a note on stderr).
     #[arg(long, conflicts_with = "target")]
     pub proxy: bool,
     /// Print the value of KEY.
@@ -77,8 +80,9 @@ pub struct ClientArgs {
     /// Store VALUE under KEY.
     #[arg(long, num_args = 2, value_names = ["KEY", "VALUE"], conflicts_with_all = ["del", "metrics"])]
     pub set: Option<Vec<OsString>>,
-    /// With --set: expire the key after SECS seconds.
-    #[arg(long, value_name = "SECS", requires = "set")]
+    /// With --set: expire the key after this long, e.g. 60s or 5m; a bare
+    /// number is seconds.
+    #[arg(long, value_name = "DURATION", requires = "set", value_parser = crate::units::whole_secs)]
     pub ttl: Option<u64>,
     /// Delete KEY.
     #[arg(long, value_name = "KEY", conflicts_with = "metrics")]
@@ -92,8 +96,9 @@ pub struct ClientArgs {
     /// Retries after a failed attempt.
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub retries: u32,
-    /// Connect/read/write timeout of one attempt, in milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    /// Connect/read/write timeout of one attempt, e.g. 2s or 500ms; a bare
+    /// number is milliseconds.
+    #[arg(long, value_name = "DURATION", default_value = "2000", value_parser = crate::units::whole_millis)]
     pub timeout: u64,
     /// Do not print a line on stderr before each retry.
     #[arg(long, short)]

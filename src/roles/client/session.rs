@@ -321,6 +321,28 @@ impl Session {
     }
 
     fn attempt(&mut self, dest: Dest, args: &[&[u8]]) -> Result<Answer, Failure> {
+        let answer = self.attempt_once(dest, args)?;
+        // `--proxy` asked a redirect-mode LB (the one `cachectl cluster`
+        // starts by default) to forward: it refuses and says to LEASE. The
+        // user wants the value from that LB, and it has said how to get it,
+        // so take leases from it for the rest of the session.
+        if let (Dest::Data, Route::Proxy(lb), Answer::Error(text)) = (dest, &self.route, &answer) {
+            if is_redirect_refusal(text) {
+                if self.retry.notify {
+                    eprintln!(
+                        "cachectl client: {lb} runs in redirect mode, not proxy; \
+                         taking a lease from it instead"
+                    );
+                }
+                self.route = Route::Lease(lb.clone());
+                self.data = None;
+                return self.attempt_once(dest, args);
+            }
+        }
+        Ok(answer)
+    }
+
+    fn attempt_once(&mut self, dest: Dest, args: &[&[u8]]) -> Result<Answer, Failure> {
         let timeout = self.retry.timeout;
         let (answer, peer) = match dest {
             Dest::Lb => {
@@ -355,6 +377,12 @@ impl Session {
         }
         Ok(answer)
     }
+}
+
+/// Whether `text` is a redirect-mode LB refusing a data request (its
+/// wording is in `roles::lb::server`).
+fn is_redirect_refusal(text: &str) -> bool {
+    text.contains("this LB hands out leases (--mode redirect)")
 }
 
 /// Ask the LB for a node, on a connection of its own (the LB expects a
@@ -428,6 +456,51 @@ mod tests {
             err.to_string().starts_with("unavailable after 3 attempts"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn proxy_route_falls_back_to_leases_on_a_redirect_lb() {
+        let lb = TcpListener::bind("127.0.0.1:0").unwrap();
+        let node = TcpListener::bind("127.0.0.1:0").unwrap();
+        let lb_port = lb.local_addr().unwrap().port();
+        let node_port = node.local_addr().unwrap().port();
+        let read = |s: &mut std::net::TcpStream| {
+            let mut got = [0u8; 128];
+            let n = s.read(&mut got).unwrap();
+            got[..n].to_vec()
+        };
+        let server = std::thread::spawn(move || {
+            // First the GET sent to the LB itself, as --proxy does.
+            let (mut s, _) = lb.accept().unwrap();
+            assert_eq!(read(&mut s), b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n");
+            s.write_all(
+                b"-ERR GET is not served here: this LB hands out leases (--mode redirect); \
+                  LEASE a node and send it there, or run the LB with --mode proxy\r\n",
+            )
+            .unwrap();
+            // Then a lease on a connection of its own.
+            let (mut s, _) = lb.accept().unwrap();
+            assert_eq!(read(&mut s), b"*1\r\n$5\r\nLEASE\r\n");
+            let addr = format!("127.0.0.1:{node_port}");
+            s.write_all(format!("${}\r\n{addr}\r\n", addr.len()).as_bytes())
+                .unwrap();
+            let (mut s, _) = node.accept().unwrap();
+            assert_eq!(read(&mut s), b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n");
+            s.write_all(b"$1\r\nv\r\n").unwrap();
+        });
+        let retry = Retry {
+            retries: 0,
+            timeout: Duration::from_secs(10),
+            notify: false,
+        };
+        let route = Route::Proxy(HostPort::new("127.0.0.1", lb_port).unwrap());
+        let mut session = Session::new(route, retry);
+        assert_eq!(
+            session.call(Dest::Data, &[b"GET", b"k"]).unwrap(),
+            Answer::Bulk(b"v".to_vec())
+        );
+        assert!(matches!(session.route(), Route::Lease(_)));
+        server.join().unwrap();
     }
 
     #[test]

@@ -74,8 +74,8 @@ pub struct ClusterArgs {
     /// sees evictions).
     #[arg(long, value_name = "N", default_value_t = 100)]
     pub capacity: usize,
-    /// Seconds a ttl node keeps a key.
-    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    /// How long a ttl node keeps a key, e.g. 60s or 2m; a bare number is seconds.
+    #[arg(long, value_name = "DURATION", default_value = "60", value_parser = crate::units::whole_secs)]
     pub ttl: u64,
     /// Executor cores per node.
     #[arg(long, value_name = "N", default_value_t = 1)]
@@ -90,8 +90,9 @@ pub struct ClusterArgs {
     /// How the LB picks a node.
     #[arg(long, value_enum, default_value_t = Policy::RoundRobin)]
     pub policy: Policy,
-    /// How often the LB probes nodes, e.g. 3s or 500ms (LB default when not given).
-    #[arg(long, value_name = "DURATION", value_parser = crate::roles::lb::parse_duration)]
+    /// How often the LB probes nodes, e.g. 3s or 500ms; a bare number is
+    /// seconds (LB default when not given).
+    #[arg(long, value_name = "DURATION", value_parser = crate::units::duration_secs)]
     pub health_interval: Option<std::time::Duration>,
     /// The origin's port; node i gets base + i.
     #[arg(long, default_value_t = 8000)]
@@ -108,8 +109,9 @@ pub struct ClusterArgs {
     /// The origin serves the files under DIR (default: its sample data set).
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
-    /// The origin's simulated latency per fetch, in milliseconds.
-    #[arg(long, value_name = "MS")]
+    /// The origin's simulated latency per fetch, e.g. 200ms; a bare number is
+    /// milliseconds.
+    #[arg(long, value_name = "DURATION", value_parser = crate::units::whole_millis)]
     pub latency: Option<u64>,
     /// What to do when a child exits on its own.
     #[arg(long, value_enum, default_value_t = OnExit::Restart)]

@@ -27,6 +27,7 @@ mod proxy;
 pub mod registry;
 pub mod relay;
 mod server;
+pub use server::DENIED_TEXT;
 mod state;
 
 use self::pool::Pools;
@@ -77,22 +78,24 @@ pub struct LbArgs {
     /// How leases pick a node.
     #[arg(long, value_enum, default_value_t = Policy::RoundRobin)]
     pub policy: Policy,
-    /// How often every node is probed, e.g. 3s or 250ms.
+    /// How often every node is probed, e.g. 3s or 250ms (a bare number is seconds).
     #[arg(long, value_parser = parse_duration, default_value = "3s")]
     pub health_interval: Duration,
-    /// How long a probe may take before its node is evicted, e.g. 500ms.
+    /// How long a probe may take before its node is evicted, e.g. 500ms (a
+    /// bare number is seconds).
     #[arg(long, value_parser = parse_duration, default_value = "500ms")]
     pub health_timeout: Duration,
     /// Health intervals a down node without a link stays listed before it is
     /// dropped from the registry.
     #[arg(long, default_value_t = 10)]
     pub forget_after: u32,
-    /// Close client connections idle this long (registration links are
-    /// exempt); 0 never closes them.
+    /// Close client connections idle this long, e.g. 60s or 5m; a bare number
+    /// is seconds, 0 never closes them (registration links are exempt).
     #[arg(long, value_parser = parse_duration, default_value = "60s")]
     pub idle_timeout: Duration,
-    /// io_uring registered buffer memory for the executor, in bytes.
-    #[arg(long, default_value_t = 256 * 1024)]
+    /// io_uring registered buffer memory for the executor, e.g. 256kb; a bare
+    /// number is bytes.
+    #[arg(long, default_value = "256kb", value_parser = crate::units::parse_bytes)]
     pub io_memory: usize,
     /// redirect: clients LEASE a node and talk to it; proxy: the LB forwards
     /// GET/SET/DEL to nodes itself.
@@ -106,11 +109,12 @@ pub struct LbArgs {
     #[arg(long, default_value_t = 16)]
     pub pool_size: usize,
     /// Proxy mode: how long one attempt on a node may take before the
-    /// request is retried on another node, e.g. 1s or 250ms.
+    /// request is retried on another node, e.g. 1s or 250ms (a bare number
+    /// is seconds).
     #[arg(long, value_parser = parse_duration, default_value = "1s")]
     pub proxy_timeout: Duration,
     /// Proxy mode: largest value a request or a node's reply may carry
-    /// through the LB, e.g. 1mb.
+    /// through the LB, e.g. 1mb (a bare number is bytes).
     #[arg(long, value_parser = crate::units::parse_bytes, default_value = "1mb")]
     pub max_value: usize,
     /// Read the cluster secret from FILE (one trailing newline is trimmed):
@@ -118,6 +122,12 @@ pub struct LbArgs {
     /// node may register only the IP its connection comes from.
     #[arg(long, value_name = "FILE", value_parser = crate::secret::parse_secret_file)]
     pub cluster_secret_file: Option<crate::secret::ClusterSecret>,
+    /// Protected mode, as Redis's: bound beyond loopback with no
+    /// --cluster-secret-file, serve only clients (and nodes) from 127.0.0.1
+    /// and ::1 and refuse others with a DENIED error.
+    #[arg(long, value_name = "yes|no", default_value = "yes", action = clap::ArgAction::Set,
+          value_parser = crate::protected::parse_yes_no)]
+    pub protected_mode: bool,
     /// Most registered addresses whose registration came from one IP.
     #[arg(long, default_value_t = 64)]
     pub max_registrations_per_source: usize,
@@ -126,28 +136,9 @@ pub struct LbArgs {
     pub max_nodes: usize,
 }
 
-/// Parse `3s`, `500ms`, `2m`, `1.5s`; a bare number is seconds.
-///
-/// # Errors
-/// A message showing the expected form.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let t = s.trim().to_ascii_lowercase();
-    let (num, scale) = if let Some(n) = t.strip_suffix("ms") {
-        (n, 1e-3)
-    } else if let Some(n) = t.strip_suffix('s') {
-        (n, 1.0)
-    } else if let Some(n) = t.strip_suffix('m') {
-        (n, 60.0)
-    } else {
-        (t.as_str(), 1.0)
-    };
-    match num.trim().parse::<f64>() {
-        Ok(v) if v.is_finite() && v >= 0.0 && v * scale < 1e9 => {
-            Ok(Duration::from_secs_f64(v * scale))
-        }
-        _ => Err(format!("'{s}' is not a duration (try 3s or 500ms)")),
-    }
-}
+// Every duration flag of every role parses alike (crate::units); a bare
+// number here is seconds.
+use crate::units::duration_secs as parse_duration;
 
 /// Largest `--pool-size`: each pooled connection is a file descriptor per
 /// node, and more than this many requests in flight to one node from one
@@ -248,6 +239,15 @@ pub fn run(args: LbArgs) -> anyhow::Result<()> {
             "no --cluster-secret-file: any process that reaches this port can register \
              its own host's ports as nodes (only the IP it connects from is accepted); \
              see docs/SECURITY.md"
+        );
+    }
+    let a = &cfg.args;
+    if crate::protected::guards(a.protected_mode, a.bind, a.cluster_secret_file.is_some()) {
+        log::warn!(
+            "protected mode: bound to {} with no cluster secret, so only clients and nodes \
+             from 127.0.0.1 and ::1 are served (--cluster-secret-file or --protected-mode no \
+             lift it)",
+            a.bind
         );
     }
     log::info!(

@@ -21,6 +21,7 @@ use super::registry::NodeId;
 use super::relay;
 use super::state::{add, Lb};
 use super::Mode;
+use crate::protected;
 use crate::secret;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::{TcpListener, TcpStream};
@@ -98,6 +99,15 @@ async fn serve(lb: Rc<Lb>, mut stream: TcpStream) {
     let peer = stream
         .peer_addr()
         .map_or(IpAddr::from([127, 0, 0, 1]), |a| a.ip().to_canonical());
+    let args = &lb.cfg.args;
+    // Fail closed: a peer whose address cannot be read is not local.
+    let denied = protected::guards(
+        args.protected_mode,
+        args.bind,
+        args.cluster_secret_file.is_some(),
+    ) && !stream
+        .peer_addr()
+        .is_ok_and(|a| protected::is_local_peer(a.ip()));
     let mut conn = Conn {
         fd,
         peer,
@@ -136,6 +146,19 @@ async fn serve(lb: Rc<Lb>, mut stream: TcpStream) {
         let dialect = *conn
             .dialect
             .get_or_insert_with(|| Dialect::of_first_byte(buf[0]));
+        if denied {
+            // Refused at its first request, the first moment we know which
+            // protocol to refuse it in; nodes registering are refused too.
+            add(&lb.counters.request_errors, 1);
+            encode_denied(dialect, &mut out);
+            let write = stream.write_all(&out);
+            if let Ok(Ok(())) =
+                glommio::timer::timeout(WRITE_TIMEOUT, async { Ok(write.await) }).await
+            {
+                linger(&mut stream, &mut buf).await;
+            }
+            break;
+        }
         let mut start = 0;
         let mut after = After::Continue;
         let mut batch: Vec<DataOp> = Vec::new();
@@ -210,6 +233,23 @@ async fn serve(lb: Rc<Lb>, mut stream: TcpStream) {
     }
     lb.life.untrack(fd);
     add(&lb.counters.open, -1);
+}
+
+/// What the LB says, after `DENIED`, to a client protected mode refuses.
+pub const DENIED_TEXT: &str = "the LB is running in protected mode: it is bound beyond \
+     loopback with no cluster secret, so it serves only clients from 127.0.0.1 and ::1. \
+     Give the LB and its nodes --cluster-secret-file (see docs/SECURITY.md), bind it to \
+     127.0.0.1, or restart it with --protected-mode no";
+
+/// The protected-mode refusal in `dialect`: a RESP `-DENIED` error (the
+/// code Redis uses), `ERROR:DENIED ...` or `{"ok":false,"error":"DENIED ..."}`.
+fn encode_denied(dialect: Dialect, out: &mut Vec<u8>) {
+    let text = format!("DENIED {DENIED_TEXT}");
+    match dialect {
+        // Our encoder would prefix ERR; the code is the error's first word.
+        Dialect::Resp => out.extend_from_slice(format!("-{text}\r\n").as_bytes()),
+        Dialect::Line | Dialect::Json => protocol::encode(dialect, &Reply::Error(&text), out),
+    }
 }
 
 /// Half-close and discard what the client is still sending, briefly.

@@ -6,6 +6,7 @@ use super::hop::{Delegated, Finished};
 use super::pipeline::{self, After, Plan};
 use super::pubsub;
 use super::session::Session;
+use crate::protected;
 use crate::proto::resp::RequestParser;
 use crate::roles::lifecycle;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
@@ -36,12 +37,32 @@ pub const MAX_CLIENTS_REPLY: &[u8] = b"-ERR max number of clients reached\r\n";
 
 /// Accept clients until the core stops.
 pub async fn accept_loop(core: Rc<Core>, listener: TcpListener) {
+    let args = &core.shared.cfg.args;
+    let guarded = protected::guards(
+        args.protected_mode,
+        args.bind,
+        args.cluster_secret_file.is_some(),
+    );
     while let Some(stream) = core.life.accept(&listener).await {
         let prev = core.shared.clients.fetch_add(1, Ordering::Relaxed);
         if prev >= core.shared.maxclients {
             core.shared.clients.fetch_sub(1, Ordering::Relaxed);
             bump(&core.counters.rejected);
-            glommio::spawn_local(reject(stream)).detach();
+            glommio::spawn_local(reject(stream, MAX_CLIENTS_REPLY)).detach();
+            continue;
+        }
+        // After the maxclients check, as in Redis (acceptCommonHandler,
+        // then clientAcceptHandler). The password is the live one: CONFIG
+        // SET requirepass lifts protection for the next connection.
+        if guarded
+            && core.shared.password().is_none()
+            && !stream
+                .peer_addr()
+                .is_ok_and(|a| protected::is_local_peer(a.ip()))
+        {
+            core.shared.clients.fetch_sub(1, Ordering::Relaxed);
+            bump(&core.counters.rejected);
+            glommio::spawn_local(reject(stream, protected::DENIED)).detach();
             continue;
         }
         bump(&core.counters.connections_received);
@@ -49,8 +70,9 @@ pub async fn accept_loop(core: Rc<Core>, listener: TcpListener) {
     }
 }
 
-async fn reject(mut stream: TcpStream) {
-    let write = stream.write_all(MAX_CLIENTS_REPLY);
+/// Send `reply` (best effort, as Redis) and close.
+async fn reject(mut stream: TcpStream, reply: &'static [u8]) {
+    let write = stream.write_all(reply);
     let _ = glommio::timer::timeout(Duration::from_secs(1), async { Ok(write.await) }).await;
     let _ = stream.close().await;
 }

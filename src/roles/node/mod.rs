@@ -82,20 +82,22 @@ pub struct NodeArgs {
     /// Most client connections; default: what the open-file limit allows.
     #[arg(long)]
     pub maxclients: Option<usize>,
-    /// Largest bulk string in a request, in bytes (Redis: proto-max-bulk-len).
-    #[arg(long, default_value_t = 512 * 1024 * 1024)]
+    /// Largest bulk string in a request, e.g. 512mb; a bare number is bytes
+    /// (Redis: proto-max-bulk-len).
+    #[arg(long, default_value = "512mb", value_parser = crate::units::parse_bytes)]
     pub max_bulk: usize,
     /// Most arguments in one request.
     #[arg(long, default_value_t = 1024 * 1024)]
     pub max_args: usize,
-    /// Longest inline or line-protocol request, in bytes.
-    #[arg(long, default_value_t = 64 * 1024)]
+    /// Longest inline or line-protocol request, e.g. 64kb; a bare number is bytes.
+    #[arg(long, default_value = "64kb", value_parser = crate::units::parse_bytes)]
     pub max_inline: usize,
     /// Cache behaviour: plain, ttl (uses --ttl) or lru (uses --capacity).
     #[arg(long, value_enum, default_value_t = CacheType::Plain)]
     pub cache_type: CacheType,
-    /// TTL in seconds given to every key by `--cache-type ttl`.
-    #[arg(long, default_value_t = 60)]
+    /// TTL given to every key by `--cache-type ttl`, e.g. 60s or 2m; a bare
+    /// number is seconds.
+    #[arg(long, default_value = "60", value_parser = crate::units::whole_secs)]
     pub ttl: u64,
     /// Most keys held by `--cache-type lru` (split over cores, the first
     /// `capacity % cores` taking one more; at least one per core).
@@ -111,19 +113,21 @@ pub struct NodeArgs {
     /// (RESP `GET`), caches and returns it.
     #[arg(long, value_parser = crate::addr::parse_host_port)]
     pub origin: Option<crate::addr::HostPort>,
-    /// How long an origin fetch may take before the GET fails, in ms.
-    #[arg(long, default_value_t = 1000)]
+    /// How long an origin fetch may take before the GET fails, e.g. 1s or
+    /// 250ms; a bare number is milliseconds.
+    #[arg(long, default_value = "1000", value_parser = crate::units::whole_millis)]
     pub origin_timeout: u64,
-    /// Cache "not found" answers from the origin for this many seconds
-    /// (default: not cached, every miss asks the origin).
-    #[arg(long)]
+    /// Cache "not found" answers from the origin this long, e.g. 30s; a bare
+    /// number is seconds (default: not cached, every miss asks the origin).
+    #[arg(long, value_parser = crate::units::whole_secs)]
     pub negative_ttl: Option<u64>,
-    /// io_uring registered buffer memory per executor, in bytes.
-    #[arg(long, default_value_t = 256 * 1024)]
+    /// io_uring registered buffer memory per executor, e.g. 256kb; a bare
+    /// number is bytes.
+    #[arg(long, default_value = "256kb", value_parser = crate::units::parse_bytes)]
     pub io_memory: usize,
-    /// Busy-poll this many microseconds before parking an idle executor
-    /// (trades CPU for latency; 0 = off).
-    #[arg(long, default_value_t = 0)]
+    /// Busy-poll this long before parking an idle executor, e.g. 50us; a
+    /// bare number is microseconds (trades CPU for latency; 0 = off).
+    #[arg(long, default_value = "0", value_parser = crate::units::whole_micros)]
     pub spin_us: u64,
     /// Register with the load balancer at HOST:PORT and keep a liveness link
     /// to it (retried with backoff while the LB is unreachable).
@@ -134,9 +138,9 @@ pub struct NodeArgs {
     /// the connection to the LB).
     #[arg(long, value_parser = crate::addr::parse_host_port, requires = "lb")]
     pub advertise: Option<crate::addr::HostPort>,
-    /// Close a client idle for this many seconds (0: never), as Redis's
-    /// `timeout`; changeable with CONFIG SET timeout.
-    #[arg(long, default_value_t = 0)]
+    /// Close a client idle this long, e.g. 300 or 5m; a bare number is
+    /// seconds, 0 never (Redis's `timeout`; changeable with CONFIG SET timeout).
+    #[arg(long, default_value = "0", value_parser = crate::units::whole_secs)]
     pub timeout: u64,
     /// Require clients to AUTH with this password (Redis's `requirepass`;
     /// visible in `ps`, so prefer --requirepass-file).
@@ -150,6 +154,12 @@ pub struct NodeArgs {
     /// and in every probe. Never shown or logged.
     #[arg(long, value_name = "FILE", value_parser = crate::secret::parse_secret_file)]
     pub cluster_secret_file: Option<crate::secret::ClusterSecret>,
+    /// Protected mode, as Redis's `protected-mode`: bound beyond loopback with
+    /// no password and no --cluster-secret-file, serve only clients from
+    /// 127.0.0.1 and ::1 and refuse others with Redis's -DENIED error.
+    #[arg(long, value_name = "yes|no", default_value = "yes", action = clap::ArgAction::Set,
+          value_parser = crate::protected::parse_yes_no)]
+    pub protected_mode: bool,
     /// Output-buffer limit of a subscribed client, as Redis's
     /// `client-output-buffer-limit pubsub`: "HARD SOFT SECONDS". A
     /// subscriber with HARD bytes unread, or more than SOFT for over
@@ -161,17 +171,30 @@ pub struct NodeArgs {
         value_parser = pubsub::parse_limit
     )]
     pub pubsub_output_limit: pubsub::OutputLimit,
-    /// Log commands that run at least this many microseconds (Redis's
-    /// `slowlog-log-slower-than`; -1 logs none, 0 every command);
-    /// changeable with CONFIG SET.
-    #[arg(long, default_value_t = 10000, allow_negative_numbers = true,
-          value_parser = clap::value_parser!(i64).range(-1..))]
+    /// Log commands that run at least this long, e.g. 10ms; a bare number is
+    /// microseconds (Redis's `slowlog-log-slower-than`; -1 logs none, 0 every
+    /// command); changeable with CONFIG SET.
+    #[arg(long, default_value = "10000", allow_negative_numbers = true,
+          value_parser = parse_slowlog_threshold)]
     pub slowlog_log_slower_than: i64,
     /// Entries the slow log keeps (Redis's `slowlog-max-len`);
     /// changeable with CONFIG SET.
     #[arg(long, default_value_t = 128,
           value_parser = clap::value_parser!(u64).range(0..=i64::MAX as u64))]
     pub slowlog_max_len: u64,
+}
+
+/// `--slowlog-log-slower-than`: `-1` (log nothing) or a duration whose bare
+/// number is microseconds, as whole microseconds.
+///
+/// # Errors
+/// A [`crate::units::DurationError`] for anything else.
+pub fn parse_slowlog_threshold(s: &str) -> Result<i64, crate::units::DurationError> {
+    if s.trim() == "-1" {
+        return Ok(-1);
+    }
+    // Within MAX_DURATION, so the microseconds fit an i64.
+    crate::units::whole_micros(s).map(|us| us as i64)
 }
 
 /// Settings derived from the flags, shared by all cores.
@@ -303,6 +326,17 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
         None => cap,
     };
     log::info!("open-file limit {limit}: accepting up to {maxclients} clients");
+    let a = &cfg.args;
+    if crate::protected::guards(a.protected_mode, a.bind, a.cluster_secret_file.is_some())
+        && cfg.requirepass.is_none()
+    {
+        log::warn!(
+            "protected mode: bound to {} with no password and no cluster secret, so only \
+             clients from 127.0.0.1 and ::1 are served (--requirepass-file, \
+             --cluster-secret-file or --protected-mode no lift it)",
+            a.bind
+        );
+    }
     if cfg.args.cache_type == CacheType::Lru && cfg.args.capacity < cores {
         log::warn!(
             "--capacity {} is less than --cores {cores}: every core holds at least one key, so up to {cores} are kept",

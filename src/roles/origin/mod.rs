@@ -66,18 +66,20 @@ pub struct OriginArgs {
     /// article/1); default: the built-in sample data set.
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
-    /// Simulated backend latency added to every fetch, in milliseconds
-    /// (a timer: other clients are served meanwhile).
-    #[arg(long, value_name = "MS", default_value_t = 0)]
+    /// Simulated backend latency added to every fetch, e.g. 200ms or 1s; a
+    /// bare number is milliseconds (a timer: other clients are served meanwhile).
+    #[arg(long, value_name = "DURATION", default_value = "0", value_parser = crate::units::whole_millis)]
     pub latency: u64,
-    /// Largest file served, e.g. 64mb; larger ones are refused with an error.
+    /// Largest file served, e.g. 64mb (a bare number is bytes); larger ones
+    /// are refused with an error.
     #[arg(long, value_name = "BYTES", value_parser = crate::units::parse_bytes, default_value = "64mb")]
     pub max_value: usize,
     /// Listen backlog (capped by net.core.somaxconn; a warning says so).
     #[arg(long, default_value_t = 1024)]
     pub backlog: u32,
-    /// io_uring registered buffer memory for the executor, in bytes.
-    #[arg(long, default_value_t = 256 * 1024)]
+    /// io_uring registered buffer memory for the executor, e.g. 256kb; a bare
+    /// number is bytes.
+    #[arg(long, default_value = "256kb", value_parser = crate::units::parse_bytes)]
     pub io_memory: usize,
 }
 
