@@ -20,14 +20,21 @@ fuzz_target!(|data: &[u8]| {
     let Some((&ctl, script)) = data.split_first() else {
         return;
     };
-    let proto = if ctl & 1 == 0 { Proto::Resp2 } else { Proto::Resp3 };
+    let proto = if ctl & 1 == 0 {
+        Proto::Resp2
+    } else {
+        Proto::Resp3
+    };
     let mut t = testing::run();
     // SETRANGE/SETBIT/APPEND can grow a value to `max_bulk`: keep that to a
     // size the fuzzer can afford thousands of times a second.
     t.max_bulk = 1 << 16;
     for line in script.split(|&b| b == b'\n').take(MAX_COMMANDS) {
         if let Some(ms) = line.strip_prefix(b"+") {
-            let ms: u64 = std::str::from_utf8(ms).ok().and_then(|s| s.parse().ok()).unwrap_or(0);
+            let ms: u64 = std::str::from_utf8(ms)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
             t.now = t.now.saturating_add(ms.min(1 << 40));
             continue;
         }
@@ -55,7 +62,11 @@ fuzz_target!(|data: &[u8]| {
         }
         // A read may reclaim an expired key, never add one.
         if readonly {
-            assert!(t.shard.len() <= keys_before, "{:?}", String::from_utf8_lossy(line));
+            assert!(
+                t.shard.len() <= keys_before,
+                "{:?}",
+                String::from_utf8_lossy(line)
+            );
         }
         assert!(t.shard.expiring_len() <= t.shard.len());
     }

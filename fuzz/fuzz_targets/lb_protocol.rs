@@ -113,7 +113,12 @@ fn replies(reply: &Reply<'_>) {
         encode(d, reply, &mut out);
         assert_eq!(out.last(), Some(&b'\n'), "{d:?} {reply:?}");
         let lines = out.iter().filter(|&&b| b == b'\n').count();
-        assert_eq!(lines, 1, "{d:?} {reply:?}: {:?}", String::from_utf8_lossy(&out));
+        assert_eq!(
+            lines,
+            1,
+            "{d:?} {reply:?}: {:?}",
+            String::from_utf8_lossy(&out)
+        );
         if d == Dialect::Json {
             serde_json::from_slice::<serde_json::Value>(&out).expect("JSON reply");
         }

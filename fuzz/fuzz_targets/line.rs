@@ -14,7 +14,11 @@ fuzz_target!(|data: &[u8]| {
     let Some((&ctl, stream)) = data.split_first() else {
         return;
     };
-    let max_line = if ctl & 1 == 0 { 1024 } else { usize::from(ctl >> 1) };
+    let max_line = if ctl & 1 == 0 {
+        1024
+    } else {
+        usize::from(ctl >> 1)
+    };
     let _ = detect_dialect(stream);
     let mut pos = 0;
     while pos < stream.len() {
@@ -52,7 +56,9 @@ fn check(op: LineOp, fields: &[&[u8]], max_line: usize) {
         LineOp::Ping => ("PING", 0),
     };
     assert_eq!(fields.len(), want, "{op:?}");
-    assert!(fields.iter().all(|f| !f.contains(&b':') && !f.contains(&b'\n')));
+    assert!(fields
+        .iter()
+        .all(|f| !f.contains(&b':') && !f.contains(&b'\n')));
     if want > 0 {
         assert!(!fields[0].is_empty());
     }

@@ -26,7 +26,10 @@ fuzz_target!(|data: &[u8]| {
                 let _ = validate_key(key.as_bytes());
                 // The request, written by another client, reads the same.
                 let again = json!({"op": "get", "key": key}).to_string();
-                assert_eq!(parse_request(again.as_bytes()), Ok(Request::Get(key.clone())));
+                assert_eq!(
+                    parse_request(again.as_bytes()),
+                    Ok(Request::Get(key.clone()))
+                );
                 let mut out = Vec::new();
                 key_error(&mut out, &key, "not found");
                 one_line(&out);

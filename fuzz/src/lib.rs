@@ -240,7 +240,10 @@ mod tests {
         let m = read_one(b"%1\r\n+k\r\n,1.5\r\n", true).unwrap();
         assert_eq!(
             m,
-            Value::Map(vec![(Value::Simple(b"k".to_vec()), Value::Double(b"1.5".to_vec()))])
+            Value::Map(vec![(
+                Value::Simple(b"k".to_vec()),
+                Value::Double(b"1.5".to_vec())
+            )])
         );
         assert!(read_one(b"=8\r\ntxt:abcd\r\n", true).is_ok());
     }
@@ -258,12 +261,19 @@ mod tests {
             (b"+OK", false),
             (b"!3\r\nabc\r\n", true),
         ] {
-            assert!(read_one(bad, resp3).is_err(), "{:?}", String::from_utf8_lossy(bad));
+            assert!(
+                read_one(bad, resp3).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 
     #[test]
     fn multibulk_encodes() {
-        assert_eq!(multibulk([&b"GET"[..], b"k"]), b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n");
+        assert_eq!(
+            multibulk([&b"GET"[..], b"k"]),
+            b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"
+        );
     }
 }
