@@ -32,8 +32,10 @@ pub mod slowlog;
 pub mod spec;
 pub mod string;
 pub mod table;
-#[cfg(test)]
-mod testing;
+// Unit tests and the fuzz targets (fuzz/, `fuzzing` feature) share this
+// one path from argv to a handler on a shard.
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod testing;
 
 pub use batch::OpBatch;
 pub use client::{Client, Conn, Server};

@@ -14,6 +14,8 @@ pub struct Bench {
     pub now: u64,
     /// Unix ms at node-clock zero.
     pub epoch_unix_ms: u64,
+    /// `proto-max-bulk-len` the commands see (Redis's default, 512 MiB).
+    pub max_bulk: usize,
 }
 
 /// A fresh shard at node time 1000, Unix time 1,700,000,000,000 + 1000.
@@ -22,6 +24,7 @@ pub fn run() -> Bench {
         shard: Shard::new(ShardConfig::default()),
         now: 1000,
         epoch_unix_ms: 1_700_000_000_000,
+        max_bulk: 512 << 20,
     }
 }
 
@@ -34,6 +37,15 @@ impl Bench {
 
     /// Run one command, in `proto`.
     pub fn args(&mut self, args: &[&[u8]], proto: Proto) -> String {
+        String::from_utf8_lossy(&self.reply(args, proto)).into_owned()
+    }
+
+    /// Run one command, in `proto`, and return its reply's exact bytes.
+    ///
+    /// # Panics
+    /// On a command that needs a connection or a node (`Run::Conn`,
+    /// `Run::Node`): there is only a shard here.
+    pub fn reply(&mut self, args: &[&[u8]], proto: Proto) -> Vec<u8> {
         let mut out = Vec::new();
         let mut w = Reply::new(&mut out, proto);
         match table::admit(args, true) {
@@ -43,7 +55,7 @@ impl Bench {
                     shard: &mut self.shard,
                     now: self.now,
                     epoch_unix_ms: self.epoch_unix_ms,
-                    max_bulk: 512 << 20,
+                    max_bulk: self.max_bulk,
                     span: None,
                     on_change: None,
                 };
@@ -65,6 +77,6 @@ impl Bench {
                 }
             }
         }
-        String::from_utf8_lossy(&out).into_owned()
+        out
     }
 }

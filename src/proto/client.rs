@@ -168,9 +168,18 @@ fn find_crlf(buf: &[u8], from: usize) -> Result<Option<usize>, ReplyError> {
     }
 }
 
+/// A number as Redis writes one: `str::parse` alone would also take `+2`,
+/// `02` and `-0`, which no server sends and hiredis refuses.
 fn number(digits: &[u8]) -> Result<i64, ReplyError> {
+    let magnitude = digits.strip_prefix(b"-").unwrap_or(digits);
+    let canonical = match magnitude {
+        [] => false,
+        [b'0'] => magnitude.len() == digits.len(),
+        [first, ..] => *first != b'0' && magnitude.iter().all(u8::is_ascii_digit),
+    };
     std::str::from_utf8(digits)
         .ok()
+        .filter(|_| canonical)
         .and_then(|s| s.parse().ok())
         .ok_or(ReplyError::BadNumber)
 }
@@ -235,6 +244,16 @@ mod tests {
     fn rejects_garbage() {
         assert_eq!(parse(b"?x\r\n"), Err(ReplyError::BadType(b'?')));
         assert_eq!(parse(b":12a\r\n"), Err(ReplyError::BadNumber));
+        // Found by fuzz/lb_protocol: the LB's probe took `$+2` for a bulk.
+        for odd in [
+            &b"$+2\r\nab\r\n"[..],
+            b"$02\r\nab\r\n",
+            b":+1\r\n",
+            b":-0\r\n",
+            b"*01\r\n:1\r\n",
+        ] {
+            assert_eq!(parse(odd), Err(ReplyError::BadNumber), "{odd:?}");
+        }
         assert_eq!(parse(b"$-5\r\n"), Err(ReplyError::BadNumber));
         assert_eq!(parse(b"$2\r\nabcd\r\n"), Err(ReplyError::MissingCrlf));
         assert_eq!(parse(b"*1\r\n?\r\n"), Err(ReplyError::BadType(b'?')));

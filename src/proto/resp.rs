@@ -326,7 +326,10 @@ fn header_slow(
     bad: ProtoError,
 ) -> Result<Option<(i64, usize)>, ProtoError> {
     let Some(cr) = find_crlf(buf, pos + 1) else {
-        if buf.len() - pos > MAX_HEADER {
+        // The header's `\r` may be the last byte here, its `\n` still to
+        // come: only past that is the line surely longer than a header may
+        // be, so a header is refused the same however its bytes arrive.
+        if buf.len() - pos > MAX_HEADER + 1 {
             return Err(ProtoError::HeaderTooLong);
         }
         return Ok(None);

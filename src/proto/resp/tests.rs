@@ -91,6 +91,37 @@ fn limits_are_enforced() {
     );
 }
 
+/// Found by fuzz/resp_request: a junk `*` header whose CRLF ends exactly
+/// one byte past the header limit was `InvalidMultibulkLength` whole but
+/// `HeaderTooLong` when its last byte arrived in a later read.
+#[test]
+fn an_overlong_header_fails_alike_however_split() {
+    let mut junk = b"*2\r".to_vec();
+    junk.resize(MAX_HEADER, b'>');
+    junk.extend_from_slice(b"\r\n$3\r\nGET\r\n");
+    let limits = Limits::default();
+    let whole = parse_request(&junk, &limits, &mut Args::default());
+    assert_eq!(whole, Err(ProtoError::InvalidMultibulkLength));
+    for cut in 0..junk.len() {
+        let mut p = RequestParser::default();
+        let mut args = Args::default();
+        let mut got = p.parse(&junk[..cut], &limits, &mut args);
+        if got == Ok(None) {
+            got = p.parse(&junk, &limits, &mut args);
+        }
+        assert_eq!(got, whole, "cut at {cut}");
+    }
+    // One byte longer, and it is too long whichever way it arrives.
+    junk.insert(3, b'>');
+    let whole = parse_request(&junk, &limits, &mut Args::default());
+    assert_eq!(whole, Err(ProtoError::HeaderTooLong));
+    let mut p = RequestParser::default();
+    assert_eq!(
+        p.parse(&junk[..MAX_HEADER + 2], &limits, &mut Args::default()),
+        whole
+    );
+}
+
 #[test]
 fn pipelined_requests_parse_one_at_a_time() {
     let buf = b"*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\n";
