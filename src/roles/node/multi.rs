@@ -394,17 +394,7 @@ async fn exec_held(
                 }
                 None => {
                     let mut shard = core.shard.borrow_mut();
-                    let mut ctx = cmd::Ctx {
-                        shard: &mut shard,
-                        span: Some(&mut held),
-                        now,
-                        epoch_unix_ms: core.shared.epoch_unix_ms,
-                        max_bulk: core
-                            .shared
-                            .max_bulk
-                            .load(std::sync::atomic::Ordering::Relaxed),
-                        on_change: None,
-                    };
+                    let mut ctx = held_ctx(core, &mut shard, &mut held, now);
                     let started = stats.start();
                     f(&mut ctx, a, &mut w);
                     let ticks = stats.finish(id, started, 1);
@@ -721,6 +711,24 @@ pub struct Parked {
 // own thread is blocked waiting for the holder (see `Held::core`).
 unsafe impl Send for Parked {}
 
+/// The context of a command run on this core with every core it touches
+/// held: its keys' shards are reached through `held`.
+fn held_ctx<'a>(
+    core: &Core,
+    shard: &'a mut crate::store::Shard,
+    held: &'a mut Held<'_>,
+    now: u64,
+) -> cmd::Ctx<'a> {
+    cmd::Ctx {
+        shard,
+        span: Some(held),
+        now,
+        epoch_unix_ms: core.shared.epoch_unix_ms,
+        max_bulk: core.shared.max_bulk.load(Ordering::Relaxed),
+        on_change: None,
+    }
+}
+
 impl cmd::spec::Span for Held<'_> {
     fn shard(&mut self, key: &[u8]) -> Option<&mut crate::store::Shard> {
         let owner = shard_for(key, self.here.n);
@@ -778,17 +786,7 @@ pub async fn run_spanning(
     }
     if let Run::Shard(f) = spec.run {
         let mut shard = core.shard.borrow_mut();
-        let mut ctx = cmd::Ctx {
-            shard: &mut shard,
-            span: Some(&mut held),
-            now,
-            epoch_unix_ms: core.shared.epoch_unix_ms,
-            max_bulk: core
-                .shared
-                .max_bulk
-                .load(std::sync::atomic::Ordering::Relaxed),
-            on_change: None,
-        };
+        let mut ctx = held_ctx(core, &mut shard, &mut held, now);
         let stats = &core.counters.commands;
         let started = stats.start();
         f(&mut ctx, args, &mut Reply::new(out, proto));
