@@ -287,15 +287,7 @@ pub async fn exec(core: &Rc<Core>, sess: &mut Session, q: Queued, out: &mut Vec<
     for plan in plans {
         match plan {
             Plan::Error(e) => cmd::fail(&mut w, e),
-            Plan::Conn(f, a) => {
-                let mut conn = Conn {
-                    client: &mut sess.client,
-                    server: &**core,
-                };
-                let started = stats.start();
-                f(&mut conn, a, &mut w);
-                slow.extend(conn_slow(core, a, started));
-            }
+            Plan::Conn(f, a) => slow.extend(run_conn(core, sess, f, a, &mut w)),
             Plan::Unwatch => w.ok(),
             Plan::After(i) => w.raw().extend_from_slice(&after_replies[i]),
             Plan::Key(c, p, i) => {
@@ -323,6 +315,24 @@ pub async fn exec(core: &Rc<Core>, sess: &mut Session, q: Queued, out: &mut Vec<
         }
     }
     super::cmdstats::log(core, sess, &mut slow);
+}
+
+/// Run connection command `f` of a transaction, timed: its slow-log entry
+/// if it was slow.
+fn run_conn(
+    core: &Rc<Core>,
+    sess: &mut Session,
+    f: ConnFn,
+    a: &[&[u8]],
+    w: &mut Reply<'_>,
+) -> Option<Draft> {
+    let mut conn = Conn {
+        client: &mut sess.client,
+        server: &**core,
+    };
+    let started = core.counters.commands.start();
+    f(&mut conn, a, w);
+    conn_slow(core, a, started)
 }
 
 /// A connection command of a transaction that began at `started` has
@@ -412,15 +422,7 @@ async fn exec_held(
                     &mut w,
                 );
             }
-            Run::Conn(f) => {
-                let mut conn = Conn {
-                    client: &mut sess.client,
-                    server: &**core,
-                };
-                let started = stats.start();
-                f(&mut conn, a, &mut w);
-                slow.extend(conn_slow(core, a, started));
-            }
+            Run::Conn(f) => slow.extend(run_conn(core, sess, f, a, &mut w)),
             Run::Node(NodeCmd::Unwatch) => w.ok(),
             Run::Node(
                 NodeCmd::ClientList
