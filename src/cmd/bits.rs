@@ -22,6 +22,7 @@ const BITOP_KEYS: Keys = Keys {
     first: 2,
     last: -1,
     step: 1,
+    counted: 0,
 };
 
 /// LCS's two keys.
@@ -29,6 +30,7 @@ const LCS_KEYS: Keys = Keys {
     first: 1,
     last: 2,
     step: 1,
+    counted: 0,
 };
 
 /// The bit family.
@@ -62,6 +64,9 @@ enum Refused {
     /// The shard refused the write (maxmemory).
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// LCS of a key that holds another type than a string.
+    #[error("ERR The specified keys must contain string values")]
+    LcsTypes,
     /// LCS with both LEN and IDX.
     #[error("ERR If you want both the length and indexes, please just use IDX.")]
     LenAndIdx,
@@ -105,7 +110,7 @@ fn getbit(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
         let offset = parse_bit_offset(args[2], ctx.max_bulk)?;
         let bit = ctx
             .shard
-            .get(args[1], ctx.now)
+            .get(args[1], ctx.now)?
             .map_or(0, |v| bits::getbit(v, offset));
         w.int(i64::from(bit));
         Ok(())
@@ -134,7 +139,7 @@ fn bitcount_range(rest: &[&[u8]]) -> Result<Option<(i64, i64, Unit)>, CmdError> 
 /// follows it.
 fn bitcount(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
     let r = (|| -> Result<(), Refused> {
-        let Some(v) = ctx.shard.get(args[1], ctx.now) else {
+        let Some(v) = ctx.shard.get(args[1], ctx.now)? else {
             w.int(0);
             return Ok(());
         };
@@ -171,7 +176,7 @@ fn bitpos_range(rest: &[&[u8]]) -> Result<BitposRange, CmdError> {
 fn bitpos(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
     let r = (|| -> Result<(), Refused> {
         let bit = parse_bitpos_bit(args[2])?;
-        let Some(v) = ctx.shard.get(args[1], ctx.now) else {
+        let Some(v) = ctx.shard.get(args[1], ctx.now)? else {
             w.int(bits::bitpos_missing(bit));
             return Ok(());
         };
@@ -194,15 +199,13 @@ fn bitop(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
         // Copied out: each source may live on another shard, and every
         // lookup needs its shard mutably.
         let result = {
-            let values: Vec<Vec<u8>> = srcs
+            let values = srcs
                 .iter()
                 .map(|k| {
-                    ctx.shard_of(k)
-                        .get(k, now)
-                        .map(<[u8]>::to_vec)
-                        .unwrap_or_default()
+                    let v = ctx.shard_of(k).get(k, now)?;
+                    Ok(v.map(<[u8]>::to_vec).unwrap_or_default())
                 })
-                .collect();
+                .collect::<Result<Vec<Vec<u8>>, StoreError>>()?;
             let refs: Vec<&[u8]> = values.iter().map(Vec::as_slice).collect();
             bits::bitop(op, &refs)?
         };
@@ -265,12 +268,17 @@ fn lcs(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
         let (now, max_bulk) = (ctx.now, ctx.max_bulk);
         // Copied so that the second lookup, perhaps on another shard, can
         // borrow mutably; the table costs four times more than both strings.
+        // Both are looked up (a hit or miss each) before either's type is
+        // checked, and another type gets LCS's own error, not WRONGTYPE.
         let a = ctx
             .shard_of(args[1])
             .get(args[1], now)
-            .map(<[u8]>::to_vec)
-            .unwrap_or_default();
-        let b = ctx.shard_of(args[2]).get(args[2], now).unwrap_or_default();
+            .map(|v| v.map(<[u8]>::to_vec));
+        let b = ctx.shard_of(args[2]).get(args[2], now);
+        let (Ok(a), Ok(b)) = (a, b) else {
+            return Err(Refused::LcsTypes);
+        };
+        let (a, b) = (a.unwrap_or_default(), b.unwrap_or_default());
         let o = lcs_opts(&args[3..])?;
         let table = lcs_table(&a, b, max_bulk)?;
         if o.idx {
@@ -677,7 +685,7 @@ mod tests {
             .zip(b"mynewtext")
             .map(|(x, y)| x ^ y)
             .collect();
-        assert_eq!(span.shards[1].get(b"b2", 1000), Some(&xor[..]));
+        assert_eq!(span.shards[1].get(b"b2", 1000), Ok(Some(&xor[..])));
         assert!(!home.exists(b"b2", 1000));
         let want: [&[u8]; 1] = [b"b2"];
         assert_eq!(span.changed, want);

@@ -7,7 +7,7 @@ use super::spec::{Ctx, Flags, Keys, Merge, Part, Run, Spec, READ_FAST, WRITE_FAS
 use super::string::unix_to_node;
 use super::{fail, int};
 use crate::proto::Reply;
-use crate::store::{Deadline, ExpireCond, Ttl};
+use crate::store::{Deadline, ExpireCond, Ttl, Type};
 
 /// OBJECT's and MEMORY's subcommands' key: the argument after the
 /// subcommand.
@@ -15,6 +15,7 @@ const SECOND: Keys = Keys {
     first: 2,
     last: 2,
     step: 1,
+    counted: 0,
 };
 
 const OBJECT: &[Spec] = &[
@@ -77,6 +78,7 @@ const TWO: Keys = Keys {
     first: 1,
     last: 2,
     step: 1,
+    counted: 0,
 };
 
 /// The keyspace family.
@@ -379,24 +381,11 @@ fn persist(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
 }
 
 fn type_of(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
-    let t = if ctx.shard.exists(args[1], ctx.now) {
-        "string"
-    } else {
-        "none"
-    };
-    w.simple(t);
-}
-
-/// Redis's encoding of a string value: `int` when it reads back as the
-/// same 64-bit integer, `embstr` up to 44 bytes, else `raw`.
-fn string_encoding(v: &[u8]) -> &'static str {
-    if v.len() <= 20 && crate::store::parse_i64(v).is_some() {
-        "int"
-    } else if v.len() <= 44 {
-        "embstr"
-    } else {
-        "raw"
-    }
+    w.simple(
+        ctx.shard
+            .type_of(args[1], ctx.now)
+            .map_or("none", Type::name),
+    );
 }
 
 /// Redis shares the objects of the integers below this, and reports their
@@ -431,18 +420,21 @@ fn object_idletime(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
 }
 
 fn object_encoding(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
-    match ctx.shard.peek_entry(args[2], ctx.now) {
-        Some((value, _)) => w.bulk(string_encoding(&value).as_bytes()),
+    match ctx.shard.inspect(args[2], ctx.now) {
+        Some(value) => w.bulk(value.encoding().as_bytes()),
         None => w.nil(),
     }
 }
 
 fn object_refcount(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
-    let Some((value, _)) = ctx.shard.peek_entry(args[2], ctx.now) else {
+    let Some(value) = ctx.shard.inspect(args[2], ctx.now) else {
         return w.nil();
     };
-    let shared = string_encoding(&value) == "int"
-        && crate::store::parse_i64(&value).is_some_and(|n| (0..SHARED_INTEGERS).contains(&n));
+    let shared = value.encoding() == "int"
+        && value
+            .as_str()
+            .and_then(crate::store::parse_i64)
+            .is_some_and(|n| (0..SHARED_INTEGERS).contains(&n));
     w.int(if shared { i32::MAX as i64 } else { 1 });
 }
 

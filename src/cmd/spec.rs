@@ -99,7 +99,10 @@ impl Flags {
 /// Where a command's keys are among its arguments (the name is argument
 /// 0): `first`, `last` (negative counts from the end, -1 = the last
 /// argument) and `step`, as Redis's legacy key spec. `first == 0` means no
-/// keys.
+/// keys. Commands whose keys are counted by an argument (ZUNIONSTORE's
+/// `numkeys`, LMPOP's) also name that argument's position in `counted`:
+/// the keys are then the legacy ones plus the `numkeys` arguments after it,
+/// what Redis's `movablekeys` commands find with their key-number spec.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Keys {
     /// First key's position; 0 for none.
@@ -108,7 +111,14 @@ pub struct Keys {
     pub last: i32,
     /// Positions between keys (2 for MSET's key/value pairs).
     pub step: i32,
+    /// Position of a `numkeys` argument counting the keys that follow it;
+    /// 0 for none.
+    pub counted: i32,
 }
+
+/// The positions of a request's keys, in order (see [`Keys::positions`]).
+pub type Positions =
+    std::iter::Chain<std::iter::StepBy<std::ops::RangeInclusive<usize>>, std::ops::Range<usize>>;
 
 impl Keys {
     /// No keys.
@@ -116,19 +126,59 @@ impl Keys {
         first: 0,
         last: 0,
         step: 0,
+        counted: 0,
     };
     /// One key, the first argument.
     pub const ONE: Keys = Keys {
         first: 1,
         last: 1,
         step: 1,
+        counted: 0,
     };
     /// Every argument is a key.
     pub const ALL: Keys = Keys {
         first: 1,
         last: -1,
         step: 1,
+        counted: 0,
     };
+
+    /// Keys at `first..=last` (a legacy spec with step 1).
+    pub const fn between(first: i32, last: i32) -> Keys {
+        Keys {
+            first,
+            last,
+            step: 1,
+            counted: 0,
+        }
+    }
+
+    /// The `numkeys` keys after the argument at `at`, after the keys
+    /// `first..=last` if `first > 0` (ZUNIONSTORE: `between(1, 1)` and
+    /// `at` 2; LMPOP: none and 1).
+    pub const fn counted(self, at: i32) -> Keys {
+        Keys {
+            counted: at,
+            ..self
+        }
+    }
+
+    /// The positions of the keys of `args`: the legacy range, then the
+    /// counted keys. `None` when the arguments do not fit: a legacy range
+    /// past the end, or a `numkeys` that is not a positive integer naming
+    /// arguments that exist; the command's handler then gives its own
+    /// error (Redis's "numkeys should be greater than 0" and the like).
+    pub fn positions(self, args: &[&[u8]]) -> Option<Positions> {
+        let fixed = self.range(args.len())?;
+        if self.counted <= 0 {
+            return Some(fixed.chain(0..0));
+        }
+        let at = self.counted as usize;
+        let n = crate::store::parse_i64(args.get(at)?)?;
+        let n = usize::try_from(n).ok().filter(|&n| n > 0)?;
+        let end = at.checked_add(1)?.checked_add(n)?;
+        (end <= args.len()).then(|| fixed.chain(at + 1..end))
+    }
 
     /// `first..=last, step` as positions into `argc` arguments; `None` when
     /// the arguments do not fit the spec (an MSET with a key and no value).
@@ -403,6 +453,7 @@ mod tests {
             first: 1,
             last: -1,
             step: 2,
+            counted: 0,
         };
         assert_eq!(pos(mset, 5), Some(vec![1, 3]));
         assert_eq!(pos(mset, 4), None);
@@ -411,6 +462,7 @@ mod tests {
             first: 1,
             last: 2,
             step: 1,
+            counted: 0,
         };
         assert_eq!(pos(two, 3), Some(vec![1, 2]));
         assert_eq!(pos(two, 2), None);

@@ -7,13 +7,14 @@ use super::spec::{
 };
 use super::{fail, int, store_fail};
 use crate::proto::Reply;
-use crate::store::{GetExpiry, SetCond, SetExpiry, SetOutcome};
+use crate::store::{GetExpiry, SetCond, SetExpiry, SetOutcome, StoreError, Type};
 
 /// MSET's keys: every other argument.
 const PAIRS: Keys = Keys {
     first: 1,
     last: -1,
     step: 2,
+    counted: 0,
 };
 
 /// The string family.
@@ -79,8 +80,9 @@ pub const COMMANDS: &[Spec] = &[
 
 fn get(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
     match ctx.shard.get(args[1], ctx.now) {
-        Some(v) => w.bulk(v),
-        None => w.nil(),
+        Ok(Some(v)) => w.bulk(v),
+        Ok(None) => w.nil(),
+        Err(e) => store_fail(w, e),
     }
 }
 
@@ -249,8 +251,12 @@ fn getset(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
     do_set(ctx, args[1], args[2], o, w);
 }
 
+/// MGET answers nil for a key of another type, as Redis does.
 fn mget_part(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) -> Part {
-    get(ctx, args, w);
+    match ctx.shard.get(args[1], ctx.now) {
+        Ok(Some(v)) => w.bulk(v),
+        Ok(None) | Err(_) => w.nil(),
+    }
     Part::Reply
 }
 
@@ -286,13 +292,19 @@ fn append(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
 }
 
 fn strlen(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
-    w.int(ctx.shard.strlen(args[1], ctx.now) as i64);
+    match ctx.shard.strlen(args[1], ctx.now) {
+        Ok(n) => w.int(n as i64),
+        Err(e) => store_fail(w, e),
+    }
 }
 
 /// GETRANGE / SUBSTR key start end.
 fn getrange(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
     match (int(args[2]), int(args[3])) {
-        (Ok(start), Ok(end)) => w.bulk(ctx.shard.getrange(args[1], start, end, ctx.now)),
+        (Ok(start), Ok(end)) => match ctx.shard.getrange(args[1], start, end, ctx.now) {
+            Ok(v) => w.bulk(v),
+            Err(e) => store_fail(w, e),
+        },
         (Err(e), _) | (_, Err(e)) => fail(w, e),
     }
 }
@@ -319,11 +331,12 @@ fn setrange(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
 
 fn getdel(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
     match ctx.shard.getdel(args[1], ctx.now) {
-        Some(v) => {
+        Ok(Some(v)) => {
             ctx.changed(args[1]);
             w.bulk(&v);
         }
-        None => w.nil(),
+        Ok(None) => w.nil(),
+        Err(e) => store_fail(w, e),
     }
 }
 
@@ -353,9 +366,14 @@ fn getex(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
         }
         i += 1;
     }
-    // A missing key answers nil before the time is read, as in Redis.
-    if time.is_some() && !ctx.shard.exists(args[1], ctx.now) {
-        return w.nil();
+    // A missing key answers nil, and another type WRONGTYPE, before the
+    // time is read, as in Redis.
+    if time.is_some() {
+        match ctx.shard.peek_type(args[1], ctx.now) {
+            None => return w.nil(),
+            Some(Type::String) => {}
+            Some(_) => return store_fail(w, StoreError::WrongType),
+        }
     }
     if let (Some(k), Some(n)) = (kind, time) {
         match int(n).and_then(|n| deadline(ctx, k, n, "getex")) {
@@ -364,13 +382,14 @@ fn getex(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
         }
     }
     match ctx.shard.getex(args[1], how, ctx.now) {
-        Some(v) => {
+        Ok(Some(v)) => {
             if how != GetExpiry::Keep {
                 ctx.changed(args[1]);
             }
             w.bulk(&v);
         }
-        None => w.nil(),
+        Ok(None) => w.nil(),
+        Err(e) => store_fail(w, e),
     }
 }
 

@@ -259,7 +259,7 @@ pub fn admit(args: &[&[u8]], authed: bool) -> Result<(Id, &'static Spec), CmdErr
     // where the spec says; a container's key-less subcommands (OBJECT
     // HELP) are simply routed to this core.
     let strict = matches!(spec.run, Run::Split(..)) || spec.keys.step > 1;
-    if strict && spec.keys.range(args.len()).is_none() {
+    if strict && spec.keys.positions(args).is_none() {
         return Err(CmdError::Arity(spec.name));
     }
     if !authed && !spec.flags.has(Flags::NO_AUTH) {

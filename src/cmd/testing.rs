@@ -62,7 +62,7 @@ impl Bench {
                 match spec.run {
                     Run::Shard(f) => f(&mut ctx, args, &mut w),
                     Run::Split(part, how) => {
-                        let pos = spec.keys.range(args.len()).expect("admitted");
+                        let pos = spec.keys.positions(args).expect("admitted");
                         let proto = w.proto();
                         super::merge::run_all(
                             args,

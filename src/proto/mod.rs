@@ -6,6 +6,7 @@
 //! [`ProtoError::reply_text`] and closes the connection, as Redis does.
 
 pub mod client;
+pub mod double;
 pub mod errors;
 pub mod line;
 pub mod reply;

@@ -224,6 +224,21 @@ impl<'a> Reply<'a> {
         }
     }
 
+    /// A double (a score): RESP3's `,` type, a bulk string in RESP2, both
+    /// written as Redis 7.0 writes them ([`write_g17`](super::double::write_g17)).
+    pub fn double(&mut self, d: f64) {
+        let mut text = Vec::with_capacity(24);
+        super::double::write_g17(&mut text, d);
+        match self.proto {
+            Proto::Resp3 => {
+                self.out.push(b',');
+                self.out.extend_from_slice(&text);
+                self.out.extend_from_slice(b"\r\n");
+            }
+            _ => self.bulk(&text),
+        }
+    }
+
     /// Text meant for people (INFO): RESP3's verbatim string of format
     /// `txt`, a bulk string in RESP2.
     pub fn verbatim(&mut self, text: &[u8]) {

@@ -15,6 +15,8 @@ pub mod lcs;
 mod lru;
 mod shard;
 mod stats;
+pub mod types;
+mod value;
 
 pub use bits::{BitError, BitOp, BitposRange, Unit};
 pub use float::LongDouble;
@@ -22,11 +24,13 @@ pub use glob::glob_match;
 pub use lcs::{LcsError, LcsMatch, LcsTable};
 pub use shard::keyspace::Deadline;
 pub use shard::strings::GetExpiry;
+pub use shard::typed::Write;
 pub use shard::{
-    parse_i64, Eviction, ExpireCond, SetCond, SetExpiry, SetOutcome, Shard, ShardConfig,
+    parse_i64, Encodings, Eviction, ExpireCond, SetCond, SetExpiry, SetOutcome, Shard, ShardConfig,
     StoreError, Ttl,
 };
 pub use stats::ShardStats;
+pub use value::{string_encoding, Coll, Type, Typed, Value};
 
 /// Bytes we charge for one entry beyond its key and value: the arena node
 /// (hash, chain link, two boxed slices, expiry, index), a bucket share, the

@@ -2,9 +2,10 @@
 
 pub(super) mod keyspace;
 pub(super) mod strings;
+pub(super) mod typed;
 
 use super::lru::Lru;
-use super::{entry_cost, ShardStats};
+use super::{entry_cost, ShardStats, Value};
 use crate::map::{HashMap, Slot};
 
 mod bitkeys;
@@ -32,6 +33,38 @@ pub struct ShardConfig {
     pub default_ttl_ms: Option<u64>,
     /// Seed for the sampling RNG, so sweeps are reproducible in tests.
     pub seed: u64,
+    /// When small collections stop using their compact encodings.
+    pub encodings: Encodings,
+}
+
+/// The sizes up to which a collection keeps its compact encoding, as
+/// Redis 7.0's `*-max-listpack-*` and `set-max-intset-entries` settings
+/// (same defaults). A collection converts once, when it passes them, and
+/// never converts back, as in Redis.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Encodings {
+    /// `hash-max-listpack-entries`: most fields of a listpack hash.
+    pub hash_entries: usize,
+    /// `hash-max-listpack-value`: longest field or value of one.
+    pub hash_value: usize,
+    /// `set-max-intset-entries`: most members of an intset.
+    pub set_intset_entries: usize,
+    /// `zset-max-listpack-entries`: most members of a listpack sorted set.
+    pub zset_entries: usize,
+    /// `zset-max-listpack-value`: longest member of one.
+    pub zset_value: usize,
+}
+
+impl Default for Encodings {
+    fn default() -> Self {
+        Encodings {
+            hash_entries: 128,
+            hash_value: 64,
+            set_intset_entries: 512,
+            zset_entries: 128,
+            zset_value: 64,
+        }
+    }
 }
 
 impl Default for ShardConfig {
@@ -42,6 +75,7 @@ impl Default for ShardConfig {
             maxmemory: None,
             default_ttl_ms: None,
             seed: 0x5eed,
+            encodings: Encodings::default(),
         }
     }
 }
@@ -89,6 +123,9 @@ pub enum StoreError {
     /// INCRBYFLOAT whose sum is not finite.
     #[error("ERR increment would produce NaN or Infinity")]
     NanOrInfinity,
+    /// A command for one type on a key holding another.
+    #[error("WRONGTYPE Operation against a key holding the wrong kind of value")]
+    WrongType,
 }
 
 /// What a SET did.
@@ -131,7 +168,7 @@ pub enum ExpireCond {
 const NO_TTL: u32 = u32::MAX;
 
 struct Entry {
-    value: Box<[u8]>,
+    value: Value,
     /// Expiry time in node-clock ms; 0 means none.
     expires_at: u64,
     /// Position in `Shard::expiring`, or `NO_TTL`.
@@ -241,6 +278,17 @@ impl Shard {
         }
     }
 
+    /// Change the compact-encoding sizes (CONFIG SET hash-max-listpack-entries
+    /// and the like): collections created or grown from now on follow them.
+    pub fn set_encodings(&mut self, e: Encodings) {
+        self.cfg.encodings = e;
+    }
+
+    /// The compact-encoding sizes in force.
+    pub fn encodings(&self) -> Encodings {
+        self.cfg.encodings
+    }
+
     /// The shard's settings.
     pub fn config(&self) -> &ShardConfig {
         &self.cfg
@@ -276,9 +324,9 @@ impl Shard {
         }
     }
 
-    fn remove_slot(&mut self, slot: Slot) -> Option<Box<[u8]>> {
+    fn remove_slot(&mut self, slot: Slot) -> Option<Value> {
         let (k, e) = self.map.remove_at(slot)?;
-        self.used -= entry_cost(k.len(), e.value.len());
+        self.used -= entry_cost(k.len(), e.value.mem());
         if e.ttl_idx != NO_TTL {
             self.drop_ttl_index(e.ttl_idx);
         }
@@ -290,13 +338,13 @@ impl Shard {
 
     /// Swap the value of live `slot` for `value`, keeping `used` right;
     /// returns the old value.
-    fn replace_value(&mut self, slot: Slot, value: Box<[u8]>) -> Box<[u8]> {
+    fn replace_value(&mut self, slot: Slot, value: Value) -> Value {
         let Some((k, e)) = self.map.at_mut(slot) else {
             unreachable!("live slot")
         };
         let klen = k.len();
         let old = std::mem::replace(&mut e.value, value);
-        self.used = self.used - entry_cost(klen, old.len()) + entry_cost(klen, e.value.len());
+        self.used = self.used - entry_cost(klen, old.mem()) + entry_cost(klen, e.value.mem());
         old
     }
 
@@ -361,18 +409,11 @@ impl Shard {
 
     /// Insert a new key (known absent, with map hash `hash`) used at `now`,
     /// honouring the key capacity.
-    fn insert_new(
-        &mut self,
-        hash: u64,
-        key: Box<[u8]>,
-        value: Box<[u8]>,
-        at: u64,
-        now: u64,
-    ) -> Slot {
+    fn insert_new(&mut self, hash: u64, key: Box<[u8]>, value: Value, at: u64, now: u64) -> Slot {
         if let Some(cap) = self.cfg.capacity {
             while self.map.len() >= cap && self.evict_one() {}
         }
-        self.used += entry_cost(key.len(), value.len());
+        self.used += entry_cost(key.len(), value.mem());
         let slot = self.map.insert_absent_hashed(
             hash,
             key,
@@ -396,31 +437,47 @@ impl Shard {
         self.cfg.default_ttl_ms.map_or(0, |t| now + t.max(1))
     }
 
-    /// Let `edit` change the value at a live `slot` in place (grow it,
+    /// Let `edit` change the string at a live `slot` in place (grow it,
     /// shrink it, flip bytes), keeping `used` in step with its new length.
+    /// The caller has checked that the value is a string.
     fn edit_value<R>(&mut self, slot: Slot, edit: impl FnOnce(&mut Vec<u8>) -> R) -> R {
         let Some((k, e)) = self.map.at_mut(slot) else {
             unreachable!("live slot")
         };
+        let Value::Str(s) = &mut e.value else {
+            unreachable!("edit_value of a string")
+        };
         let klen = k.len();
         // Box -> Vec -> Box reallocates only if `edit` changed the length.
-        let mut v = std::mem::take(&mut e.value).into_vec();
+        let mut v = std::mem::take(s).into_vec();
         let old_len = v.len();
         let r = edit(&mut v);
-        e.value = v.into_boxed_slice();
-        self.used = self.used - entry_cost(klen, old_len) + entry_cost(klen, e.value.len());
+        *s = v.into_boxed_slice();
+        self.used = self.used - entry_cost(klen, old_len) + entry_cost(klen, s.len());
         r
     }
 
-    /// GET: the live value, counting a hit or miss and refreshing recency.
-    pub fn get(&mut self, key: &[u8], now: u64) -> Option<&[u8]> {
+    /// The string at live `slot`: `Err(WrongType)` for another type.
+    fn str_at(&self, slot: Slot) -> Result<&[u8], StoreError> {
+        match self.map.at(slot) {
+            Some((_, e)) => e.value.as_str().ok_or(StoreError::WrongType),
+            None => unreachable!("live slot"),
+        }
+    }
+
+    /// GET: the live string, counting a hit or miss and refreshing recency
+    /// (Redis counts the hit before it checks the type).
+    ///
+    /// # Errors
+    /// [`StoreError::WrongType`] when the key holds another type.
+    pub fn get(&mut self, key: &[u8], now: u64) -> Result<Option<&[u8]>, StoreError> {
         let Some(slot) = self.lookup(key, now) else {
             self.stats.misses += 1;
-            return None;
+            return Ok(None);
         };
         self.stats.hits += 1;
         self.touch(slot, now);
-        self.map.at(slot).map(|(_, e)| &*e.value)
+        self.str_at(slot).map(Some)
     }
 
     /// The hash lookups of `key` use (see [`Shard::prefetch`]).
@@ -443,7 +500,9 @@ impl Shard {
         for &h in hashes {
             self.map.with_first(h, |k, e| {
                 crate::map::prefetch::read(&**k);
-                crate::map::prefetch::read(&*e.value);
+                if let Some(v) = e.value.as_str() {
+                    crate::map::prefetch::read(v);
+                }
             });
         }
     }
@@ -471,6 +530,11 @@ impl Shard {
         self.make_room(entry_cost(key.as_ref().len(), value.len()))?;
         let hash = self.map.hash_one(key.as_ref());
         let existing = self.lookup_hashed(hash, key.as_ref(), now);
+        // SET ... GET reads the old value first and fails on another type
+        // before anything is written, as Redis's `getGenericCommand` does.
+        if let (true, Some(slot)) = (want_old, existing) {
+            self.str_at(slot)?;
+        }
         let applies = match cond {
             SetCond::Always => true,
             SetCond::IfAbsent => existing.is_none(),
@@ -482,12 +546,9 @@ impl Shard {
             if let Some(slot) = existing {
                 self.touch(slot, now);
             }
-            let old = if want_old {
-                existing
-                    .and_then(|s| self.map.at(s))
-                    .map(|(_, e)| e.value.clone())
-            } else {
-                None
+            let old = match (want_old, existing) {
+                (true, Some(slot)) => Some(self.str_at(slot)?.into()),
+                _ => None,
             };
             return Ok(SetOutcome {
                 applied: false,
@@ -503,16 +564,20 @@ impl Shard {
         };
         match existing {
             Some(slot) => {
-                let old = self.replace_value(slot, value);
+                let old = self.replace_value(slot, Value::Str(value));
                 self.set_expiry(slot, at);
                 self.touch(slot, now);
-                Ok(SetOutcome {
-                    applied: true,
-                    old: want_old.then_some(old),
-                })
+                let old = match old {
+                    Value::Str(s) if want_old => Some(s),
+                    other => {
+                        self.dispose(other);
+                        None
+                    }
+                };
+                Ok(SetOutcome { applied: true, old })
             }
             None => {
-                self.insert_new(hash, key.into(), value, at, now);
+                self.insert_new(hash, key.into(), Value::Str(value), at, now);
                 Ok(SetOutcome {
                     applied: true,
                     old: None,
@@ -523,10 +588,21 @@ impl Shard {
 
     /// DEL of one key: whether it existed.
     pub fn del(&mut self, key: &[u8], now: u64) -> bool {
-        match self.lookup(key, now) {
-            Some(slot) => self.remove_slot(slot).is_some(),
+        match self
+            .lookup(key, now)
+            .and_then(|slot| self.remove_slot(slot))
+        {
+            Some(v) => {
+                self.dispose(v);
+                true
+            }
             None => false,
         }
+    }
+
+    /// Free a value taken out of the shard.
+    fn dispose(&mut self, value: Value) {
+        drop(value);
     }
 
     /// INCRBY: add `delta` to the integer value (missing counts as 0); keeps the TTL.
@@ -544,19 +620,19 @@ impl Shard {
         if let Some(slot) = existing {
             self.touch(slot, now);
         }
-        let current = match existing.and_then(|s| self.map.at(s)) {
-            Some((_, e)) => parse_i64(&e.value).ok_or(StoreError::NotInteger)?,
+        let current = match existing {
+            Some(slot) => parse_i64(self.str_at(slot)?).ok_or(StoreError::NotInteger)?,
             None => 0,
         };
         let new = current.checked_add(delta).ok_or(StoreError::Overflow)?;
         let text: Box<[u8]> = itoa::Buffer::new().format(new).as_bytes().into();
         match existing {
             Some(slot) => {
-                self.replace_value(slot, text);
+                self.replace_value(slot, Value::Str(text));
             }
             None => {
                 let at = self.default_expiry(now);
-                self.insert_new(hash, key.into(), text, at, now);
+                self.insert_new(hash, key.into(), Value::Str(text), at, now);
             }
         }
         Ok(new)

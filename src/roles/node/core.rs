@@ -12,7 +12,7 @@ use crate::cmd::slowlog::Draft;
 use crate::cmd::{table, Ctx, Flags, OpBatch, Part, Run, Spec};
 use crate::proto::{Proto, Reply};
 use crate::store::Shard;
-use crate::store::{SetCond, SetExpiry};
+use crate::store::{SetCond, SetExpiry, Type};
 use futures_channel::oneshot;
 use glommio::channels::shared_channel::ConnectedReceiver;
 use smallvec::SmallVec;
@@ -248,7 +248,7 @@ impl Core {
         key: &[u8],
         now: u64,
     ) -> Result<Fetched, oneshot::Receiver<Fetched>> {
-        if let Some(v) = self.shard.borrow_mut().get(key, now) {
+        if let Ok(Some(v)) = self.shard.borrow_mut().get(key, now) {
             return Ok(Ok(Some(v.into())));
         }
         let Some(origin) = &self.origin else {
@@ -338,7 +338,7 @@ impl Core {
             match spec.run {
                 Run::Split(..) => origin.invalidate(args[1]),
                 _ => {
-                    for i in spec.keys.range(args.len()).into_iter().flatten() {
+                    for i in spec.keys.positions(args).into_iter().flatten() {
                         origin.invalidate(args[i]);
                     }
                 }
@@ -468,7 +468,13 @@ impl Core {
         // Keys of the GETs so far that wait on a fetch.
         let mut fetching: SmallVec<[&[u8]; 8]> = SmallVec::new();
         for op in ops.iter() {
-            if self.reads_through(op.spec) {
+            // A key of another type is answered by the command itself
+            // (WRONGTYPE for GET, nil for MGET's part), never fetched.
+            let other_type = || {
+                let t = self.shard.borrow().peek_type(op.key(), now);
+                t.is_some_and(|t| t != Type::String)
+            };
+            if self.reads_through(op.spec) && !other_type() {
                 let key = op.key();
                 match self.get_or_fetch(key, now) {
                     Ok(v) => parts.push(Step::Got(v)),

@@ -25,11 +25,11 @@
 //! the scan may or may not be returned. After a FLUSHALL the cursor still
 //! decodes and the scan still ends; it returns what was written since.
 //!
-//! **TYPE.** Every value is a string, so `TYPE string` (any case) keeps
-//! every key and any other name keeps none: Redis 7.0.15 checks no type
-//! name, so an unknown one is no error either. A step with a filter that
-//! keeps nothing still walks the shard, so its cursor advances and the
-//! expired keys it meets are reclaimed as they would be.
+//! **TYPE.** The shard keeps only keys of the named type (any case). Redis
+//! 7.0.15 checks no type name, so an unknown one is no error: it keeps
+//! none. A step with a filter that keeps nothing still walks the shard, so
+//! its cursor advances and the expired keys it meets are reclaimed as they
+//! would be.
 //!
 //! Inside MULTI these commands run with every core held (see
 //! `multi::exec_held`), through [`run_held`].
@@ -38,7 +38,7 @@ use super::core::Core;
 use super::hop::Hop;
 use crate::cmd::{self, CmdError, NodeCmd};
 use crate::proto::{Proto, Reply};
-use crate::store::Shard;
+use crate::store::{Shard, Type};
 use futures_channel::oneshot;
 use std::ops::Range;
 
@@ -79,6 +79,8 @@ pub enum Ask {
         count: usize,
         /// MATCH, if given.
         pattern: Option<Box<[u8]>>,
+        /// TYPE, if given and a type's name.
+        kind: Option<Type>,
     },
     /// RANDOMKEY: one live key at random, and how many keys there are.
     Random,
@@ -107,7 +109,10 @@ pub fn answer(shard: &mut Shard, ask: &Ask, now: u64) -> Answer {
             cursor,
             count,
             pattern,
-        } => a.next = shard.scan(*cursor, *count, pattern.as_deref(), now, &mut a.keys),
+            kind,
+        } => {
+            a.next = shard.scan_typed(*cursor, *count, pattern.as_deref(), *kind, now, &mut a.keys);
+        }
         Ask::Random => {
             a.keys.extend(shard.random_key(now));
             a.len = shard.len();
@@ -218,8 +223,8 @@ pub struct Request {
     pub ask: Ask,
     /// SCAN: the position its cursor names.
     at: NodeCursor,
-    /// SCAN: whether the TYPE filter (if any) keeps strings.
-    strings: bool,
+    /// SCAN: false when TYPE names no type, so nothing is kept.
+    keep: bool,
 }
 
 impl Request {
@@ -242,14 +247,15 @@ impl Request {
         Ok(Some(Request {
             ask,
             at: start,
-            strings: true,
+            keep: true,
         }))
     }
 
     /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type].
     fn scan(args: &[&[u8]], cores: usize) -> Result<Request, KeysError> {
         let at = NodeCursor::decode(parse_cursor(args[1])?, cores);
-        let (mut count, mut pattern, mut strings) = (DEFAULT_COUNT, None, true);
+        let (mut count, mut pattern, mut keep) = (DEFAULT_COUNT, None, true);
+        let mut kind = None;
         let mut opts = &args[2..];
         while let [opt, rest @ ..] = opts {
             let value = rest.first().ok_or(CmdError::Syntax)?;
@@ -262,7 +268,8 @@ impl Request {
             } else if c_eq(opt, b"match") {
                 pattern = Some(Box::from(*value));
             } else if c_eq(opt, b"type") {
-                strings = c_eq(value, b"string");
+                kind = Type::parse(c_str(value));
+                keep = kind.is_some();
             } else {
                 return Err(CmdError::Syntax.into());
             }
@@ -273,9 +280,10 @@ impl Request {
                 cursor: at.shard,
                 count,
                 pattern,
+                kind,
             },
             at,
-            strings,
+            keep,
         })
     }
 
@@ -307,7 +315,7 @@ impl Request {
                 };
                 w.array(2);
                 w.bulk(itoa::Buffer::new().format(next).as_bytes());
-                let keys = if self.strings { &keys[..] } else { &[] };
+                let keys = if self.keep { &keys[..] } else { &[] };
                 w.array(keys.len());
                 for k in keys {
                     w.bulk(k);

@@ -159,10 +159,11 @@ fn scan_options_are_read_as_redis_reads_them() {
         Ask::Scan {
             cursor: 0,
             count: DEFAULT_COUNT,
-            pattern: None
+            pattern: None,
+            kind: None,
         }
     );
-    assert!(r.strings);
+    assert!(r.keep);
     // The last MATCH and TYPE win; names compare up to a NUL, as strcasecmp.
     let r = parse(&[
         b"scan",
@@ -180,13 +181,25 @@ fn scan_options_are_read_as_redis_reads_them() {
         cursor: 3,
         count: 3,
         pattern: Some(Box::from(&b"b*"[..])),
+        kind: Some(Type::String),
     };
     assert_eq!(
-        (r.ask.clone(), r.at, r.strings),
+        (r.ask.clone(), r.at, r.keep),
         (want, NodeCursor { core: 1, shard: 3 }, true)
     );
-    assert!(!parse(&[b"scan", b"0", b"type", b"hash"]).strings);
-    assert!(!parse(&[b"scan", b"0", b"type", b"string", b"type", b""]).strings);
+    let hashes = parse(&[b"scan", b"0", b"type", b"hash"]);
+    assert!(
+        hashes.keep
+            && matches!(
+                hashes.ask,
+                Ask::Scan {
+                    kind: Some(Type::Hash),
+                    ..
+                }
+            )
+    );
+    assert!(!parse(&[b"scan", b"0", b"type", b"string", b"type", b""]).keep);
+    assert!(!parse(&[b"scan", b"0", b"type", b"stream"]).keep);
     assert_eq!(r.cores(2), 1..2);
     let keys = Request::parse(NodeCmd::Keys, &[b"keys", b"*"], 2)
         .unwrap()

@@ -286,6 +286,7 @@ impl NodeConfig {
             maxmemory: self.maxmemory.map(|m| m / n),
             default_ttl_ms: (self.args.cache_type == CacheType::Ttl).then(|| self.args.ttl * 1000),
             seed: 0x5eed ^ core as u64,
+            encodings: Default::default(),
         }
     }
 }

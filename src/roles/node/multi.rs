@@ -412,7 +412,7 @@ async fn exec_held(
                 }
             },
             Run::Split(_, how) => {
-                let positions = spec.keys.range(a.len()).into_iter().flatten();
+                let positions = spec.keys.positions(a).into_iter().flatten();
                 cmd::merge::run_all(
                     a,
                     positions,
@@ -481,7 +481,7 @@ fn plan<'a>(
         },
         Run::Split(_, how) => {
             let step = spec.keys.step as usize;
-            let positions = spec.keys.range(a.len()).into_iter().flatten();
+            let positions = spec.keys.positions(a).into_iter().flatten();
             let at = groups(positions, step)
                 .map(|r| {
                     let mut group = vec![a[0]];
@@ -766,7 +766,7 @@ pub async fn run_spanning(
 ) -> Option<Draft> {
     let mut cores: Vec<usize> = spec
         .keys
-        .range(args.len())
+        .positions(args)
         .into_iter()
         .flatten()
         .map(|p| shard_for(args[p], core.n))
@@ -777,7 +777,7 @@ pub async fn run_spanning(
     let now = core.now();
     let mut slow = None;
     if spec.flags.has(cmd::Flags::WRITE) {
-        for p in spec.keys.range(args.len()).into_iter().flatten() {
+        for p in spec.keys.positions(args).into_iter().flatten() {
             if let Some(origin) = held
                 .core(shard_for(args[p], core.n))
                 .and_then(|c| c.origin.as_ref())

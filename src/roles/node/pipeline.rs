@@ -218,7 +218,7 @@ impl Plan {
     ) {
         let spec = cmd.1;
         let step = spec.keys.step as usize;
-        let positions = || spec.keys.range(args.len()).into_iter().flatten();
+        let positions = || spec.keys.positions(args).into_iter().flatten();
         let owners: SmallVec<[usize; PREFETCH_MAX]> =
             positions().map(|p| shard_for(args[p], core.n)).collect();
         let all_local = owners.iter().all(|&o| o == core.id) && !core.reads_through(spec);
@@ -615,7 +615,7 @@ pub async fn process(
                 }
             },
             Run::Split(_, how) => {
-                let mut keys = spec.keys.range(args.len()).into_iter().flatten();
+                let mut keys = spec.keys.positions(args).into_iter().flatten();
                 let first = keys.next().map(|p| shard_for(args[p], core.n));
                 let spans = keys.any(|p| Some(shard_for(args[p], core.n)) != first);
                 if spans && plan.spanning.is_none() {
@@ -736,7 +736,7 @@ pub(super) fn owner(
     args: &[&[u8]],
     arg1_owner: Option<usize>,
 ) -> Option<usize> {
-    let mut keys = spec.keys.range(args.len()).into_iter().flatten();
+    let mut keys = spec.keys.positions(args).into_iter().flatten();
     let Some(first) = keys.next() else {
         return Some(core.id);
     };

@@ -19,7 +19,7 @@
 
 use super::{access_secs, Eviction, Shard, StoreError};
 use crate::map::Slot;
-use crate::store::{entry_cost, glob_match};
+use crate::store::{entry_cost, glob_match, Type, Value};
 
 /// Random slots RANDOMKEY tries before it walks the arena instead (Redis
 /// bounds its own retries at 100 too, in a different case).
@@ -83,6 +83,20 @@ impl Shard {
         now: u64,
         out: &mut Vec<Box<[u8]>>,
     ) -> u64 {
+        self.scan_typed(cursor, count, pattern, None, now, out)
+    }
+
+    /// [`Shard::scan`] keeping only keys of type `kind` (SCAN's TYPE), when
+    /// given. The type is checked after the pattern, as Redis does.
+    pub fn scan_typed(
+        &mut self,
+        cursor: u64,
+        count: usize,
+        pattern: Option<&[u8]>,
+        kind: Option<Type>,
+        now: u64,
+        out: &mut Vec<Box<[u8]>>,
+    ) -> u64 {
         let Ok(cursor) = u32::try_from(cursor) else {
             return 0;
         };
@@ -90,6 +104,9 @@ impl Shard {
         let mut dead: Vec<Slot> = Vec::new();
         let next = self.map.scan(cursor, count, |slot, k, e| {
             if pattern.is_some_and(|p| !glob_match(p, k, false)) {
+                return;
+            }
+            if kind.is_some_and(|t| e.value.kind() != t) && !expired(e.expires_at, now) {
                 return;
             }
             if expired(e.expires_at, now) {
@@ -166,7 +183,7 @@ impl Shard {
     /// The source half of a RENAME: removes a live `key` and hands back its
     /// value and absolute expiry (0 = none). A write lookup: an expired key
     /// is reclaimed and reads as absent; no hit or miss is counted.
-    pub fn take(&mut self, key: &[u8], now: u64) -> Option<(Box<[u8]>, u64)> {
+    pub fn take(&mut self, key: &[u8], now: u64) -> Option<(Value, u64)> {
         let slot = self.lookup(key, now)?;
         let at = self.map.at(slot)?.1.expires_at;
         let value = self.remove_slot(slot)?;
@@ -177,7 +194,7 @@ impl Shard {
     /// absolute expiry (0 = none), the key left in place. A read lookup that
     /// is a use (Redis's COPY reads its source with `lookupKeyRead`): counts
     /// a hit or a miss.
-    pub fn peek_entry(&mut self, key: &[u8], now: u64) -> Option<(Box<[u8]>, u64)> {
+    pub fn peek_entry(&mut self, key: &[u8], now: u64) -> Option<(Value, u64)> {
         let slot = self.lookup_read(key, now, true)?;
         let (_, e) = self.map.at(slot)?;
         Some((e.value.clone(), e.expires_at))
@@ -207,12 +224,12 @@ impl Shard {
     pub fn put(
         &mut self,
         key: &[u8],
-        value: Box<[u8]>,
+        value: Value,
         expires_at: u64,
         replace: bool,
         now: u64,
     ) -> Result<bool, StoreError> {
-        self.make_room(entry_cost(key.len(), value.len()))?;
+        self.make_room(entry_cost(key.len(), value.mem()))?;
         Ok(self
             .write_entry(key, value, expires_at, replace, now)
             .is_ok())
@@ -226,14 +243,14 @@ impl Shard {
     pub fn put_moved(
         &mut self,
         key: &[u8],
-        value: Box<[u8]>,
+        value: Value,
         expires_at: u64,
         replace: bool,
         now: u64,
-    ) -> Result<(), Box<[u8]>> {
+    ) -> Result<(), Value> {
         if self.cfg.eviction == Eviction::Lru {
             // Under LRU `make_room` only ever evicts, so it cannot fail.
-            let _ = self.make_room(entry_cost(key.len(), value.len()));
+            let _ = self.make_room(entry_cost(key.len(), value.mem()));
         }
         self.write_entry(key, value, expires_at, replace, now)
     }
@@ -243,11 +260,11 @@ impl Shard {
     fn write_entry(
         &mut self,
         key: &[u8],
-        value: Box<[u8]>,
+        value: Value,
         expires_at: u64,
         replace: bool,
         now: u64,
-    ) -> Result<(), Box<[u8]>> {
+    ) -> Result<(), Value> {
         let hash = self.map.hash_one(key);
         let existing = self.lookup_hashed(hash, key, now);
         if let (Some(slot), false) = (existing, replace) {
@@ -255,15 +272,16 @@ impl Shard {
             return Err(value);
         }
         if expired(expires_at, now) {
-            if let Some(slot) = existing {
-                self.remove_slot(slot);
+            if let Some(old) = existing.and_then(|slot| self.remove_slot(slot)) {
+                self.dispose(old);
             }
             self.stats.expired += 1;
             return Ok(());
         }
         match existing {
             Some(slot) => {
-                self.replace_value(slot, value);
+                let old = self.replace_value(slot, value);
+                self.dispose(old);
                 self.set_expiry(slot, expires_at);
                 self.touch(slot, now);
             }
@@ -272,6 +290,26 @@ impl Shard {
             }
         }
         Ok(())
+    }
+
+    /// TYPE, OBJECT ENCODING and OBJECT REFCOUNT: the live value of `key`,
+    /// by a no-touch read (Redis's `LOOKUP_NOTOUCH`): reclaims an expired
+    /// key and counts a hit or a miss, but is not a use.
+    pub fn inspect(&mut self, key: &[u8], now: u64) -> Option<&Value> {
+        let slot = self.lookup_read(key, now, false)?;
+        self.map.at(slot).map(|(_, e)| &e.value)
+    }
+
+    /// The type of a live `key`, without reclaiming, counting or using it:
+    /// for a check a command makes before its own lookup.
+    pub fn peek_type(&self, key: &[u8], now: u64) -> Option<Type> {
+        let (_, e) = self.map.at(self.map.find(key)?)?;
+        (!expired(e.expires_at, now)).then(|| e.value.kind())
+    }
+
+    /// The type of a live `key`, looked up as [`Shard::inspect`] does.
+    pub fn type_of(&mut self, key: &[u8], now: u64) -> Option<Type> {
+        self.inspect(key, now).map(Value::kind)
     }
 
     /// EXPIRETIME/PEXPIRETIME: `key`'s absolute deadline in node-clock ms. A
@@ -316,6 +354,6 @@ impl Shard {
     pub fn memory_usage(&mut self, key: &[u8], now: u64) -> Option<usize> {
         let slot = self.map.find(key)?;
         let (k, e) = self.map.at(slot)?;
-        (!expired(e.expires_at, now)).then(|| entry_cost(k.len(), e.value.len()))
+        (!expired(e.expires_at, now)).then(|| entry_cost(k.len(), e.value.mem()))
     }
 }

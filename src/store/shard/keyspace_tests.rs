@@ -261,13 +261,13 @@ fn take_then_put_moves_the_value_and_its_ttl() {
     set_until(&mut src, "mykey", "foo", 100_000, 0);
     set(&mut src, "plain", "bar", 0);
     let (v, at) = src.take(b"mykey", 1000).unwrap();
-    assert_eq!((&*v, at), (&b"foo"[..], 100_000));
+    assert_eq!((v.as_str().unwrap(), at), (&b"foo"[..], 100_000));
     assert!(!src.exists(b"mykey", 1000));
     assert_eq!(src.expiring_len(), 0);
     assert_eq!(dst.put(b"mykey2", v, at, true, 1200), Ok(true));
     assert_eq!(dst.ttl(b"mykey2", 1200), Ttl::Ms(98_800));
     assert_eq!(dst.expire_time(b"mykey2", 1200), Deadline::At(100_000));
-    assert_eq!(dst.get(b"mykey2", 1200), Some(&b"foo"[..]));
+    assert_eq!(dst.get(b"mykey2", 1200), Ok(Some(&b"foo"[..])));
     // A key without a TTL moves without one.
     let (v, at) = src.take(b"plain", 1000).unwrap();
     assert_eq!(at, 0);
@@ -300,11 +300,11 @@ fn put_without_replace_refuses_a_live_key_and_counts_a_use() {
         Ok(false)
     );
     assert_eq!(s.idle_ms(b"mykey2", 12_000), Some(3000));
-    assert_eq!(s.get(b"mykey2", 12_000), Some(&b"bar"[..]));
+    assert_eq!(s.get(b"mykey2", 12_000), Ok(Some(&b"bar"[..])));
     // An expired destination does not count as existing.
     set_until(&mut s, "old", "v", 100, 0);
     assert_eq!(s.put(b"old", b"new"[..].into(), 0, false, 100), Ok(true));
-    assert_eq!(s.get(b"old", 100), Some(&b"new"[..]));
+    assert_eq!(s.get(b"old", 100), Ok(Some(&b"new"[..])));
     assert_eq!(s.ttl(b"old", 100), Ttl::Persistent);
 }
 
@@ -318,7 +318,7 @@ fn put_with_replace_does_not_inherit_the_destination_ttl() {
     let (v, at) = s.take(b"mykey", 0).unwrap();
     assert_eq!(s.put(b"mykey2", v, at, true, 0), Ok(true));
     assert_eq!(s.ttl(b"mykey2", 0), Ttl::Persistent);
-    assert_eq!(s.get(b"mykey2", 0), Some(&b"foo"[..]));
+    assert_eq!(s.get(b"mykey2", 0), Ok(Some(&b"foo"[..])));
     assert_eq!((s.len(), s.expiring_len()), (1, 0));
     assert_eq!(
         s.used_bytes(),
@@ -339,13 +339,13 @@ fn put_of_an_elapsed_deadline_writes_a_key_that_is_already_gone() {
     // Refused before any of that when the live destination stays.
     set(&mut s, "dst", "old", 500);
     assert_eq!(s.put(b"dst", b"v"[..].into(), 500, false, 500), Ok(false));
-    assert_eq!(s.get(b"dst", 500), Some(&b"old"[..]));
+    assert_eq!(s.get(b"dst", 500), Ok(Some(&b"old"[..])));
 }
 
 #[test]
 fn put_honours_maxmemory_eviction_and_capacity() {
     let limit = 16 * 1024;
-    let v = vec![b'x'; 1000].into_boxed_slice();
+    let v = Value::Str(vec![b'x'; 1000].into_boxed_slice());
     let mut none = Shard::new(ShardConfig {
         maxmemory: Some(limit),
         ..Default::default()
@@ -395,7 +395,7 @@ fn put_moved_is_never_refused_for_memory_and_hands_back_a_refused_value() {
         maxmemory: Some(limit),
         ..Default::default()
     });
-    let v = vec![b'x'; 1000].into_boxed_slice();
+    let v = Value::Str(vec![b'x'; 1000].into_boxed_slice());
     for i in 0..40 {
         assert_eq!(
             none.put_moved(format!("k{i}").as_bytes(), v.clone(), 0, true, 0),
@@ -408,7 +408,7 @@ fn put_moved_is_never_refused_for_memory_and_hands_back_a_refused_value() {
     // RENAMENX onto a live key: nothing written, the value comes back.
     let back = none.put_moved(b"k0", b"other"[..].into(), 77, false, 0);
     assert_eq!(back, Err(b"other"[..].into()));
-    assert_eq!(none.get(b"k0", 0).map(<[u8]>::len), Some(1000));
+    assert_eq!(none.get(b"k0", 0).unwrap().map(<[u8]>::len), (Some(1000)));
     assert_eq!(none.ttl(b"k0", 0), Ttl::Persistent);
 
     let mut lru = Shard::new(ShardConfig {
@@ -431,8 +431,8 @@ fn peek_entry_copies_with_ttl_and_reads_like_copy() {
     let mut s = shard();
     set_until(&mut s, "mykey", "foobar", 100_000, 0);
     let (v, at) = s.peek_entry(b"mykey", 5000).unwrap();
-    assert_eq!((&*v, at), (&b"foobar"[..], 100_000));
-    assert_eq!(s.get(b"mykey", 5000), Some(&b"foobar"[..]));
+    assert_eq!((v.as_str().unwrap(), at), (&b"foobar"[..], 100_000));
+    assert_eq!(s.get(b"mykey", 5000), Ok(Some(&b"foobar"[..])));
     assert_eq!(s.peek_entry(b"nokey", 5000), None);
     // One hit each for peek_entry and get, one miss.
     assert_eq!((s.stats().hits, s.stats().misses), (2, 1));
@@ -453,7 +453,7 @@ fn peek_entry_copies_with_ttl_and_reads_like_copy() {
         5000,
     )
     .unwrap();
-    assert_eq!(dst.get(b"mynewkey", 5000), Some(&b"foobar"[..]));
+    assert_eq!(dst.get(b"mynewkey", 5000), Ok(Some(&b"foobar"[..])));
     assert_eq!(dst.expire_time(b"mynewkey", 5000), Deadline::At(100_000));
 }
 
@@ -517,7 +517,7 @@ fn idle_time_restarts_on_uses_only() {
     s.keys(b"*", 11_000, &mut out);
     assert_eq!(s.idle_ms(b"k", 12_000), Some(12_000));
     // Uses restart it: GET, a refused SET NX, INCR, EXPIRE, PERSIST.
-    s.get(b"k", 20_000);
+    s.get(b"k", 20_000).unwrap();
     assert_eq!(s.idle_ms(b"k", 25_000), Some(5000));
     s.set(
         &b"k"[..],

@@ -22,8 +22,8 @@
 
 use super::{Shard, StoreError};
 use crate::map::Slot;
-use crate::store::entry_cost;
 use crate::store::float::LongDouble;
+use crate::store::{entry_cost, Value};
 
 /// What GETEX does to the key's TTL once it has read the value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,10 +39,20 @@ pub enum GetExpiry {
 }
 
 impl Shard {
-    /// The live value of `key`, without reclaiming, counting or touching.
-    fn peek(&self, hash: u64, key: &[u8], now: u64) -> Option<&[u8]> {
-        let (_, e) = self.map.at(self.map.find_hashed(hash, key)?)?;
-        (e.expires_at == 0 || e.expires_at > now).then_some(&*e.value)
+    /// The live value of `key`, without reclaiming, counting or touching:
+    /// `Ok(None)` if missing, `Err(WrongType)` if it is not a string.
+    fn peek(&self, hash: u64, key: &[u8], now: u64) -> Result<Option<&[u8]>, StoreError> {
+        let Some((_, e)) = self
+            .map
+            .find_hashed(hash, key)
+            .and_then(|slot| self.map.at(slot))
+        else {
+            return Ok(None);
+        };
+        if e.expires_at != 0 && e.expires_at <= now {
+            return Ok(None);
+        }
+        e.value.as_str().map(Some).ok_or(StoreError::WrongType)
     }
 
     /// A read lookup (`lookupKeyRead`): reclaims an expired key, counts a
@@ -60,7 +70,7 @@ impl Shard {
     }
 
     fn value_len(&self, slot: Slot) -> usize {
-        self.map.at(slot).map_or(0, |(_, e)| e.value.len())
+        self.map.at(slot).map_or(0, |(_, e)| e.value.mem())
     }
 
     /// APPEND: add `tail` to the end of the value, creating the key if it
@@ -81,7 +91,10 @@ impl Shard {
         now: u64,
     ) -> Result<usize, StoreError> {
         let hash = self.map.hash_one(key);
-        let old = self.peek(hash, key, now).map(<[u8]>::len);
+        // Another type: nothing grows, and the write lookup below refuses it
+        // (Redis refuses for memory before it looks at the type).
+        let old = self.peek(hash, key, now).map(|v| v.map(<[u8]>::len));
+        let old = old.unwrap_or(Some(usize::MAX));
         let fits = |len: usize| len.checked_add(tail.len()).is_some_and(|t| t <= max_bulk);
         let growth = match old {
             Some(len) if fits(len) => tail.len(),
@@ -92,6 +105,7 @@ impl Shard {
         match self.lookup_hashed(hash, key, now) {
             Some(slot) => {
                 self.touch(slot, now);
+                self.str_at(slot)?;
                 if !fits(self.value_len(slot)) {
                     return Err(StoreError::StringTooLong);
                 }
@@ -111,7 +125,7 @@ impl Shard {
                     self.make_room(entry_cost(key.len(), tail.len()))?;
                 }
                 let at = self.default_expiry(now);
-                self.insert_new(hash, key.into(), tail.into(), at, now);
+                self.insert_new(hash, key.into(), Value::Str(tail.into()), at, now);
                 Ok(tail.len())
             }
         }
@@ -119,19 +133,25 @@ impl Shard {
 
     /// STRLEN: the value's length, 0 for a missing key. A read lookup: a
     /// hit or miss, and a use.
-    pub fn strlen(&mut self, key: &[u8], now: u64) -> usize {
-        self.get(key, now).map_or(0, <[u8]>::len)
+    pub fn strlen(&mut self, key: &[u8], now: u64) -> Result<usize, StoreError> {
+        Ok(self.get(key, now)?.map_or(0, <[u8]>::len))
     }
 
     /// GETRANGE (SUBSTR): the bytes from `start` to `end`, both inclusive,
     /// negative counting from the end, clamped to the value as Redis 7.0
     /// clamps them (see [`substr_range`]); empty for a missing key. A read
     /// lookup: a hit or miss, and a use.
-    pub fn getrange(&mut self, key: &[u8], start: i64, end: i64, now: u64) -> &[u8] {
-        match self.get(key, now) {
+    pub fn getrange(
+        &mut self,
+        key: &[u8],
+        start: i64,
+        end: i64,
+        now: u64,
+    ) -> Result<&[u8], StoreError> {
+        Ok(match self.get(key, now)? {
             Some(v) => &v[substr_range(v.len(), start, end)],
             None => &[],
-        }
+        })
     }
 
     /// SETRANGE: write `bytes` at `offset`, zero-padding the value (or a new
@@ -157,7 +177,9 @@ impl Shard {
         let want = offset
             .checked_add(bytes.len())
             .filter(|&w| w <= max_bulk && !bytes.is_empty());
-        let peeked = self.peek(hash, key, now).map(<[u8]>::len);
+        // Another type: nothing grows; the write lookup below refuses it.
+        let peeked = self.peek(hash, key, now).map(|v| v.map(<[u8]>::len));
+        let peeked = peeked.unwrap_or(Some(usize::MAX));
         let growth = match (want, peeked) {
             (None, _) => 0,
             (Some(w), Some(len)) => w.saturating_sub(len),
@@ -167,6 +189,7 @@ impl Shard {
         let slot = self.lookup_hashed(hash, key, now);
         if let Some(slot) = slot {
             self.touch(slot, now);
+            self.str_at(slot)?;
         }
         if bytes.is_empty() {
             return Ok(slot.map_or(0, |s| self.value_len(s)));
@@ -190,7 +213,7 @@ impl Shard {
                 let mut v = Vec::new();
                 write(&mut v);
                 let at = self.default_expiry(now);
-                self.insert_new(hash, key.into(), v.into_boxed_slice(), at, now);
+                self.insert_new(hash, key.into(), Value::Str(v.into()), at, now);
                 Ok(want)
             }
         }
@@ -198,24 +221,40 @@ impl Shard {
 
     /// GETDEL: remove the key and return its value; `None` if missing. A
     /// read lookup: a hit or a miss.
-    pub fn getdel(&mut self, key: &[u8], now: u64) -> Option<Box<[u8]>> {
-        let slot = self.read_slot(key, now)?;
-        self.remove_slot(slot)
+    pub fn getdel(&mut self, key: &[u8], now: u64) -> Result<Option<Box<[u8]>>, StoreError> {
+        let Some(slot) = self.read_slot(key, now) else {
+            return Ok(None);
+        };
+        self.str_at(slot)?;
+        Ok(match self.remove_slot(slot) {
+            Some(Value::Str(s)) => Some(s),
+            _ => None,
+        })
     }
 
     /// GETEX: the value, then the TTL changed as `how` says (a time not
     /// after `now` deletes the key, not counted as an expiry, as in Redis);
     /// `None` if missing, changing nothing. A read lookup: a hit or a miss,
     /// and a use.
-    pub fn getex(&mut self, key: &[u8], how: GetExpiry, now: u64) -> Option<Box<[u8]>> {
-        let slot = self.read_slot(key, now)?;
+    pub fn getex(
+        &mut self,
+        key: &[u8],
+        how: GetExpiry,
+        now: u64,
+    ) -> Result<Option<Box<[u8]>>, StoreError> {
+        let Some(slot) = self.read_slot(key, now) else {
+            return Ok(None);
+        };
+        let value: Box<[u8]> = self.str_at(slot)?.into();
         match how {
-            GetExpiry::At(at) if at <= now => return self.remove_slot(slot),
+            GetExpiry::At(at) if at <= now => {
+                self.remove_slot(slot);
+            }
             GetExpiry::At(at) => self.set_expiry(slot, at),
             GetExpiry::Persist => self.set_expiry(slot, 0),
             GetExpiry::Keep => {}
         }
-        self.map.at(slot).map(|(_, e)| e.value.clone())
+        Ok(Some(value))
     }
 
     /// INCRBYFLOAT: add the float text `incr` to the value (a missing key
@@ -236,10 +275,15 @@ impl Shard {
         now: u64,
     ) -> Result<Box<[u8]>, StoreError> {
         let hash = self.map.hash_one(key);
-        let current = self.peek(hash, key, now);
+        let peeked = self.peek(hash, key, now);
+        // Another type grows nothing; the write lookup below refuses it
+        // (Redis refuses for memory before it looks at the type).
+        let other_type = peeked.is_err();
+        let current = peeked.unwrap_or(None);
         let existed = current.is_some();
         let planned = float_sum(current, incr);
         let growth = match (&planned, current.map(<[u8]>::len)) {
+            _ if other_type => 0,
             (Ok(text), Some(len)) => text.len().saturating_sub(len),
             (Ok(text), None) => entry_cost(key.len(), text.len()),
             (Err(_), _) => 0,
@@ -248,6 +292,7 @@ impl Shard {
         match self.lookup_hashed(hash, key, now) {
             Some(slot) => {
                 self.touch(slot, now);
+                self.str_at(slot)?;
                 // Making room evicts other keys only, so the value is the
                 // one the sum was planned from.
                 let text = planned?;
@@ -263,7 +308,7 @@ impl Shard {
                     planned?
                 };
                 let at = self.default_expiry(now);
-                self.insert_new(hash, key.into(), text.clone(), at, now);
+                self.insert_new(hash, key.into(), Value::Str(text.clone()), at, now);
                 Ok(text)
             }
         }

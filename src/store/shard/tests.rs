@@ -20,10 +20,10 @@ fn set(s: &mut Shard, k: &str, v: &str, now: u64) {
 fn set_get_del() {
     let mut s = shard();
     set(&mut s, "a", "1", 0);
-    assert_eq!(s.get(b"a", 0), Some(&b"1"[..]));
+    assert_eq!(s.get(b"a", 0), Ok(Some(&b"1"[..])));
     assert!(s.del(b"a", 0));
     assert!(!s.del(b"a", 0));
-    assert_eq!(s.get(b"a", 0), None);
+    assert_eq!(s.get(b"a", 0), Ok(None));
     assert_eq!(s.stats().hits, 1);
     assert_eq!(s.stats().misses, 1);
     assert_eq!(
@@ -94,8 +94,8 @@ fn ttl_lazy_expiry_with_injected_time() {
     )
     .unwrap();
     assert_eq!(s.ttl(b"k", 40), Ttl::Ms(60));
-    assert_eq!(s.get(b"k", 99), Some(&b"v"[..]));
-    assert_eq!(s.get(b"k", 100), None);
+    assert_eq!(s.get(b"k", 99), Ok(Some(&b"v"[..])));
+    assert_eq!(s.get(b"k", 100), Ok(None));
     assert_eq!(s.stats().expired, 1);
     assert_eq!(s.ttl(b"k", 100), Ttl::Missing);
     assert_eq!(s.expiring_len(), 0);
@@ -205,7 +205,7 @@ fn capacity_evicts_least_recently_used() {
     for k in ["a", "b", "c"] {
         set(&mut s, k, "v", 0);
     }
-    s.get(b"a", 0); // a is now the most recent; b is the oldest
+    s.get(b"a", 0).unwrap(); // a is now the most recent; b is the oldest
     set(&mut s, "d", "v", 0);
     assert_eq!(s.len(), 3);
     assert!(!s.exists(b"b", 0));
@@ -273,7 +273,7 @@ fn default_ttl_applies_to_plain_writes() {
     assert_eq!(s.ttl(b"k", 5), Ttl::Ms(1000));
     s.incr_by(b"n", 1, 5).unwrap();
     assert_eq!(s.ttl(b"n", 5), Ttl::Ms(1000));
-    assert_eq!(s.get(b"k", 1005), None);
+    assert_eq!(s.get(b"k", 1005), Ok(None));
 }
 
 #[test]
@@ -293,9 +293,9 @@ fn prefetch_is_only_a_hint_on_empty_growing_and_missing_keys() {
     }
     s.prefetch(&hashes(&s));
     for k in &keys {
-        assert_eq!(s.get(k.as_bytes(), 0), Some(&b"v"[..]));
+        assert_eq!(s.get(k.as_bytes(), 0), Ok(Some(&b"v"[..])));
     }
-    assert_eq!(s.get(b"absent", 0), None);
+    assert_eq!(s.get(b"absent", 0), Ok(None));
 }
 
 /// `avg_ttl` follows Redis's `activeExpireCycle`: the first sample sets the
@@ -362,7 +362,7 @@ fn switching_to_lru_live_evicts_the_longest_idle_first() {
     for (i, k) in ["a", "b", "c"].iter().enumerate() {
         set(&mut s, k, &"x".repeat(100), i as u64 * 1000);
     }
-    assert!(s.get(b"a", 3000).is_some());
+    assert!(s.get(b"a", 3000).unwrap().is_some());
     // Room for the three keys, then noeviction refuses a fourth.
     s.set_maxmemory(Some(s.used_bytes() + 10));
     assert!(matches!(

@@ -1,0 +1,171 @@
+//! Typed access to the collection a key holds, for every collection
+//! command: find the key, refuse another type with WRONGTYPE, create it
+//! when a write needs it, keep the memory total in step with what the
+//! command changed, and delete the key once its collection is empty
+//! (Redis never keeps an empty hash, list, set or sorted set).
+//!
+//! The lookups follow Redis 7.0 (see `keyspace.rs` for the terms): a read
+//! (`lookupKeyRead`) counts a hit or a miss and is a use; a write
+//! (`lookupKeyWrite`) counts neither and is a use. Both check the type only
+//! after the lookup, so a key of another type is still counted and used.
+
+use super::{Shard, StoreError};
+use crate::store::{entry_cost, Typed, Value};
+
+/// How a collection write treats memory and a missing key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Write {
+    /// Bytes the write may add, for the `maxmemory` check made before it
+    /// runs (Redis's `denyoom` commands), or `None` for a write that cannot
+    /// grow memory (HDEL, LPOP), which is never refused for it.
+    pub grows: Option<usize>,
+    /// Create the key, empty, when it is missing (HSET, LPUSH); otherwise a
+    /// missing key is left missing and the write does not run (LPUSHX, a
+    /// ZADD with XX).
+    pub create: bool,
+}
+
+impl Write {
+    /// A write that may add `bytes` and creates a missing key.
+    pub fn grow(bytes: usize) -> Write {
+        Write {
+            grows: Some(bytes),
+            create: true,
+        }
+    }
+
+    /// A write that may add `bytes` to an existing key only.
+    pub fn grow_existing(bytes: usize) -> Write {
+        Write {
+            grows: Some(bytes),
+            create: false,
+        }
+    }
+
+    /// A write that only removes or reorders (never refused for memory,
+    /// never creates).
+    pub fn shrink() -> Write {
+        Write {
+            grows: None,
+            create: false,
+        }
+    }
+}
+
+impl Shard {
+    /// A read of the `T` at `key`: `Ok(None)` when there is no live key.
+    ///
+    /// # Errors
+    /// [`StoreError::WrongType`] when `key` holds another type.
+    pub fn read<T: Typed>(&mut self, key: &[u8], now: u64) -> Result<Option<&T>, StoreError> {
+        let Some(slot) = self.lookup(key, now) else {
+            self.stats.misses += 1;
+            return Ok(None);
+        };
+        self.stats.hits += 1;
+        self.touch(slot, now);
+        match self.map.at(slot).map(|(_, e)| &e.value) {
+            Some(Value::Coll(c)) => T::of(c).map(Some).ok_or(StoreError::WrongType),
+            _ => Err(StoreError::WrongType),
+        }
+    }
+
+    /// A write to the `T` at `key`: runs `f` on it (on a new empty one when
+    /// the key is missing and `how.create`) and returns what `f` returned,
+    /// or `Ok(None)` when the key is missing and not created. Afterwards
+    /// the key's charge is the collection's new size, and a collection left
+    /// empty deletes the key.
+    ///
+    /// # Errors
+    /// [`StoreError::Oom`] when `how.grows` does not fit under `maxmemory`
+    /// (checked first, before the lookup, as Redis refuses `denyoom`
+    /// commands); [`StoreError::WrongType`] when `key` holds another type.
+    pub fn modify<T: Typed, R>(
+        &mut self,
+        key: &[u8],
+        how: Write,
+        now: u64,
+        f: impl FnOnce(&mut T) -> R,
+    ) -> Result<Option<R>, StoreError> {
+        if let Some(bytes) = how.grows {
+            self.make_room(bytes)?;
+        }
+        let hash = self.map.hash_one(key);
+        let slot = match self.lookup_hashed(hash, key, now) {
+            Some(slot) => {
+                self.touch(slot, now);
+                match self.map.at(slot).map(|(_, e)| &e.value) {
+                    Some(Value::Coll(c)) if T::of(c).is_some() => slot,
+                    _ => return Err(StoreError::WrongType),
+                }
+            }
+            None if how.create => {
+                let at = self.default_expiry(now);
+                let empty = Value::Coll(Box::new(T::empty().wrap()));
+                self.insert_new(hash, key.into(), empty, at, now)
+            }
+            None => return Ok(None),
+        };
+        let Some((k, e)) = self.map.at_mut(slot) else {
+            unreachable!("live slot")
+        };
+        let Value::Coll(c) = &mut e.value else {
+            unreachable!("checked above")
+        };
+        let klen = k.len();
+        let before = c.mem();
+        let Some(t) = T::of_mut(c) else {
+            unreachable!("checked above")
+        };
+        let r = f(t);
+        let (after, empty) = (c.mem(), c.is_empty());
+        self.used = self.used - entry_cost(klen, before) + entry_cost(klen, after);
+        if empty {
+            if let Some(v) = self.remove_slot(slot) {
+                self.dispose(v);
+            }
+        }
+        Ok(Some(r))
+    }
+
+    /// The destination of a `…STORE` command (SINTERSTORE, ZUNIONSTORE,
+    /// LMOVE's target when new): `key` becomes `value` whatever it held,
+    /// with no TTL (the default TTL applies), or is deleted when `value` is
+    /// empty, as Redis's `setKey`/`dbDelete` do. Returns whether a key was
+    /// there before, so the caller can tell WATCH of a change.
+    ///
+    /// # Errors
+    /// [`StoreError::Oom`] when the new value does not fit under
+    /// `maxmemory`; nothing changes then.
+    pub fn store<T: Typed>(&mut self, key: &[u8], value: T, now: u64) -> Result<bool, StoreError> {
+        let value = Value::Coll(Box::new(value.wrap()));
+        let empty = matches!(&value, Value::Coll(c) if c.is_empty());
+        self.make_room(if empty {
+            0
+        } else {
+            entry_cost(key.len(), value.mem())
+        })?;
+        let hash = self.map.hash_one(key);
+        let existing = self.lookup_hashed(hash, key, now);
+        if empty {
+            if let Some(old) = existing.and_then(|slot| self.remove_slot(slot)) {
+                self.dispose(old);
+            }
+            return Ok(existing.is_some());
+        }
+        let at = self.default_expiry(now);
+        match existing {
+            Some(slot) => {
+                let old = self.replace_value(slot, value);
+                self.set_expiry(slot, at);
+                self.touch(slot, now);
+                self.dispose(old);
+                Ok(true)
+            }
+            None => {
+                self.insert_new(hash, key.into(), value, at, now);
+                Ok(false)
+            }
+        }
+    }
+}
