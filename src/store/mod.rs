@@ -11,6 +11,7 @@
 pub mod bits;
 pub mod float;
 mod glob;
+pub mod lazyfree;
 pub mod lcs;
 mod lru;
 mod shard;

@@ -306,7 +306,7 @@ impl Shard {
         let slot = self.map.find_hashed(hash, key)?;
         let (_, e) = self.map.at(slot)?;
         if e.expires_at != 0 && e.expires_at <= now {
-            self.remove_slot(slot);
+            self.delete_slot(slot);
             self.stats.expired += 1;
             return None;
         }
@@ -334,6 +334,13 @@ impl Shard {
             lru.unlink(slot.index());
         }
         Some(e.value)
+    }
+
+    /// Remove `slot` and free its value (lazily, if big).
+    fn delete_slot(&mut self, slot: Slot) {
+        if let Some(v) = self.remove_slot(slot) {
+            self.dispose(v);
+        }
     }
 
     /// Swap the value of live `slot` for `value`, keeping `used` right;
@@ -402,7 +409,7 @@ impl Shard {
             return false;
         };
         // Only slots of live entries are ever in the list.
-        self.remove_slot(Slot(oldest));
+        self.delete_slot(Slot(oldest));
         self.stats.evicted += 1;
         true
     }
@@ -600,9 +607,14 @@ impl Shard {
         }
     }
 
-    /// Free a value taken out of the shard.
+    /// Free a value taken out of the shard: a big collection on the free
+    /// thread ([`lazyfree`](crate::store::lazyfree)), anything else here.
     fn dispose(&mut self, value: Value) {
-        drop(value);
+        if let Value::Coll(c) = value {
+            if c.len() >= crate::store::lazyfree::THRESHOLD {
+                crate::store::lazyfree::free_later(c);
+            }
+        }
     }
 
     /// INCRBY: add `delta` to the integer value (missing counts as 0); keeps the TTL.
@@ -663,7 +675,7 @@ impl Shard {
             return false;
         }
         if at <= now {
-            self.remove_slot(slot);
+            self.delete_slot(slot);
             return true;
         }
         self.set_expiry(slot, at);
@@ -701,7 +713,13 @@ impl Shard {
 
     /// FLUSHALL on this shard.
     pub fn flush(&mut self) {
-        self.map.clear();
+        // Every entry is freed off the core (a FLUSHALL of millions of keys
+        // would stall it for as long); a small shard is not worth a hop.
+        if self.map.len() >= crate::store::lazyfree::THRESHOLD {
+            crate::store::lazyfree::free_later(std::mem::take(&mut self.map));
+        } else {
+            self.map.clear();
+        }
         self.expiring.clear();
         self.avg_ttl_ms = 0;
         if let Some(lru) = &mut self.lru {
@@ -734,7 +752,7 @@ impl Shard {
                 continue;
             };
             if at <= now {
-                self.remove_slot(slot);
+                self.delete_slot(slot);
                 self.stats.expired += 1;
                 expired += 1;
             } else {

@@ -116,7 +116,7 @@ impl Shard {
             }
         });
         for slot in dead {
-            self.remove_slot(slot);
+            self.delete_slot(slot);
             self.stats.expired += 1;
         }
         u64::from(next)
@@ -175,7 +175,7 @@ impl Shard {
         if !expired(e.expires_at, now) {
             return Some(k.clone());
         }
-        self.remove_slot(slot);
+        self.delete_slot(slot);
         self.stats.expired += 1;
         None
     }
@@ -272,8 +272,8 @@ impl Shard {
             return Err(value);
         }
         if expired(expires_at, now) {
-            if let Some(old) = existing.and_then(|slot| self.remove_slot(slot)) {
-                self.dispose(old);
+            if let Some(slot) = existing {
+                self.delete_slot(slot);
             }
             self.stats.expired += 1;
             return Ok(());

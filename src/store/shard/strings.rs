@@ -248,7 +248,7 @@ impl Shard {
         let value: Box<[u8]> = self.str_at(slot)?.into();
         match how {
             GetExpiry::At(at) if at <= now => {
-                self.remove_slot(slot);
+                self.delete_slot(slot);
             }
             GetExpiry::At(at) => self.set_expiry(slot, at),
             GetExpiry::Persist => self.set_expiry(slot, 0),

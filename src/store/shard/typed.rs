@@ -121,9 +121,7 @@ impl Shard {
         let (after, empty) = (c.mem(), c.is_empty());
         self.used = self.used - entry_cost(klen, before) + entry_cost(klen, after);
         if empty {
-            if let Some(v) = self.remove_slot(slot) {
-                self.dispose(v);
-            }
+            self.delete_slot(slot);
         }
         Ok(Some(r))
     }
@@ -148,8 +146,8 @@ impl Shard {
         let hash = self.map.hash_one(key);
         let existing = self.lookup_hashed(hash, key, now);
         if empty {
-            if let Some(old) = existing.and_then(|slot| self.remove_slot(slot)) {
-                self.dispose(old);
+            if let Some(slot) = existing {
+                self.delete_slot(slot);
             }
             return Ok(existing.is_some());
         }
