@@ -19,6 +19,7 @@
 
 pub mod batch;
 pub mod bits;
+pub mod blocking;
 pub mod client;
 pub mod docs;
 pub mod error;

@@ -411,8 +411,14 @@ pub struct Ctx<'a> {
     /// Largest string a command may build (`proto-max-bulk-len`).
     pub max_bulk: usize,
     /// Told of every key a command changed (Redis's `signalModifiedKey`):
-    /// set only while some connection WATCHes a key of this shard.
+    /// set only while some connection WATCHes a key of this shard or is
+    /// blocked on one.
     pub on_change: Option<&'a mut OnChange<'a>>,
+    /// A blocking command (BLPOP …) that finds nothing to take writes no
+    /// reply when this is set, so the node can block the client; otherwise
+    /// (inside MULTI, at its timeout) it answers its null at once, as Redis
+    /// does.
+    pub may_block: bool,
 }
 
 impl Ctx<'_> {

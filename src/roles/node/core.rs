@@ -122,6 +122,8 @@ pub struct Counters {
     pub hops_sent: Cell<u64>,
     /// Ops served for other cores.
     pub hop_ops_served: Cell<u64>,
+    /// This core's clients blocked right now (BLPOP …).
+    pub blocked: Cell<u64>,
 }
 
 impl Default for Counters {
@@ -133,6 +135,7 @@ impl Default for Counters {
             rejected: Cell::new(0),
             hops_sent: Cell::new(0),
             hop_ops_served: Cell::new(0),
+            blocked: Cell::new(0),
         }
     }
 }
@@ -171,6 +174,13 @@ pub struct Core {
     pub pubsub: RefCell<super::pubsub::Local>,
     /// This core's connections held by CLIENT PAUSE.
     pub paused: super::pause::Waiters,
+    /// Clients blocked (BLPOP …) on keys of this shard.
+    pub blocked: RefCell<super::blocking::Registry>,
+    /// Set only while a blocked client's attempt runs (see `blocking`): a
+    /// blocking command that finds nothing then writes no reply. A cell
+    /// rather than a parameter because the attempt runs through the same
+    /// paths as any command (`run`, `multi::run_spanning`).
+    pub attempting: Cell<bool>,
 }
 
 impl Core {
@@ -344,15 +354,28 @@ impl Core {
                 }
             }
         }
-        let mut touch = |key: &[u8]| self.watched.borrow_mut().touch(key);
         let watching = !self.watched.borrow().is_empty();
+        let blocked = !self.blocked.borrow().is_empty();
+        let mut touch = |key: &[u8]| {
+            if watching {
+                self.watched.borrow_mut().touch(key);
+            }
+            if blocked {
+                self.blocked.borrow().signal(key);
+            }
+        };
         let mut ctx = Ctx {
             shard,
             now,
             epoch_unix_ms: self.shared.epoch_unix_ms,
             max_bulk: self.shared.max_bulk.load(Ordering::Relaxed),
             span: None,
-            on_change: if watching { Some(&mut touch) } else { None },
+            on_change: if watching || blocked {
+                Some(&mut touch)
+            } else {
+                None
+            },
+            may_block: self.attempting.get(),
         };
         let mut w = Reply::new(out, proto);
         match spec.run {
@@ -600,6 +623,14 @@ impl Core {
                 }
                 let _ = reply.send(self.snapshot());
             }
+            Hop::Block { keys, waiter, done } => {
+                let mut reg = self.blocked.borrow_mut();
+                for k in &keys {
+                    reg.add(k, waiter.clone());
+                }
+                let _ = done.send(());
+            }
+            Hop::Unblock { keys, id } => super::blocking::remove_here(self, &keys, id),
             Hop::Keys { ask, reply } => {
                 let now = self.now();
                 let _ = reply.send(super::keys::answer(&mut self.shard.borrow_mut(), &ask, now));

@@ -351,6 +351,23 @@ pub enum Hop {
         /// Where the answer goes.
         reply: oneshot::Sender<super::keys::Answer>,
     },
+    /// A client of another core blocks on these keys of the receiver
+    /// (see `node::blocking`); answered once it is registered.
+    Block {
+        /// The keys.
+        keys: Vec<Box<[u8]>>,
+        /// Who waits.
+        waiter: super::blocking::Waiter,
+        /// Registered.
+        done: oneshot::Sender<()>,
+    },
+    /// Client `id` no longer waits on these keys of the receiver.
+    Unblock {
+        /// The keys.
+        keys: Vec<Box<[u8]>>,
+        /// The client.
+        id: u64,
+    },
     /// Zero the counters (CONFIG RESETSTAT).
     ResetStats,
     /// Take this share of a new node-wide maxmemory (CONFIG SET).

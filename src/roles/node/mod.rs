@@ -6,6 +6,7 @@
 //! owns (see [`shard_for`](crate::ownership::shard_for)) is carried there as a
 //! [`hop::Hop`] over a glommio shared channel; nothing on the data path locks.
 
+pub(crate) mod blocking;
 mod clients;
 mod cmdstats;
 mod conn;
@@ -526,6 +527,8 @@ async fn core_main(
         }),
         pubsub: RefCell::default(),
         paused: pause::Waiters::default(),
+        blocked: RefCell::default(),
+        attempting: Cell::new(false),
     });
     self::core::spawn_hop_servers(&core, receivers);
     self::core::spawn_expiry_sweeper(&core);

@@ -50,7 +50,7 @@ pub struct Plan {
     /// Slow-log entries of this read's commands not yet logged: each is
     /// logged with the connection's address and name before the next
     /// request runs (a hop's, once its replies are back).
-    slow: Vec<Draft>,
+    pub(super) slow: Vec<Draft>,
 }
 
 /// The leading multibulk requests of a read as [`prefetch_keys`] parsed
@@ -604,6 +604,12 @@ pub async fn process(
         }
         sess.last_cmd = Some(spec.name);
         match spec.run {
+            // Outside MULTI (queued commands never get here) a blocking
+            // command may wait; inside, EXEC runs it without blocking.
+            Run::Shard(_) if spec.flags.has(Flags::BLOCKING) => {
+                let client = sess.client.id;
+                super::blocking::run(core, plan, client, (id, spec), args, proto, fd, out).await;
+            }
             Run::Shard(_) => match owner(core, spec, args, arg1_owner) {
                 Some(owner) => plan.push_op(core, now, proto, owner, (id, spec), args, out),
                 None => {
