@@ -232,6 +232,7 @@ impl Core {
                 0
             },
             connections_received: c.connections_received.get(),
+            blocked_clients: c.blocked.get(),
             rejected_connections: c.rejected.get(),
             hops_sent: c.hops_sent.get(),
             hop_ops_served: c.hop_ops_served.get(),

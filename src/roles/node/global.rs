@@ -170,9 +170,10 @@ pub fn render_info(core: &Core, snaps: &[Snapshot], sections: &[String]) -> Stri
     section(&mut o, "clients", "Clients", &|o| {
         let _ = write!(
             o,
-            "connected_clients:{}\r\nmaxclients:{}\r\n",
+            "connected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:{}\r\n",
             core.clients(),
-            sh.maxclients
+            sh.maxclients,
+            sum(|s| s.blocked_clients),
         );
     });
     section(&mut o, "memory", "Memory", &|o| {

@@ -107,6 +107,8 @@ pub struct Snapshot {
     pub hops_sent: u64,
     /// Ops other cores sent here to run.
     pub hop_ops_served: u64,
+    /// This core's clients blocked right now (BLPOP …).
+    pub blocked_clients: u64,
     /// Read-through fetches sent to the origin.
     pub origin_fetches: u64,
     /// GET misses that waited on a fetch already in flight.
