@@ -25,6 +25,7 @@ pub mod docs;
 pub mod error;
 pub mod help;
 pub mod keyspace;
+pub mod list;
 pub mod merge;
 pub mod node;
 pub mod pubsub;

@@ -13,6 +13,7 @@ const FAMILIES: &[&[Spec]] = &[
     super::string::COMMANDS,
     super::bits::COMMANDS,
     super::keyspace::COMMANDS,
+    super::list::COMMANDS,
     super::server::COMMANDS,
     super::node::COMMANDS,
     super::pubsub::COMMANDS,

@@ -10,6 +10,6 @@ mod set;
 mod zset;
 
 pub use hash::Hash;
-pub use list::List;
+pub use list::{item_cost, push_cost, End, List};
 pub use set::Set;
 pub use zset::ZSet;
