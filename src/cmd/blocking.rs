@@ -26,6 +26,12 @@ pub enum TimeoutError {
     OutOfRange,
 }
 
+/// 2^63, the first double past `i64::MAX`.
+const I64_LIMIT: f64 = 9_223_372_036_854_775_808.0;
+
+/// Unix time in ms well past this century (year 2109).
+const CLOCK_BOUND: f64 = 4_398_046_511_104.0;
+
 /// A blocking command's timeout argument in milliseconds, 0 for "forever",
 /// as Redis's `getTimeoutFromObjectOrReply` reads seconds: any float Redis
 /// takes (`0.1` is 100 ms), truncated to whole milliseconds.
@@ -42,11 +48,15 @@ pub fn timeout_ms(arg: &[u8]) -> Result<u64, TimeoutError> {
         .and_then(|s| s.trim().parse().ok())
         .ok_or(TimeoutError::NotFloat)?;
     let ms = (secs * 1000.0).trunc();
-    if ms < 0.0 {
+    // Redis casts to a long long: on x86 a value past its range becomes
+    // LLONG_MIN, so a huge timeout is "negative" there too.
+    if !(0.0..I64_LIMIT).contains(&ms) {
         return Err(TimeoutError::Negative);
     }
-    // Redis adds the timeout to its clock in a long long.
-    if ms >= 9.2e18 {
+    // Redis then adds its clock (Unix ms) and refuses what overflows; any
+    // clock of this century is below CLOCK_BOUND, so this is that check to
+    // within a window no client meets.
+    if ms >= I64_LIMIT - CLOCK_BOUND {
         return Err(TimeoutError::OutOfRange);
     }
     Ok(ms as u64)
@@ -93,6 +103,11 @@ mod tests {
         assert_eq!(timeout_ms(b"-1"), Err(TimeoutError::Negative));
         assert_eq!(timeout_ms(b"abc"), Err(TimeoutError::NotFloat));
         assert_eq!(timeout_ms(b""), Err(TimeoutError::NotFloat));
-        assert_eq!(timeout_ms(b"1e300"), Err(TimeoutError::OutOfRange));
+        assert_eq!(timeout_ms(b"1e300"), Err(TimeoutError::Negative));
+        assert_eq!(
+            timeout_ms(b"9223372036854770"),
+            Err(TimeoutError::OutOfRange)
+        );
+        assert_eq!(timeout_ms(b"9223372036"), Ok(9_223_372_036_000));
     }
 }

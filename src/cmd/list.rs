@@ -59,7 +59,7 @@ pub const COMMANDS: &[Spec] = &[
 
 /// The list commands' own error texts, as Redis 7.0 words them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-enum ListError {
+pub(super) enum ListError {
     /// LPOP/RPOP's COUNT.
     #[error("ERR value is out of range, must be positive")]
     Positive,
@@ -95,7 +95,7 @@ fn list_fail(w: &mut Reply<'_>, e: ListError) {
 }
 
 /// Either kind of argument error, for the parsers that can give both.
-enum Bad {
+pub(super) enum Bad {
     Cmd(CmdError),
     List(ListError),
 }
@@ -113,7 +113,7 @@ impl From<ListError> for Bad {
 }
 
 /// Write either kind of argument error.
-fn bad_fail(w: &mut Reply<'_>, e: Bad) {
+pub(super) fn bad_fail(w: &mut Reply<'_>, e: Bad) {
     match e {
         Bad::Cmd(e) => fail(w, e),
         Bad::List(e) => list_fail(w, e),
@@ -598,7 +598,7 @@ fn rpoplpush(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
 /// LMPOP's arguments after the name: the keys, the end and the count,
 /// checked in Redis's order (a second COUNT is a syntax error, but only
 /// after the first one's value was read).
-fn mpop_args<'a>(args: &'a [&'a [u8]]) -> Result<(&'a [&'a [u8]], End, usize), Bad> {
+pub(super) fn mpop_args<'a>(args: &'a [&'a [u8]]) -> Result<(&'a [&'a [u8]], End, usize), Bad> {
     let n = crate::store::parse_i64(args[1])
         .filter(|&n| n > 0)
         .ok_or(ListError::Numkeys)?;

@@ -20,6 +20,7 @@
 pub mod batch;
 pub mod bits;
 pub mod blocking;
+pub mod blocking_list;
 pub mod client;
 pub mod docs;
 pub mod error;

@@ -414,11 +414,32 @@ pub struct Ctx<'a> {
     /// set only while some connection WATCHes a key of this shard or is
     /// blocked on one.
     pub on_change: Option<&'a mut OnChange<'a>>,
-    /// A blocking command (BLPOP …) that finds nothing to take writes no
-    /// reply when this is set, so the node can block the client; otherwise
-    /// (inside MULTI, at its timeout) it answers its null at once, as Redis
-    /// does.
-    pub may_block: bool,
+    /// Whether a blocking command (BLPOP …) runs as one that may block.
+    pub blocking: Blocking,
+}
+
+/// How a blocking command (BLPOP …) runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Blocking {
+    /// It may not block (inside MULTI, or any other command): finding
+    /// nothing, it answers its null at once, as Redis does.
+    #[default]
+    Never,
+    /// Its first try as a command that may block: finding nothing, it
+    /// writes no reply, so the node blocks the client.
+    First,
+    /// A blocked client's retry after a key it waits on changed: as
+    /// `First`, and a key that now holds another type counts as empty
+    /// (Redis only wakes a client for its own type, so it stays blocked).
+    Retry,
+}
+
+impl Blocking {
+    /// True when finding nothing writes no reply.
+    #[inline]
+    pub fn may_block(self) -> bool {
+        self != Blocking::Never
+    }
 }
 
 impl Ctx<'_> {

@@ -14,6 +14,7 @@ const FAMILIES: &[&[Spec]] = &[
     super::bits::COMMANDS,
     super::keyspace::COMMANDS,
     super::list::COMMANDS,
+    super::blocking_list::COMMANDS,
     super::server::COMMANDS,
     super::node::COMMANDS,
     super::pubsub::COMMANDS,

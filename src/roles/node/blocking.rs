@@ -30,8 +30,9 @@
 use super::core::Core;
 use super::hop::Hop;
 use super::pipeline::Plan;
+use crate::cmd::spec::Blocking;
 use crate::cmd::{self, table, Spec};
-use crate::proto::Proto;
+use crate::proto::{Proto, Reply};
 use futures_channel::{mpsc, oneshot};
 use futures_lite::StreamExt;
 use std::collections::{HashMap, VecDeque};
@@ -192,19 +193,19 @@ async fn wait(rx: &mut mpsc::UnboundedReceiver<()>, deadline: Option<Instant>, f
 }
 
 /// Run the command once, as any command runs (its keys' cores held if
-/// they are not all this one's). With `may_block`, a command that finds
-/// nothing writes nothing; returns whether it wrote its reply.
+/// they are not all this one's), as `how` says; returns whether it wrote
+/// its reply (a command that may block and finds nothing writes none).
 async fn attempt(
     core: &Rc<Core>,
     plan: &mut Plan,
     cmd: (table::Id, &'static Spec),
     args: &[&[u8]],
     proto: Proto,
-    may_block: bool,
+    how: Blocking,
     out: &mut Vec<u8>,
 ) -> bool {
     let before = out.len();
-    core.attempting.set(may_block);
+    core.attempting.set(how);
     match super::pipeline::owner(core, cmd.1, args, None) {
         Some(o) if o == core.id => {
             let now = core.now();
@@ -225,7 +226,7 @@ async fn attempt(
             plan.slow.extend(slow);
         }
     }
-    core.attempting.set(false);
+    core.attempting.set(Blocking::Never);
     out.len() > before
 }
 
@@ -245,7 +246,7 @@ pub async fn run(
     out: &mut Vec<u8>,
 ) {
     plan.flush(core, proto, out).await;
-    if attempt(core, plan, cmd, args, proto, true, out).await {
+    if attempt(core, plan, cmd, args, proto, Blocking::First, out).await {
         return;
     }
     // The handler wrote nothing, so its timeout parsed.
@@ -282,16 +283,21 @@ pub async fn run(
         let _ = registered.await;
     }
     core.counters.blocked.set(core.counters.blocked.get() + 1);
+    // The try right after registering is a first try still: nothing has
+    // woken the client yet.
+    let mut how = Blocking::First;
     loop {
-        if attempt(core, plan, cmd, args, proto, true, out).await {
+        if attempt(core, plan, cmd, args, proto, how, out).await {
             break;
         }
+        how = Blocking::Retry;
         match wait(&mut rx, deadline, fd).await {
             Woken::Signal => {}
             Woken::Timeout => {
-                // The last try answers even when it finds nothing: the
-                // command's own null.
-                attempt(core, plan, cmd, args, proto, false, out).await;
+                // Redis answers every timed-out list or sorted-set waiter
+                // with the null array, BLMOVE's included (inside MULTI
+                // BLMOVE's null is a bulk one).
+                Reply::new(out, proto).null_array();
                 break;
             }
             Woken::Closed => break,

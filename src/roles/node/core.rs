@@ -180,7 +180,7 @@ pub struct Core {
     /// blocking command that finds nothing then writes no reply. A cell
     /// rather than a parameter because the attempt runs through the same
     /// paths as any command (`run`, `multi::run_spanning`).
-    pub attempting: Cell<bool>,
+    pub attempting: Cell<crate::cmd::spec::Blocking>,
 }
 
 impl Core {
@@ -376,7 +376,7 @@ impl Core {
             } else {
                 None
             },
-            may_block: self.attempting.get(),
+            blocking: self.attempting.get(),
         };
         let mut w = Reply::new(out, proto);
         match spec.run {

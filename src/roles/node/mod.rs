@@ -528,7 +528,7 @@ async fn core_main(
         pubsub: RefCell::default(),
         paused: pause::Waiters::default(),
         blocked: RefCell::default(),
-        attempting: Cell::new(false),
+        attempting: Cell::default(),
     });
     self::core::spawn_hop_servers(&core, receivers);
     self::core::spawn_expiry_sweeper(&core);

@@ -728,7 +728,7 @@ fn held_ctx<'a>(
         epoch_unix_ms: core.shared.epoch_unix_ms,
         max_bulk: core.shared.max_bulk.load(Ordering::Relaxed),
         on_change: None,
-        may_block: core.attempting.get(),
+        blocking: core.attempting.get(),
     }
 }
 
