@@ -392,6 +392,50 @@ fn in_multi() -> Vec<Req> {
     ]
 }
 
+/// WATCH of a list, then one command on it, then a transaction: EXEC
+/// fails exactly when Redis's command signalled a change (a push, a pop, an
+/// LREM that removed something, every LTRIM of an existing key) and runs
+/// when it did not (LREM or LINSERT that found nothing, pops of a missing
+/// key, reads). `other` is a key on another core, for the two-key commands.
+fn watched(core: usize) -> Vec<Req> {
+    let k = &keys_on_shard("w", core, 2, 1)[0];
+    let other = &keys_on_shard("o", 1 - core, 2, 1)[0];
+    let cmds = [
+        format!("LPUSH {k} x"),
+        format!("RPUSHX {k} x"),
+        "LPUSHX nokey x".to_string(),
+        format!("LPOP {k}"),
+        format!("RPOP {k} 0"),
+        "LPOP nokey".to_string(),
+        format!("LSET {k} 0 v"),
+        format!("LSET {k} 99 v"),
+        format!("LINSERT {k} BEFORE a v"),
+        format!("LINSERT {k} BEFORE nothere v"),
+        format!("LREM {k} 0 a"),
+        format!("LREM {k} 0 nothere"),
+        format!("LTRIM {k} 0 -1"),
+        "LTRIM nokey 0 -1".to_string(),
+        format!("LRANGE {k} 0 -1"),
+        format!("LPOS {k} a"),
+        format!("LMOVE {k} {other} LEFT LEFT"),
+        format!("LMOVE {other} {k} LEFT LEFT"),
+        format!("LMOVE nokey {k} LEFT LEFT"),
+        format!("RPOPLPUSH {k} {k}"),
+        format!("LMPOP 2 nokey {k} LEFT"),
+        "LMPOP 1 nokey LEFT".to_string(),
+    ];
+    let mut v = Vec::new();
+    for cmd in &cmds {
+        v.push(c(&format!("DEL {k} {other}")));
+        v.push(c(&format!("RPUSH {k} a b a")));
+        v.push(c(&format!("RPUSH {other} o")));
+        v.push(c(&format!("WATCH {k}")));
+        v.push(c(cmd));
+        v.push(block(&["MULTI", "PING", "EXEC"]));
+    }
+    v
+}
+
 /// Every script; after `HELLO 3` first when `resp3`.
 fn scripts(resp3: bool) -> Vec<(String, Vec<Req>)> {
     let mut all: Vec<(String, Vec<Req>)> = vec![
@@ -403,6 +447,9 @@ fn scripts(resp3: bool) -> Vec<(String, Vec<Req>)> {
     ];
     for (s, d) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
         all.push((format!("two_keys_{s}{d}"), two_keys(s, d)));
+    }
+    for core in 0..2 {
+        all.push((format!("watched_core{core}"), watched(core)));
     }
     if resp3 {
         for (name, script) in &mut all {
