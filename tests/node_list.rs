@@ -14,7 +14,7 @@
 
 mod common;
 
-use common::diff::{a, block, c, compare, unchecked, Req};
+use common::diff::{a, block, c, compare_scripts, Req};
 use common::keys_on_shard;
 
 fn script(lines: &[&str]) -> Vec<Req> {
@@ -436,8 +436,8 @@ fn watched(core: usize) -> Vec<Req> {
     v
 }
 
-/// Every script; after `HELLO 3` first when `resp3`.
-fn scripts(resp3: bool) -> Vec<(String, Vec<Req>)> {
+/// Every script.
+fn scripts() -> Vec<(String, Vec<Req>)> {
     let mut all: Vec<(String, Vec<Req>)> = vec![
         ("pushes_and_pops".into(), pushes_and_pops()),
         ("reads".into(), reads()),
@@ -451,27 +451,15 @@ fn scripts(resp3: bool) -> Vec<(String, Vec<Req>)> {
     for core in 0..2 {
         all.push((format!("watched_core{core}"), watched(core)));
     }
-    if resp3 {
-        for (name, script) in &mut all {
-            name.push_str("_resp3");
-            script.insert(0, unchecked("HELLO 3"));
-        }
-    }
     all
-}
-
-fn compare_all(resp3: bool) {
-    let (names, reqs): (Vec<String>, Vec<Vec<Req>>) = scripts(resp3).into_iter().unzip();
-    let named: Vec<(&str, Vec<Req>)> = names.iter().map(String::as_str).zip(reqs).collect();
-    compare(&named);
 }
 
 #[test]
 fn redis_differential_lists_resp2() {
-    compare_all(false);
+    compare_scripts(scripts(), false);
 }
 
 #[test]
 fn redis_differential_lists_resp3() {
-    compare_all(true);
+    compare_scripts(scripts(), true);
 }
