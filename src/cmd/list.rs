@@ -655,6 +655,7 @@ fn lmpop(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cmd::testing;
 
     #[test]
     fn ranges_as_redis_clamps_them() {
@@ -673,5 +674,45 @@ mod tests {
         assert_eq!(index(-4, 3), None);
         assert_eq!(index(3, 3), None);
         assert_eq!(index(i64::MIN, 3), None);
+    }
+
+    #[test]
+    fn a_move_refused_for_memory_loses_nothing() {
+        let mut b = testing::run();
+        assert_eq!(b.cmd("RPUSH src a b"), ":2\r\n");
+        let used = b.shard.used_bytes();
+        b.shard.set_maxmemory(Some(used));
+        let oom = "-OOM command not allowed when used memory > 'maxmemory'.\r\n";
+        // A new destination needs room: refused before the pop.
+        assert_eq!(b.cmd("LMOVE src dst LEFT LEFT"), oom);
+        assert_eq!(b.cmd("RPOPLPUSH src dst"), oom);
+        assert_eq!(b.cmd("LPUSH src c"), oom);
+        assert_eq!(b.cmd("LRANGE src 0 -1"), "*2\r\n$1\r\na\r\n$1\r\nb\r\n");
+        assert_eq!(b.cmd("EXISTS dst"), ":0\r\n");
+        // Pops need none.
+        assert_eq!(b.cmd("LPOP src"), "$1\r\na\r\n");
+        b.shard.set_maxmemory(None);
+        assert_eq!(b.cmd("LMOVE src dst LEFT LEFT"), "$1\r\nb\r\n");
+        assert_eq!(b.cmd("EXISTS src"), ":0\r\n");
+    }
+
+    #[test]
+    fn the_charge_follows_the_list() {
+        let mut b = testing::run();
+        // The table's own first allocation is not the list's.
+        b.cmd("SET l x");
+        b.cmd("DEL l");
+        let empty = b.shard.used_bytes();
+        for i in 0..2000 {
+            b.cmd(&format!("RPUSH l item-{i}"));
+        }
+        let full = b.shard.used_bytes();
+        // 2,000 items of ~9 bytes packed: far less than a box each.
+        assert!(full - empty < 40_000, "{} bytes", full - empty);
+        assert!(full - empty > 2000 * 9, "{} bytes", full - empty);
+        b.cmd("LTRIM l 0 9");
+        assert!(b.shard.used_bytes() - empty < 1000);
+        b.cmd("DEL l");
+        assert_eq!(b.shard.used_bytes(), empty);
     }
 }

@@ -338,6 +338,9 @@ impl List {
                 right = 0;
             }
         }
+        if self.nodes.capacity() > 4 * self.nodes.len().max(4) {
+            self.nodes.shrink_to_fit();
+        }
     }
 }
 

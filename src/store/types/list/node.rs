@@ -260,10 +260,7 @@ impl Node {
         }
         self.buf.splice(from..to, enc);
         self.count = (self.count as usize - removed + items.len()) as u32;
-        if self.count == 0 {
-            self.buf.clear();
-            self.head = 0;
-        }
+        self.compact();
     }
 
     /// Keep entries `keep_from..keep_to` (by position) only.
@@ -285,17 +282,23 @@ impl Node {
         self.compact();
     }
 
-    /// Drop the dead gap when it is most of the buffer, so a node that
-    /// lost its front does not keep its old size.
+    /// Drop the dead gap when it is most of the buffer, and give back
+    /// capacity once three quarters of it is unused, so a node that lost
+    /// items (LTRIM, LREM) does not keep its old size. Not called per pop:
+    /// a node drained by pops is freed whole when it empties.
     pub(super) fn compact(&mut self) {
         let head = self.head as usize;
         if self.count == 0 {
             self.buf = Vec::new();
             self.head = 0;
-        } else if head > FRONT_GAP && head > self.live() {
+            return;
+        }
+        if head > FRONT_GAP && head > self.live() {
             self.buf.drain(..head);
-            self.buf.shrink_to_fit();
             self.head = 0;
+        }
+        if self.buf.capacity() > 4 * self.buf.len().max(16) {
+            self.buf.shrink_to_fit();
         }
     }
 
