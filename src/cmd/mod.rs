@@ -20,8 +20,10 @@
 pub mod batch;
 pub mod bits;
 pub mod client;
+pub mod coll;
 pub mod docs;
 pub mod error;
+pub mod hash;
 pub mod help;
 pub mod keyspace;
 pub mod merge;
