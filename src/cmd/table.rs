@@ -19,6 +19,7 @@ const FAMILIES: &[&[Spec]] = &[
     super::node::COMMANDS,
     super::pubsub::COMMANDS,
     super::slowlog::COMMANDS,
+    super::hash::COMMANDS,
 ];
 
 /// Every command, in family order.
