@@ -12,4 +12,4 @@ mod zset;
 pub use hash::Hash;
 pub use list::List;
 pub use set::Set;
-pub use zset::ZSet;
+pub use zset::{AddFlags, Added, NotANumber, ZSet};
