@@ -13,7 +13,7 @@ mod zset;
 pub use hash::{Hash, TABLE_ENTRY as HASH_TABLE_ENTRY};
 pub use list::{item_cost, push_cost, End, List};
 pub use set::{Member, Set, TABLE_ENTRY as SET_TABLE_ENTRY};
-pub use zset::ZSet;
+pub use zset::{AddFlags, Added, NotANumber, ZSet};
 
 use crate::map::{HashMap, Slot};
 
