@@ -77,6 +77,8 @@ pub struct Shared {
     pub output_limits: super::settings::OutputLimits,
     /// CLIENT PAUSE's deadline, read once per command (see `node::pause`).
     pub pause: super::pause::Pause,
+    /// Client buffer memory and its limits (see `node::climits`).
+    pub client_mem: super::climits::ClientMem,
 }
 
 impl Shared {

@@ -116,6 +116,14 @@ impl Server for Core {
             // Redis's defaults for the classes the node does not have.
             ("client-output-buffer-limit", sh.output_limits.to_string()),
             (
+                "client-query-buffer-limit",
+                sh.client_mem
+                    .query_limit
+                    .load(Ordering::Relaxed)
+                    .to_string(),
+            ),
+            ("maxmemory-clients", sh.client_mem.setting().to_string()),
+            (
                 "slowlog-max-len",
                 sh.slowlog.max_len.load(Ordering::Relaxed).to_string(),
             ),
@@ -255,6 +263,10 @@ impl Core {
             // Requests already being read keep the limit they started with.
             Change::MaxBulk(n) => sh.max_bulk.store(n, Ordering::Relaxed),
             Change::OutputLimits(classes) => sh.output_limits.set(&classes),
+            // Both apply at each client's next buffer change (as in Redis,
+            // where they apply at the next read or cron).
+            Change::QueryLimit(n) => sh.client_mem.query_limit.store(n, Ordering::Relaxed),
+            Change::ClientsLimit(l) => sh.client_mem.set(l),
             Change::SlowerThan(us) => sh.slowlog.slower_than.store(us, Ordering::Relaxed),
             // A shorter log is cut at its next entry, as in Redis.
             Change::SlowlogLen(n) => sh.slowlog.max_len.store(n, Ordering::Relaxed),
