@@ -135,8 +135,9 @@ pub struct ClientMem {
     total: AtomicUsize,
     /// `maxmemory-clients`, encoded as Redis does (negative: a percentage).
     setting: AtomicI64,
-    /// Per core: the biggest evictable client it saw at its last look
-    /// while the node was over the limit, 0 otherwise (see [`evict`]).
+    /// Per core: at least the size of its biggest evictable client (raised
+    /// when a client grows past it, made exact when the core looks; see
+    /// [`evict`]).
     biggest: Box<[AtomicUsize]>,
     /// Clients closed by client eviction (INFO `evicted_clients`).
     evicted: AtomicU64,
@@ -217,6 +218,10 @@ fn changed(core: &Core, e: &Entry, was: usize, bytes: usize) {
         return;
     }
     let total = mem.total.fetch_add(bytes - was, Ordering::Relaxed) + (bytes - was);
+    let mine = &mem.biggest[core.id];
+    if bytes > mine.load(Ordering::Relaxed) && !e.no_evict.get() {
+        mine.store(bytes, Ordering::Relaxed);
+    }
     let limit = mem.limit(core.shared.maxmemory.load(Ordering::Relaxed));
     if limit > 0 && total >= limit {
         evict(core, limit);
@@ -239,24 +244,28 @@ pub fn forget(core: &Core, e: &Entry) {
 ///
 /// Why this shape: the clients live on different cores, and a core can
 /// close only its own (it shuts their sockets down, as CLIENT KILL does).
-/// Each core publishes the size of its biggest evictable client whenever it
-/// looks, and closes that client only if no other core published a bigger
-/// one; otherwise the core holding the bigger client closes it at its own
-/// look, which comes at its next buffer growth or within [`WATCH_EVERY`]
-/// (the watch every core runs while the limit is on). So the node closes
-/// its biggest clients first, as Redis does, without asking the other
-/// cores on the hot path; a published size is at most one watch period
-/// stale, and two cores whose biggest clients are the same size may both
-/// close theirs.
+/// Each core publishes a bound on its biggest evictable client: raised at
+/// once when one of its clients grows past it (a store only then, not per
+/// request), and made exact whenever the core looks here. A core closes
+/// its own biggest client only if no other core published a bigger bound;
+/// otherwise the core holding the bigger client closes it at its own look,
+/// within [`WATCH_EVERY`] (the watch every core runs while the limit is
+/// on), or, if its bound was stale (that client shrank or left), it
+/// publishes the exact size and the first core closes its own at its next
+/// look. So the node closes its biggest clients first, as Redis does,
+/// without asking the other cores on the hot path, and is back under the
+/// limit within two watch periods; two cores whose biggest clients are the
+/// same size may both close theirs.
 pub fn evict(core: &Core, limit: usize) {
     let mem = &core.shared.client_mem;
-    while mem.total() >= limit {
-        let Some(e) = core.conns.biggest_evictable() else {
-            mem.biggest[core.id].store(0, Ordering::Relaxed);
-            return;
-        };
-        let size = e.mem.get();
+    loop {
+        let candidate = core.conns.biggest_evictable();
+        let size = candidate.as_ref().map_or(0, |e| e.mem.get());
         mem.biggest[core.id].store(size, Ordering::Relaxed);
+        let Some(e) = candidate else { return };
+        if mem.total() < limit {
+            return;
+        }
         let bigger_elsewhere = mem
             .biggest
             .iter()
@@ -267,7 +276,6 @@ pub fn evict(core: &Core, limit: usize) {
         }
         close(core, &e);
     }
-    mem.biggest[core.id].store(0, Ordering::Relaxed);
 }
 
 /// Evict `e`: its bytes leave the total now (its task frees them when it
@@ -286,7 +294,7 @@ fn close(core: &Core, e: &Rc<Entry>) {
 
 /// Each core's look at the node's client memory: while `maxmemory-clients`
 /// is on and the node is over it, evict (see [`evict`] for why every core
-/// looks). Ends when the core stops.
+/// looks). Under the limit a look is one load. Ends when the core stops.
 pub fn spawn_watch(core: &Rc<Core>) {
     let core = core.clone();
     glommio::spawn_local(async move {
@@ -294,14 +302,11 @@ pub fn spawn_watch(core: &Rc<Core>) {
             let mem = &core.shared.client_mem;
             let limit = mem.limit(core.shared.maxmemory.load(Ordering::Relaxed));
             if limit == 0 {
-                mem.biggest[core.id].store(0, Ordering::Relaxed);
                 glommio::timer::sleep(WATCH_IDLE).await;
                 continue;
             }
             if mem.total() >= limit {
                 evict(&core, limit);
-            } else {
-                mem.biggest[core.id].store(0, Ordering::Relaxed);
             }
             glommio::timer::sleep(WATCH_EVERY).await;
         }
@@ -320,6 +325,17 @@ pub enum Verdict {
     SendWithin(u64),
     /// Close the client without writing.
     Close,
+}
+
+/// Whether `pending` bytes of replies reach the hard limit of `limit` (read
+/// only for a write past [`REPLY_BUF`]): for the owner core that writes a
+/// delegated read's answer itself, which has no soft-limit clock.
+#[inline]
+pub fn over_hard(pending: usize, limit: &super::pubsub::LiveLimit) -> bool {
+    pending > REPLY_BUF && {
+        let hard = limit.get().hard;
+        hard > 0 && pending - REPLY_BUF >= hard
+    }
 }
 
 /// A normal client's soft-limit clock (Redis's

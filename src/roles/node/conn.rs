@@ -380,7 +380,8 @@ fn obuf_closing(core: &Core, sess: &Session, pending: usize) {
         .map(|e| e.line(core.now()))
         .unwrap_or_default();
     log::warn!(
-        "Client {line} scheduled to be closed ASAP for overcoming of output buffer limits          ({pending} bytes unsent)."
+        "Client {line} scheduled to be closed ASAP for overcoming of output buffer limits. \
+         ({pending} bytes unsent)"
     );
 }
 

@@ -560,7 +560,7 @@ impl Core {
                 glommio::spawn_local(async move {
                     let replies = core.run_ops_async(&ops, proto).await;
                     drop(spanning);
-                    finish_direct(core.id, fd, ops, finish, replies, proto, done);
+                    finish_direct(&core, fd, ops, finish, replies, proto, done);
                 })
                 .detach();
             }
@@ -582,7 +582,7 @@ impl Core {
                 let mut replies = Replies::with_capacity(ops.len());
                 self.run_ops(&ops, proto, &mut replies);
                 drop(spanning);
-                finish_direct(self.id, fd, ops, finish, replies, proto, done);
+                finish_direct(self, fd, ops, finish, replies, proto, done);
             }
             Hop::Ops { ops, proto, reply } => {
                 let mut out = Replies::with_capacity(ops.len());
@@ -675,7 +675,7 @@ fn encode_fetched(v: &Fetched, proto: Proto, out: &mut Vec<u8>) {
 /// End a [`Hop::Direct`] on core `id`: write the whole answer to the
 /// client's socket and send the requester the outcome with its buffers.
 fn finish_direct(
-    id: usize,
+    core: &Core,
     fd: std::os::fd::RawFd,
     ops: OpBatch,
     mut finish: Finish,
@@ -685,8 +685,23 @@ fn finish_direct(
 ) {
     let slow = std::mem::take(&mut replies.slow);
     let out = finish.answer(replies, proto);
-    let outcome = send_now(fd, &out);
-    let spare = Spare::new(id, ops, finish, out);
+    // The normal class's hard output limit, before any of it is written
+    // (see `node::climits`); the requester closes the client on `Failed`.
+    let outcome = if super::climits::over_hard(out.len(), &core.shared.output_limits.normal) {
+        log::warn!(
+            "Client fd={fd} scheduled to be closed ASAP for overcoming of output buffer limits. \
+             ({} bytes unsent)",
+            out.len()
+        );
+        // The requester may be waiting for the client's next request:
+        // ending its read is what closes the client.
+        // SAFETY: the requester keeps `fd` open until it has our outcome.
+        unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+        Delegated::Failed
+    } else {
+        send_now(fd, &out)
+    };
+    let spare = Spare::new(core.id, ops, finish, out);
     // The requester may have gone (connection closed): nothing to do.
     let _ = done.send(Finished {
         outcome,

@@ -178,7 +178,7 @@ pub struct NodeArgs {
     /// unsent, or more than SOFT for over SECONDS, is disconnected; 0 turns a
     /// limit off. Applied after --pubsub-output-limit; changeable with CONFIG SET.
     #[arg(long, value_name = "LIMITS", value_parser = parse_output_limits)]
-    pub client_output_buffer_limit: Option<Vec<(settings::Class, pubsub::OutputLimit)>>,
+    pub client_output_buffer_limit: Option<settings::ClassLimits>,
     /// Most unparsed input one client may hold, e.g. 1gb (Redis's
     /// `client-query-buffer-limit`; at least 1mb); a client past it is
     /// closed. Changeable with CONFIG SET.
@@ -221,8 +221,10 @@ pub fn parse_slowlog_threshold(s: &str) -> Result<i64, crate::units::DurationErr
 ///
 /// # Errors
 /// Redis's message for a value it would refuse.
-pub fn parse_output_limits(s: &str) -> Result<Vec<(settings::Class, pubsub::OutputLimit)>, String> {
-    settings::output_limits(s.as_bytes()).map_err(String::from)
+pub fn parse_output_limits(s: &str) -> Result<settings::ClassLimits, String> {
+    settings::output_limits(s.as_bytes())
+        .map(settings::ClassLimits)
+        .map_err(String::from)
 }
 
 /// Settings derived from the flags, shared by all cores.
@@ -446,7 +448,7 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
         client_mem: climits::ClientMem::new(cores, cfg_clients_limit, cfg_query_limit),
     });
     if let Some(classes) = &shared.cfg.args.client_output_buffer_limit {
-        shared.output_limits.set(classes);
+        shared.output_limits.set(&classes.0);
     }
     let done = Arc::new(AtomicUsize::new(0));
     let mesh = Arc::new(mesh::Handout::new(mesh::build(cores)));

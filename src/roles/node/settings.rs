@@ -162,6 +162,11 @@ pub enum Class {
     Pubsub,
 }
 
+/// Classes with their limits, as one `client-output-buffer-limit` value
+/// sets them (a newtype, so clap takes the flag as one value).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClassLimits(pub Vec<(Class, OutputLimit)>);
+
 /// Parse a `client-output-buffer-limit` value as Redis's
 /// `setConfigClientOutputBufferLimitOption` does: `<class> <hard> <soft>
 /// <soft-seconds>` groups separated by single spaces, sizes as memory
