@@ -343,7 +343,15 @@ fn the_output_buffer_soft_limit_closes_a_client_that_stays_over_it() {
     // client that sends nothing more is closed only by its next reply;
     // the node closes it when its write is still over the soft limit at
     // the deadline.
-    let node = Node::start(&["--client-output-buffer-limit", "normal 0 1mb 1"]);
+    // One core: every reply is written by the client's own core. (On more
+    // cores, the owner of a delegated read's keys writes what the socket
+    // takes and hands back the rest, which meets the limit when written.)
+    let node = Node::start(&[
+        "--cores",
+        "1",
+        "--client-output-buffer-limit",
+        "normal 0 1mb 1",
+    ]);
     let mut s = dial(node.addr());
     let mid = vec![b'y'; 300_000];
     assert_eq!(call(&mut s, &[b"SET", b"mid", &mid]), b"+OK\r\n");
@@ -491,4 +499,31 @@ fn redis_differential_client_limit_settings() {
     }
     s.push(c("CLIENT NO-EVICT"));
     compare(&[("client limit settings", s)]);
+}
+
+#[test]
+fn a_pipeline_never_read_holds_about_a_megabyte_without_limits() {
+    // One core, so every reply is made on the client's own core, and no
+    // output limit: the node still stops taking requests once 1 MiB of
+    // replies waits to be written, and goes on when they are read.
+    let node = Node::start(&["--cores", "1"]);
+    let mut s = dial(node.addr());
+    let mid = vec![b'y'; 300_000];
+    assert_eq!(call(&mut s, &[b"SET", b"mid", &mid]), b"+OK\r\n");
+    let mut stuck = dial(node.addr());
+    let id = client_id(&mut stuck);
+    // 200 GETs (60 MB of replies) in one write of 2 KB.
+    stuck
+        .write_all(&encode(&[b"GET", b"mid"]).repeat(200))
+        .unwrap();
+    let start = Instant::now();
+    let mut peak = 0;
+    while start.elapsed() < Duration::from_secs(1) {
+        peak = peak.max(info(&mut s, "mem_clients_normal"));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(peak > 1 << 20, "the replies were never counted ({peak})");
+    assert!(peak < 4 << 20, "a stuck pipeline holds {peak} bytes");
+    assert!(listed(&mut s, id), "closed with no limit set");
+    assert_eq!(read_bytes(&mut stuck, 200 * 300_011), 200 * 300_011);
 }

@@ -103,6 +103,8 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
     let mut past_cut = false;
     // The idle timeout this socket's reads have (CONFIG SET may change it).
     let mut timeout = 0;
+    // See `After::Full`.
+    let mut more = false;
     loop {
         let want = core.shared.timeout_secs.load(Ordering::Relaxed);
         if want != timeout {
@@ -134,52 +136,56 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
         if entry.evicted.get() {
             break;
         }
-        // Once the node stops, read only what had arrived by then, and the
-        // rest of the request it cut in two: see `lifecycle`.
-        let drained = input.pending().is_empty();
         let budget = core.life.budget(fd);
-        let room = input.room();
-        let len = match budget {
-            None => room.len(),
-            Some(0) if drained || past_cut => break,
-            Some(0) => room.len(),
-            Some(b) => b.min(room.len()),
-        };
-        let read = stream.read(&mut room[..len]);
-        // A subscriber's read races its mail (see `pubsub`).
-        let got = match pubsub::mailbox(&sess) {
-            None => Some(read.await),
-            Some(mail) => pubsub::or_mail(read, &mail).await,
-        };
-        let Some(got) = got else {
-            // Messages came before any request: write them once nothing
-            // else is writing to the socket.
-            if !finish_delegated(
-                &core,
-                &mut sess,
-                &mut plan,
-                &mut ocheck,
-                &mut out,
-                &mut stream,
-            )
-            .await
-                || !pubsub::collect(&sess, &mut out)
-                || !send(&core, &sess, &mut ocheck, &mut stream, &mut out).await
-            {
-                break;
-            }
-            glommio::yield_if_needed().await;
-            continue;
-        };
-        match got {
-            Ok(0) => {
-                hung_up = true;
-                break;
-            }
-            Err(_) => break,
-            Ok(n) => {
-                input.filled(n);
-                core.life.took(fd, n);
+        // The last pass stopped at a full output buffer with complete
+        // requests left: take them before reading more.
+        if !std::mem::take(&mut more) {
+            // Once the node stops, read only what had arrived by then, and the
+            // rest of the request it cut in two: see `lifecycle`.
+            let drained = input.pending().is_empty();
+            let room = input.room();
+            let len = match budget {
+                None => room.len(),
+                Some(0) if drained || past_cut => break,
+                Some(0) => room.len(),
+                Some(b) => b.min(room.len()),
+            };
+            let read = stream.read(&mut room[..len]);
+            // A subscriber's read races its mail (see `pubsub`).
+            let got = match pubsub::mailbox(&sess) {
+                None => Some(read.await),
+                Some(mail) => pubsub::or_mail(read, &mail).await,
+            };
+            let Some(got) = got else {
+                // Messages came before any request: write them once nothing
+                // else is writing to the socket.
+                if !finish_delegated(
+                    &core,
+                    &mut sess,
+                    &mut plan,
+                    &mut ocheck,
+                    &mut out,
+                    &mut stream,
+                )
+                .await
+                    || !pubsub::collect(&sess, &mut out)
+                    || !send(&core, &sess, &mut ocheck, &mut stream, &mut out).await
+                {
+                    break;
+                }
+                glommio::yield_if_needed().await;
+                continue;
+            };
+            match got {
+                Ok(0) => {
+                    hung_up = true;
+                    break;
+                }
+                Err(_) => break,
+                Ok(n) => {
+                    input.filled(n);
+                    core.life.took(fd, n);
+                }
             }
         }
         // Mail that was waiting goes out before this read's replies.
@@ -223,8 +229,10 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
         if !send(&core, &sess, &mut ocheck, &mut stream, &mut out).await {
             break;
         }
-        if after == After::Close {
-            break;
+        match after {
+            After::Close => break,
+            After::Full => more = true,
+            After::Continue => {}
         }
         // A client that keeps the socket full makes every read and write
         // complete at once, and this loop would never give the core back:
@@ -352,11 +360,14 @@ async fn write_limited(
         }
         Verdict::SendWithin(ms) => ms,
     };
-    // Over the soft limit: write while the clock runs; once what is left
-    // falls under it, the rest goes as any write.
+    // Over the soft limit: the client must take all of it before the
+    // clock runs out. Nothing more is read meanwhile, so a client that
+    // stopped reading would stay just under the limit if the clock stopped
+    // there, where Redis's buffer keeps growing with the replies to its
+    // later requests; only a write that completes stops the clock.
     let deadline = Instant::now() + Duration::from_millis(within);
     let mut sent = 0;
-    while (bytes.len() - sent).saturating_sub(climits::REPLY_BUF) >= limit.soft {
+    while sent < bytes.len() {
         let left = deadline.saturating_duration_since(Instant::now());
         match glommio::timer::timeout(left, async { Ok(stream.write(&bytes[sent..]).await) }).await
         {
@@ -369,7 +380,7 @@ async fn write_limited(
         }
     }
     check.under();
-    stream.write_all(&bytes[sent..]).await.is_ok()
+    true
 }
 
 /// Redis's log line for a client closed for its output buffer.

@@ -220,6 +220,9 @@ pub struct OutputLimits {
     /// Every normal client's, read before a write of more than
     /// `climits::REPLY_BUF` bytes.
     pub normal: super::pubsub::LiveLimit,
+    /// Replies a read gathers before it waits for them to be written: see
+    /// [`pause`](Self::pause).
+    pause: AtomicUsize,
     /// Every subscriber holds this one (see `pubsub::Mailbox`).
     pub pubsub: std::sync::Arc<super::pubsub::LiveLimit>,
     replica: super::pubsub::LiveLimit,
@@ -231,6 +234,7 @@ impl OutputLimits {
     pub fn new(pubsub: OutputLimit) -> Self {
         OutputLimits {
             normal: super::pubsub::LiveLimit::default(),
+            pause: AtomicUsize::new(OUT_PAUSE),
             pubsub: pubsub.into(),
             replica: super::pubsub::LiveLimit::new(OutputLimit {
                 hard: 256 << 20,
@@ -244,11 +248,34 @@ impl OutputLimits {
     pub fn set(&self, classes: &[(Class, OutputLimit)]) {
         for &(class, limit) in classes {
             match class {
-                Class::Normal => self.normal.set(limit),
+                Class::Normal => {
+                    self.normal.set(limit);
+                    let most = limit.hard.max(limit.soft);
+                    let pause = most.saturating_add(super::climits::REPLY_BUF);
+                    self.pause.store(pause.max(OUT_PAUSE), Ordering::Relaxed);
+                }
                 Class::Replica => self.replica.set(limit),
                 Class::Pubsub => self.pubsub.set(limit),
             }
         }
+    }
+}
+
+/// The least output a read gathers before the rest of its requests wait for
+/// it to be written. So a pipeline of big replies (GETs of big values) that
+/// the client never reads costs this much plus one reply, not one reply per
+/// request its read buffer holds, whatever the limits.
+const OUT_PAUSE: usize = 1 << 20;
+
+impl OutputLimits {
+    /// Replies one read may gather on the client's core before the rest of
+    /// its requests wait (`pipeline::process`): [`OUT_PAUSE`], or enough to
+    /// reach the normal class's hard or soft limit, so that a client that
+    /// stops reading meets its limit as in Redis, where replies to later
+    /// requests keep piling up. Read once per read.
+    #[inline]
+    pub fn pause(&self) -> usize {
+        self.pause.load(Ordering::Relaxed)
     }
 }
 
