@@ -527,3 +527,26 @@ fn a_pipeline_never_read_holds_about_a_megabyte_without_limits() {
     assert!(listed(&mut s, id), "closed with no limit set");
     assert_eq!(read_bytes(&mut stuck, 200 * 300_011), 200 * 300_011);
 }
+
+#[test]
+fn timeout_closes_a_client_that_stops_reading() {
+    // Its write makes no progress for the timeout: no interaction, as in
+    // Redis, where lastinteraction moves only when bytes are written.
+    let node = Node::start(&["--cores", "1", "--timeout", "1"]);
+    let mut s = dial(node.addr());
+    let mid = vec![b'y'; 300_000];
+    assert_eq!(call(&mut s, &[b"SET", b"mid", &mid]), b"+OK\r\n");
+    let mut stuck = dial(node.addr());
+    let id = client_id(&mut stuck);
+    stuck
+        .write_all(&encode(&[b"GET", b"mid"]).repeat(200))
+        .unwrap();
+    let start = Instant::now();
+    poll_until(Duration::from_secs(10), "the stuck reader closed", || {
+        assert_eq!(call(&mut s, &[b"PING"]), b"+PONG\r\n");
+        (!listed(&mut s, id))
+            .then_some(())
+            .ok_or(format!("client {id} still listed"))
+    });
+    assert!(start.elapsed() >= Duration::from_millis(900));
+}
