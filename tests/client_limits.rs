@@ -339,16 +339,21 @@ fn the_output_buffer_hard_limit_closes_a_client_with_a_big_reply() {
 
 #[test]
 fn the_output_buffer_soft_limit_closes_a_client_that_stays_over_it() {
+    // One core: every reply is written by the client's own core; two: the
+    // key's owner writes some answers itself (see `node::tail`).
+    for cores in ["1", "2"] {
+        soft_limit_script(cores);
+    }
+}
+
+fn soft_limit_script(cores: &str) {
     // Node only: Redis checks the soft limit when a reply is added, so a
     // client that sends nothing more is closed only by its next reply;
     // the node closes it when its write is still over the soft limit at
     // the deadline.
-    // One core: every reply is written by the client's own core. (On more
-    // cores, the owner of a delegated read's keys writes what the socket
-    // takes and hands back the rest, which meets the limit when written.)
     let node = Node::start(&[
         "--cores",
-        "1",
+        cores,
         "--client-output-buffer-limit",
         "normal 0 1mb 1",
     ]);
@@ -549,4 +554,25 @@ fn timeout_closes_a_client_that_stops_reading() {
             .ok_or(format!("client {id} still listed"))
     });
     assert!(start.elapsed() >= Duration::from_millis(900));
+}
+
+#[test]
+fn a_reply_bigger_than_the_socket_buffer_arrives_whole_from_any_core() {
+    // Keys on both cores of a two-core node: the owner of a key another
+    // core's client asks for writes the answer itself, and must finish it
+    // however slowly the client reads, not wait for its next request.
+    let node = Node::start(&[]);
+    let mut s = dial(node.addr());
+    let value = vec![b'z'; 20_000_000];
+    for k in ["a", "b", "c", "d"] {
+        assert_eq!(call(&mut s, &[b"SET", k.as_bytes(), &value]), b"+OK\r\n");
+    }
+    for k in ["a", "b", "c", "d"] {
+        let mut r = dial(node.addr());
+        r.write_all(&encode(&[b"GET", k.as_bytes()])).unwrap();
+        // Read slowly at first, so the socket fills.
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(read_bytes(&mut r, 20_000_013), 20_000_013, "GET {k}");
+        assert_eq!(call(&mut r, &[b"PING"]), b"+PONG\r\n");
+    }
 }

@@ -675,7 +675,7 @@ fn encode_fetched(v: &Fetched, proto: Proto, out: &mut Vec<u8>) {
 /// End a [`Hop::Direct`] on core `id`: write the whole answer to the
 /// client's socket and send the requester the outcome with its buffers.
 fn finish_direct(
-    core: &Core,
+    core: &Rc<Core>,
     fd: std::os::fd::RawFd,
     ops: OpBatch,
     mut finish: Finish,
@@ -685,9 +685,18 @@ fn finish_direct(
 ) {
     let slow = std::mem::take(&mut replies.slow);
     let out = finish.answer(replies, proto);
+    let complete = move |core: &Core, outcome, out| {
+        let spare = Spare::new(core.id, ops, finish, out);
+        // The requester may have gone (connection closed): nothing to do.
+        let _ = done.send(Finished {
+            outcome,
+            spare,
+            slow,
+        });
+    };
     // The normal class's hard output limit, before any of it is written
     // (see `node::climits`); the requester closes the client on `Failed`.
-    let outcome = if super::climits::over_hard(out.len(), &core.shared.output_limits.normal) {
+    if super::climits::over_hard(out.len(), &core.shared.output_limits.normal) {
         log::warn!(
             "Client fd={fd} scheduled to be closed ASAP for overcoming of output buffer limits. \
              ({} bytes unsent)",
@@ -697,46 +706,33 @@ fn finish_direct(
         // ending its read is what closes the client.
         // SAFETY: the requester keeps `fd` open until it has our outcome.
         unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
-        Delegated::Failed
-    } else {
-        send_now(fd, &out)
-    };
-    let spare = Spare::new(core.id, ops, finish, out);
-    // The requester may have gone (connection closed): nothing to do.
-    let _ = done.send(Finished {
-        outcome,
-        spare,
-        slow,
-    });
+        return complete(core, Delegated::Failed, out);
+    }
+    let mut sent = 0;
+    match super::tail::send_some(fd, &out, &mut sent) {
+        Some(true) => complete(core, Delegated::Done, out),
+        None => complete(core, Delegated::Failed, out),
+        // The socket is full: finish the write here (see `node::tail`).
+        Some(false) => {
+            let core = core.clone();
+            glommio::spawn_local(async move {
+                let outcome = super::tail::finish(&core, fd, &out, sent).await;
+                complete(&core, outcome, out);
+            })
+            .detach();
+        }
+    }
 }
 
 /// Write `buf` to a client socket owned by another core's connection task,
 /// without blocking: whatever does not fit is handed back.
 pub(super) fn send_now(fd: std::os::fd::RawFd, buf: &[u8]) -> Delegated {
     let mut sent = 0;
-    while sent < buf.len() {
-        // SAFETY: the requesting core keeps `fd` open until it has received
-        // our `Delegated` (see `Hop::Direct`), and `buf[sent..]` is valid.
-        let n = unsafe {
-            libc::send(
-                fd,
-                buf[sent..].as_ptr().cast(),
-                buf.len() - sent,
-                libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-            )
-        };
-        if n > 0 {
-            sent += n as usize;
-            continue;
-        }
-        let err = std::io::Error::last_os_error();
-        return match err.kind() {
-            std::io::ErrorKind::Interrupted => continue,
-            std::io::ErrorKind::WouldBlock => Delegated::Rest(buf[sent..].to_vec()),
-            _ => Delegated::Failed,
-        };
+    match super::tail::send_some(fd, buf, &mut sent) {
+        Some(true) => Delegated::Done,
+        Some(false) => Delegated::Rest(buf[sent..].to_vec()),
+        None => Delegated::Failed,
     }
-    Delegated::Done
 }
 
 /// Serve hops from every other core until they hang up.

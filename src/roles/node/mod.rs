@@ -23,6 +23,7 @@ pub mod pubsub;
 mod register;
 mod session;
 mod settings;
+mod tail;
 mod watch;
 
 use self::core::{Core, Counters, Shared};
