@@ -109,6 +109,19 @@ fn client_id(s: &mut TcpStream) -> u64 {
         .unwrap()
 }
 
+/// Set `mid` to 300 KB (through `s`), then open a client that pipelines
+/// `gets` GETs of it and reads nothing; the client and its id.
+fn never_reads(s: &mut TcpStream, addr: SocketAddr, gets: usize) -> (TcpStream, u64) {
+    let mid = vec![b'y'; 300_000];
+    assert_eq!(call(s, &[b"SET", b"mid", &mid]), b"+OK\r\n");
+    let mut stuck = dial(addr);
+    let id = client_id(&mut stuck);
+    stuck
+        .write_all(&encode(&[b"GET", b"mid"]).repeat(gets))
+        .unwrap();
+    (stuck, id)
+}
+
 /// A server of either kind: the node under test, or redis-server.
 struct Server {
     addr: SocketAddr,
@@ -358,14 +371,8 @@ fn soft_limit_script(cores: &str) {
         "normal 0 1mb 1",
     ]);
     let mut s = dial(node.addr());
-    let mid = vec![b'y'; 300_000];
-    assert_eq!(call(&mut s, &[b"SET", b"mid", &mid]), b"+OK\r\n");
     // 12 MB of replies, never read.
-    let mut stuck = dial(node.addr());
-    let id = client_id(&mut stuck);
-    stuck
-        .write_all(&encode(&[b"GET", b"mid"]).repeat(40))
-        .unwrap();
+    let (_stuck, id) = never_reads(&mut s, node.addr(), 40);
     let start = Instant::now();
     // Still listed while the soft limit's second runs.
     std::thread::sleep(Duration::from_millis(300));
@@ -513,14 +520,8 @@ fn a_pipeline_never_read_holds_about_a_megabyte_without_limits() {
     // replies waits to be written, and goes on when they are read.
     let node = Node::start(&["--cores", "1"]);
     let mut s = dial(node.addr());
-    let mid = vec![b'y'; 300_000];
-    assert_eq!(call(&mut s, &[b"SET", b"mid", &mid]), b"+OK\r\n");
-    let mut stuck = dial(node.addr());
-    let id = client_id(&mut stuck);
     // 200 GETs (60 MB of replies) in one write of 2 KB.
-    stuck
-        .write_all(&encode(&[b"GET", b"mid"]).repeat(200))
-        .unwrap();
+    let (mut stuck, id) = never_reads(&mut s, node.addr(), 200);
     let start = Instant::now();
     let mut peak = 0;
     while start.elapsed() < Duration::from_secs(1) {
@@ -539,13 +540,7 @@ fn timeout_closes_a_client_that_stops_reading() {
     // Redis, where lastinteraction moves only when bytes are written.
     let node = Node::start(&["--cores", "1", "--timeout", "1"]);
     let mut s = dial(node.addr());
-    let mid = vec![b'y'; 300_000];
-    assert_eq!(call(&mut s, &[b"SET", b"mid", &mid]), b"+OK\r\n");
-    let mut stuck = dial(node.addr());
-    let id = client_id(&mut stuck);
-    stuck
-        .write_all(&encode(&[b"GET", b"mid"]).repeat(200))
-        .unwrap();
+    let (_stuck, id) = never_reads(&mut s, node.addr(), 200);
     let start = Instant::now();
     poll_until(Duration::from_secs(10), "the stuck reader closed", || {
         assert_eq!(call(&mut s, &[b"PING"]), b"+PONG\r\n");

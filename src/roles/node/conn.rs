@@ -1,7 +1,7 @@
 //! Accepting clients and serving one connection: read, run, write, repeat.
 
 use super::clients::Entry;
-use super::climits::{self, OutputCheck, Verdict};
+use super::climits::{self, Verdict};
 use super::core::{bump, Core};
 use super::hop::{Delegated, Finished};
 use super::pipeline::{self, After, Plan};
@@ -96,7 +96,6 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
     // Allocated on the first reply: at C50K most connections sit idle, and
     // untouched buffers still cost page faults when they are first used.
     let mut out: Vec<u8> = Vec::new();
-    let mut ocheck = OutputCheck::default();
     let mut hung_up = false;
     // Once stopped: the request the stop cut in two has been read to its
     // end, so a partial request left now came after the stop.
@@ -159,17 +158,9 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
             let Some(got) = got else {
                 // Messages came before any request: write them once nothing
                 // else is writing to the socket.
-                if !finish_delegated(
-                    &core,
-                    &mut sess,
-                    &mut plan,
-                    &mut ocheck,
-                    &mut out,
-                    &mut stream,
-                )
-                .await
+                if !finish_delegated(&core, &mut sess, &mut plan, &mut out, &mut stream).await
                     || !pubsub::collect(&sess, &mut out)
-                    || !send(&core, &sess, &mut ocheck, &mut stream, &mut out).await
+                    || !send(&core, &mut sess, &mut stream, &mut out).await
                 {
                     break;
                 }
@@ -189,15 +180,7 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
             }
         }
         // Mail that was waiting goes out before this read's replies.
-        if !finish_delegated(
-            &core,
-            &mut sess,
-            &mut plan,
-            &mut ocheck,
-            &mut out,
-            &mut stream,
-        )
-        .await
+        if !finish_delegated(&core, &mut sess, &mut plan, &mut out, &mut stream).await
             || !pubsub::collect(&sess, &mut out)
         {
             break;
@@ -226,7 +209,7 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
         if entry.evicted.get() {
             break;
         }
-        if !send(&core, &sess, &mut ocheck, &mut stream, &mut out).await {
+        if !send(&core, &mut sess, &mut stream, &mut out).await {
             break;
         }
         match after {
@@ -241,15 +224,7 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
         glommio::yield_if_needed().await;
     }
     // Another core may still be writing to this fd: wait before closing it.
-    finish_delegated(
-        &core,
-        &mut sess,
-        &mut plan,
-        &mut ocheck,
-        &mut out,
-        &mut stream,
-    )
-    .await;
+    finish_delegated(&core, &mut sess, &mut plan, &mut out, &mut stream).await;
     pubsub::disconnect(&core, &mut sess);
     climits::forget(&core, &entry);
     // Before the fd closes: CLIENT KILL and client eviction must never shut
@@ -274,13 +249,7 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
 /// Write and empty `out`, if it holds anything; false if the socket failed,
 /// a subscriber was cut off for its output buffer (see `pubsub::write`), or
 /// a normal client passed its `client-output-buffer-limit`.
-async fn send(
-    core: &Core,
-    sess: &Session,
-    check: &mut OutputCheck,
-    stream: &mut TcpStream,
-    out: &mut Vec<u8>,
-) -> bool {
+async fn send(core: &Core, sess: &mut Session, stream: &mut TcpStream, out: &mut Vec<u8>) -> bool {
     if out.is_empty() {
         return true;
     }
@@ -288,7 +257,7 @@ async fn send(
         if !pubsub::write(sess, stream, out).await {
             return false;
         }
-    } else if !write_limited(core, sess, check, stream, out).await {
+    } else if !write_limited(core, sess, stream, out).await {
         return false;
     }
     out.clear();
@@ -307,7 +276,6 @@ async fn finish_delegated(
     core: &Core,
     sess: &mut Session,
     plan: &mut Plan,
-    check: &mut OutputCheck,
     out: &mut Vec<u8>,
     stream: &mut TcpStream,
 ) -> bool {
@@ -328,7 +296,7 @@ async fn finish_delegated(
     }
     match outcome {
         Delegated::Done => true,
-        Delegated::Rest(rest) => write_limited(core, sess, check, stream, &rest).await,
+        Delegated::Rest(rest) => write_limited(core, sess, stream, &rest).await,
         Delegated::Failed => false,
     }
 }
@@ -342,17 +310,16 @@ async fn finish_delegated(
 /// waits, nothing more is read from the client.
 async fn write_limited(
     core: &Core,
-    sess: &Session,
-    check: &mut OutputCheck,
+    sess: &mut Session,
     stream: &mut TcpStream,
     bytes: &[u8],
 ) -> bool {
     if bytes.len() <= climits::REPLY_BUF {
-        check.under();
+        sess.out_check.under();
         return stream.write_all(bytes).await.is_ok();
     }
     let limit = core.shared.output_limits.normal.get();
-    let within = match check.check(bytes.len(), limit, core.now()) {
+    let within = match sess.out_check.check(bytes.len(), limit, core.now()) {
         Verdict::Send => return stream.write_all(bytes).await.is_ok(),
         Verdict::Close => {
             obuf_closing(core, sess, bytes.len());
@@ -379,7 +346,7 @@ async fn write_limited(
             }
         }
     }
-    check.under();
+    sess.out_check.under();
     true
 }
 

@@ -34,6 +34,8 @@ pub struct Session {
     pub multi_writes: bool,
     /// The client's address, for SLOWLOG entries.
     pub peer: Option<std::net::SocketAddr>,
+    /// The soft output-buffer limit's clock (see `node::climits`).
+    pub out_check: super::climits::OutputCheck,
 }
 
 impl Session {
@@ -52,6 +54,7 @@ impl Session {
             subs: None,
             multi_writes: false,
             peer: None,
+            out_check: super::climits::OutputCheck::default(),
         }
     }
 
