@@ -120,19 +120,24 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
             .awaited_bulk()
             .filter(|b| b.len() >= BIG_BULK)
             .map(|b| b.end + 2);
-        if !input.make_room(big_bulk, &core.shared.client_mem.query_limit) {
+        let room = input.room_for(big_bulk, &core.shared.client_mem.query_limit);
+        if let Room::Grow(len) = room {
+            // A new buffer counts before it is made, so client eviction can
+            // close this client instead: the room of a 512 MB bulk is never
+            // made for a client that may not have it (the allocation would
+            // be written through if the allocator reuses freed memory).
+            climits::account(&core, &entry, len + out.capacity());
+            if entry.evicted.get() {
+                break;
+            }
+        }
+        if !input.make_room(room) {
             let head = &input.pending()[..input.pending().len().min(64)];
             log::warn!(
                 "Closing client that reached max query buffer length: {} (qbuf initial bytes: {:?})",
                 entry.line(core.now()),
                 String::from_utf8_lossy(head)
             );
-            break;
-        }
-        // The room for a big bulk is counted before any of it is read, so
-        // client eviction can close the client before it sends it.
-        climits::account(&core, &entry, input.held() + out.capacity());
-        if entry.evicted.get() {
             break;
         }
         let budget = core.life.budget(fd);
@@ -427,39 +432,53 @@ impl Input {
         }
     }
 
-    /// Make room for at least one more byte, and when `need` is given, for
-    /// the first `need` bytes of the pending input (a big bulk's end) to fit
-    /// at once. Returns false if that takes more than `limit` (Redis's
-    /// `client-query-buffer-limit`, read only when the buffer must grow).
+    /// What making room for at least one more byte takes, and when `need`
+    /// is given, for the first `need` bytes of the pending input (a big
+    /// bulk's end) to fit at once. [`Room::OverLimit`] if that takes more
+    /// than `limit` (Redis's `client-query-buffer-limit`, read only when the
+    /// buffer must grow).
     ///
     /// A bulk longer than the limit is refused as soon as its header is
     /// read, where Redis allocates its room and closes the client once the
     /// bytes read pass the limit: the client ends closed either way, but
     /// here without the room ever being made.
-    fn make_room(&mut self, need: Option<usize>, limit: &AtomicUsize) -> bool {
+    fn room_for(&self, need: Option<usize>, limit: &AtomicUsize) -> Room {
         let pending = self.end - self.start;
         let want = need.unwrap_or(0).max(pending + 1);
         if self.start + want <= self.buf.len() {
-            return true;
+            return Room::Fits;
         }
         let limit = limit.load(Ordering::Relaxed);
         if want > limit {
-            return false;
+            return Room::OverLimit;
         }
         // Moving to the front is enough for a big bulk that fits, and worth
         // it for a full buffer when it frees at least half of it.
         if want <= self.buf.len() && (need.is_some() || pending <= self.buf.len() / 2) {
-            self.buf.copy_within(self.start..self.end, 0);
+            Room::Front
         } else {
             // Grow at least twofold, so a request with many big bulks is
-            // copied O(its size) in all, and otherwise exactly: a fresh
-            // zeroed allocation (not `resize`, which would also copy the
-            // room and write every byte of the new room) that takes only the
-            // pending bytes.
-            let len = want.max((2 * self.buf.len()).min(limit));
-            let mut grown = vec![0; len];
-            grown[..pending].copy_from_slice(&self.buf[self.start..self.end]);
-            self.buf = grown;
+            // copied O(its size) in all, and otherwise exactly.
+            Room::Grow(want.max((2 * self.buf.len()).min(limit)))
+        }
+    }
+
+    /// Make the room [`room_for`](Self::room_for) found; false if it was
+    /// over the limit.
+    fn make_room(&mut self, room: Room) -> bool {
+        let pending = self.end - self.start;
+        match room {
+            Room::Fits => return true,
+            Room::OverLimit => return false,
+            Room::Front => self.buf.copy_within(self.start..self.end, 0),
+            Room::Grow(len) => {
+                // A fresh zeroed allocation (not `resize`, which would also
+                // copy the room and write every byte of the new room) that
+                // takes only the pending bytes.
+                let mut grown = vec![0; len];
+                grown[..pending].copy_from_slice(&self.buf[self.start..self.end]);
+                self.buf = grown;
+            }
         }
         #[cfg(test)]
         {
@@ -469,6 +488,19 @@ impl Input {
         self.end = pending;
         true
     }
+}
+
+/// What a read buffer needs before the next read (see [`Input::room_for`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Room {
+    /// The room is there.
+    Fits,
+    /// Moving the pending bytes to the front makes it.
+    Front,
+    /// A new buffer of this length.
+    Grow(usize),
+    /// More than `client-query-buffer-limit`.
+    OverLimit,
 }
 
 #[cfg(test)]
@@ -491,7 +523,7 @@ mod tests {
         let mut need = None;
         let mut fed = 0;
         while fed < input.len() {
-            assert!(buf.make_room(need, &LIMIT));
+            assert!(buf.make_room(buf.room_for(need, &LIMIT)));
             if let Some(need) = need {
                 assert!(buf.buf.len() >= need, "no room for a big bulk");
             }
@@ -590,16 +622,20 @@ mod tests {
     #[test]
     fn over_the_query_buffer_limit() {
         let mut buf = Input::new();
-        assert!(!buf.make_room(Some(QUERY_BUF_LIMIT + 1), &LIMIT));
+        assert_eq!(
+            buf.room_for(Some(QUERY_BUF_LIMIT + 1), &LIMIT),
+            Room::OverLimit
+        );
+        assert!(!buf.make_room(Room::OverLimit));
         assert_eq!(
             buf.buf.len(),
             READ_BUF,
             "nothing allocated for a refused need"
         );
-        assert!(buf.make_room(Some(READ_BUF), &LIMIT));
+        assert!(buf.make_room(buf.room_for(Some(READ_BUF), &LIMIT)));
         // A lower live limit refuses what the default took.
         let low = AtomicUsize::new(1 << 20);
-        assert!(!buf.make_room(Some((1 << 20) + 1), &low));
-        assert!(buf.make_room(Some(1 << 20), &low));
+        assert_eq!(buf.room_for(Some((1 << 20) + 1), &low), Room::OverLimit);
+        assert_eq!(buf.room_for(Some(1 << 20), &low), Room::Grow(1 << 20));
     }
 }
