@@ -77,6 +77,8 @@ pub struct Shared {
     pub output_limits: super::settings::OutputLimits,
     /// CLIENT PAUSE's deadline, read once per command (see `node::pause`).
     pub pause: super::pause::Pause,
+    /// Client buffer memory and its limits (see `node::climits`).
+    pub client_mem: super::climits::ClientMem,
 }
 
 impl Shared {
@@ -588,7 +590,7 @@ impl Core {
                 glommio::spawn_local(async move {
                     let replies = core.run_ops_async(&ops, proto).await;
                     drop(spanning);
-                    finish_direct(core.id, fd, ops, finish, replies, proto, done);
+                    finish_direct(&core, fd, ops, finish, replies, proto, done);
                 })
                 .detach();
             }
@@ -610,7 +612,7 @@ impl Core {
                 let mut replies = Replies::with_capacity(ops.len());
                 self.run_ops(&ops, proto, &mut replies);
                 drop(spanning);
-                finish_direct(self.id, fd, ops, finish, replies, proto, done);
+                finish_direct(self, fd, ops, finish, replies, proto, done);
             }
             Hop::Ops { ops, proto, reply } => {
                 let mut out = Replies::with_capacity(ops.len());
@@ -711,7 +713,7 @@ fn encode_fetched(v: &Fetched, proto: Proto, out: &mut Vec<u8>) {
 /// End a [`Hop::Direct`] on core `id`: write the whole answer to the
 /// client's socket and send the requester the outcome with its buffers.
 fn finish_direct(
-    id: usize,
+    core: &Rc<Core>,
     fd: std::os::fd::RawFd,
     ops: OpBatch,
     mut finish: Finish,
@@ -721,43 +723,54 @@ fn finish_direct(
 ) {
     let slow = std::mem::take(&mut replies.slow);
     let out = finish.answer(replies, proto);
-    let outcome = send_now(fd, &out);
-    let spare = Spare::new(id, ops, finish, out);
-    // The requester may have gone (connection closed): nothing to do.
-    let _ = done.send(Finished {
-        outcome,
-        spare,
-        slow,
-    });
+    let complete = move |core: &Core, outcome, out| {
+        let spare = Spare::new(core.id, ops, finish, out);
+        // The requester may have gone (connection closed): nothing to do.
+        let _ = done.send(Finished {
+            outcome,
+            spare,
+            slow,
+        });
+    };
+    // The normal class's hard output limit, before any of it is written
+    // (see `node::climits`); the requester closes the client on `Failed`.
+    if super::climits::over_hard(out.len(), &core.shared.output_limits.normal) {
+        log::warn!(
+            "Client fd={fd} scheduled to be closed ASAP for overcoming of output buffer limits. \
+             ({} bytes unsent)",
+            out.len()
+        );
+        // The requester may be waiting for the client's next request:
+        // ending its read is what closes the client.
+        // SAFETY: the requester keeps `fd` open until it has our outcome.
+        unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+        return complete(core, Delegated::Failed, out);
+    }
+    let mut sent = 0;
+    match super::tail::send_some(fd, &out, &mut sent) {
+        Some(true) => complete(core, Delegated::Done, out),
+        None => complete(core, Delegated::Failed, out),
+        // The socket is full: finish the write here (see `node::tail`).
+        Some(false) => {
+            let core = core.clone();
+            glommio::spawn_local(async move {
+                let outcome = super::tail::finish(&core, fd, &out, sent).await;
+                complete(&core, outcome, out);
+            })
+            .detach();
+        }
+    }
 }
 
 /// Write `buf` to a client socket owned by another core's connection task,
 /// without blocking: whatever does not fit is handed back.
 pub(super) fn send_now(fd: std::os::fd::RawFd, buf: &[u8]) -> Delegated {
     let mut sent = 0;
-    while sent < buf.len() {
-        // SAFETY: the requesting core keeps `fd` open until it has received
-        // our `Delegated` (see `Hop::Direct`), and `buf[sent..]` is valid.
-        let n = unsafe {
-            libc::send(
-                fd,
-                buf[sent..].as_ptr().cast(),
-                buf.len() - sent,
-                libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-            )
-        };
-        if n > 0 {
-            sent += n as usize;
-            continue;
-        }
-        let err = std::io::Error::last_os_error();
-        return match err.kind() {
-            std::io::ErrorKind::Interrupted => continue,
-            std::io::ErrorKind::WouldBlock => Delegated::Rest(buf[sent..].to_vec()),
-            _ => Delegated::Failed,
-        };
+    match super::tail::send_some(fd, buf, &mut sent) {
+        Some(true) => Delegated::Done,
+        Some(false) => Delegated::Rest(buf[sent..].to_vec()),
+        None => Delegated::Failed,
     }
-    Delegated::Done
 }
 
 /// Serve hops from every other core until they hang up.
