@@ -29,6 +29,10 @@ pub struct Shared {
     /// Time zero of the node clock, the same on every core so an absolute
     /// expiry computed on one core means the same on another.
     pub epoch: Instant,
+    /// The compact-encoding sizes in force (CONFIG SET
+    /// hash-max-listpack-entries …; each core applies them on a
+    /// `Hop::Encodings`). Locked only by CONFIG.
+    pub encodings: std::sync::Mutex<crate::store::Encodings>,
     /// Idle client timeout in seconds, 0 for none (CONFIG SET timeout).
     pub timeout_secs: std::sync::atomic::AtomicU64,
     /// The node's memory bound in bytes, 0 for none (CONFIG SET maxmemory;
@@ -82,6 +86,14 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// The compact-encoding sizes in force.
+    pub fn encodings(&self) -> crate::store::Encodings {
+        *self
+            .encodings
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// The request size limits in force.
     #[inline]
     pub fn limits(&self) -> crate::proto::resp::Limits {
@@ -640,6 +652,7 @@ impl Core {
             }
             Hop::Maxmemory(bytes) => self.set_maxmemory(bytes),
             Hop::Eviction(policy) => self.shard.borrow_mut().set_eviction(policy),
+            Hop::Encodings(e) => self.shard.borrow_mut().set_encodings(e),
             Hop::Unpause => self.paused.wake_all(),
             Hop::ResetStats => self.reset_stats(),
             Hop::Clients { filter, reply } => {

@@ -186,11 +186,14 @@ pub fn render_info(core: &Core, snaps: &[Snapshot], sections: &[String]) -> Stri
             o,
             "used_memory:{mem}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\n\
              used_memory_rss_human:{}\r\nmaxmemory:{maxmem}\r\nmaxmemory_human:{}\r\n\
-             maxmemory_policy:{}\r\nmem_clients_normal:{clients_mem}\r\n",
+             maxmemory_policy:{}\r\nmem_clients_normal:{clients_mem}\r\n\
+             lazyfree_pending_objects:{}\r\nlazyfreed_objects:{}\r\n",
             crate::sys::human_bytes(mem as u64),
             crate::sys::human_bytes(rss),
             crate::sys::human_bytes(maxmem as u64),
-            sh.cfg.policy_name()
+            sh.cfg.policy_name(),
+            crate::store::lazyfree::pending(),
+            crate::store::lazyfree::freed(),
         );
     });
     section(&mut o, "persistence", "Persistence", &|o| {

@@ -370,6 +370,8 @@ pub enum Hop {
         /// The client.
         id: u64,
     },
+    /// Use these compact-encoding sizes (CONFIG SET hash-max-listpack-entries …).
+    Encodings(crate::store::Encodings),
     /// Zero the counters (CONFIG RESETSTAT).
     ResetStats,
     /// Take this share of a new node-wide maxmemory (CONFIG SET).

@@ -427,6 +427,7 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
         cfg.args.client_query_buffer_limit,
     );
     let shared = Arc::new(Shared {
+        encodings: std::sync::Mutex::default(),
         timeout_secs: std::sync::atomic::AtomicU64::new(cfg.args.timeout),
         maxmemory: AtomicUsize::new(cfg.maxmemory.unwrap_or(0)),
         max_bulk: AtomicUsize::new(cfg.limits.max_bulk),

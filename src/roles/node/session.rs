@@ -135,6 +135,9 @@ impl Server for Core {
                 sh.slowlog.slower_than.load(Ordering::Relaxed).to_string(),
             ),
         ]
+        .into_iter()
+        .chain(settings::encoding_settings(&sh.encodings()))
+        .collect()
     }
 
     /// What the node can change while it runs: see `node::settings`. As
@@ -278,6 +281,20 @@ impl Core {
                 self.set_maxmemory(bytes);
                 for peer in others {
                     let _ = self.mesh.send_to(peer, Hop::Maxmemory(bytes));
+                }
+            }
+            Change::Encoding(knob, n) => {
+                let e = {
+                    let mut e = sh
+                        .encodings
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    knob.apply(&mut e, n);
+                    *e
+                };
+                self.shard.borrow_mut().set_encodings(e);
+                for peer in others {
+                    let _ = self.mesh.send_to(peer, Hop::Encodings(e));
                 }
             }
             Change::Policy(policy) => {

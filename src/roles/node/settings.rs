@@ -20,8 +20,17 @@ pub const POLICIES: [&str; 8] = [
 ];
 
 /// The settings [`check`] takes.
-const LIVE: [&str; 11] = [
+const LIVE: [&str; 20] = [
     "requirepass",
+    "hash-max-listpack-entries",
+    "hash-max-listpack-value",
+    "set-max-intset-entries",
+    "zset-max-listpack-entries",
+    "zset-max-listpack-value",
+    "hash-max-ziplist-entries",
+    "hash-max-ziplist-value",
+    "zset-max-ziplist-entries",
+    "zset-max-ziplist-value",
     "client-output-buffer-limit",
     "client-query-buffer-limit",
     "maxmemory-clients",
@@ -64,6 +73,52 @@ pub enum Change {
     QueryLimit(usize),
     /// maxmemory-clients.
     ClientsLimit(super::climits::ClientsLimit),
+    /// One of the compact-encoding sizes, with its new value.
+    Encoding(Knob, usize),
+}
+
+/// The compact-encoding settings (`store::Encodings`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Knob {
+    /// hash-max-listpack-entries
+    HashEntries,
+    /// hash-max-listpack-value
+    HashValue,
+    /// set-max-intset-entries
+    SetIntsetEntries,
+    /// zset-max-listpack-entries
+    ZsetEntries,
+    /// zset-max-listpack-value
+    ZsetValue,
+}
+
+impl Knob {
+    /// Set this knob of `e` to `n`.
+    pub fn apply(self, e: &mut crate::store::Encodings, n: usize) {
+        match self {
+            Knob::HashEntries => e.hash_entries = n,
+            Knob::HashValue => e.hash_value = n,
+            Knob::SetIntsetEntries => e.set_intset_entries = n,
+            Knob::ZsetEntries => e.zset_entries = n,
+            Knob::ZsetValue => e.zset_value = n,
+        }
+    }
+}
+
+/// CONFIG GET's pairs for the compact-encoding sizes in force, with the
+/// old `ziplist` names Redis 7.0 still answers to (and lists).
+pub fn encoding_settings(e: &crate::store::Encodings) -> [(&'static str, String); 9] {
+    [
+        ("hash-max-listpack-entries", e.hash_entries.to_string()),
+        ("hash-max-ziplist-entries", e.hash_entries.to_string()),
+        ("hash-max-listpack-value", e.hash_value.to_string()),
+        ("hash-max-ziplist-value", e.hash_value.to_string()),
+        ("set-max-intset-entries", e.set_intset_entries.to_string()),
+        ("zset-max-listpack-entries", e.zset_entries.to_string()),
+        ("zset-max-ziplist-entries", e.zset_entries.to_string()),
+        ("zset-max-listpack-value", e.zset_value.to_string()),
+        ("zset-max-ziplist-value", e.zset_value.to_string()),
+    ]
 }
 
 /// Check one CONFIG SET pair. `cap` is the most clients the open-file
@@ -96,6 +151,26 @@ pub fn check(name: &[u8], value: &[u8], cap: usize) -> Result<Option<Change>, Co
             Some(n) => Change::Maxmemory(usize::try_from(n).unwrap_or(usize::MAX)),
             None => return Err(invalid("argument must be a memory value".into())),
         },
+        // Counts are integers and byte sizes memory values, 0 to LONG_MAX,
+        // as Redis's size_t configs.
+        b"hash-max-listpack-entries" | b"hash-max-ziplist-entries" => Change::Encoding(
+            Knob::HashEntries,
+            int_in(value, 0, i64::MAX).map_err(invalid)? as usize,
+        ),
+        b"set-max-intset-entries" => Change::Encoding(
+            Knob::SetIntsetEntries,
+            int_in(value, 0, i64::MAX).map_err(invalid)? as usize,
+        ),
+        b"zset-max-listpack-entries" | b"zset-max-ziplist-entries" => Change::Encoding(
+            Knob::ZsetEntries,
+            int_in(value, 0, i64::MAX).map_err(invalid)? as usize,
+        ),
+        b"hash-max-listpack-value" | b"hash-max-ziplist-value" => {
+            Change::Encoding(Knob::HashValue, memory_in(value, 0).map_err(invalid)?)
+        }
+        b"zset-max-listpack-value" | b"zset-max-ziplist-value" => {
+            Change::Encoding(Knob::ZsetValue, memory_in(value, 0).map_err(invalid)?)
+        }
         b"proto-max-bulk-len" => Change::MaxBulk(memory_in(value, 1 << 20).map_err(invalid)?),
         b"client-query-buffer-limit" => {
             Change::QueryLimit(memory_in(value, 1 << 20).map_err(invalid)?)
