@@ -127,6 +127,11 @@ impl List {
                 End::Right => n.push_back(item),
             }),
             _ => {
+                // A one-node list (most small lists) holds one node slot,
+                // not the deque's default of four.
+                if self.nodes.is_empty() {
+                    self.nodes.reserve_exact(1);
+                }
                 let n = Node::with(item);
                 self.heap += n.heap();
                 match end {
