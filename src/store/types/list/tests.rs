@@ -147,6 +147,12 @@ proptest! {
         }
         let copy = l.clone();
         prop_assert_eq!(&copy, &l);
+        // The copy keeps its own heap total, and it stays right as the
+        // copy changes.
+        check(&copy, &m);
+        let mut copy = copy;
+        apply(&mut copy, &mut m, &Op::Push(End::Left, b"after".to_vec()));
+        check(&copy, &m);
     }
 }
 
