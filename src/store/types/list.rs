@@ -45,13 +45,27 @@ impl End {
 }
 
 /// A list.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct List {
     nodes: VecDeque<Node>,
     /// Items held.
     len: usize,
     /// Sum of the nodes' buffer capacities.
     heap: usize,
+}
+
+impl Clone for List {
+    /// A copy (COPY, a MULTI's snapshot): its buffers are allocated to
+    /// their length, so the copy's heap total is its own, summed once.
+    fn clone(&self) -> List {
+        let nodes = self.nodes.clone();
+        let heap = nodes.iter().map(Node::heap).sum();
+        List {
+            nodes,
+            len: self.len,
+            heap,
+        }
+    }
 }
 
 impl PartialEq for List {
@@ -127,6 +141,11 @@ impl List {
                 End::Right => n.push_back(item),
             }),
             _ => {
+                // A one-node list (most small lists) holds one node slot,
+                // not the deque's default of four.
+                if self.nodes.is_empty() {
+                    self.nodes.reserve_exact(1);
+                }
                 let n = Node::with(item);
                 self.heap += n.heap();
                 match end {

@@ -182,8 +182,17 @@ impl Node {
         }
     }
 
-    /// Append an item.
+    /// Append an item. The buffer doubles from 64 bytes but never past
+    /// what a full node needs, so a node filled by pushes ends near
+    /// [`NODE_BYTES`] of capacity, not at the next power of two.
     pub(super) fn push_back(&mut self, item: &[u8]) {
+        let (len, cap) = (self.buf.len(), self.buf.capacity());
+        let need = entry_size(item.len());
+        if len + need > cap {
+            let head = self.head as usize;
+            let want = (2 * cap).clamp(64, head + NODE_BYTES).max(len + need);
+            self.buf.reserve_exact(want - len);
+        }
         encode(&mut self.buf, item);
         self.count += 1;
     }
