@@ -296,10 +296,6 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
     incr(ctx, args, w, next, |w, new| w.bulk(new));
 }
 
-/// HRANDFIELD's COUNT, as Redis bounds it.
-const RANGE: &str =
-    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
-
 /// HRANDFIELD key [count [WITHVALUES]].
 fn hrandfield(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
     let mut rng = fastrand::Rng::new();
@@ -316,7 +312,7 @@ fn hrandfield(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
         );
     }
     let count = match int(args[2]) {
-        Ok(i64::MIN) => return w.error(RANGE),
+        Ok(i64::MIN) => return w.error(coll::COUNT_RANGE),
         Ok(n) => n,
         Err(e) => return fail(w, e),
     };

@@ -201,10 +201,10 @@ fn spop(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
         }
         return;
     }
+    // Redis's getPositiveLongFromObjectOrReply: one text for both faults.
     let count = match int(args[2]) {
-        Ok(n) if n < 0 => return w.error("ERR value is out of range, must be positive"),
-        Ok(n) => n as u64,
-        Err(e) => return fail(w, e),
+        Ok(n) if n >= 0 => n as u64,
+        _ => return w.error("ERR value is out of range, must be positive"),
     };
     let popped = write(ctx, args[1], Write::shrink(), w, |s: &mut Set| {
         if count >= s.len() as u64 {
@@ -227,10 +227,6 @@ fn spop(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
     popped.iter().for_each(|m| w.bulk(m));
 }
 
-/// SRANDMEMBER's COUNT, as Redis bounds it.
-const RANGE: &str =
-    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
-
 /// SRANDMEMBER key [count]: a negative count may repeat members.
 fn srandmember(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
     let mut rng = fastrand::Rng::new();
@@ -250,7 +246,7 @@ fn srandmember(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
         );
     }
     let count = match int(args[2]) {
-        Ok(i64::MIN) => return w.error(RANGE),
+        Ok(i64::MIN) => return w.error(coll::COUNT_RANGE),
         Ok(n) => n,
         Err(e) => return fail(w, e),
     };

@@ -200,3 +200,39 @@ pub fn items(r: &R) -> &[R] {
         R::Leaf(l) => panic!("not an aggregate: {:?}", String::from_utf8_lossy(l)),
     }
 }
+
+/// A full scan (`cmd` is HSCAN, SSCAN or ZSCAN) of `key` with `opts`, in
+/// steps on the node, checked to return each item (group of `g`) once,
+/// and compared with Redis's own full scan (one step of a huge COUNT).
+pub fn full_scans_agree(b: &mut Both, cmd: &str, key: &str, opts: &str, g: usize) {
+    let call = |c: &mut Conn, cursor: &[u8], more: &[&str]| {
+        let mut args: Vec<&[u8]> = vec![cmd.as_bytes(), key.as_bytes(), cursor];
+        args.extend(opts.split_whitespace().map(str::as_bytes));
+        args.extend(more.iter().map(|m| m.as_bytes()));
+        let r = c.call(&args);
+        let v = items(&r).to_vec();
+        let R::Leaf(next) = &v[0] else {
+            panic!("a cursor")
+        };
+        // "$1\r\n0\r\n" ends the scan.
+        let text = String::from_utf8_lossy(next).into_owned();
+        let next = text.rsplit("\r\n").nth(1).unwrap().to_string();
+        let groups: Vec<Vec<R>> = items(&v[1]).chunks(g).map(<[R]>::to_vec).collect();
+        (next, groups)
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    let mut cursor = "0".to_string();
+    loop {
+        let (next, groups) = call(&mut b.node, cursor.as_bytes(), &[]);
+        for e in groups {
+            assert!(seen.insert(e.clone()), "{cmd} {key} returned {e:?} twice");
+        }
+        if next == "0" {
+            break;
+        }
+        cursor = next;
+    }
+    let (_, want) = call(&mut b.redis, b"0", &["COUNT", "100000"]);
+    let want: std::collections::BTreeSet<Vec<R>> = want.into_iter().collect();
+    assert_eq!(seen, want, "{cmd} {key} {opts}");
+}
