@@ -349,11 +349,7 @@ fn hrandfield(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
             // A negative count may repeat fields; so does a count of 1.
             if count < 0 || n == 1 {
                 header(w, n as usize);
-                for _ in 0..n {
-                    if let Some((f, v)) = h.random(&mut rng) {
-                        pair(w, f, v);
-                    }
-                }
+                h.random_each(n, &mut rng, |f, v| pair(w, f, v));
                 return;
             }
             let picked = h.random_distinct(n as usize, &mut rng);
