@@ -67,6 +67,11 @@ pub fn cursor(arg: &[u8]) -> Option<u64> {
     Some(if neg { v.wrapping_neg() } else { v })
 }
 
+/// HRANDFIELD's and SRANDMEMBER's COUNT out of Redis's bounds
+/// (`-LONG_MAX..=LONG_MAX`).
+pub const COUNT_RANGE: &str =
+    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
+
 /// Redis's reply to a cursor it cannot read.
 pub const INVALID_CURSOR: &str = "ERR invalid cursor";
 

@@ -296,10 +296,6 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
     incr(ctx, args, w, next, |w, new| w.bulk(new));
 }
 
-/// HRANDFIELD's COUNT, as Redis bounds it.
-const RANGE: &str =
-    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
-
 /// HRANDFIELD key [count [WITHVALUES]].
 fn hrandfield(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
     let mut rng = fastrand::Rng::new();
@@ -316,7 +312,7 @@ fn hrandfield(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
         );
     }
     let count = match int(args[2]) {
-        Ok(i64::MIN) => return w.error(RANGE),
+        Ok(i64::MIN) => return w.error(coll::COUNT_RANGE),
         Ok(n) => n,
         Err(e) => return fail(w, e),
     };
@@ -353,11 +349,7 @@ fn hrandfield(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
             // A negative count may repeat fields; so does a count of 1.
             if count < 0 || n == 1 {
                 header(w, n as usize);
-                for _ in 0..n {
-                    if let Some((f, v)) = h.random(&mut rng) {
-                        pair(w, f, v);
-                    }
-                }
+                h.random_each(n, &mut rng, |f, v| pair(w, f, v));
                 return;
             }
             let picked = h.random_distinct(n as usize, &mut rng);

@@ -33,6 +33,7 @@ pub mod merge;
 pub mod node;
 pub mod pubsub;
 pub mod server;
+pub mod set;
 pub mod slowlog;
 pub mod spec;
 pub mod string;

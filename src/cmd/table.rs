@@ -20,6 +20,7 @@ const FAMILIES: &[&[Spec]] = &[
     super::pubsub::COMMANDS,
     super::slowlog::COMMANDS,
     super::hash::COMMANDS,
+    super::set::COMMANDS,
 ];
 
 /// Every command, in family order.

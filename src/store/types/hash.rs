@@ -243,6 +243,32 @@ impl Hash {
         }
     }
 
+    /// Call `f` on `n` fields (with their values) picked at random with
+    /// replacement (HRANDFIELD with a negative count). A listpack's pairs
+    /// are indexed once first, so this is O(len + n), as Redis's
+    /// `lpRandomPairs`, not O(len × n).
+    pub fn random_each(&self, n: u64, rng: &mut fastrand::Rng, mut f: impl FnMut(&[u8], &[u8])) {
+        match &self.repr {
+            Repr::Pack(_) => {
+                let all: Vec<(&[u8], &[u8])> = self.iter().collect();
+                if all.is_empty() {
+                    return;
+                }
+                for _ in 0..n {
+                    let (k, v) = all[rng.usize(..all.len())];
+                    f(k, v);
+                }
+            }
+            Repr::Table(_) => {
+                for _ in 0..n {
+                    if let Some((k, v)) = self.random(rng) {
+                        f(k, v);
+                    }
+                }
+            }
+        }
+    }
+
     /// Up to `count` distinct fields (with their values) picked at random,
     /// each subset about equally likely (HRANDFIELD with a positive count):
     /// all of them, in order, when `count` covers the hash.

@@ -75,10 +75,25 @@ proptest! {
                     most = most.max(m.len());
                 }
                 Op::Remove(f) => prop_assert_eq!(h.remove(&f), m.remove(&f).is_some()),
-                Op::Random => match h.random(&mut rng) {
-                    Some((f, v)) => prop_assert_eq!(m.get(f).map(Vec::as_slice), Some(v)),
-                    None => prop_assert!(m.is_empty()),
-                },
+                Op::Random => {
+                    match h.random(&mut rng) {
+                        Some((f, v)) => prop_assert_eq!(m.get(f).map(Vec::as_slice), Some(v)),
+                        None => prop_assert!(m.is_empty()),
+                    }
+                    let mut picks = 0;
+                    h.random_each(5, &mut rng, |f, v| {
+                        picks += 1;
+                        assert_eq!(m.get(f).map(Vec::as_slice), Some(v));
+                    });
+                    prop_assert_eq!(picks, if m.is_empty() { 0 } else { 5 });
+                    let d = h.random_distinct(3, &mut rng);
+                    prop_assert_eq!(d.len(), m.len().min(3));
+                    let fields: BTreeSet<&[u8]> = d.iter().map(|(f, _)| *f).collect();
+                    prop_assert_eq!(fields.len(), d.len());
+                    for (f, v) in d {
+                        prop_assert_eq!(m.get(f).map(Vec::as_slice), Some(v));
+                    }
+                }
             }
             prop_assert_eq!(h.len(), m.len());
             prop_assert_eq!(h.mem(), expected_mem(&h));
