@@ -22,6 +22,10 @@ use std::time::{Duration, Instant};
 const READ_BUF: usize = 4 * 1024;
 /// Buffers that grew past this are shrunk back once drained.
 const KEEP_BUF: usize = 64 * 1024;
+
+/// How long a client may idle before a big drained read buffer it keeps
+/// is given back (Redis's 2 s for an idle client's query buffer).
+const BIG_BUF_IDLE: Duration = Duration::from_secs(2);
 /// Most heap a connection takes back from a delegated read (a pipeline of
 /// 16 needs 1–2 KiB); bigger buffers are freed, not kept per connection.
 const SPARE_KEEP: usize = 16 * 1024;
@@ -147,6 +151,7 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
             // Once the node stops, read only what had arrived by then, and the
             // rest of the request it cut in two: see `lifecycle`.
             let drained = input.pending().is_empty();
+            let idle_big = input.idle_big();
             let room = input.room();
             let len = match budget {
                 None => room.len(),
@@ -157,6 +162,22 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
             let read = stream.read(&mut room[..len]);
             // A subscriber's read races its mail (see `pubsub`).
             let got = match pubsub::mailbox(&sess) {
+                None if idle_big => {
+                    // A big drained buffer is kept for the next request
+                    // only while requests keep coming (Redis frees an idle
+                    // client's query buffer after 2 s too).
+                    let idle = async {
+                        glommio::timer::Timer::new(BIG_BUF_IDLE).await;
+                        None
+                    };
+                    let got = futures_lite::future::or(async { Some(read.await) }, idle).await;
+                    if got.is_none() {
+                        input.shrink();
+                        climits::account(&core, &entry, input.held() + out.capacity());
+                        continue;
+                    }
+                    got
+                }
                 None => Some(read.await),
                 Some(mail) => pubsub::or_mail(read, &mail).await,
             };
@@ -382,6 +403,8 @@ struct Input {
     buf: Vec<u8>,
     start: usize,
     end: usize,
+    /// The most bytes pending at once since the buffer last drained.
+    peak: usize,
     /// Bytes copied to make room, to test the claim above.
     #[cfg(test)]
     copied: usize,
@@ -393,6 +416,7 @@ impl Input {
             buf: vec![0; READ_BUF],
             start: 0,
             end: 0,
+            peak: 0,
             #[cfg(test)]
             copied: 0,
         }
@@ -416,19 +440,39 @@ impl Input {
     /// The next read put `n` bytes into [`room`](Self::room).
     fn filled(&mut self, n: usize) {
         self.end += n;
+        self.peak = self.peak.max(self.end - self.start);
+    }
+
+    /// True when the buffer is drained and bigger than [`KEEP_BUF`]: kept
+    /// for a client that sends big requests one after another, and given
+    /// back if it then idles ([`Input::shrink`]).
+    fn idle_big(&self) -> bool {
+        self.start == self.end && self.buf.len() > KEEP_BUF
+    }
+
+    /// Give a drained buffer's memory back.
+    fn shrink(&mut self) {
+        debug_assert_eq!(self.start, self.end);
+        self.buf.truncate(READ_BUF);
+        self.buf.shrink_to_fit();
     }
 
     /// The first `n` pending bytes were parsed. A drained buffer that grew
-    /// past [`KEEP_BUF`] is shrunk back.
+    /// past [`KEEP_BUF`] is shrunk back unless its last fill used at least
+    /// half of it, Redis's rule for its query buffer (`querybuf_peak`): a
+    /// client sending 7 MB requests back to back keeps its 7 MB buffer
+    /// instead of the allocator zeroing fresh pages for each one (a tenth
+    /// of the CPU of such a request), and one that has gone back to small
+    /// requests gives it up at once.
     fn consume(&mut self, n: usize) {
         self.start += n;
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
-            if self.buf.len() > KEEP_BUF {
-                self.buf.truncate(READ_BUF);
-                self.buf.shrink_to_fit();
+            if self.buf.len() > KEEP_BUF && self.peak < self.buf.len() / 2 {
+                self.shrink();
             }
+            self.peak = 0;
         }
     }
 
@@ -562,6 +606,24 @@ mod tests {
         // Only the first read's bytes moved, into a buffer of the right size.
         assert_eq!(copied, 4096);
         assert_eq!(sizes.len(), req.len().div_ceil(4096));
+    }
+
+    #[test]
+    fn a_big_buffer_is_kept_only_while_big_requests_fill_it() {
+        let mut buf = Input::new();
+        let big = 1 << 20;
+        assert!(buf.make_room(Room::Grow(big)));
+        let n = buf.room().len();
+        buf.filled(n);
+        buf.consume(n);
+        // Filled to the top: kept for the next big request.
+        assert!(buf.idle_big());
+        assert_eq!(buf.held(), big);
+        // A small request in it: given back once drained.
+        buf.filled(100);
+        buf.consume(100);
+        assert!(!buf.idle_big());
+        assert_eq!(buf.held(), READ_BUF);
     }
 
     #[test]
