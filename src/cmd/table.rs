@@ -17,6 +17,7 @@ const FAMILIES: &[&[Spec]] = &[
     super::node::COMMANDS,
     super::pubsub::COMMANDS,
     super::slowlog::COMMANDS,
+    super::zset::COMMANDS,
 ];
 
 /// Every command, in family order.
