@@ -436,6 +436,54 @@ const ENCODINGS: &[&str] = &[
     "ZADD {b} INCR 1e308 s",
 ];
 
+/// The skiplist encoding through the range, lex and algebra paths, wrong
+/// arities.
+const BIG: &[&str] = &[
+    "ZADD {a} {128}",
+    "ZADD {a} 0 zz",
+    "OBJECT ENCODING {a}",
+    "ZRANGE {a} 0 4 REV WITHSCORES",
+    "ZRANGE {a} (5 10 BYSCORE LIMIT 1 2 WITHSCORES",
+    "ZRANGE {a} 10 (5 BYSCORE REV LIMIT 1 2",
+    "ZRANGE {a} [m1 (m2 BYLEX",
+    "ZREMRANGEBYSCORE {a} 100 (120",
+    "ZREMRANGEBYLEX {a} - (m1",
+    "ZCARD {a}",
+    "ZRANK {a} zz",
+    "ZSCORE {a} m5",
+    "ZADD {a} -0 nz",
+    "ZSCORE {a} nz",
+    "ZUNIONSTORE {x} 2 {a} {a} WEIGHTS 1 0.5",
+    "OBJECT ENCODING {x}",
+    "ZRANGE {x} 0 5 WITHSCORES",
+    "ZINTER 2 {a} {x} AGGREGATE MIN",
+    "ZDIFFSTORE {y} 2 {a} {x}",
+    "EXISTS {y}",
+    "ZPOPMAX {a} 3",
+    "ZMPOP 1 {a} MIN COUNT 2",
+    "ZADD",
+    "ZADD {a}",
+    "ZINCRBY {a} 1",
+    "ZREM {a}",
+    "ZSCORE {a}",
+    "ZCARD",
+    "ZRANGE {a} 0",
+    "ZRANGESTORE {a} {x} 0",
+    "ZCOUNT {a} 1",
+    "ZPOPMIN",
+    "ZMPOP 1 {a}",
+    "ZUNION 1",
+    "ZUNIONSTORE {a} 1",
+    "ZSCAN {a}",
+    "ZRANDMEMBER",
+    "ZINTERCARD 1",
+];
+
+#[test]
+fn skiplist_paths_and_arity_match_redis() {
+    compare(&both("big", BIG));
+}
+
 #[test]
 fn zadd_and_point_queries_match_redis() {
     compare(&both("add", ADD));

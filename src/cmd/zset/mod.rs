@@ -426,12 +426,22 @@ fn add(
 }
 
 fn zrem(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
-    let key = args[1];
+    remove_with(ctx, args[1], w, |z| {
+        args[2..].iter().filter(|m| z.remove(m).is_some()).count()
+    });
+}
+
+/// A removal from the set at `key`: `f` says how many members went, which
+/// is the reply (0 for a missing key).
+fn remove_with(
+    ctx: &mut Ctx<'_>,
+    key: &[u8],
+    w: &mut Reply<'_>,
+    f: impl FnOnce(&mut ZSet) -> usize,
+) {
     let r = ctx
         .shard
-        .modify::<ZSet, _>(key, Write::shrink(), ctx.now, |z| {
-            args[2..].iter().filter(|m| z.remove(m).is_some()).count()
-        });
+        .modify::<ZSet, _>(key, Write::shrink(), ctx.now, f);
     match r {
         Ok(n) => {
             let n = n.unwrap_or(0);

@@ -3,13 +3,13 @@
 //! it, ZRANGESTORE, ZCOUNT, ZLEXCOUNT and ZREMRANGEBY*. Every range ends up
 //! as ascending ranks of the set (see `store::types::zset`).
 
-use super::{done, is, long, reply_members, zfail, ZError};
+use super::{done, is, long, remove_with, reply_members, zfail, ZError};
 use crate::cmd::spec::Ctx;
 use crate::cmd::CmdError;
 use crate::proto::Reply;
 use crate::store::score::{parse_lex_range, parse_score_range, LexRange, ScoreRange};
 use crate::store::types::{AddFlags, ZSet};
-use crate::store::{Encodings, Write};
+use crate::store::Encodings;
 use std::ops::Range;
 
 /// What a range selects by.
@@ -288,23 +288,10 @@ fn remove(ctx: &mut Ctx<'_>, args: &[&[u8]], by: Result<By<'_>, ZError>, w: &mut
         Ok(b) => b,
         Err(e) => return zfail(w, e),
     };
-    let key = args[1];
-    let r = ctx
-        .shard
-        .modify::<ZSet, _>(key, Write::shrink(), ctx.now, |z| {
-            let r = ranks_of(z, &by);
-            z.remove_ranks(r)
-        });
-    match r {
-        Ok(n) => {
-            let n = n.unwrap_or(0);
-            if n > 0 {
-                ctx.changed(key);
-            }
-            w.int(n as i64);
-        }
-        Err(e) => zfail(w, e.into()),
-    }
+    remove_with(ctx, args[1], w, |z| {
+        let r = ranks_of(z, &by);
+        z.remove_ranks(r)
+    });
 }
 
 pub(super) fn zremrangebyrank(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
