@@ -95,6 +95,36 @@ fn client_pause_checks() -> Vec<Req> {
     .collect()
 }
 
+/// The compact-encoding sizes: set, read back under both names, refused
+/// with Redis's texts, and obeyed by the next write.
+fn encodings() -> Vec<Req> {
+    [
+        "CONFIG SET hash-max-listpack-entries 2",
+        "CONFIG GET hash-max-listpack-entries",
+        "CONFIG GET hash-max-ziplist-entries",
+        "CONFIG SET hash-max-ziplist-value 1kb",
+        "CONFIG GET hash-max-listpack-value",
+        "CONFIG SET zset-max-listpack-value -1",
+        "CONFIG SET zset-max-ziplist-entries x",
+        "CONFIG SET set-max-intset-entries -1",
+        "CONFIG SET set-max-intset-entries 600",
+        "CONFIG GET set-max-intset-entries",
+        "CONFIG SET zset-max-listpack-entries 0",
+        "CONFIG GET zset-max-listpack-value",
+        "HSET {a} f1 v f2 v",
+        "OBJECT ENCODING {a}",
+        "HSET {a} f3 v",
+        "OBJECT ENCODING {a}",
+        "HSET {x} f 01234567890",
+        "OBJECT ENCODING {x}",
+        "CONFIG SET hash-max-listpack-entries 128 hash-max-listpack-value 64 set-max-intset-entries 512 zset-max-listpack-entries 128",
+        "DEL {a} {x}",
+    ]
+    .iter()
+    .map(|l| c(&keyed(l)))
+    .collect()
+}
+
 fn config() -> Vec<Req> {
     let mut s: Vec<Req> = [
         "CONFIG SET maxmemory-policy foo",
@@ -213,6 +243,7 @@ fn redis_differential_config() {
         ("client reply", client_reply()),
         ("client pause checks", client_pause_checks()),
         ("config set and get", config()),
+        ("encodings", encodings()),
         ("command docs", command_docs()),
         ("resp3", resp3()),
     ]);

@@ -347,6 +347,7 @@ mod tests {
             epoch_unix_ms: 0,
             max_bulk,
             on_change: Some(seen),
+            blocking: Default::default(),
         }
     }
 
@@ -675,6 +676,7 @@ mod tests {
                 epoch_unix_ms: 0,
                 max_bulk: 512 << 20,
                 on_change: None,
+                blocking: Default::default(),
             };
             assert_eq!(exec(&mut c, "lcs a1 b1", Proto::Resp2), "$6\r\nmytext\r\n");
             assert_eq!(exec(&mut c, "bitop xor b2 a1 b1", Proto::Resp2), ":9\r\n");

@@ -23,6 +23,8 @@ pub struct Client {
     pub lib_ver: Option<Vec<u8>>,
     /// CLIENT REPLY: which replies are dropped.
     pub reply: ReplyMode,
+    /// CLIENT NO-EVICT on: client eviction passes this client over.
+    pub no_evict: bool,
 }
 
 impl Client {
@@ -37,6 +39,7 @@ impl Client {
             lib_name: None,
             lib_ver: None,
             reply: ReplyMode::default(),
+            no_evict: false,
         }
     }
 }

@@ -19,15 +19,21 @@
 
 pub mod batch;
 pub mod bits;
+pub mod blocking;
+pub mod blocking_list;
 pub mod client;
+pub mod coll;
 pub mod docs;
 pub mod error;
+pub mod hash;
 pub mod help;
 pub mod keyspace;
+pub mod list;
 pub mod merge;
 pub mod node;
 pub mod pubsub;
 pub mod server;
+pub mod set;
 pub mod slowlog;
 pub mod spec;
 pub mod string;

@@ -517,11 +517,15 @@ fn client_setinfo(c: &mut Conn<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
     w.ok();
 }
 
-/// CLIENT NO-EVICT / NO-TOUCH ON|OFF. This node never evicts a client for
-/// its memory and has no per-client touch mode, so both only check their
-/// argument.
-fn client_switch(_: &mut Conn<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
-    if args[2].eq_ignore_ascii_case(b"on") || args[2].eq_ignore_ascii_case(b"off") {
+/// CLIENT NO-EVICT / NO-TOUCH ON|OFF. NO-EVICT exempts the client from
+/// client eviction (`maxmemory-clients`); the node has no per-client touch
+/// mode, so NO-TOUCH only checks its argument.
+fn client_switch(c: &mut Conn<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
+    let on = args[2].eq_ignore_ascii_case(b"on");
+    if on || args[2].eq_ignore_ascii_case(b"off") {
+        if args[1].eq_ignore_ascii_case(b"no-evict") {
+            c.client.no_evict = on;
+        }
         w.ok();
     } else {
         fail(w, CmdError::Syntax);

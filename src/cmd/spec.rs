@@ -411,8 +411,35 @@ pub struct Ctx<'a> {
     /// Largest string a command may build (`proto-max-bulk-len`).
     pub max_bulk: usize,
     /// Told of every key a command changed (Redis's `signalModifiedKey`):
-    /// set only while some connection WATCHes a key of this shard.
+    /// set only while some connection WATCHes a key of this shard or is
+    /// blocked on one.
     pub on_change: Option<&'a mut OnChange<'a>>,
+    /// Whether a blocking command (BLPOP …) runs as one that may block.
+    pub blocking: Blocking,
+}
+
+/// How a blocking command (BLPOP …) runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Blocking {
+    /// It may not block (inside MULTI, or any other command): finding
+    /// nothing, it answers its null at once, as Redis does.
+    #[default]
+    Never,
+    /// Its first try as a command that may block: finding nothing, it
+    /// writes no reply, so the node blocks the client.
+    First,
+    /// A blocked client's retry after a key it waits on changed: as
+    /// `First`, and a key that now holds another type counts as empty
+    /// (Redis only wakes a client for its own type, so it stays blocked).
+    Retry,
+}
+
+impl Blocking {
+    /// True when finding nothing writes no reply.
+    #[inline]
+    pub fn may_block(self) -> bool {
+        self != Blocking::Never
+    }
 }
 
 impl Ctx<'_> {

@@ -13,10 +13,14 @@ const FAMILIES: &[&[Spec]] = &[
     super::string::COMMANDS,
     super::bits::COMMANDS,
     super::keyspace::COMMANDS,
+    super::list::COMMANDS,
+    super::blocking_list::COMMANDS,
     super::server::COMMANDS,
     super::node::COMMANDS,
     super::pubsub::COMMANDS,
     super::slowlog::COMMANDS,
+    super::hash::COMMANDS,
+    super::set::COMMANDS,
     super::zset::COMMANDS,
 ];
 

@@ -58,6 +58,7 @@ impl Bench {
                     max_bulk: self.max_bulk,
                     span: None,
                     on_change: None,
+                    blocking: Default::default(),
                 };
                 match spec.run {
                     Run::Shard(f) => f(&mut ctx, args, &mut w),

@@ -58,7 +58,8 @@ pub struct Encodings {
 impl Default for Encodings {
     fn default() -> Self {
         Encodings {
-            hash_entries: 128,
+            // Redis 7.0.15 says 512 here (CONFIG GET), not the 128 of its zsets.
+            hash_entries: 512,
             hash_value: 64,
             set_intset_entries: 512,
             zset_entries: 128,

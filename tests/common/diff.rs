@@ -205,3 +205,16 @@ pub fn block(cmds: &[&str]) -> Req {
     }
     Req::Reply(bytes)
 }
+
+/// [`compare`] of `scripts` as they are, or each after `HELLO 3` (and
+/// named `…_resp3`) when `resp3`.
+pub fn compare_scripts(mut scripts: Vec<(String, Vec<Req>)>, resp3: bool) {
+    if resp3 {
+        for (name, script) in &mut scripts {
+            name.push_str("_resp3");
+            script.insert(0, unchecked("HELLO 3"));
+        }
+    }
+    let named: Vec<(&str, Vec<Req>)> = scripts.into_iter().map(|(n, s)| (&*n.leak(), s)).collect();
+    compare(&named);
+}

@@ -24,6 +24,7 @@ pub mod diff;
 mod lb;
 mod process;
 pub mod seed;
+pub mod unordered;
 mod wire;
 
 // Each test binary uses a different subset of these.

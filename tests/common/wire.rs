@@ -33,8 +33,9 @@ pub fn reply_len(buf: &[u8]) -> Option<usize> {
             .unwrap_or_else(|| panic!("bad RESP header {:?}", String::from_utf8_lossy(&buf[..cr])))
     };
     match head {
-        b'+' | b'-' | b':' => Some(after),
-        b'$' => {
+        // RESP3's null, double, boolean and big number are one line too.
+        b'+' | b'-' | b':' | b'_' | b',' | b'#' | b'(' => Some(after),
+        b'$' | b'=' | b'!' => {
             let n = num();
             if n < 0 {
                 return Some(after);
@@ -42,8 +43,9 @@ pub fn reply_len(buf: &[u8]) -> Option<usize> {
             let end = after + n as usize + 2;
             (buf.len() >= end).then_some(end)
         }
-        b'*' => {
-            let n = num();
+        b'*' | b'~' | b'>' | b'%' => {
+            // A RESP3 map's count is of pairs.
+            let n = if *head == b'%' { 2 * num() } else { num() };
             let mut pos = after;
             for _ in 0..n.max(0) {
                 pos += reply_len(&buf[pos..])?;

@@ -29,6 +29,13 @@ pub struct Entry {
     pub active_ms: Cell<u64>,
     /// Its last command's full name (`client|list`).
     pub cmd: Cell<&'static str>,
+    /// Bytes its buffers hold, as counted towards `maxmemory-clients`
+    /// (see `node::climits`).
+    pub mem: Cell<usize>,
+    /// CLIENT NO-EVICT on: client eviction passes it over.
+    pub no_evict: Cell<bool>,
+    /// Closed by client eviction; its connection is ending.
+    pub evicted: Cell<bool>,
     /// Name, library name and version, RESP version, MULTI depth.
     info: RefCell<Info>,
 }
@@ -59,6 +66,9 @@ impl Entry {
             created_ms: now,
             active_ms: Cell::new(now),
             cmd: Cell::new("NULL"),
+            mem: Cell::new(0),
+            no_evict: Cell::new(false),
+            evicted: Cell::new(false),
             info: RefCell::new(Info {
                 resp: 2,
                 multi: -1,
@@ -74,6 +84,7 @@ impl Entry {
             self.cmd.set(cmd);
         }
         let c = &sess.client;
+        self.no_evict.set(c.no_evict);
         let mut info = self.info.borrow_mut();
         // Names change rarely: compare before copying.
         if info.name != c.name {
@@ -88,7 +99,8 @@ impl Entry {
     }
 
     /// The CLIENT LIST line (without its newline), Redis 7's fields; the
-    /// buffer figures this node does not track are 0.
+    /// buffer figures this node does not track are 0, and `tot-mem` is what
+    /// its buffers hold.
     pub fn line(&self, now: u64) -> String {
         let info = self.info.borrow();
         let text = |v: &Option<Vec<u8>>| v.as_deref().map(show).unwrap_or_default();
@@ -98,7 +110,7 @@ impl Entry {
             o,
             "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db=0 sub=0 psub=0 \
              ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 \
-             omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+             omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             addr(self.addr),
             addr(self.laddr),
@@ -106,14 +118,25 @@ impl Entry {
             text(&info.name),
             now.saturating_sub(self.created_ms) / 1000,
             now.saturating_sub(self.active_ms.get()) / 1000,
-            if info.multi >= 0 { "x" } else { "N" },
+            flags(info.multi >= 0, self.no_evict.get()),
             info.multi,
+            self.mem.get(),
             self.cmd.get(),
             info.resp,
             text(&info.lib_name),
             text(&info.lib_ver),
         );
         o
+    }
+}
+
+/// CLIENT LIST's flags: `x` in MULTI, `e` under NO-EVICT, else `N`.
+fn flags(multi: bool, no_evict: bool) -> &'static str {
+    match (multi, no_evict) {
+        (true, true) => "xe",
+        (true, false) => "x",
+        (false, true) => "e",
+        (false, false) => "N",
     }
 }
 
@@ -137,6 +160,19 @@ impl Registry {
     /// A connection ended.
     pub fn remove(&self, id: u64) {
         self.by_id.borrow_mut().remove(&id);
+    }
+
+    /// The connection whose buffers hold the most, of those client
+    /// eviction may close (not NO-EVICT, not already evicted, holding
+    /// something). A scan: it runs only while the node is over
+    /// `maxmemory-clients`.
+    pub fn biggest_evictable(&self) -> Option<Rc<Entry>> {
+        self.by_id
+            .borrow()
+            .values()
+            .filter(|e| !e.no_evict.get() && !e.evicted.get() && e.mem.get() > 0)
+            .max_by_key(|e| e.mem.get())
+            .cloned()
     }
 
     /// The lines of the connections `filter` keeps, by id.

@@ -1,6 +1,7 @@
 //! Accepting clients and serving one connection: read, run, write, repeat.
 
 use super::clients::Entry;
+use super::climits::{self, Verdict};
 use super::core::{bump, Core};
 use super::hop::{Delegated, Finished};
 use super::pipeline::{self, After, Plan};
@@ -13,8 +14,8 @@ use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
-use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 /// First read buffer size. Small on purpose: at C50K every idle connection
 /// holds one, and it grows on demand for big requests.
@@ -24,9 +25,6 @@ const KEEP_BUF: usize = 64 * 1024;
 /// Most heap a connection takes back from a delegated read (a pipeline of
 /// 16 needs 1–2 KiB); bigger buffers are freed, not kept per connection.
 const SPARE_KEEP: usize = 16 * 1024;
-/// Redis's `client-query-buffer-limit`: a client whose unparsed input
-/// exceeds this is disconnected.
-const QUERY_BUF_LIMIT: usize = 1024 * 1024 * 1024;
 /// A bulk string at least this long gets room for all of it as soon as its
 /// header is read, rather than the buffer doubling its way there (Redis:
 /// `PROTO_MBULK_BIG_ARG`).
@@ -104,63 +102,86 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
     let mut past_cut = false;
     // The idle timeout this socket's reads have (CONFIG SET may change it).
     let mut timeout = 0;
+    // See `After::Full`.
+    let mut more = false;
     loop {
         let want = core.shared.timeout_secs.load(Ordering::Relaxed);
         if want != timeout {
-            // A read that waits this long fails, which closes the idle
-            // client, as Redis's `timeout` does.
-            let _ = stream.set_read_timeout((want > 0).then(|| Duration::from_secs(want)));
+            // A read or write that waits this long fails, which closes the
+            // client, as Redis's `timeout` does: it counts from the last
+            // interaction, and any byte read or written is one, so a client
+            // that sends a byte at a time is never idle (see `docs/SECURITY.md`).
+            let t = (want > 0).then(|| Duration::from_secs(want));
+            let _ = stream.set_read_timeout(t);
+            let _ = stream.set_write_timeout(t);
             timeout = want;
         }
         let big_bulk = parser
             .awaited_bulk()
             .filter(|b| b.len() >= BIG_BULK)
             .map(|b| b.end + 2);
-        if !input.make_room(big_bulk) {
+        let room = input.room_for(big_bulk, &core.shared.client_mem.query_limit);
+        if let Room::Grow(len) = room {
+            // A new buffer counts before it is made, so client eviction can
+            // close this client instead: the room of a 512 MB bulk is never
+            // made for a client that may not have it (the allocation would
+            // be written through if the allocator reuses freed memory).
+            climits::account(&core, &entry, len + out.capacity());
+            if entry.evicted.get() {
+                break;
+            }
+        }
+        if !input.make_room(room) {
+            let head = &input.pending()[..input.pending().len().min(64)];
             log::warn!(
-                "client {} exceeded the query buffer limit; closing",
-                sess.client.id
+                "Closing client that reached max query buffer length: {} (qbuf initial bytes: {:?})",
+                entry.line(core.now()),
+                String::from_utf8_lossy(head)
             );
             break;
         }
-        // Once the node stops, read only what had arrived by then, and the
-        // rest of the request it cut in two: see `lifecycle`.
-        let drained = input.pending().is_empty();
         let budget = core.life.budget(fd);
-        let room = input.room();
-        let len = match budget {
-            None => room.len(),
-            Some(0) if drained || past_cut => break,
-            Some(0) => room.len(),
-            Some(b) => b.min(room.len()),
-        };
-        let read = stream.read(&mut room[..len]);
-        // A subscriber's read races its mail (see `pubsub`).
-        let got = match pubsub::mailbox(&sess) {
-            None => Some(read.await),
-            Some(mail) => pubsub::or_mail(read, &mail).await,
-        };
-        let Some(got) = got else {
-            // Messages came before any request: write them once nothing
-            // else is writing to the socket.
-            if !finish_delegated(&core, &mut sess, &mut plan, &mut out, &mut stream).await
-                || !pubsub::collect(&sess, &mut out)
-                || !send(&sess, &mut stream, &mut out).await
-            {
-                break;
-            }
-            glommio::yield_if_needed().await;
-            continue;
-        };
-        match got {
-            Ok(0) => {
-                hung_up = true;
-                break;
-            }
-            Err(_) => break,
-            Ok(n) => {
-                input.filled(n);
-                core.life.took(fd, n);
+        // The last pass stopped at a full output buffer with complete
+        // requests left: take them before reading more.
+        if !std::mem::take(&mut more) {
+            // Once the node stops, read only what had arrived by then, and the
+            // rest of the request it cut in two: see `lifecycle`.
+            let drained = input.pending().is_empty();
+            let room = input.room();
+            let len = match budget {
+                None => room.len(),
+                Some(0) if drained || past_cut => break,
+                Some(0) => room.len(),
+                Some(b) => b.min(room.len()),
+            };
+            let read = stream.read(&mut room[..len]);
+            // A subscriber's read races its mail (see `pubsub`).
+            let got = match pubsub::mailbox(&sess) {
+                None => Some(read.await),
+                Some(mail) => pubsub::or_mail(read, &mail).await,
+            };
+            let Some(got) = got else {
+                // Messages came before any request: write them once nothing
+                // else is writing to the socket.
+                if !finish_delegated(&core, &mut sess, &mut plan, &mut out, &mut stream).await
+                    || !pubsub::collect(&sess, &mut out)
+                    || !send(&core, &mut sess, &mut stream, &mut out).await
+                {
+                    break;
+                }
+                glommio::yield_if_needed().await;
+                continue;
+            };
+            match got {
+                Ok(0) => {
+                    hung_up = true;
+                    break;
+                }
+                Err(_) => break,
+                Ok(n) => {
+                    input.filled(n);
+                    core.life.took(fd, n);
+                }
             }
         }
         // Mail that was waiting goes out before this read's replies.
@@ -187,11 +208,19 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
         if sess.pending.is_none() && !pubsub::collect(&sess, &mut out) {
             break;
         }
-        if !send(&sess, &mut stream, &mut out).await {
+        // The replies' room counts before they are written: a client whose
+        // answer takes the node over maxmemory-clients may be closed now.
+        climits::account(&core, &entry, input.held() + out.capacity());
+        if entry.evicted.get() {
             break;
         }
-        if after == After::Close {
+        if !send(&core, &mut sess, &mut stream, &mut out).await {
             break;
+        }
+        match after {
+            After::Close => break,
+            After::Full => more = true,
+            After::Continue => {}
         }
         // A client that keeps the socket full makes every read and write
         // complete at once, and this loop would never give the core back:
@@ -202,7 +231,9 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
     // Another core may still be writing to this fd: wait before closing it.
     finish_delegated(&core, &mut sess, &mut plan, &mut out, &mut stream).await;
     pubsub::disconnect(&core, &mut sess);
-    // Before the fd closes: CLIENT KILL must never shut down a reused fd.
+    climits::forget(&core, &entry);
+    // Before the fd closes: CLIENT KILL and client eviction must never shut
+    // down a reused fd.
     core.conns.remove(sess.client.id);
     if core.life.stopping() {
         // Every reply must reach the client before the fd closes.
@@ -220,13 +251,18 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
     core.shared.clients.fetch_sub(1, Ordering::Relaxed);
 }
 
-/// Write and empty `out`, if it holds anything; false if the socket failed
-/// or a subscriber was cut off for its output buffer (see `pubsub::write`).
-async fn send(sess: &Session, stream: &mut TcpStream, out: &mut Vec<u8>) -> bool {
+/// Write and empty `out`, if it holds anything; false if the socket failed,
+/// a subscriber was cut off for its output buffer (see `pubsub::write`), or
+/// a normal client passed its `client-output-buffer-limit`.
+async fn send(core: &Core, sess: &mut Session, stream: &mut TcpStream, out: &mut Vec<u8>) -> bool {
     if out.is_empty() {
         return true;
     }
-    if !pubsub::write(sess, stream, out).await {
+    if sess.subs.is_some() {
+        if !pubsub::write(sess, stream, out).await {
+            return false;
+        }
+    } else if !write_limited(core, sess, stream, out).await {
         return false;
     }
     out.clear();
@@ -265,9 +301,71 @@ async fn finish_delegated(
     }
     match outcome {
         Delegated::Done => true,
-        Delegated::Rest(rest) => stream.write_all(&rest).await.is_ok(),
+        Delegated::Rest(rest) => write_limited(core, sess, stream, &rest).await,
         Delegated::Failed => false,
     }
+}
+
+/// Write a normal client's `bytes` under the normal class's
+/// `client-output-buffer-limit`: false if the socket failed, or the unsent
+/// replies are at the hard limit, or stay over the soft one past its
+/// seconds. A write of at most Redis's fixed reply buffer (nearly all of
+/// them) costs one compare here. Replies are written as they are made, so
+/// what is unsent is the answer to the reads already taken; while this
+/// waits, nothing more is read from the client.
+async fn write_limited(
+    core: &Core,
+    sess: &mut Session,
+    stream: &mut TcpStream,
+    bytes: &[u8],
+) -> bool {
+    if bytes.len() <= climits::REPLY_BUF {
+        sess.out_check.under();
+        return stream.write_all(bytes).await.is_ok();
+    }
+    let limit = core.shared.output_limits.normal.get();
+    let within = match sess.out_check.check(bytes.len(), limit, core.now()) {
+        Verdict::Send => return stream.write_all(bytes).await.is_ok(),
+        Verdict::Close => {
+            obuf_closing(core, sess, bytes.len());
+            return false;
+        }
+        Verdict::SendWithin(ms) => ms,
+    };
+    // Over the soft limit: the client must take all of it before the
+    // clock runs out. Nothing more is read meanwhile, so a client that
+    // stopped reading would stay just under the limit if the clock stopped
+    // there, where Redis's buffer keeps growing with the replies to its
+    // later requests; only a write that completes stops the clock.
+    let deadline = Instant::now() + Duration::from_millis(within);
+    let mut sent = 0;
+    while sent < bytes.len() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match glommio::timer::timeout(left, async { Ok(stream.write(&bytes[sent..]).await) }).await
+        {
+            Ok(Ok(n)) if n > 0 => sent += n,
+            Ok(_) => return false,
+            Err(_) => {
+                obuf_closing(core, sess, bytes.len() - sent);
+                return false;
+            }
+        }
+    }
+    sess.out_check.under();
+    true
+}
+
+/// Redis's log line for a client closed for its output buffer.
+fn obuf_closing(core: &Core, sess: &Session, pending: usize) {
+    let line = core
+        .conns
+        .get(sess.client.id)
+        .map(|e| e.line(core.now()))
+        .unwrap_or_default();
+    log::warn!(
+        "Client {line} scheduled to be closed ASAP for overcoming of output buffer limits. \
+         ({pending} bytes unsent)"
+    );
 }
 
 /// A connection's read buffer: `buf[start..end]` is input not yet parsed,
@@ -300,6 +398,11 @@ impl Input {
         }
     }
 
+    /// Bytes the buffer holds (its room included), as client memory.
+    fn held(&self) -> usize {
+        self.buf.len()
+    }
+
     /// The bytes read and not yet consumed.
     fn pending(&self) -> &[u8] {
         &self.buf[self.start..self.end]
@@ -329,32 +432,53 @@ impl Input {
         }
     }
 
-    /// Make room for at least one more byte, and when `need` is given, for
-    /// the first `need` bytes of the pending input (a big bulk's end) to fit
-    /// at once. Returns false if that takes more than [`QUERY_BUF_LIMIT`].
-    fn make_room(&mut self, need: Option<usize>) -> bool {
+    /// What making room for at least one more byte takes, and when `need`
+    /// is given, for the first `need` bytes of the pending input (a big
+    /// bulk's end) to fit at once. [`Room::OverLimit`] if that takes more
+    /// than `limit` (Redis's `client-query-buffer-limit`, read only when the
+    /// buffer must grow).
+    ///
+    /// A bulk longer than the limit is refused as soon as its header is
+    /// read, where Redis allocates its room and closes the client once the
+    /// bytes read pass the limit: the client ends closed either way, but
+    /// here without the room ever being made.
+    fn room_for(&self, need: Option<usize>, limit: &AtomicUsize) -> Room {
         let pending = self.end - self.start;
         let want = need.unwrap_or(0).max(pending + 1);
         if self.start + want <= self.buf.len() {
-            return true;
+            return Room::Fits;
         }
-        if want > QUERY_BUF_LIMIT {
-            return false;
+        let limit = limit.load(Ordering::Relaxed);
+        if want > limit {
+            return Room::OverLimit;
         }
         // Moving to the front is enough for a big bulk that fits, and worth
         // it for a full buffer when it frees at least half of it.
         if want <= self.buf.len() && (need.is_some() || pending <= self.buf.len() / 2) {
-            self.buf.copy_within(self.start..self.end, 0);
+            Room::Front
         } else {
             // Grow at least twofold, so a request with many big bulks is
-            // copied O(its size) in all, and otherwise exactly: a fresh
-            // zeroed allocation (not `resize`, which would also copy the
-            // room and write every byte of the new room) that takes only the
-            // pending bytes.
-            let len = want.max((2 * self.buf.len()).min(QUERY_BUF_LIMIT));
-            let mut grown = vec![0; len];
-            grown[..pending].copy_from_slice(&self.buf[self.start..self.end]);
-            self.buf = grown;
+            // copied O(its size) in all, and otherwise exactly.
+            Room::Grow(want.max((2 * self.buf.len()).min(limit)))
+        }
+    }
+
+    /// Make the room [`room_for`](Self::room_for) found; false if it was
+    /// over the limit.
+    fn make_room(&mut self, room: Room) -> bool {
+        let pending = self.end - self.start;
+        match room {
+            Room::Fits => return true,
+            Room::OverLimit => return false,
+            Room::Front => self.buf.copy_within(self.start..self.end, 0),
+            Room::Grow(len) => {
+                // A fresh zeroed allocation (not `resize`, which would also
+                // copy the room and write every byte of the new room) that
+                // takes only the pending bytes.
+                let mut grown = vec![0; len];
+                grown[..pending].copy_from_slice(&self.buf[self.start..self.end]);
+                self.buf = grown;
+            }
         }
         #[cfg(test)]
         {
@@ -366,9 +490,26 @@ impl Input {
     }
 }
 
+/// What a read buffer needs before the next read (see [`Input::room_for`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Room {
+    /// The room is there.
+    Fits,
+    /// Moving the pending bytes to the front makes it.
+    Front,
+    /// A new buffer of this length.
+    Grow(usize),
+    /// More than `client-query-buffer-limit`.
+    OverLimit,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Redis's default `client-query-buffer-limit`.
+    const QUERY_BUF_LIMIT: usize = 1 << 30;
+    static LIMIT: AtomicUsize = AtomicUsize::new(QUERY_BUF_LIMIT);
 
     /// Feed `input` in `piece`-byte reads; after each, `parse` says how
     /// many pending bytes were consumed and what the request in progress
@@ -382,7 +523,7 @@ mod tests {
         let mut need = None;
         let mut fed = 0;
         while fed < input.len() {
-            assert!(buf.make_room(need));
+            assert!(buf.make_room(buf.room_for(need, &LIMIT)));
             if let Some(need) = need {
                 assert!(buf.buf.len() >= need, "no room for a big bulk");
             }
@@ -481,12 +622,20 @@ mod tests {
     #[test]
     fn over_the_query_buffer_limit() {
         let mut buf = Input::new();
-        assert!(!buf.make_room(Some(QUERY_BUF_LIMIT + 1)));
+        assert_eq!(
+            buf.room_for(Some(QUERY_BUF_LIMIT + 1), &LIMIT),
+            Room::OverLimit
+        );
+        assert!(!buf.make_room(Room::OverLimit));
         assert_eq!(
             buf.buf.len(),
             READ_BUF,
             "nothing allocated for a refused need"
         );
-        assert!(buf.make_room(Some(READ_BUF)));
+        assert!(buf.make_room(buf.room_for(Some(READ_BUF), &LIMIT)));
+        // A lower live limit refuses what the default took.
+        let low = AtomicUsize::new(1 << 20);
+        assert_eq!(buf.room_for(Some((1 << 20) + 1), &low), Room::OverLimit);
+        assert_eq!(buf.room_for(Some(1 << 20), &low), Room::Grow(1 << 20));
     }
 }

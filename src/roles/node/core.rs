@@ -29,6 +29,10 @@ pub struct Shared {
     /// Time zero of the node clock, the same on every core so an absolute
     /// expiry computed on one core means the same on another.
     pub epoch: Instant,
+    /// The compact-encoding sizes in force (CONFIG SET
+    /// hash-max-listpack-entries …; each core applies them on a
+    /// `Hop::Encodings`). Locked only by CONFIG.
+    pub encodings: std::sync::Mutex<crate::store::Encodings>,
     /// Idle client timeout in seconds, 0 for none (CONFIG SET timeout).
     pub timeout_secs: std::sync::atomic::AtomicU64,
     /// The node's memory bound in bytes, 0 for none (CONFIG SET maxmemory;
@@ -77,9 +81,19 @@ pub struct Shared {
     pub output_limits: super::settings::OutputLimits,
     /// CLIENT PAUSE's deadline, read once per command (see `node::pause`).
     pub pause: super::pause::Pause,
+    /// Client buffer memory and its limits (see `node::climits`).
+    pub client_mem: super::climits::ClientMem,
 }
 
 impl Shared {
+    /// The compact-encoding sizes in force.
+    pub fn encodings(&self) -> crate::store::Encodings {
+        *self
+            .encodings
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// The request size limits in force.
     #[inline]
     pub fn limits(&self) -> crate::proto::resp::Limits {
@@ -122,6 +136,8 @@ pub struct Counters {
     pub hops_sent: Cell<u64>,
     /// Ops served for other cores.
     pub hop_ops_served: Cell<u64>,
+    /// This core's clients blocked right now (BLPOP …).
+    pub blocked: Cell<u64>,
 }
 
 impl Default for Counters {
@@ -133,6 +149,7 @@ impl Default for Counters {
             rejected: Cell::new(0),
             hops_sent: Cell::new(0),
             hop_ops_served: Cell::new(0),
+            blocked: Cell::new(0),
         }
     }
 }
@@ -171,6 +188,13 @@ pub struct Core {
     pub pubsub: RefCell<super::pubsub::Local>,
     /// This core's connections held by CLIENT PAUSE.
     pub paused: super::pause::Waiters,
+    /// Clients blocked (BLPOP …) on keys of this shard.
+    pub blocked: RefCell<super::blocking::Registry>,
+    /// Set only while a blocked client's attempt runs (see `blocking`): a
+    /// blocking command that finds nothing then writes no reply. A cell
+    /// rather than a parameter because the attempt runs through the same
+    /// paths as any command (`run`, `multi::run_spanning`).
+    pub attempting: Cell<crate::cmd::spec::Blocking>,
 }
 
 impl Core {
@@ -222,6 +246,7 @@ impl Core {
                 0
             },
             connections_received: c.connections_received.get(),
+            blocked_clients: c.blocked.get(),
             rejected_connections: c.rejected.get(),
             hops_sent: c.hops_sent.get(),
             hop_ops_served: c.hop_ops_served.get(),
@@ -344,15 +369,28 @@ impl Core {
                 }
             }
         }
-        let mut touch = |key: &[u8]| self.watched.borrow_mut().touch(key);
         let watching = !self.watched.borrow().is_empty();
+        let blocked = !self.blocked.borrow().is_empty();
+        let mut touch = |key: &[u8]| {
+            if watching {
+                self.watched.borrow_mut().touch(key);
+            }
+            if blocked {
+                self.blocked.borrow().signal(key);
+            }
+        };
         let mut ctx = Ctx {
             shard,
             now,
             epoch_unix_ms: self.shared.epoch_unix_ms,
             max_bulk: self.shared.max_bulk.load(Ordering::Relaxed),
             span: None,
-            on_change: if watching { Some(&mut touch) } else { None },
+            on_change: if watching || blocked {
+                Some(&mut touch)
+            } else {
+                None
+            },
+            blocking: self.attempting.get(),
         };
         let mut w = Reply::new(out, proto);
         match spec.run {
@@ -564,7 +602,7 @@ impl Core {
                 glommio::spawn_local(async move {
                     let replies = core.run_ops_async(&ops, proto).await;
                     drop(spanning);
-                    finish_direct(core.id, fd, ops, finish, replies, proto, done);
+                    finish_direct(&core, fd, ops, finish, replies, proto, done);
                 })
                 .detach();
             }
@@ -586,7 +624,7 @@ impl Core {
                 let mut replies = Replies::with_capacity(ops.len());
                 self.run_ops(&ops, proto, &mut replies);
                 drop(spanning);
-                finish_direct(self.id, fd, ops, finish, replies, proto, done);
+                finish_direct(self, fd, ops, finish, replies, proto, done);
             }
             Hop::Ops { ops, proto, reply } => {
                 let mut out = Replies::with_capacity(ops.len());
@@ -600,12 +638,21 @@ impl Core {
                 }
                 let _ = reply.send(self.snapshot());
             }
+            Hop::Block { keys, waiter, done } => {
+                let mut reg = self.blocked.borrow_mut();
+                for k in &keys {
+                    reg.add(k, waiter.clone());
+                }
+                let _ = done.send(());
+            }
+            Hop::Unblock { keys, id } => super::blocking::remove_here(self, &keys, id),
             Hop::Keys { ask, reply } => {
                 let now = self.now();
                 let _ = reply.send(super::keys::answer(&mut self.shard.borrow_mut(), &ask, now));
             }
             Hop::Maxmemory(bytes) => self.set_maxmemory(bytes),
             Hop::Eviction(policy) => self.shard.borrow_mut().set_eviction(policy),
+            Hop::Encodings(e) => self.shard.borrow_mut().set_encodings(e),
             Hop::Unpause => self.paused.wake_all(),
             Hop::ResetStats => self.reset_stats(),
             Hop::Clients { filter, reply } => {
@@ -679,7 +726,7 @@ fn encode_fetched(v: &Fetched, proto: Proto, out: &mut Vec<u8>) {
 /// End a [`Hop::Direct`] on core `id`: write the whole answer to the
 /// client's socket and send the requester the outcome with its buffers.
 fn finish_direct(
-    id: usize,
+    core: &Rc<Core>,
     fd: std::os::fd::RawFd,
     ops: OpBatch,
     mut finish: Finish,
@@ -689,43 +736,54 @@ fn finish_direct(
 ) {
     let slow = std::mem::take(&mut replies.slow);
     let out = finish.answer(replies, proto);
-    let outcome = send_now(fd, &out);
-    let spare = Spare::new(id, ops, finish, out);
-    // The requester may have gone (connection closed): nothing to do.
-    let _ = done.send(Finished {
-        outcome,
-        spare,
-        slow,
-    });
+    let complete = move |core: &Core, outcome, out| {
+        let spare = Spare::new(core.id, ops, finish, out);
+        // The requester may have gone (connection closed): nothing to do.
+        let _ = done.send(Finished {
+            outcome,
+            spare,
+            slow,
+        });
+    };
+    // The normal class's hard output limit, before any of it is written
+    // (see `node::climits`); the requester closes the client on `Failed`.
+    if super::climits::over_hard(out.len(), &core.shared.output_limits.normal) {
+        log::warn!(
+            "Client fd={fd} scheduled to be closed ASAP for overcoming of output buffer limits. \
+             ({} bytes unsent)",
+            out.len()
+        );
+        // The requester may be waiting for the client's next request:
+        // ending its read is what closes the client.
+        // SAFETY: the requester keeps `fd` open until it has our outcome.
+        unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+        return complete(core, Delegated::Failed, out);
+    }
+    let mut sent = 0;
+    match super::tail::send_some(fd, &out, &mut sent) {
+        Some(true) => complete(core, Delegated::Done, out),
+        None => complete(core, Delegated::Failed, out),
+        // The socket is full: finish the write here (see `node::tail`).
+        Some(false) => {
+            let core = core.clone();
+            glommio::spawn_local(async move {
+                let outcome = super::tail::finish(&core, fd, &out, sent).await;
+                complete(&core, outcome, out);
+            })
+            .detach();
+        }
+    }
 }
 
 /// Write `buf` to a client socket owned by another core's connection task,
 /// without blocking: whatever does not fit is handed back.
 pub(super) fn send_now(fd: std::os::fd::RawFd, buf: &[u8]) -> Delegated {
     let mut sent = 0;
-    while sent < buf.len() {
-        // SAFETY: the requesting core keeps `fd` open until it has received
-        // our `Delegated` (see `Hop::Direct`), and `buf[sent..]` is valid.
-        let n = unsafe {
-            libc::send(
-                fd,
-                buf[sent..].as_ptr().cast(),
-                buf.len() - sent,
-                libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-            )
-        };
-        if n > 0 {
-            sent += n as usize;
-            continue;
-        }
-        let err = std::io::Error::last_os_error();
-        return match err.kind() {
-            std::io::ErrorKind::Interrupted => continue,
-            std::io::ErrorKind::WouldBlock => Delegated::Rest(buf[sent..].to_vec()),
-            _ => Delegated::Failed,
-        };
+    match super::tail::send_some(fd, buf, &mut sent) {
+        Some(true) => Delegated::Done,
+        Some(false) => Delegated::Rest(buf[sent..].to_vec()),
+        None => Delegated::Failed,
     }
-    Delegated::Done
 }
 
 /// Serve hops from every other core until they hang up.

@@ -141,6 +141,9 @@ pub fn render_info(core: &Core, snaps: &[Snapshot], sections: &[String]) -> Stri
     };
     let (st, keys, expires, mem) = totals(snaps);
     let sh = &core.shared;
+    // Client buffers count in used_memory, as in Redis (`mem_clients_normal`).
+    let clients_mem = sh.client_mem.total();
+    let mem = mem + clients_mem;
     let uptime = sh.epoch.elapsed().as_secs();
     let sum = |f: fn(&Snapshot) -> u64| snaps.iter().map(f).sum::<u64>();
     let mut o = String::new();
@@ -170,9 +173,10 @@ pub fn render_info(core: &Core, snaps: &[Snapshot], sections: &[String]) -> Stri
     section(&mut o, "clients", "Clients", &|o| {
         let _ = write!(
             o,
-            "connected_clients:{}\r\nmaxclients:{}\r\n",
+            "connected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:{}\r\n",
             core.clients(),
-            sh.maxclients
+            sh.maxclients,
+            sum(|s| s.blocked_clients),
         );
     });
     section(&mut o, "memory", "Memory", &|o| {
@@ -182,11 +186,14 @@ pub fn render_info(core: &Core, snaps: &[Snapshot], sections: &[String]) -> Stri
             o,
             "used_memory:{mem}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\n\
              used_memory_rss_human:{}\r\nmaxmemory:{maxmem}\r\nmaxmemory_human:{}\r\n\
-             maxmemory_policy:{}\r\n",
+             maxmemory_policy:{}\r\nmem_clients_normal:{clients_mem}\r\n\
+             lazyfree_pending_objects:{}\r\nlazyfreed_objects:{}\r\n",
             crate::sys::human_bytes(mem as u64),
             crate::sys::human_bytes(rss),
             crate::sys::human_bytes(maxmem as u64),
-            sh.cfg.policy_name()
+            sh.cfg.policy_name(),
+            crate::store::lazyfree::pending(),
+            crate::store::lazyfree::freed(),
         );
     });
     section(&mut o, "persistence", "Persistence", &|o| {
@@ -210,7 +217,8 @@ pub fn render_info(core: &Core, snaps: &[Snapshot], sections: &[String]) -> Stri
             "total_connections_received:{}\r\ntotal_commands_processed:{cmds}\r\n\
              rejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\n\
              keyspace_hits:{}\r\nkeyspace_misses:{}\r\noom_rejections:{}\r\n\
-             total_error_replies:{}\r\ncross_core_batches:{}\r\ncross_core_ops:{}\r\n",
+             evicted_clients:{}\r\ntotal_error_replies:{}\r\ncross_core_batches:{}\r\n\
+             cross_core_ops:{}\r\n",
             sum(|s| s.connections_received),
             sum(|s| s.rejected_connections),
             st.expired,
@@ -218,6 +226,7 @@ pub fn render_info(core: &Core, snaps: &[Snapshot], sections: &[String]) -> Stri
             st.hits,
             st.misses,
             st.oom_rejections,
+            sh.client_mem.evicted(),
             sum(|s| s.error_replies),
             sum(|s| s.hops_sent),
             sum(|s| s.hop_ops_served),

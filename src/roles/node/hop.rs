@@ -107,6 +107,8 @@ pub struct Snapshot {
     pub hops_sent: u64,
     /// Ops other cores sent here to run.
     pub hop_ops_served: u64,
+    /// This core's clients blocked right now (BLPOP …).
+    pub blocked_clients: u64,
     /// Read-through fetches sent to the origin.
     pub origin_fetches: u64,
     /// GET misses that waited on a fetch already in flight.
@@ -351,6 +353,25 @@ pub enum Hop {
         /// Where the answer goes.
         reply: oneshot::Sender<super::keys::Answer>,
     },
+    /// A client of another core blocks on these keys of the receiver
+    /// (see `node::blocking`); answered once it is registered.
+    Block {
+        /// The keys.
+        keys: Vec<Box<[u8]>>,
+        /// Who waits.
+        waiter: super::blocking::Waiter,
+        /// Registered.
+        done: oneshot::Sender<()>,
+    },
+    /// Client `id` no longer waits on these keys of the receiver.
+    Unblock {
+        /// The keys.
+        keys: Vec<Box<[u8]>>,
+        /// The client.
+        id: u64,
+    },
+    /// Use these compact-encoding sizes (CONFIG SET hash-max-listpack-entries …).
+    Encodings(crate::store::Encodings),
     /// Zero the counters (CONFIG RESETSTAT).
     ResetStats,
     /// Take this share of a new node-wide maxmemory (CONFIG SET).

@@ -6,7 +6,9 @@
 //! owns (see [`shard_for`](crate::ownership::shard_for)) is carried there as a
 //! [`hop::Hop`] over a glommio shared channel; nothing on the data path locks.
 
+pub(crate) mod blocking;
 mod clients;
+mod climits;
 mod cmdstats;
 mod conn;
 mod core;
@@ -22,6 +24,7 @@ pub mod pubsub;
 mod register;
 mod session;
 mod settings;
+mod tail;
 mod watch;
 
 use self::core::{Core, Counters, Shared};
@@ -171,6 +174,24 @@ pub struct NodeArgs {
         value_parser = pubsub::parse_limit
     )]
     pub pubsub_output_limit: pubsub::OutputLimit,
+    /// Output-buffer limits by class, as Redis's `client-output-buffer-limit`:
+    /// "CLASS HARD SOFT SECONDS ..." with CLASS normal, pubsub or replica,
+    /// e.g. "normal 64mb 16mb 10". A normal client with HARD bytes of replies
+    /// unsent, or more than SOFT for over SECONDS, is disconnected; 0 turns a
+    /// limit off. Applied after --pubsub-output-limit; changeable with CONFIG SET.
+    #[arg(long, value_name = "LIMITS", value_parser = parse_output_limits)]
+    pub client_output_buffer_limit: Option<settings::ClassLimits>,
+    /// Most unparsed input one client may hold, e.g. 1gb (Redis's
+    /// `client-query-buffer-limit`; at least 1mb); a client past it is
+    /// closed. Changeable with CONFIG SET.
+    #[arg(long, default_value = "1gb", value_parser = climits::parse_query_limit)]
+    pub client_query_buffer_limit: usize,
+    /// Bound on every client's input and output buffers together, e.g. 64mb,
+    /// or a percentage of --maxmemory such as 10% (Redis's
+    /// `maxmemory-clients`; 0 = off). Past it the clients with the biggest
+    /// buffers are closed first, except those that ran CLIENT NO-EVICT on.
+    #[arg(long, default_value = "0", value_parser = climits::parse_clients_flag)]
+    pub maxmemory_clients: climits::ClientsLimit,
     /// Log commands that run at least this long, e.g. 10ms; a bare number is
     /// microseconds (Redis's `slowlog-log-slower-than`; -1 logs none, 0 every
     /// command); changeable with CONFIG SET.
@@ -195,6 +216,17 @@ pub fn parse_slowlog_threshold(s: &str) -> Result<i64, crate::units::DurationErr
     }
     // Within MAX_DURATION, so the microseconds fit an i64.
     crate::units::whole_micros(s).map(|us| us as i64)
+}
+
+/// `--client-output-buffer-limit`: Redis's CONFIG SET syntax, units as
+/// Redis reads them.
+///
+/// # Errors
+/// Redis's message for a value it would refuse.
+pub fn parse_output_limits(s: &str) -> Result<settings::ClassLimits, String> {
+    settings::output_limits(s.as_bytes())
+        .map(settings::ClassLimits)
+        .map_err(String::from)
 }
 
 /// Settings derived from the flags, shared by all cores.
@@ -390,7 +422,12 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
     };
     let (cfg_slower_than, cfg_slowlog_len) =
         (cfg.args.slowlog_log_slower_than, cfg.args.slowlog_max_len);
+    let (cfg_clients_limit, cfg_query_limit) = (
+        cfg.args.maxmemory_clients,
+        cfg.args.client_query_buffer_limit,
+    );
     let shared = Arc::new(Shared {
+        encodings: std::sync::Mutex::default(),
         timeout_secs: std::sync::atomic::AtomicU64::new(cfg.args.timeout),
         maxmemory: AtomicUsize::new(cfg.maxmemory.unwrap_or(0)),
         max_bulk: AtomicUsize::new(cfg.limits.max_bulk),
@@ -412,7 +449,11 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
         slowlog: cmdstats::SlowSettings::new(cfg_slower_than, cfg_slowlog_len),
         slow_log: std::sync::Mutex::default(),
         pause: pause::Pause::default(),
+        client_mem: climits::ClientMem::new(cores, cfg_clients_limit, cfg_query_limit),
     });
+    if let Some(classes) = &shared.cfg.args.client_output_buffer_limit {
+        shared.output_limits.set(&classes.0);
+    }
     let done = Arc::new(AtomicUsize::new(0));
     let mesh = Arc::new(mesh::Handout::new(mesh::build(cores)));
     let placement = if shared.cfg.args.pin {
@@ -526,9 +567,12 @@ async fn core_main(
         }),
         pubsub: RefCell::default(),
         paused: pause::Waiters::default(),
+        blocked: RefCell::default(),
+        attempting: Cell::default(),
     });
     self::core::spawn_hop_servers(&core, receivers);
     self::core::spawn_expiry_sweeper(&core);
+    climits::spawn_watch(&core);
     let watcher = core.clone();
     glommio::spawn_local(async move {
         lifecycle::wait_for(&stop).await;

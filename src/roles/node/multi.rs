@@ -728,6 +728,7 @@ fn held_ctx<'a>(
         epoch_unix_ms: core.shared.epoch_unix_ms,
         max_bulk: core.shared.max_bulk.load(Ordering::Relaxed),
         on_change: None,
+        blocking: core.attempting.get(),
     }
 }
 
@@ -748,6 +749,8 @@ impl cmd::spec::Span for Held<'_> {
     fn changed(&mut self, key: &[u8]) {
         if let Some(core) = self.core(shard_for(key, self.here.n)) {
             core.watched.borrow_mut().touch(key);
+            // Waking is a channel send, safe from this thread.
+            core.blocked.borrow().signal(key);
         }
     }
 }

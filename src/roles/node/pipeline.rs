@@ -34,6 +34,11 @@ pub enum After {
     Continue,
     /// Close after writing the output (QUIT, protocol error).
     Close,
+    /// The replies reached `OutputLimits::pause` before the input's last
+    /// complete request: write them, then take the rest before reading
+    /// more. Replies another core assembles for one hop are not counted
+    /// (see `docs/SECURITY.md`).
+    Full,
 }
 
 /// Pending work of one read; reused across reads to keep allocations warm.
@@ -50,7 +55,7 @@ pub struct Plan {
     /// Slow-log entries of this read's commands not yet logged: each is
     /// logged with the connection's address and name before the next
     /// request runs (a hop's, once its replies are back).
-    slow: Vec<Draft>,
+    pub(super) slow: Vec<Draft>,
 }
 
 /// The leading multibulk requests of a read as [`prefetch_keys`] parsed
@@ -427,6 +432,7 @@ pub async fn process(
         return (0, After::Continue);
     };
     let limits = core.shared.limits();
+    let pause = core.shared.output_limits.pause();
     // One clock read per read(): every request in a pipeline sees the same
     // `now`, which is also what Redis does within one event-loop iteration.
     let mut now = core.now();
@@ -443,6 +449,7 @@ pub async fn process(
     }
     let mut pos = 0;
     let mut quit = false;
+    let mut full = false;
     // The core owning the current request's second argument, when
     // `prefetch_keys` already computed it.
     let mut arg1_owner: Option<usize>;
@@ -454,6 +461,11 @@ pub async fn process(
         // The previous command's entry, logged before the next one runs
         // (under the client name it ran with).
         cmdstats::log(core, sess, &mut plan.slow);
+        // One compare per request.
+        if out.len() + plan.local.buf.len() >= pause {
+            full = true;
+            break;
+        }
         let rest = &input[pos..];
         let parsed = match dialect {
             Dialect::Resp => match plan.pre.take(&mut parsed_args) {
@@ -604,6 +616,12 @@ pub async fn process(
         }
         sess.last_cmd = Some(spec.name);
         match spec.run {
+            // Outside MULTI (queued commands never get here) a blocking
+            // command may wait; inside, EXEC runs it without blocking.
+            Run::Shard(_) if spec.flags.has(Flags::BLOCKING) => {
+                let client = sess.client.id;
+                super::blocking::run(core, plan, client, (id, spec), args, proto, fd, out).await;
+            }
             Run::Shard(_) => match owner(core, spec, args, arg1_owner) {
                 Some(owner) => plan.push_op(core, now, proto, owner, (id, spec), args, out),
                 None => {
@@ -684,7 +702,7 @@ pub async fn process(
     plan.flush(core, sess.client.proto, out).await;
     cmdstats::log(core, sess, &mut plan.slow);
     sess.args = parsed_args;
-    (pos, After::Continue)
+    (pos, if full { After::Full } else { After::Continue })
 }
 
 /// The command whose reply began at `from` in `out` is done: drop that

@@ -34,6 +34,8 @@ pub struct Session {
     pub multi_writes: bool,
     /// The client's address, for SLOWLOG entries.
     pub peer: Option<std::net::SocketAddr>,
+    /// The soft output-buffer limit's clock (see `node::climits`).
+    pub out_check: super::climits::OutputCheck,
 }
 
 impl Session {
@@ -52,6 +54,7 @@ impl Session {
             subs: None,
             multi_writes: false,
             peer: None,
+            out_check: super::climits::OutputCheck::default(),
         }
     }
 
@@ -116,6 +119,14 @@ impl Server for Core {
             // Redis's defaults for the classes the node does not have.
             ("client-output-buffer-limit", sh.output_limits.to_string()),
             (
+                "client-query-buffer-limit",
+                sh.client_mem
+                    .query_limit
+                    .load(Ordering::Relaxed)
+                    .to_string(),
+            ),
+            ("maxmemory-clients", sh.client_mem.setting().to_string()),
+            (
                 "slowlog-max-len",
                 sh.slowlog.max_len.load(Ordering::Relaxed).to_string(),
             ),
@@ -124,6 +135,9 @@ impl Server for Core {
                 sh.slowlog.slower_than.load(Ordering::Relaxed).to_string(),
             ),
         ]
+        .into_iter()
+        .chain(settings::encoding_settings(&sh.encodings()))
+        .collect()
     }
 
     /// What the node can change while it runs: see `node::settings`. As
@@ -255,6 +269,10 @@ impl Core {
             // Requests already being read keep the limit they started with.
             Change::MaxBulk(n) => sh.max_bulk.store(n, Ordering::Relaxed),
             Change::OutputLimits(classes) => sh.output_limits.set(&classes),
+            // Both apply at each client's next buffer change (as in Redis,
+            // where they apply at the next read or cron).
+            Change::QueryLimit(n) => sh.client_mem.query_limit.store(n, Ordering::Relaxed),
+            Change::ClientsLimit(l) => sh.client_mem.set(l),
             Change::SlowerThan(us) => sh.slowlog.slower_than.store(us, Ordering::Relaxed),
             // A shorter log is cut at its next entry, as in Redis.
             Change::SlowlogLen(n) => sh.slowlog.max_len.store(n, Ordering::Relaxed),
@@ -263,6 +281,20 @@ impl Core {
                 self.set_maxmemory(bytes);
                 for peer in others {
                     let _ = self.mesh.send_to(peer, Hop::Maxmemory(bytes));
+                }
+            }
+            Change::Encoding(knob, n) => {
+                let e = {
+                    let mut e = sh
+                        .encodings
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    knob.apply(&mut e, n);
+                    *e
+                };
+                self.shard.borrow_mut().set_encodings(e);
+                for peer in others {
+                    let _ = self.mesh.send_to(peer, Hop::Encodings(e));
                 }
             }
             Change::Policy(policy) => {

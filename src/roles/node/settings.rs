@@ -20,9 +20,20 @@ pub const POLICIES: [&str; 8] = [
 ];
 
 /// The settings [`check`] takes.
-const LIVE: [&str; 9] = [
+const LIVE: [&str; 20] = [
     "requirepass",
+    "hash-max-listpack-entries",
+    "hash-max-listpack-value",
+    "set-max-intset-entries",
+    "zset-max-listpack-entries",
+    "zset-max-listpack-value",
+    "hash-max-ziplist-entries",
+    "hash-max-ziplist-value",
+    "zset-max-ziplist-entries",
+    "zset-max-ziplist-value",
     "client-output-buffer-limit",
+    "client-query-buffer-limit",
+    "maxmemory-clients",
     "proto-max-bulk-len",
     "timeout",
     "maxclients",
@@ -58,6 +69,56 @@ pub enum Change {
     MaxBulk(usize),
     /// client-output-buffer-limit: each class named, with its new limit.
     OutputLimits(Vec<(Class, OutputLimit)>),
+    /// client-query-buffer-limit, in bytes.
+    QueryLimit(usize),
+    /// maxmemory-clients.
+    ClientsLimit(super::climits::ClientsLimit),
+    /// One of the compact-encoding sizes, with its new value.
+    Encoding(Knob, usize),
+}
+
+/// The compact-encoding settings (`store::Encodings`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Knob {
+    /// hash-max-listpack-entries
+    HashEntries,
+    /// hash-max-listpack-value
+    HashValue,
+    /// set-max-intset-entries
+    SetIntsetEntries,
+    /// zset-max-listpack-entries
+    ZsetEntries,
+    /// zset-max-listpack-value
+    ZsetValue,
+}
+
+impl Knob {
+    /// Set this knob of `e` to `n`.
+    pub fn apply(self, e: &mut crate::store::Encodings, n: usize) {
+        match self {
+            Knob::HashEntries => e.hash_entries = n,
+            Knob::HashValue => e.hash_value = n,
+            Knob::SetIntsetEntries => e.set_intset_entries = n,
+            Knob::ZsetEntries => e.zset_entries = n,
+            Knob::ZsetValue => e.zset_value = n,
+        }
+    }
+}
+
+/// CONFIG GET's pairs for the compact-encoding sizes in force, with the
+/// old `ziplist` names Redis 7.0 still answers to (and lists).
+pub fn encoding_settings(e: &crate::store::Encodings) -> [(&'static str, String); 9] {
+    [
+        ("hash-max-listpack-entries", e.hash_entries.to_string()),
+        ("hash-max-ziplist-entries", e.hash_entries.to_string()),
+        ("hash-max-listpack-value", e.hash_value.to_string()),
+        ("hash-max-ziplist-value", e.hash_value.to_string()),
+        ("set-max-intset-entries", e.set_intset_entries.to_string()),
+        ("zset-max-listpack-entries", e.zset_entries.to_string()),
+        ("zset-max-ziplist-entries", e.zset_entries.to_string()),
+        ("zset-max-listpack-value", e.zset_value.to_string()),
+        ("zset-max-ziplist-value", e.zset_value.to_string()),
+    ]
 }
 
 /// Check one CONFIG SET pair. `cap` is the most clients the open-file
@@ -90,7 +151,33 @@ pub fn check(name: &[u8], value: &[u8], cap: usize) -> Result<Option<Change>, Co
             Some(n) => Change::Maxmemory(usize::try_from(n).unwrap_or(usize::MAX)),
             None => return Err(invalid("argument must be a memory value".into())),
         },
+        // Counts are integers and byte sizes memory values, 0 to LONG_MAX,
+        // as Redis's size_t configs.
+        b"hash-max-listpack-entries" | b"hash-max-ziplist-entries" => Change::Encoding(
+            Knob::HashEntries,
+            int_in(value, 0, i64::MAX).map_err(invalid)? as usize,
+        ),
+        b"set-max-intset-entries" => Change::Encoding(
+            Knob::SetIntsetEntries,
+            int_in(value, 0, i64::MAX).map_err(invalid)? as usize,
+        ),
+        b"zset-max-listpack-entries" | b"zset-max-ziplist-entries" => Change::Encoding(
+            Knob::ZsetEntries,
+            int_in(value, 0, i64::MAX).map_err(invalid)? as usize,
+        ),
+        b"hash-max-listpack-value" | b"hash-max-ziplist-value" => {
+            Change::Encoding(Knob::HashValue, memory_in(value, 0).map_err(invalid)?)
+        }
+        b"zset-max-listpack-value" | b"zset-max-ziplist-value" => {
+            Change::Encoding(Knob::ZsetValue, memory_in(value, 0).map_err(invalid)?)
+        }
         b"proto-max-bulk-len" => Change::MaxBulk(memory_in(value, 1 << 20).map_err(invalid)?),
+        b"client-query-buffer-limit" => {
+            Change::QueryLimit(memory_in(value, 1 << 20).map_err(invalid)?)
+        }
+        b"maxmemory-clients" => {
+            Change::ClientsLimit(super::climits::parse_clients_limit(value).map_err(invalid)?)
+        }
         b"client-output-buffer-limit" => {
             Change::OutputLimits(output_limits(value).map_err(|e| invalid(e.into()))?)
         }
@@ -141,8 +228,7 @@ fn memory_in(value: &[u8], min: i64) -> Result<usize, String> {
 /// The client classes of `client-output-buffer-limit`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Class {
-    /// Ordinary clients: the node has no limit for them yet, so only
-    /// Redis's default, `0 0 0` (none), is taken.
+    /// Ordinary clients: checked before each write (see `conn::send`).
     Normal,
     /// Replicas (`slave` or `replica`): the node has none; the limit is
     /// kept and shown, as Redis does.
@@ -151,11 +237,16 @@ pub enum Class {
     Pubsub,
 }
 
+/// Classes with their limits, as one `client-output-buffer-limit` value
+/// sets them (a newtype, so clap takes the flag as one value).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClassLimits(pub Vec<(Class, OutputLimit)>);
+
 /// Parse a `client-output-buffer-limit` value as Redis's
 /// `setConfigClientOutputBufferLimitOption` does: `<class> <hard> <soft>
 /// <soft-seconds>` groups separated by single spaces, sizes as memory
 /// values, seconds a non-negative integer; empty is no change.
-fn output_limits(value: &[u8]) -> Result<Vec<(Class, OutputLimit)>, &'static str> {
+pub fn output_limits(value: &[u8]) -> Result<Vec<(Class, OutputLimit)>, &'static str> {
     if value.is_empty() {
         return Ok(Vec::new());
     }
@@ -178,18 +269,6 @@ fn output_limits(value: &[u8]) -> Result<Vec<(Class, OutputLimit)>, &'static str
             soft: size(group[2])?,
             soft_secs: seconds(group[3]).ok_or(bad)?,
         };
-        if class == Class::Normal
-            && limit
-                != (OutputLimit {
-                    hard: 0,
-                    soft: 0,
-                    soft_secs: 0,
-                })
-        {
-            return Err(
-                "this node has no output buffer limit for normal clients yet: only 'normal 0 0 0'",
-            );
-        }
         out.push((class, limit));
     }
     Ok(out)
@@ -213,15 +292,24 @@ fn seconds(w: &[u8]) -> Option<u64> {
 /// The `client-output-buffer-limit` classes in force.
 #[derive(Debug)]
 pub struct OutputLimits {
+    /// Every normal client's, read before a write of more than
+    /// `climits::REPLY_BUF` bytes.
+    pub normal: super::pubsub::LiveLimit,
+    /// Replies a read gathers before it waits for them to be written: see
+    /// [`pause`](Self::pause).
+    pause: AtomicUsize,
     /// Every subscriber holds this one (see `pubsub::Mailbox`).
     pub pubsub: std::sync::Arc<super::pubsub::LiveLimit>,
     replica: super::pubsub::LiveLimit,
 }
 
 impl OutputLimits {
-    /// Redis's replica default, and `pubsub` for subscribers.
+    /// Redis's replica default, and `pubsub` for subscribers; normal
+    /// clients start with none, as in Redis.
     pub fn new(pubsub: OutputLimit) -> Self {
         OutputLimits {
+            normal: super::pubsub::LiveLimit::default(),
+            pause: AtomicUsize::new(OUT_PAUSE),
             pubsub: pubsub.into(),
             replica: super::pubsub::LiveLimit::new(OutputLimit {
                 hard: 256 << 20,
@@ -235,7 +323,12 @@ impl OutputLimits {
     pub fn set(&self, classes: &[(Class, OutputLimit)]) {
         for &(class, limit) in classes {
             match class {
-                Class::Normal => {}
+                Class::Normal => {
+                    self.normal.set(limit);
+                    let most = limit.hard.max(limit.soft);
+                    let pause = most.saturating_add(super::climits::REPLY_BUF);
+                    self.pause.store(pause.max(OUT_PAUSE), Ordering::Relaxed);
+                }
                 Class::Replica => self.replica.set(limit),
                 Class::Pubsub => self.pubsub.set(limit),
             }
@@ -243,14 +336,32 @@ impl OutputLimits {
     }
 }
 
+/// The least output a read gathers before the rest of its requests wait for
+/// it to be written. So a pipeline of big replies (GETs of big values) that
+/// the client never reads costs this much plus one reply, not one reply per
+/// request its read buffer holds, whatever the limits.
+const OUT_PAUSE: usize = 1 << 20;
+
+impl OutputLimits {
+    /// Replies one read may gather on the client's core before the rest of
+    /// its requests wait (`pipeline::process`): [`OUT_PAUSE`], or enough to
+    /// reach the normal class's hard or soft limit, so that a client that
+    /// stops reading meets its limit as in Redis, where replies to later
+    /// requests keep piling up. Read once per read.
+    #[inline]
+    pub fn pause(&self) -> usize {
+        self.pause.load(Ordering::Relaxed)
+    }
+}
+
 impl std::fmt::Display for OutputLimits {
     /// As Redis's CONFIG GET shows it.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (r, p) = (self.replica.get(), self.pubsub.get());
+        let (n, r, p) = (self.normal.get(), self.replica.get(), self.pubsub.get());
         write!(
             f,
-            "normal 0 0 0 slave {} {} {} pubsub {} {} {}",
-            r.hard, r.soft, r.soft_secs, p.hard, p.soft, p.soft_secs
+            "normal {} {} {} slave {} {} {} pubsub {} {} {}",
+            n.hard, n.soft, n.soft_secs, r.hard, r.soft, r.soft_secs, p.hard, p.soft, p.soft_secs
         )
     }
 }

@@ -1,0 +1,90 @@
+//! Differential tests of the blocking list commands where they need not
+//! block: keys with items (on one core and across both), the order of
+//! their checks and errors, short timeouts on missing keys, and inside
+//! MULTI; RESP2 and after HELLO 3. Blocking itself (wake-ups, FIFO,
+//! disconnects) is in `node_blocking.rs`.
+
+mod common;
+
+use common::diff::{block, c, compare, unchecked, Req};
+use common::keys_on_shard;
+
+fn script(lines: &[&str]) -> Vec<Req> {
+    let s0 = keys_on_shard("b", 0, 2, 2);
+    let s1 = keys_on_shard("b", 1, 2, 2);
+    lines
+        .iter()
+        .map(|l| {
+            c(&l.replace("{a}", &s0[0])
+                .replace("{b}", &s0[1])
+                .replace("{x}", &s1[0])
+                .replace("{y}", &s1[1]))
+        })
+        .collect()
+}
+
+const LINES: &[&str] = &[
+    "RPUSH {a} 1 2 3",
+    "RPUSH {x} 4 5",
+    "BLPOP {b} {a} {x} 0",
+    "BRPOP {y} {x} {a} 0",
+    "BLPOP {a} 0.5",
+    "BLPOP {b} 0.01",
+    "BRPOP {b} {y} 0.01",
+    "BLPOP {a} -1",
+    "BLPOP {a} abc",
+    "BLPOP {a} 1e400",
+    "BLPOP {a}",
+    "SET {b} s",
+    "BLPOP {b} {a} 0",
+    "BLPOP {y} {b} 0",
+    "BLMOVE {a} {x} LEFT RIGHT 0",
+    "LRANGE {x} 0 -1",
+    "BLMOVE {x} {x} RIGHT LEFT 0",
+    "LRANGE {x} 0 -1",
+    "BLMOVE {a} {x} UP RIGHT 0",
+    "BLMOVE {a} {x} LEFT RIGHT -1",
+    "BLMOVE {b} {x} LEFT RIGHT 0",
+    "BLMOVE {x} {b} LEFT RIGHT 0",
+    "BLMOVE {y} {x} LEFT RIGHT 0.01",
+    "BRPOPLPUSH {x} {a} 0",
+    "BRPOPLPUSH {x} {a} x",
+    "LRANGE {a} 0 -1",
+    "RPUSH {y} 7 8 9",
+    "BLMPOP 0 2 {b} {y} LEFT",
+    "BLMPOP 0 2 {a} {y} RIGHT COUNT 10",
+    "BLMPOP 0 1 {y} LEFT COUNT 10",
+    "BLMPOP 0 0 {y} LEFT",
+    "BLMPOP 0 3 {y} LEFT",
+    "BLMPOP 0 1 {y} UP",
+    "BLMPOP 0 1 {y} LEFT COUNT 0",
+    "BLMPOP 0 1 {y} LEFT COUNT 1 COUNT 2",
+    "BLMPOP -1 1 {y} LEFT",
+    "BLMPOP 0.01 1 {y} LEFT",
+    "EXISTS {a} {x} {y}",
+];
+
+#[test]
+fn redis_differential_blocking_lists() {
+    let mut resp3 = vec![unchecked("HELLO 3")];
+    resp3.extend(script(LINES));
+    let s = |k: &str| keys_on_shard("b", if k == "a" { 0 } else { 1 }, 2, 1)[0].clone();
+    let (a, x) = (s("a"), s("x"));
+    let multi = vec![
+        c(&format!("RPUSH {a} 1")),
+        block(&[
+            "MULTI",
+            &format!("BLPOP {x} 0"),
+            &format!("BLPOP {a} 0"),
+            &format!("BLMOVE {x} {a} LEFT LEFT 0"),
+            &format!("BRPOPLPUSH {x} {a} 0"),
+            &format!("BLMPOP 0 1 {x} LEFT"),
+            "EXEC",
+        ]),
+    ];
+    compare(&[
+        ("blocking lists", script(LINES)),
+        ("resp3", resp3),
+        ("in multi", multi),
+    ]);
+}
