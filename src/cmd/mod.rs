@@ -38,6 +38,7 @@ pub mod slowlog;
 pub mod spec;
 pub mod string;
 pub mod table;
+pub mod zset;
 // Unit tests and the fuzz targets (fuzz/, `fuzzing` feature) share this
 // one path from argv to a handler on a shard.
 #[cfg(any(test, feature = "fuzzing"))]

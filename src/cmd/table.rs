@@ -21,6 +21,7 @@ const FAMILIES: &[&[Spec]] = &[
     super::slowlog::COMMANDS,
     super::hash::COMMANDS,
     super::set::COMMANDS,
+    super::zset::COMMANDS,
 ];
 
 /// Every command, in family order.

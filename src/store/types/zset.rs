@@ -37,6 +37,14 @@ const COMPACT_ENTRY: usize = 32;
 /// and two allocation headers.
 const FULL_ENTRY: usize = 136;
 
+/// A score as a listpack keeps it: Redis writes it as text and reads
+/// `-0` back as the integer 0, so a compact set never holds `-0` (a
+/// skiplist does).
+#[inline]
+fn listpack_score(s: f64) -> f64 {
+    s + 0.0
+}
+
 /// The big encoding.
 #[derive(Clone, Debug)]
 struct Full {
@@ -247,6 +255,7 @@ impl ZSet {
         }
         match &mut self.repr {
             Repr::Compact(v) => {
+                let score = listpack_score(score);
                 let at = v.partition_point(|(m, s)| *s < score || (*s == score && **m < *member));
                 v.insert(at, (member.into(), score));
                 self.mem += COMPACT_ENTRY + member.len();
@@ -282,6 +291,7 @@ impl ZSet {
     fn rescore(&mut self, member: &[u8], cur: f64, score: f64) {
         match &mut self.repr {
             Repr::Compact(v) => {
+                let score = listpack_score(score);
                 let from = v.iter().position(|(m, _)| **m == *member).expect("present");
                 let (m, _) = v.remove(from);
                 let at = v.partition_point(|(x, s)| *s < score || (*s == score && **x < *member));
