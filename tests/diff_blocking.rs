@@ -62,6 +62,25 @@ const LINES: &[&str] = &[
     "BLMPOP -1 1 {y} LEFT",
     "BLMPOP 0.01 1 {y} LEFT",
     "EXISTS {a} {x} {y}",
+    // Sorted sets.
+    "ZADD {a} 1 m 2 n 3 o",
+    "ZADD {x} 1.5 p",
+    "BZPOPMIN {b} {a} 0",
+    "BZPOPMAX {y} {x} {a} 0",
+    "BZPOPMIN {x} 0.01",
+    "BZPOPMIN {a} -1",
+    "BZPOPMIN {a} x",
+    "SET {b} s",
+    "BZPOPMAX {b} {a} 0",
+    "BZMPOP 0 2 {y} {a} MIN COUNT 5",
+    "ZADD {a} 1 m 2 n",
+    "BZMPOP 0 1 {a} MAX",
+    "BZMPOP 0 0 {a} MAX",
+    "BZMPOP 0 1 {a} UP",
+    "BZMPOP 0 1 {a} MIN COUNT 0",
+    "BZMPOP -1 1 {a} MIN",
+    "BZMPOP 0.01 1 {y} MIN",
+    "EXISTS {a} {x}",
 ];
 
 #[test]
@@ -79,6 +98,8 @@ fn redis_differential_blocking_lists() {
             &format!("BLMOVE {x} {a} LEFT LEFT 0"),
             &format!("BRPOPLPUSH {x} {a} 0"),
             &format!("BLMPOP 0 1 {x} LEFT"),
+            &format!("BZPOPMIN {x} 0"),
+            &format!("BZMPOP 0 1 {x} MIN"),
             "EXEC",
         ]),
     ];

@@ -207,3 +207,22 @@ fn inside_multi_nothing_blocks() {
     assert_eq!(c.cmd("BLMPOP 0 1 nokey LEFT"), "+QUEUED\r\n");
     assert_eq!(c.cmd("EXEC"), "*3\r\n*-1\r\n$-1\r\n*-1\r\n");
 }
+
+#[test]
+fn a_sorted_set_waiter_is_woken_across_cores() {
+    let node = Node::start(&[]);
+    let key = &keys_on_shard("z", 1, 2, 1)[0];
+    let mut admin = client_on(&node, 1);
+    let mut w = client_on(&node, 0);
+    w.send(format!("BZPOPMIN {key} 0\r\n").as_bytes());
+    until_blocked(&mut admin, 1);
+    assert_eq!(admin.cmd(&format!("ZADD {key} 2 b 1 a")), ":2\r\n");
+    assert_eq!(
+        String::from_utf8(w.read_reply()).unwrap(),
+        format!("*3\r\n{}{}{}", bulk(key), bulk("a"), bulk("1"))
+    );
+    let mut w = client_on(&node, 1);
+    w.send(b"BZMPOP 0.1 1 nokey MAX\r\n");
+    assert_eq!(String::from_utf8(w.read_reply()).unwrap(), "*-1\r\n");
+    assert_eq!(admin.cmd(&format!("ZCARD {key}")), ":1\r\n");
+}

@@ -140,6 +140,27 @@ pub const COMMANDS: &[Spec] = &[
         Run::Shard(pop::zmpop),
     ),
     Spec::new(
+        "bzpopmin",
+        -3,
+        WRITE_FAST.with(Flags::BLOCKING),
+        Keys::between(1, -2),
+        Run::Shard(pop::bzpopmin),
+    ),
+    Spec::new(
+        "bzpopmax",
+        -3,
+        WRITE_FAST.with(Flags::BLOCKING),
+        Keys::between(1, -2),
+        Run::Shard(pop::bzpopmax),
+    ),
+    Spec::new(
+        "bzmpop",
+        -5,
+        Flags::WRITE.with(Flags::BLOCKING),
+        Keys::NONE.counted(2),
+        Run::Shard(pop::bzmpop),
+    ),
+    Spec::new(
         "zrandmember",
         -2,
         Flags::READONLY,

@@ -1,12 +1,13 @@
 //! ZPOPMIN, ZPOPMAX, ZMPOP, ZRANDMEMBER and ZSCAN.
 
 use super::{is, long, reply_members, zfail, ZError};
-use crate::cmd::spec::Ctx;
+use crate::cmd::blocking::timeout_ms;
+use crate::cmd::spec::{Blocking, Ctx};
 use crate::cmd::CmdError;
 use crate::proto::{double::write_g17, Proto, Reply};
 use crate::store::glob_match;
 use crate::store::types::ZSet;
-use crate::store::Write;
+use crate::store::{Type, Write};
 
 /// How ZPOP* and ZMPOP reply (Redis's `genericZpopCommand` flags).
 #[derive(Clone, Copy)]
@@ -15,21 +16,31 @@ struct PopReply {
     nested: bool,
     /// ZMPOP: [key, [pairs]], and a null array when nothing is popped.
     with_key: bool,
+    /// BZPOPMIN/BZPOPMAX: a flat [key, member, score].
+    flat_key: bool,
 }
 
 /// Pop up to `count` members (from the top with `max`) off the first of
 /// `keys` that exists; a key of another type stops the search with
-/// WRONGTYPE, as Redis checks each key in turn.
-fn pop_first(
+/// WRONGTYPE, as Redis checks each key in turn, except on a blocked
+/// client's retry, which skips it (Redis wakes it only for a sorted set).
+/// Returns false, writing nothing, when no key had members.
+fn pop_any(
     ctx: &mut Ctx<'_>,
     keys: &[&[u8]],
     max: bool,
     count: usize,
     how: PopReply,
     w: &mut Reply<'_>,
-) -> Result<(), ZError> {
+) -> Result<bool, ZError> {
     let now = ctx.now;
     for &key in keys {
+        if ctx.blocking == Blocking::Retry {
+            let t = ctx.shard_of(key).peek_type(key, now);
+            if t.is_some_and(|t| t != Type::ZSet) {
+                continue;
+            }
+        }
         let popped = ctx
             .shard_of(key)
             .modify::<ZSet, _>(key, Write::shrink(), now, |z| {
@@ -39,6 +50,16 @@ fn pop_first(
         let Some(popped) = popped else { continue };
         if !popped.is_empty() {
             ctx.changed(key);
+        }
+        if how.flat_key {
+            // One member: BZPOPMIN's [key, member, score].
+            w.array(3);
+            w.bulk(key);
+            for (m, s) in &popped {
+                w.bulk(m);
+                w.double(*s);
+            }
+            return Ok(true);
         }
         if how.with_key {
             w.array(2);
@@ -63,12 +84,27 @@ fn pop_first(
                 w.double(s);
             }
         }
-        return Ok(());
+        return Ok(true);
     }
-    if how.with_key {
-        w.null_array();
-    } else {
-        w.array(0);
+    Ok(false)
+}
+
+/// [`pop_any`], answering ZPOP*'s empty array or ZMPOP's null array when
+/// nothing was popped.
+fn pop_first(
+    ctx: &mut Ctx<'_>,
+    keys: &[&[u8]],
+    max: bool,
+    count: usize,
+    how: PopReply,
+    w: &mut Reply<'_>,
+) -> Result<(), ZError> {
+    if !pop_any(ctx, keys, max, count, how, w)? {
+        if how.with_key {
+            w.null_array();
+        } else {
+            w.array(0);
+        }
     }
     Ok(())
 }
@@ -91,6 +127,7 @@ fn zpop(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>, max: bool) {
         let how = PopReply {
             nested: count.is_some() && w.proto() == Proto::Resp3,
             with_key: false,
+            flat_key: false,
         };
         pop_first(ctx, &args[1..2], max, count.unwrap_or(1), how, w)
     })();
@@ -116,40 +153,103 @@ pub(super) fn numkeys(arg: &[u8]) -> Result<usize, ZError> {
         .ok_or(ZError::NumKeys)
 }
 
+/// ZMPOP's arguments after its name (BZMPOP's after its timeout): the
+/// keys, MIN or MAX, and the count, checked in Redis's order.
+fn mpop_args<'a>(args: &'a [&'a [u8]]) -> Result<(&'a [&'a [u8]], bool, usize), ZError> {
+    let n = numkeys(args[1])?;
+    let where_at = n
+        .checked_add(2)
+        .filter(|&i| i < args.len())
+        .ok_or(CmdError::Syntax)?;
+    let max = match args[where_at] {
+        o if is(o, "min") => false,
+        o if is(o, "max") => true,
+        _ => return Err(CmdError::Syntax.into()),
+    };
+    let mut count = None;
+    let mut j = where_at + 1;
+    while j < args.len() {
+        if count.is_none() && is(args[j], "count") && j + 1 < args.len() {
+            let c = long(args[j + 1]).map_err(|_| ZError::Count)?;
+            count = Some(
+                usize::try_from(c)
+                    .ok()
+                    .filter(|&c| c > 0)
+                    .ok_or(ZError::Count)?,
+            );
+            j += 2;
+        } else {
+            return Err(CmdError::Syntax.into());
+        }
+    }
+    Ok((&args[2..2 + n], max, count.unwrap_or(1)))
+}
+
+/// ZMPOP's reply shape, BZMPOP's too.
+const MPOP: PopReply = PopReply {
+    nested: true,
+    with_key: true,
+    flat_key: false,
+};
+
 /// ZMPOP numkeys key [key …] MIN|MAX [COUNT count].
 pub(super) fn zmpop(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
     let r = (|| {
-        let n = numkeys(args[1])?;
-        let where_at = n
-            .checked_add(2)
-            .filter(|&i| i < args.len())
-            .ok_or(CmdError::Syntax)?;
-        let max = match args[where_at] {
-            o if is(o, "min") => false,
-            o if is(o, "max") => true,
-            _ => return Err(CmdError::Syntax.into()),
-        };
-        let mut count = None;
-        let mut j = where_at + 1;
-        while j < args.len() {
-            if count.is_none() && is(args[j], "count") && j + 1 < args.len() {
-                let c = long(args[j + 1]).map_err(|_| ZError::Count)?;
-                count = Some(
-                    usize::try_from(c)
-                        .ok()
-                        .filter(|&c| c > 0)
-                        .ok_or(ZError::Count)?,
-                );
-                j += 2;
-            } else {
-                return Err(CmdError::Syntax.into());
-            }
+        let (keys, max, count) = mpop_args(args)?;
+        pop_first(ctx, keys, max, count, MPOP, w)
+    })();
+    if let Err(e) = r {
+        zfail(w, e);
+    }
+}
+
+/// Nothing to pop for a blocking pop: block (write nothing) when it may,
+/// else the null array Redis gives inside MULTI.
+fn nothing(ctx: &Ctx<'_>, w: &mut Reply<'_>) {
+    if !ctx.blocking.may_block() {
+        w.null_array();
+    }
+}
+
+/// BZPOPMIN/BZPOPMAX key [key …] timeout: the timeout first, then each key
+/// in turn.
+fn bzpop(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>, max: bool) {
+    if let Err(e) = timeout_ms(args[args.len() - 1]) {
+        return w.error(&e.to_string());
+    }
+    let how = PopReply {
+        nested: false,
+        with_key: false,
+        flat_key: true,
+    };
+    match pop_any(ctx, &args[1..args.len() - 1], max, 1, how, w) {
+        Ok(true) => {}
+        Ok(false) => nothing(ctx, w),
+        Err(e) => zfail(w, e),
+    }
+}
+
+pub(super) fn bzpopmin(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
+    bzpop(ctx, args, w, false);
+}
+
+pub(super) fn bzpopmax(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
+    bzpop(ctx, args, w, true);
+}
+
+/// BZMPOP timeout numkeys key [key …] MIN|MAX [COUNT count]: ZMPOP's
+/// checks, then the timeout.
+pub(super) fn bzmpop(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
+    let r = (|| {
+        let (keys, max, count) = mpop_args(&args[1..])?;
+        if let Err(e) = timeout_ms(args[1]) {
+            w.error(&e.to_string());
+            return Ok(());
         }
-        let how = PopReply {
-            nested: true,
-            with_key: true,
-        };
-        pop_first(ctx, &args[2..2 + n], max, count.unwrap_or(1), how, w)
+        if !pop_any(ctx, keys, max, count, MPOP, w)? {
+            nothing(ctx, w);
+        }
+        Ok(())
     })();
     if let Err(e) = r {
         zfail(w, e);
