@@ -6,22 +6,8 @@
 
 mod common;
 
-use common::diff::{block, c, compare, unchecked, Req};
+use common::diff::{block, c, compare, on_cores, unchecked};
 use common::keys_on_shard;
-
-fn script(lines: &[&str]) -> Vec<Req> {
-    let s0 = keys_on_shard("b", 0, 2, 2);
-    let s1 = keys_on_shard("b", 1, 2, 2);
-    lines
-        .iter()
-        .map(|l| {
-            c(&l.replace("{a}", &s0[0])
-                .replace("{b}", &s0[1])
-                .replace("{x}", &s1[0])
-                .replace("{y}", &s1[1]))
-        })
-        .collect()
-}
 
 const LINES: &[&str] = &[
     "RPUSH {a} 1 2 3",
@@ -86,7 +72,7 @@ const LINES: &[&str] = &[
 #[test]
 fn redis_differential_blocking_lists() {
     let mut resp3 = vec![unchecked("HELLO 3")];
-    resp3.extend(script(LINES));
+    resp3.extend(on_cores("b", LINES));
     let s = |k: &str| keys_on_shard("b", if k == "a" { 0 } else { 1 }, 2, 1)[0].clone();
     let (a, x) = (s("a"), s("x"));
     let multi = vec![
@@ -104,7 +90,7 @@ fn redis_differential_blocking_lists() {
         ]),
     ];
     compare(&[
-        ("blocking lists", script(LINES)),
+        ("blocking lists", on_cores("b", LINES)),
         ("resp3", resp3),
         ("in multi", multi),
     ]);

@@ -7,24 +7,7 @@
 
 mod common;
 
-use common::diff::{c, compare, unchecked, Req};
-use common::keys_on_shard;
-
-/// `line` with `{a}`, `{b}` … replaced by keys: `a` and `b` on core 0,
-/// `x` and `y` on core 1 of the two-core node.
-fn script(lines: &[String]) -> Vec<Req> {
-    let s0 = keys_on_shard("t", 0, 2, 2);
-    let s1 = keys_on_shard("t", 1, 2, 2);
-    lines
-        .iter()
-        .map(|l| {
-            c(&l.replace("{a}", &s0[0])
-                .replace("{b}", &s0[1])
-                .replace("{x}", &s1[0])
-                .replace("{y}", &s1[1]))
-        })
-        .collect()
-}
+use common::diff::{compare, on_cores, unchecked};
 
 /// The command that creates a small value of each collection type in
 /// `{a}`, and its TYPE name.
@@ -149,10 +132,10 @@ fn growth_and_emptying() -> Vec<String> {
 #[test]
 fn redis_differential_types() {
     let mut resp3 = vec![unchecked("HELLO 3")];
-    resp3.extend(script(&each_type()));
+    resp3.extend(on_cores("t", &each_type()));
     compare(&[
-        ("each type", script(&each_type())),
-        ("growth and emptying", script(&growth_and_emptying())),
+        ("each type", on_cores("t", &each_type())),
+        ("growth and emptying", on_cores("t", &growth_and_emptying())),
         ("resp3", resp3),
     ]);
 }

@@ -218,3 +218,22 @@ pub fn compare_scripts(mut scripts: Vec<(String, Vec<Req>)>, resp3: bool) {
     let named: Vec<(&str, Vec<Req>)> = scripts.into_iter().map(|(n, s)| (&*n.leak(), s)).collect();
     compare(&named);
 }
+
+/// `lines` as requests with `{a}`, `{b}` replaced by keys (named from
+/// `prefix`) of core 0 and `{x}`, `{y}` by keys of core 1 of the two-core
+/// node, so one script runs its multi-key commands on one core and across
+/// both.
+pub fn on_cores<S: AsRef<str>>(prefix: &str, lines: &[S]) -> Vec<Req> {
+    let s0 = super::keys_on_shard(prefix, 0, 2, 2);
+    let s1 = super::keys_on_shard(prefix, 1, 2, 2);
+    lines
+        .iter()
+        .map(|l| {
+            c(&l.as_ref()
+                .replace("{a}", &s0[0])
+                .replace("{b}", &s0[1])
+                .replace("{x}", &s1[0])
+                .replace("{y}", &s1[1]))
+        })
+        .collect()
+}
