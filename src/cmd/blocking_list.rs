@@ -6,7 +6,7 @@
 //! MULTI.
 
 use super::blocking::timeout_ms;
-use super::list::{bad_fail, lmove, mpop_args, pop};
+use super::list::{bad_fail, lmove, mpop_args, pop_first};
 use super::spec::{Blocking, Ctx, Flags, Keys, Run, Spec};
 use super::{fail, store_fail, CmdError};
 use crate::proto::Reply;
@@ -46,16 +46,16 @@ pub const COMMANDS: &[Spec] = &[
     ),
 ];
 
-/// Whether `key` counts as holding no list for this try: missing, or, on a
-/// blocked client's retry, holding another type (Redis wakes a blocked
-/// client only for its own type, so it keeps waiting).
+/// Whether `key` counts as holding no list for this try: on a blocked
+/// client's retry, one holding another type (Redis wakes a blocked client
+/// only for its own type, so it keeps waiting).
 fn skip(ctx: &mut Ctx<'_>, key: &[u8]) -> bool {
     let now = ctx.now;
-    match ctx.shard_of(key).peek_type(key, now) {
-        None => true,
-        Some(Type::List) => false,
-        Some(_) => ctx.blocking == Blocking::Retry,
-    }
+    ctx.blocking == Blocking::Retry
+        && ctx
+            .shard_of(key)
+            .peek_type(key, now)
+            .is_some_and(|t| t != Type::List)
 }
 
 /// Nothing to take: block (write nothing) when allowed, else the null.
@@ -85,26 +85,11 @@ fn bpop(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>, end: End) {
     if let Err(e) = timeout_ms(args[args.len() - 1]) {
         return w.error(&e.to_string());
     }
-    let now = ctx.now;
-    for &key in &args[1..args.len() - 1] {
-        if skip(ctx, key) {
-            continue;
-        }
-        let popped = pop(ctx.shard_of(key), key, end, 1, now, |_, _, item| {
-            w.array(2);
-            w.bulk(key);
-            w.bulk(item);
-        });
-        match popped {
-            Err(e) => return store_fail(w, e),
-            Ok(Some(_)) => {
-                ctx.changed(key);
-                return;
-            }
-            Ok(None) => {}
-        }
+    match pop_first(ctx, &args[1..args.len() - 1], end, None, skip, w) {
+        Ok(true) => {}
+        Ok(false) => nothing(ctx, w, true),
+        Err(e) => store_fail(w, e),
     }
-    nothing(ctx, w, true);
 }
 
 fn blmove(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
@@ -151,27 +136,9 @@ fn blmpop(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
     if let Err(e) = timeout_ms(args[1]) {
         return w.error(&e.to_string());
     }
-    let now = ctx.now;
-    for &key in keys {
-        if skip(ctx, key) {
-            continue;
-        }
-        let popped = pop(ctx.shard_of(key), key, end, count, now, |i, n, b| {
-            if i == 0 {
-                w.array(2);
-                w.bulk(key);
-                w.array(n);
-            }
-            w.bulk(b);
-        });
-        match popped {
-            Err(e) => return store_fail(w, e),
-            Ok(Some(_)) => {
-                ctx.changed(key);
-                return;
-            }
-            Ok(None) => {}
-        }
+    match pop_first(ctx, keys, end, Some(count), skip, w) {
+        Ok(true) => {}
+        Ok(false) => nothing(ctx, w, true),
+        Err(e) => store_fail(w, e),
     }
-    nothing(ctx, w, true);
 }

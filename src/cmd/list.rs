@@ -630,26 +630,58 @@ fn lmpop(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
         Ok(a) => a,
         Err(e) => return bad_fail(w, e),
     };
+    match pop_first(ctx, keys, end, Some(count), |_, _| false, w) {
+        Ok(true) => {}
+        Ok(false) => w.null_array(),
+        Err(e) => store_fail(w, e),
+    }
+}
+
+/// Pop from the first of `keys` holding a list, in order, and reply with
+/// the key: `[key, [items]]` for a `count` (LMPOP, BLMPOP), `[key, item]`
+/// without (BLPOP, BRPOP). A key `skip` says to pass over (a blocked
+/// client's retry passes over other types) is treated as missing; any other
+/// key of another type is WRONGTYPE. Returns false, writing nothing, when
+/// no key had items.
+///
+/// # Errors
+/// WRONGTYPE.
+pub(super) fn pop_first(
+    ctx: &mut Ctx<'_>,
+    keys: &[&[u8]],
+    end: End,
+    count: Option<usize>,
+    mut skip: impl FnMut(&mut Ctx<'_>, &[u8]) -> bool,
+    w: &mut Reply<'_>,
+) -> Result<bool, StoreError> {
     let now = ctx.now;
     for &key in keys {
-        let popped = pop(ctx.shard_of(key), key, end, count, now, |i, n, b| {
-            if i == 0 {
-                w.array(2);
-                w.bulk(key);
-                w.array(n);
-            }
-            w.bulk(b);
-        });
-        match popped {
-            Err(e) => return store_fail(w, e),
-            Ok(None) => {}
-            Ok(Some(_)) => {
-                ctx.changed(key);
-                return;
-            }
+        if skip(ctx, key) {
+            continue;
+        }
+        let popped = pop(
+            ctx.shard_of(key),
+            key,
+            end,
+            count.unwrap_or(1),
+            now,
+            |i, n, b| {
+                if i == 0 {
+                    w.array(2);
+                    w.bulk(key);
+                    if count.is_some() {
+                        w.array(n);
+                    }
+                }
+                w.bulk(b);
+            },
+        )?;
+        if popped.is_some() {
+            ctx.changed(key);
+            return Ok(true);
         }
     }
-    w.null_array();
+    Ok(false)
 }
 
 #[cfg(test)]
