@@ -10,6 +10,8 @@
 //! - [`cmd`]: frames → typed commands → replies, run against a shard.
 //! - [`shard_for`](ownership::shard_for): the one function that decides which
 //!   core (and, in a cluster, which slot) owns a key.
+//! - [`cluster`]: the slot map of cluster mode, its wire form and the
+//!   CLUSTER replies, shared by the LB and the node. No I/O.
 //! - [`roles`]: sockets, executors and tasks: `node` (data plane), `lb`
 //!   (control plane: leases or proxy), `bench` (load driver), `origin`
 //!   (source of truth), `client` (CLI), `cluster` (local cluster).
@@ -18,6 +20,7 @@
 //!   [`secret`]: the cluster secret and its challenge-responses (LB, node).
 
 pub mod addr;
+pub mod cluster;
 pub mod cmd;
 pub mod map;
 pub mod ownership;

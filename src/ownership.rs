@@ -27,13 +27,34 @@ pub fn slot_for(key: &[u8]) -> u16 {
     CRC16.checksum(hashed) % SLOTS
 }
 
-/// The shard (core) of `n` that owns `key`.
+/// The shard (core) of `n` that owns `key` on a node outside cluster mode.
+/// A node in cluster mode asks its slot map instead (`node::routing`),
+/// which gives a fresh one-node cluster the same ranges.
 #[inline]
 pub fn shard_for(key: &[u8], n: usize) -> usize {
     if n <= 1 {
         return 0;
     }
-    usize::from(slot_for(key)) % n
+    core_in_range(slot_for(key), n)
+}
+
+/// The core of `n` whose contiguous range holds `slot`: the first
+/// `16384 mod n` cores hold `⌊16384/n⌋ + 1` slots each, the others
+/// `⌊16384/n⌋`, in core order — what `cluster::compute` gives a fresh node.
+///
+/// Ranges rather than `slot % n`: a cluster map hands out contiguous ranges
+/// (so CLUSTER SLOTS stays short), and a node that joins a cluster then
+/// keeps every key on the core it was on.
+#[inline]
+pub fn core_in_range(slot: u16, n: usize) -> usize {
+    let (s, total) = (usize::from(slot), usize::from(SLOTS));
+    let (base, extra) = (total / n, total % n);
+    let long = extra * (base + 1);
+    if s < long {
+        s / (base + 1)
+    } else {
+        extra + (s - long) / base
+    }
 }
 
 #[cfg(test)]
@@ -48,6 +69,28 @@ mod tests {
         assert_eq!(slot_for(b"{user1000}.following"), slot_for(b"user1000"));
         assert_eq!(slot_for(b"foo{}{bar}"), slot_for(b"foo{}{bar}"));
         assert_eq!(slot_for(b""), 0);
+    }
+
+    #[test]
+    fn core_ranges_are_contiguous_and_match_a_fresh_cluster_map() {
+        for n in 1..=12 {
+            let fresh = crate::cluster::compute(&crate::cluster::SlotMap::empty(), &shards(n));
+            let mut last = 0;
+            for slot in 0..SLOTS {
+                let c = core_in_range(slot, n);
+                assert!(c == last || c == last + 1, "n={n} slot={slot}");
+                assert_eq!(fresh.owner(slot), Some(c), "n={n} slot={slot}");
+                last = c;
+            }
+            assert_eq!(last, n - 1);
+        }
+    }
+
+    fn shards(n: usize) -> Vec<crate::cluster::Shard> {
+        let node = crate::addr::HostPort::new("127.0.0.1", 7000).unwrap();
+        (0..n as u16)
+            .map(|c| crate::cluster::Shard::new(node.clone(), c, node.clone()))
+            .collect()
     }
 
     #[test]

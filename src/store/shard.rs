@@ -9,6 +9,7 @@ use super::{entry_cost, ShardStats, Value};
 use crate::map::{HashMap, Slot};
 
 mod bitkeys;
+mod slots;
 
 /// What to do when a write would go past `maxmemory` or `capacity`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -38,7 +38,7 @@ pub enum Deadline {
 }
 
 /// True when an entry with expiry `at` (0 = none) is dead at `now`.
-fn expired(at: u64, now: u64) -> bool {
+pub(super) fn expired(at: u64, now: u64) -> bool {
     at != 0 && at <= now
 }
 
