@@ -22,7 +22,7 @@ import argparse
 import socket
 import sys
 
-# Redis 7.2's docs for the two 7.2 subcommands the node has (their first
+# Redis 7.2's docs for the three 7.2 subcommands the node has (their first
 # four fields), and the node's own commands.
 NODE_ONLY = {
     "client|setinfo": (
@@ -35,6 +35,12 @@ NODE_ONLY = {
         "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.",
         "7.2.0",
         "connection",
+        "O(1)",
+    ),
+    "cluster|myshardid": (
+        "Returns the shard ID of a node.",
+        "7.2.0",
+        "cluster",
         "O(1)",
     ),
     "nodestat": (

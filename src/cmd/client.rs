@@ -149,6 +149,14 @@ pub trait Server {
     fn pause(&self, ms: u64, mode: PauseMode);
     /// End any pause at once (CLIENT UNPAUSE).
     fn unpause(&self);
+    /// Cluster mode: call `f` with the slot map this core follows and its
+    /// place in it; false (and no call) outside cluster mode.
+    fn cluster(
+        &self,
+        _f: &mut dyn FnMut(&crate::cluster::SlotMap, crate::cluster::reply::Viewer),
+    ) -> bool {
+        false
+    }
 }
 
 /// A connection command's view: the connection and the server.

@@ -22,6 +22,7 @@ pub mod bits;
 pub mod blocking;
 pub mod blocking_list;
 pub mod client;
+pub mod cluster;
 pub mod coll;
 pub mod docs;
 pub mod error;

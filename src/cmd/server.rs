@@ -467,7 +467,8 @@ fn hello(c: &mut Conn<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
     w.bulk(b"id");
     w.int(c.client.id as i64);
     w.bulk(b"mode");
-    w.bulk(b"standalone");
+    let cluster = c.server.cluster(&mut |_, _| {});
+    w.bulk(if cluster { b"cluster" } else { b"standalone" });
     w.bulk(b"role");
     w.bulk(b"master");
     w.bulk(b"modules");

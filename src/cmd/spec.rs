@@ -274,6 +274,8 @@ pub enum NodeCmd {
     /// A pub/sub command: it changes the connection's subscriptions or
     /// reaches the subscribers of every core.
     Pubsub(PubsubCmd),
+    /// CLUSTER COUNTKEYSINSLOT / GETKEYSINSLOT: the keys of one slot.
+    KeysInSlot,
     /// KEYS pattern: every core's matching keys.
     Keys,
     /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]: one step on

@@ -19,6 +19,7 @@ const FAMILIES: &[&[Spec]] = &[
     super::node::COMMANDS,
     super::pubsub::COMMANDS,
     super::slowlog::COMMANDS,
+    super::cluster::COMMANDS,
     super::hash::COMMANDS,
     super::set::COMMANDS,
     super::zset::COMMANDS,

@@ -28,6 +28,8 @@ pub mod registry;
 pub mod relay;
 mod server;
 pub use server::DENIED_TEXT;
+mod cluster;
+pub mod slots;
 mod state;
 
 use self::pool::Pools;
@@ -51,6 +53,10 @@ pub enum Mode {
     Redirect,
     /// Clients send GET/SET/DEL to the LB, which forwards them to nodes.
     Proxy,
+    /// The LB owns a Redis Cluster slot map over the nodes' cores (nodes
+    /// run with --cluster): clients bootstrap from CLUSTER SLOTS here and
+    /// go to each key's core; key commands sent here get -MOVED.
+    Cluster,
 }
 
 impl Mode {
@@ -59,6 +65,7 @@ impl Mode {
         match self {
             Mode::Redirect => "redirect",
             Mode::Proxy => "proxy",
+            Mode::Cluster => "cluster",
         }
     }
 }
@@ -134,6 +141,11 @@ pub struct LbArgs {
     /// Most registered addresses in all.
     #[arg(long, default_value_t = 1024)]
     pub max_nodes: usize,
+    /// Cluster mode: the ownership lease a node renews to serve its slots,
+    /// e.g. 3s (a bare number is seconds). A node that cannot renew for
+    /// this long stops serving; its slots move only after it ran out.
+    #[arg(long, value_parser = parse_duration, default_value = "3s")]
+    pub cluster_lease: Duration,
 }
 
 // Every duration flag of every role parses alike (crate::units); a bare
@@ -211,7 +223,9 @@ impl LbConfig {
         }
         let framing = match args.mode {
             Mode::Redirect => Framing::CONTROL,
-            Mode::Proxy => Framing::proxy(args.max_value),
+            // Cluster clients send whole key commands here before a MOVED
+            // points them on, values included.
+            Mode::Proxy | Mode::Cluster => Framing::proxy(args.max_value),
         };
         Ok(LbConfig {
             framing,
@@ -275,6 +289,7 @@ pub fn run(args: LbArgs) -> anyhow::Result<()> {
 
 async fn lb_main(cfg: LbConfig, addr: SocketAddr, listener: TcpListener, stop: Arc<AtomicBool>) {
     let pools = Pools::new(cfg.args.pool_size);
+    let lease_ms = cfg.args.cluster_lease.as_millis() as u64;
     let mut registry = Registry::new(cfg.args.policy, cfg.forget_after.as_millis() as u64);
     registry.set_caps(Caps {
         per_source: cfg.args.max_registrations_per_source,
@@ -288,8 +303,12 @@ async fn lb_main(cfg: LbConfig, addr: SocketAddr, listener: TcpListener, stop: A
         addr,
         life: Lifecycle::new(),
         pools,
+        slots: RefCell::new(slots::Slots::new(lease_ms)),
     });
     glommio::spawn_local(probe::probe_loop(lb.clone())).detach();
+    if lb.cfg.args.mode == Mode::Cluster {
+        glommio::spawn_local(cluster::tick_loop(lb.clone())).detach();
+    }
     // The stop ends links' reads too, so nodes see the LB go.
     let watcher = lb.clone();
     glommio::spawn_local(async move {

@@ -110,6 +110,9 @@ pub struct Registration {
     /// node down at once. Only cachectl's `REGISTER:<host>:<port>:<cores>`
     /// line form asks for this; one-shot forms (seed 000, `redis-cli`) don't.
     pub link: bool,
+    /// Cluster mode: each core's own port, by core (the line form's fourth
+    /// field, `p0,p1,...`); empty for a node outside cluster mode.
+    pub core_ports: Vec<u16>,
 }
 
 impl Registration {
@@ -150,6 +153,9 @@ pub enum Request {
     /// A node's answer (hex MAC) to the LB's registration challenge; line
     /// form only (see [`crate::secret`]).
     Auth(String),
+    /// Cluster mode: a node renews its ownership lease, saying the epoch
+    /// all its cores apply (`RENEW:<epoch>`, see [`crate::cluster::wire`]).
+    Renew(u64),
 }
 
 /// A data request a proxy-mode LB forwards to a node. Keys and values are
@@ -198,6 +204,12 @@ pub enum RequestError {
     /// A REGISTER whose core count is not a number in 1..=65535.
     #[error("'{0}' is not a core count (1-65535)")]
     BadCores(String),
+    /// A REGISTER whose core ports are not one port per core.
+    #[error("'{0}' is not one port per core, comma-separated")]
+    BadCorePorts(String),
+    /// A RENEW whose epoch is not a number.
+    #[error("'{0}' is not an epoch")]
+    BadEpoch(String),
     /// A line with bytes no request has.
     #[error("request is not text")]
     NotText,
@@ -273,6 +285,16 @@ fn parse_any(
 }
 
 fn registration(host: Option<&str>, port: &str, cores: Option<&str>, link: bool) -> Parsed {
+    registration_with_ports(host, port, cores, link, None)
+}
+
+fn registration_with_ports(
+    host: Option<&str>,
+    port: &str,
+    cores: Option<&str>,
+    link: bool,
+    ports: Option<&str>,
+) -> Parsed {
     let port = parse_port(port)?;
     let host = match host {
         Some(h) => Some(HostPort::new(h, port)?.host),
@@ -285,11 +307,26 @@ fn registration(host: Option<&str>, port: &str, cores: Option<&str>, link: bool)
             _ => return Err(RequestError::BadCores(printable(c))),
         },
     };
+    let core_ports = match ports {
+        None => Vec::new(),
+        Some(p) => {
+            let bad = || RequestError::BadCorePorts(printable(p));
+            let list: Vec<u16> = p
+                .split(',')
+                .map(|x| crate::addr::parse_port(x).map_err(|_| bad()))
+                .collect::<Result<_, _>>()?;
+            if list.len() != cores as usize {
+                return Err(bad());
+            }
+            list
+        }
+    };
     Ok(Request::Register(Registration {
         host,
         port,
         cores,
         link,
+        core_ports,
     }))
 }
 
@@ -393,6 +430,8 @@ pub enum Reply<'a> {
     Ok,
     /// A registration challenge: `CHALLENGE:<hex nonce>`.
     Challenge(&'a str),
+    /// Cluster mode: a lease renewal's `GRANT:...` line (`cluster::wire`).
+    Grant(&'a str),
     /// `PONG` / `+PONG`.
     Pong,
     /// `ERROR:msg` / `-ERR msg`.
@@ -450,6 +489,7 @@ fn encode_resp(r: &Reply<'_>, out: &mut Vec<u8>) {
         Reply::NoHealthyNodes => reply::error(out, "ERR no healthy nodes"),
         Reply::Ok => reply::simple(out, "OK"),
         Reply::Challenge(n) => reply::simple(out, &format!("CHALLENGE {n}")),
+        Reply::Grant(g) => reply::simple(out, g),
         Reply::Pong => reply::simple(out, "PONG"),
         Reply::Error(m) => reply::error(out, &format!("ERR {}", one_line(m))),
         Reply::Json(s) | Reply::Info(s) => reply::bulk(out, s.as_bytes()),
@@ -473,13 +513,21 @@ pub fn one_line(s: &str) -> String {
 }
 
 /// The line a cachectl node sends to register and open its liveness link.
-pub fn register_line(addr: &HostPort, cores: usize) -> String {
+pub fn register_line(addr: &HostPort, cores: usize, core_ports: &[u16]) -> String {
     let host = if addr.host.contains(':') {
         format!("[{}]", addr.host)
     } else {
         addr.host.clone()
     };
-    format!("REGISTER:{host}:{}:{cores}\n", addr.port)
+    if core_ports.is_empty() {
+        return format!("REGISTER:{host}:{}:{cores}\n", addr.port);
+    }
+    let ports: Vec<String> = core_ports.iter().map(u16::to_string).collect();
+    format!(
+        "REGISTER:{host}:{}:{cores}:{}\n",
+        addr.port,
+        ports.join(",")
+    )
 }
 
 #[cfg(test)]

@@ -142,6 +142,8 @@ pub struct Node {
     pub resolved: Option<SocketAddr>,
     /// The node's executor cores.
     pub cores: u32,
+    /// Cluster mode: each core's own port, by core (empty outside it).
+    pub core_ports: Vec<u16>,
     /// Lease-pool state.
     pub state: State,
     /// When `state` last changed (LB clock, ms).
@@ -353,6 +355,7 @@ impl Registry {
             source,
             resolved: None,
             cores,
+            core_ports: Vec::new(),
             state: State::Joining,
             since_ms: now,
             links: u32::from(link),
@@ -366,6 +369,13 @@ impl Registry {
             last_probe_ms: None,
         });
         (id, true, Some(Change::Registered(addr)))
+    }
+
+    /// Record the core ports node `id` registered with (cluster mode).
+    pub fn set_core_ports(&mut self, id: NodeId, ports: Vec<u16>) {
+        if let Some(n) = self.find(id) {
+            n.core_ports = ports;
+        }
     }
 
     /// A registration link of node `id` closed. When it was the last one,

@@ -13,6 +13,7 @@
 //! before it, so every reply goes out in request order.
 
 use super::admission;
+use super::cluster;
 use super::metrics;
 use super::probe;
 use super::protocol::{self, DataOp, Dialect, HostPort, Registration, Reply, Request};
@@ -71,6 +72,12 @@ struct Conn {
     link: Option<NodeId>,
     /// The registration waiting for its `AUTH` (secret set only).
     challenge: Option<Challenge>,
+    /// The link's node address, once registered (cluster mode's leases).
+    node: Option<HostPort>,
+    /// The RESP version HELLO chose (cluster mode's answers).
+    proto: crate::proto::Proto,
+    /// The link ended with a FIN or a reset from the node's kernel.
+    exited: bool,
 }
 
 /// A REGISTER the LB challenged: what it asked for, and the nonce sent.
@@ -114,6 +121,9 @@ async fn serve(lb: Rc<Lb>, mut stream: TcpStream) {
         dialect: None,
         link: None,
         challenge: None,
+        node: None,
+        proto: crate::proto::Proto::Resp2,
+        exited: false,
     };
     let mut buf = vec![0u8; READ_BUF];
     let mut end = 0usize;
@@ -138,8 +148,15 @@ async fn serve(lb: Rc<Lb>, mut stream: TcpStream) {
             Some(b) => b.min(buf.len() - end),
         };
         let n = match read(&lb, &conn, &mut stream, &mut buf[end..end + room]).await {
-            Some(n) if n > 0 => n,
-            _ => break,
+            Ok(n) if n > 0 => n,
+            Ok(_) => {
+                conn.exited = true;
+                break;
+            }
+            Err(e) => {
+                conn.exited = e.kind() == std::io::ErrorKind::ConnectionReset;
+                break;
+            }
         };
         lb.life.took(fd, n);
         end += n;
@@ -166,7 +183,17 @@ async fn serve(lb: Rc<Lb>, mut stream: TcpStream) {
             match protocol::parse(dialect, &buf[start..end], &lb.cfg.framing, &mut args) {
                 Ok(None) => break,
                 Ok(Some((used, parsed))) => {
+                    let at = start;
                     start += used;
+                    if lb.cfg.args.mode == Mode::Cluster && dialect == Dialect::Resp {
+                        let raw: Vec<&[u8]> = args.iter(&buf[at..]).collect();
+                        if !raw.is_empty()
+                            && cluster::answer(&lb, &mut conn.proto, &raw, &mut out).is_some()
+                        {
+                            add(&lb.counters.requests, 1);
+                            continue;
+                        }
+                    }
                     match parsed {
                         None => {}
                         Some(Ok(Request::Data(op))) if lb.cfg.args.mode == Mode::Proxy => {
@@ -217,6 +244,9 @@ async fn serve(lb: Rc<Lb>, mut stream: TcpStream) {
     }
     if let Some(id) = conn.link.take() {
         add(&lb.counters.links, -1);
+        if let (true, Some(node)) = (conn.exited && !lb.life.stopping(), &conn.node) {
+            super::cluster::exited(&lb, node);
+        }
         // While the LB itself stops, the stop closes every link: that says
         // nothing about the node, which must stay routable for the
         // requests still draining through the proxy.
@@ -275,19 +305,24 @@ async fn linger(stream: &mut TcpStream, scratch: &mut [u8]) {
     let _ = glommio::timer::timeout(LINGER, drain).await;
 }
 
-/// One read; `None` on error or idle timeout. Links wait forever: they are
-/// idle by design, and their end is exactly what we are waiting for.
-async fn read(lb: &Lb, conn: &Conn, stream: &mut TcpStream, buf: &mut [u8]) -> Option<usize> {
+/// One read; an error on idle timeout. Links wait forever: they are idle
+/// by design, and their end is exactly what we are waiting for.
+async fn read(
+    lb: &Lb,
+    conn: &Conn,
+    stream: &mut TcpStream,
+    buf: &mut [u8],
+) -> std::io::Result<usize> {
     let idle = lb.cfg.idle_timeout.filter(|_| conn.link.is_none());
     match idle {
-        None => stream.read(buf).await.ok(),
+        None => stream.read(buf).await,
         // glommio's own read timeout misbehaves after a dropped read, so the
         // timer wraps the read instead; the connection closes either way.
         Some(d) => match glommio::timer::timeout(d, async { Ok(stream.read(buf).await) }).await {
-            Ok(r) => r.ok(),
+            Ok(r) => r,
             Err(_) => {
                 add(&lb.counters.idle_closed, 1);
-                None
+                Err(std::io::ErrorKind::TimedOut.into())
             }
         },
     }
@@ -361,6 +396,18 @@ async fn handle(
         }
         // Answered above.
         Request::Register(_) | Request::Auth(_) => {}
+        Request::Renew(epoch) => match (&conn.node, lb.cfg.args.mode) {
+            (Some(node), Mode::Cluster) => {
+                let text = super::cluster::renew(lb, node, epoch);
+                reply(Reply::Grant(&text));
+            }
+            _ => {
+                add(&lb.counters.request_errors, 1);
+                reply(Reply::Error(
+                    "RENEW is for the registration link of a node, on an LB run with --mode cluster",
+                ));
+            }
+        },
         Request::Metrics => reply(Reply::Json(&metrics::render_metrics(lb))),
         Request::Info => reply(Reply::Info(&metrics::render_info(lb))),
         Request::Nodes => reply(Reply::Lines(&metrics::render_nodes(lb))),
@@ -490,8 +537,13 @@ fn admit(lb: &Rc<Lb>, conn: &mut Conn, addr: HostPort, r: &Registration) -> Resu
         let mut reg = lb.registry.borrow_mut();
         reg.check_room(&addr, conn.peer)
             .map_err(|e| e.to_string())?;
-        reg.register(addr, conn.peer, r.cores, r.link, now)
+        let (id, probe, change) = reg.register(addr.clone(), conn.peer, r.cores, r.link, now);
+        reg.set_core_ports(id, r.core_ports.clone());
+        (id, probe, change)
     };
+    if r.link {
+        conn.node = Some(addr);
+    }
     if let Some(c) = change {
         lb.log(c);
     }

@@ -27,6 +27,8 @@ pub struct Lb {
     pub life: Lifecycle,
     /// Proxy mode's connections to nodes (unused in redirect mode).
     pub pools: Pools,
+    /// Cluster mode's slot map and leases. Never borrowed across an await.
+    pub slots: RefCell<super::slots::Slots>,
 }
 
 impl Lb {

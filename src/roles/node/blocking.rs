@@ -126,7 +126,7 @@ pub fn remove_here(core: &Core, keys: &[Box<[u8]>], id: u64) {
 fn by_owner(core: &Core, keys: &[&[u8]]) -> Vec<Vec<Box<[u8]>>> {
     let mut owned = vec![Vec::new(); core.n];
     for k in keys {
-        owned[crate::ownership::shard_for(k, core.n)].push(Box::from(*k));
+        owned[core.owner(k)].push(Box::from(*k));
     }
     owned
 }

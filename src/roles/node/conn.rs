@@ -38,7 +38,7 @@ const BIG_BULK: usize = 32 * 1024;
 pub const MAX_CLIENTS_REPLY: &[u8] = b"-ERR max number of clients reached\r\n";
 
 /// Accept clients until the core stops.
-pub async fn accept_loop(core: Rc<Core>, listener: TcpListener) {
+pub async fn accept_loop(core: Rc<Core>, listener: TcpListener, port: super::routing::Entry) {
     let args = &core.shared.cfg.args;
     let guarded = protected::guards(
         args.protected_mode,
@@ -68,7 +68,7 @@ pub async fn accept_loop(core: Rc<Core>, listener: TcpListener) {
             continue;
         }
         bump(&core.counters.connections_received);
-        glommio::spawn_local(serve(core.clone(), stream)).detach();
+        glommio::spawn_local(serve(core.clone(), stream, port)).detach();
     }
 }
 
@@ -81,10 +81,11 @@ async fn reject(mut stream: TcpStream, reply: &'static [u8]) {
 
 /// Serve one client until it closes, sends QUIT or a protocol error, or the
 /// node shuts down (which ends pending reads, never replies in flight).
-pub async fn serve(core: Rc<Core>, mut stream: TcpStream) {
+pub async fn serve(core: Rc<Core>, mut stream: TcpStream, port: super::routing::Entry) {
     let fd = stream.as_raw_fd();
     core.life.track(fd);
     let mut sess = Session::new(core.client_id(), core.shared.password().is_none());
+    sess.port = port;
     sess.peer = stream.peer_addr().ok();
     let entry = Rc::new(Entry::new(
         sess.client.id,

@@ -83,6 +83,10 @@ pub struct Shared {
     pub pause: super::pause::Pause,
     /// Client buffer memory and its limits (see `node::climits`).
     pub client_mem: super::climits::ClientMem,
+    /// Cluster mode's slot map and lease (`--cluster`).
+    pub cluster: Option<Arc<super::routing::Routing>>,
+    /// Cluster mode: each core's own port, by core.
+    pub core_ports: Vec<u16>,
 }
 
 impl Shared {
@@ -195,6 +199,8 @@ pub struct Core {
     /// rather than a parameter because the attempt runs through the same
     /// paths as any command (`run`, `multi::run_spanning`).
     pub attempting: Cell<crate::cmd::spec::Blocking>,
+    /// Cluster mode: this core's copy of the slot map.
+    pub cluster: Option<super::routing::Local>,
 }
 
 impl Core {
@@ -202,6 +208,28 @@ impl Core {
     #[inline]
     pub fn now(&self) -> u64 {
         self.shared.epoch.elapsed().as_millis() as u64
+    }
+
+    /// The core of this node that owns `key`: by the slot map in cluster
+    /// mode, else `ownership::shard_for`. A key of another node (which the
+    /// gate refuses before anything runs) maps to this core, whose own check
+    /// in [`Core::run`] then refuses it too.
+    #[inline]
+    pub fn owner(&self, key: &[u8]) -> usize {
+        match &self.cluster {
+            None => crate::ownership::shard_for(key, self.n),
+            Some(c) => c
+                .core_of(crate::ownership::slot_for(key))
+                .unwrap_or(self.id),
+        }
+    }
+
+    /// Cluster mode: take a newer slot map if the link installed one.
+    #[inline]
+    pub fn refresh_routing(&self) {
+        if let Some(c) = &self.cluster {
+            c.refresh(self.id, &self.shard);
+        }
     }
 
     /// A fresh client id.
@@ -359,6 +387,15 @@ impl Core {
         proto: Proto,
         out: &mut Vec<u8>,
     ) -> Part {
+        if let Some(c) = &self.cluster {
+            // The map may have moved since the requester's gate.
+            for p in spec.keys.positions(args).into_iter().flatten() {
+                if let Err(e) = c.owns(self.id, args[p], now) {
+                    Reply::new(out, proto).error(&e);
+                    return Part::Error;
+                }
+            }
+        }
         if let (Some(origin), true) = (&self.origin, spec.flags.has(Flags::WRITE)) {
             match spec.run {
                 Run::Split(..) => origin.invalidate(args[1]),
@@ -816,6 +853,9 @@ pub fn spawn_expiry_sweeper(core: &Rc<Core>) {
     glommio::spawn_local(async move {
         while !core.life.stopping() {
             glommio::timer::sleep(SWEEP_EVERY).await;
+            // An idle core takes a new slot map here, so the LB hears that
+            // the whole node applies it within a sweep.
+            core.refresh_routing();
             let start = Instant::now();
             let now = core.now();
             // Redis expires nothing while clients are paused, so the

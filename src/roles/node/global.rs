@@ -159,11 +159,16 @@ pub fn render_info(core: &Core, snaps: &[Snapshot], sections: &[String]) -> Stri
     section(&mut o, "server", "Server", &|o| {
         let _ = write!(
             o,
-            "redis_version:{}\r\ncachectl_version:{}\r\nredis_mode:standalone\r\nos:Linux\r\n\
+            "redis_version:{}\r\ncachectl_version:{}\r\nredis_mode:{}\r\nos:Linux\r\n\
              arch_bits:64\r\nmultiplexing_api:io_uring\r\nprocess_id:{}\r\ntcp_port:{}\r\n\
              uptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\nexecutor_cores:{}\r\n",
             crate::cmd::server::REDIS_VERSION,
             env!("CARGO_PKG_VERSION"),
+            if core.cluster.is_some() {
+                "cluster"
+            } else {
+                "standalone"
+            },
             std::process::id(),
             sh.addr.port(),
             uptime / 86400,
@@ -266,7 +271,8 @@ pub fn render_info(core: &Core, snaps: &[Snapshot], sections: &[String]) -> Stri
         }
     });
     section(&mut o, "cluster", "Cluster", &|o| {
-        o.push_str("cluster_enabled:0\r\n");
+        let on = u8::from(core.cluster.is_some());
+        let _ = write!(o, "cluster_enabled:{on}\r\n");
     });
     section(&mut o, "shards", "Shards", &|o| {
         for s in snaps {

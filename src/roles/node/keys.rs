@@ -54,6 +54,9 @@ pub enum KeysError {
     /// A bad option, or a COUNT that is not an integer.
     #[error(transparent)]
     Cmd(#[from] CmdError),
+    /// CLUSTER COUNTKEYSINSLOT/GETKEYSINSLOT's own texts.
+    #[error("{0}")]
+    Text(&'static str),
 }
 
 impl KeysError {
@@ -62,6 +65,7 @@ impl KeysError {
         match self {
             KeysError::InvalidCursor => w.error(&KeysError::InvalidCursor.to_string()),
             KeysError::Cmd(e) => cmd::fail(w, e),
+            KeysError::Text(t) => w.error(t),
         }
     }
 }
@@ -84,6 +88,14 @@ pub enum Ask {
     },
     /// RANDOMKEY: one live key at random, and how many keys there are.
     Random,
+    /// CLUSTER COUNTKEYSINSLOT (no count) or GETKEYSINSLOT (up to `count`
+    /// keys): the keys of one cluster slot.
+    InSlot {
+        /// The slot.
+        slot: u16,
+        /// GETKEYSINSLOT's count.
+        count: Option<usize>,
+    },
 }
 
 /// One core's answer to an [`Ask`].
@@ -117,6 +129,10 @@ pub fn answer(shard: &mut Shard, ask: &Ask, now: u64) -> Answer {
             a.keys.extend(shard.random_key(now));
             a.len = shard.len();
         }
+        Ask::InSlot { slot, count } => match count {
+            None => a.len = shard.count_in_slot(*slot, now),
+            Some(n) => a.keys = shard.keys_in_slot(*slot, *n, now),
+        },
     }
     a
 }
@@ -241,6 +257,10 @@ impl Request {
         let ask = match cmd {
             NodeCmd::Keys => Ask::Keys(args[1].into()),
             NodeCmd::RandomKey => Ask::Random,
+            NodeCmd::KeysInSlot => {
+                let (slot, count) = cmd::cluster::slot_args(args).map_err(KeysError::Text)?;
+                Ask::InSlot { slot, count }
+            }
             NodeCmd::Scan => return Request::scan(args, cores).map(Some),
             _ => return Ok(None),
         };
@@ -291,7 +311,7 @@ impl Request {
     pub fn cores(&self, n: usize) -> Range<usize> {
         match self.ask {
             Ask::Scan { .. } => self.at.core..self.at.core + 1,
-            Ask::Keys(_) | Ask::Random => 0..n,
+            Ask::Keys(_) | Ask::Random | Ask::InSlot { .. } => 0..n,
         }
     }
 
@@ -302,6 +322,16 @@ impl Request {
             return w.error("ERR shard unavailable (node shutting down)");
         };
         match self.ask {
+            Ask::InSlot { count: None, .. } => {
+                w.int(answers.iter().map(|a| a.len as i64).sum());
+            }
+            Ask::InSlot { count: Some(n), .. } => {
+                let keys: Vec<&Box<[u8]>> = answers.iter().flat_map(|a| &a.keys).take(n).collect();
+                w.array(keys.len());
+                for k in keys {
+                    w.bulk(k);
+                }
+            }
             Ask::Keys(_) => {
                 w.array(answers.iter().map(|a| a.keys.len()).sum());
                 for k in answers.iter().flat_map(|a| &a.keys) {
@@ -358,6 +388,9 @@ pub async fn run(core: &Core, cmd: NodeCmd, args: &[&[u8]], proto: Proto, out: &
     if proto == Proto::Line {
         // Seed 000's protocol has no such command (none parses to one).
         return w.error("unsupported operation");
+    }
+    if cmd == NodeCmd::KeysInSlot && core.cluster.is_none() {
+        return w.error(cmd::cluster::DISABLED);
     }
     let req = match Request::parse(cmd, args, core.n) {
         Ok(Some(r)) => r,
@@ -419,7 +452,7 @@ pub fn run_held(
 pub fn is_keys_command(args: &[&[u8]]) -> bool {
     matches!(cmd::admit(args, true), Ok((_, spec)) if matches!(
         spec.run,
-        cmd::Run::Node(NodeCmd::Keys | NodeCmd::Scan | NodeCmd::RandomKey)
+        cmd::Run::Node(NodeCmd::Keys | NodeCmd::Scan | NodeCmd::RandomKey | NodeCmd::KeysInSlot)
     ))
 }
 

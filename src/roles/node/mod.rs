@@ -22,6 +22,7 @@ mod pause;
 mod pipeline;
 pub mod pubsub;
 mod register;
+pub mod routing;
 mod session;
 mod settings;
 mod tail;
@@ -66,6 +67,7 @@ pub enum MaxmemoryPolicy {
 
 /// Flags of `cachectl node`.
 #[derive(clap::Args, Clone, Debug)]
+#[command(group(clap::ArgGroup::new("link").args(["lb", "cluster"]).multiple(true)))]
 pub struct NodeArgs {
     /// TCP port to listen on (0 picks a free one and prints it).
     #[arg(long, default_value_t = 12345)]
@@ -139,8 +141,18 @@ pub struct NodeArgs {
     /// HOST:PORT clients should use for this node, sent to the LB (default:
     /// the bound address and port; with a wildcard --bind, the local IP of
     /// the connection to the LB).
-    #[arg(long, value_parser = crate::addr::parse_host_port, requires = "lb")]
+    #[arg(long, value_parser = crate::addr::parse_host_port, requires = "link")]
     pub advertise: Option<crate::addr::HostPort>,
+    /// Cluster mode: every core is a Redis Cluster shard on its own port
+    /// (--core-ports), and a key of another shard gets -MOVED. With --lb the
+    /// LB's slot map and ownership lease decide (run it with --mode
+    /// cluster); without, the node is a cluster of its own cores.
+    #[arg(long)]
+    pub cluster: bool,
+    /// With --cluster: core i listens on BASE+i (default BASE: --port + 1);
+    /// 0 gives every core a free port of its own.
+    #[arg(long, requires = "cluster")]
+    pub core_ports: Option<u16>,
     /// Close a client idle this long, e.g. 300 or 5m; a bare number is
     /// seconds, 0 never (Redis's `timeout`; changeable with CONFIG SET timeout).
     #[arg(long, default_value = "0", value_parser = crate::units::whole_secs)]
@@ -399,8 +411,36 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
     for _ in 1..cores {
         fds.push(crate::sys::listener(addr, cfg.args.backlog, true)?.into_raw_fd());
     }
+    if cfg.args.cluster && cfg.args.advertise.is_none() && addr.ip().is_unspecified() {
+        anyhow::bail!(
+            "--cluster with a wildcard --bind {} needs --advertise HOST:PORT: the slot map \
+             and every -MOVED name the address clients reach this node at",
+            addr.ip()
+        );
+    }
+    let (core_fds, core_ports) = if cfg.args.cluster {
+        core_listeners(&cfg.args, addr, cores)?
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let cluster = cfg.args.cluster.then(|| {
+        let me = register::advertised_addr(cfg.args.advertise.as_ref(), addr, None);
+        let at = |p: u16| crate::addr::HostPort {
+            host: me.host.clone(),
+            port: p,
+        };
+        let addrs: Vec<_> = core_ports.iter().map(|&p| at(p)).collect();
+        Arc::new(routing::Routing::new(
+            me,
+            cores,
+            &addrs,
+            cfg.args.lb.is_none(),
+        ))
+    });
 
     let stop = crate::sys::stop_flag()?;
+    // The node clock: every core's `now` and the lease's deadline.
+    let clock = Instant::now();
     if let Some(lb) = cfg.args.lb.clone() {
         let link = register::Link {
             lb,
@@ -408,6 +448,8 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
             bound: addr,
             cores,
             secret: cfg.args.cluster_secret_file.clone(),
+            cluster: cluster.clone().map(|r| (r, core_ports.clone())),
+            clock,
         };
         register::spawn(link, stop.clone()).context("starting the LB registration thread")?;
     }
@@ -435,7 +477,7 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
         stop: stop.clone(),
         requirepass: std::sync::RwLock::new(cfg.requirepass.clone()),
         cfg,
-        epoch: Instant::now(),
+        epoch: clock,
         epoch_unix_ms: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64),
@@ -450,6 +492,8 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
         slow_log: std::sync::Mutex::default(),
         pause: pause::Pause::default(),
         client_mem: climits::ClientMem::new(cores, cfg_clients_limit, cfg_query_limit),
+        cluster,
+        core_ports: core_ports.clone(),
     });
     if let Some(classes) = &shared.cfg.args.client_output_buffer_limit {
         shared.output_limits.set(&classes.0);
@@ -480,7 +524,7 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
                 mesh.clone(),
                 stop.clone(),
                 done.clone(),
-                fds.clone(),
+                (fds.clone(), core_fds.clone()),
                 started.clone(),
             );
             async move { core_main(shared, mesh, stop, done, fds, started).await }
@@ -491,6 +535,35 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
     }
     log::info!("node stopped");
     Ok(())
+}
+
+/// Cluster mode's per-core listeners: core i on BASE+i (BASE defaults to
+/// the main port + 1; 0 gives each core a free port), and the ports bound.
+fn core_listeners(
+    args: &NodeArgs,
+    main: SocketAddr,
+    cores: usize,
+) -> anyhow::Result<(Vec<i32>, Vec<u16>)> {
+    let base = args.core_ports.unwrap_or(main.port().saturating_add(1));
+    let (mut fds, mut ports) = (Vec::new(), Vec::new());
+    for c in 0..cores {
+        let port = if base == 0 {
+            0
+        } else {
+            u16::try_from(usize::from(base) + c)
+                .ok()
+                .with_context(|| format!("--core-ports {base}: core {c}'s port is past 65535"))?
+        };
+        let l = crate::sys::listener(SocketAddr::new(main.ip(), port), args.backlog, false)
+            .with_context(|| format!("binding core {c}'s port {port} (--core-ports)"))?;
+        let bound = l
+            .local_addr()?
+            .as_socket()
+            .context("listener has no socket address")?;
+        ports.push(bound.port());
+        fds.push(l.into_raw_fd());
+    }
+    Ok((fds, ports))
 }
 
 /// How long the cores may take to connect to each other and start serving.
@@ -524,7 +597,7 @@ async fn core_main(
     mesh: Arc<mesh::Handout>,
     stop: Arc<AtomicBool>,
     done: Arc<AtomicUsize>,
-    fds: Vec<i32>,
+    (fds, core_fds): (Vec<i32>, Vec<i32>),
     started: Arc<AtomicUsize>,
 ) -> anyhow::Result<()> {
     // glommio 0.9 can lose the wake-up of a shared-channel connection made
@@ -547,6 +620,10 @@ async fn core_main(
     // SAFETY: each fd was created by `sys::listener` above and is handed to
     // exactly one core (indexed by the unique id of its channel ends).
     let listener = unsafe { TcpListener::from_raw_fd(fds[id]) };
+    // SAFETY: as above, for cluster mode's per-core listeners.
+    let own_port = core_fds
+        .get(id)
+        .map(|&fd| unsafe { TcpListener::from_raw_fd(fd) });
     let core = Rc::new(Core {
         id,
         n,
@@ -569,6 +646,7 @@ async fn core_main(
         paused: pause::Waiters::default(),
         blocked: RefCell::default(),
         attempting: Cell::default(),
+        cluster: shared.cluster.clone().map(routing::Local::new),
     });
     self::core::spawn_hop_servers(&core, receivers);
     self::core::spawn_expiry_sweeper(&core);
@@ -585,12 +663,28 @@ async fn core_main(
     // "Listening" is announced once every core serves, so a client that
     // waits for the line never meets a core that is still starting.
     if started.fetch_add(1, Ordering::SeqCst) + 1 == n {
+        // Cluster mode names each core's own port in the same line, so a
+        // supervisor that waits for it knows every address.
+        let ports: Vec<String> = shared.core_ports.iter().map(u16::to_string).collect();
+        let ports = match ports.is_empty() {
+            true => String::new(),
+            false => format!(", cluster core ports {}", ports.join(",")),
+        };
         println!(
-            "cachectl node listening on {} ({n} cores, maxclients {})",
+            "cachectl node listening on {} ({n} cores, maxclients {}{ports})",
             shared.addr, shared.maxclients
         );
     }
-    conn::accept_loop(core.clone(), listener).await;
+    match own_port {
+        Some(l) => {
+            futures_lite::future::zip(
+                conn::accept_loop(core.clone(), listener, routing::Entry::Main),
+                conn::accept_loop(core.clone(), l, routing::Entry::CorePort),
+            )
+            .await;
+        }
+        None => conn::accept_loop(core.clone(), listener, routing::Entry::Main).await,
+    }
     // Let connections finish the replies they are writing.
     core.life
         .drain(Instant::now() + Duration::from_secs(10))

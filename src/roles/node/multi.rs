@@ -41,7 +41,6 @@ use crate::cmd::merge::{groups, merge};
 use crate::cmd::slowlog::Draft;
 use crate::cmd::spec::ConnFn;
 use crate::cmd::{self, CmdError, Conn, Id, Merge, NodeCmd, OpBatch, Part, Run, Spec};
-use crate::ownership::shard_for;
 use crate::proto::{Proto, Reply};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -418,7 +417,7 @@ async fn exec_held(
                     positions,
                     spec.keys.step as usize,
                     how,
-                    |group, buf| on(shard_for(group[1], core.n), spec, group, buf),
+                    |group, buf| on(core.owner(group[1]), spec, group, buf),
                     &mut w,
                 );
             }
@@ -430,7 +429,12 @@ async fn exec_held(
                 | NodeCmd::ClientKill
                 | NodeCmd::Pubsub(_),
             ) => cmd::fail(&mut w, CmdError::NotInMulti(spec.name)),
-            Run::Node(n @ (NodeCmd::Keys | NodeCmd::Scan | NodeCmd::RandomKey)) => {
+            Run::Node(NodeCmd::KeysInSlot) if core.cluster.is_none() => {
+                w.error(cmd::cluster::DISABLED)
+            }
+            Run::Node(
+                n @ (NodeCmd::Keys | NodeCmd::Scan | NodeCmd::RandomKey | NodeCmd::KeysInSlot),
+            ) => {
                 let ask = |c: usize, q: &super::keys::Ask| {
                     let shard = &mut held.core(c)?.shard.borrow_mut();
                     Some(super::keys::answer(shard, q, now))
@@ -486,7 +490,7 @@ fn plan<'a>(
                 .map(|r| {
                     let mut group = vec![a[0]];
                     group.extend_from_slice(&a[r.clone()]);
-                    shares.op(shard_for(a[r.start], core.n), id, &group)
+                    shares.op(core.owner(a[r.start]), id, &group)
                 })
                 .collect();
             Plan::Split(how, at)
@@ -734,7 +738,7 @@ fn held_ctx<'a>(
 
 impl cmd::spec::Span for Held<'_> {
     fn shard(&mut self, key: &[u8]) -> Option<&mut crate::store::Shard> {
-        let owner = shard_for(key, self.here.n);
+        let owner = self.here.owner(key);
         if owner == self.here.id {
             return None;
         }
@@ -747,7 +751,7 @@ impl cmd::spec::Span for Held<'_> {
     }
 
     fn changed(&mut self, key: &[u8]) {
-        if let Some(core) = self.core(shard_for(key, self.here.n)) {
+        if let Some(core) = self.core(self.here.owner(key)) {
             core.watched.borrow_mut().touch(key);
             // Waking is a channel send, safe from this thread.
             core.blocked.borrow().signal(key);
@@ -772,7 +776,7 @@ pub async fn run_spanning(
         .positions(args)
         .into_iter()
         .flatten()
-        .map(|p| shard_for(args[p], core.n))
+        .map(|p| core.owner(args[p]))
         .collect();
     cores.sort_unstable();
     cores.dedup();
@@ -782,7 +786,7 @@ pub async fn run_spanning(
     if spec.flags.has(cmd::Flags::WRITE) {
         for p in spec.keys.positions(args).into_iter().flatten() {
             if let Some(origin) = held
-                .core(shard_for(args[p], core.n))
+                .core(core.owner(args[p]))
                 .and_then(|c| c.origin.as_ref())
             {
                 origin.invalidate(args[p]);
@@ -838,7 +842,7 @@ pub async fn watch(core: &Rc<Core>, sess: &mut Session, keys: &[&[u8]]) {
     let w = sess.watching.get_or_insert_with(Watching::default);
     let mut by_core: Vec<Vec<Box<[u8]>>> = (0..core.n).map(|_| Vec::new()).collect();
     for k in keys {
-        by_core[shard_for(k, core.n)].push(Box::from(*k));
+        by_core[core.owner(k)].push(Box::from(*k));
     }
     let mut pending = Vec::new();
     for (c, keys) in by_core

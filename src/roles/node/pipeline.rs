@@ -19,7 +19,6 @@ use super::session::{self, Session};
 use crate::cmd::merge::run_all;
 use crate::cmd::slowlog::Draft;
 use crate::cmd::{self, Conn, Flags, Id, Merge, NodeCmd, OpBatch, Part, Run, Spec};
-use crate::ownership::shard_for;
 use crate::proto::{line, resp, Dialect, Proto, Reply};
 use futures_channel::oneshot;
 use smallvec::SmallVec;
@@ -225,7 +224,7 @@ impl Plan {
         let step = spec.keys.step as usize;
         let positions = || spec.keys.positions(args).into_iter().flatten();
         let owners: SmallVec<[usize; PREFETCH_MAX]> =
-            positions().map(|p| shard_for(args[p], core.n)).collect();
+            positions().map(|p| core.owner(args[p])).collect();
         let all_local = owners.iter().all(|&o| o == core.id) && !core.reads_through(spec);
         if owners.len() > 1 {
             // The keys of one MSET/MGET/DEL are independent lookups: start
@@ -431,6 +430,8 @@ pub async fn process(
     let Some(dialect) = sess.dialect(input) else {
         return (0, After::Continue);
     };
+    // Cluster mode: a newer slot map applies from this read on.
+    core.refresh_routing();
     let limits = core.shared.limits();
     let pause = core.shared.output_limits.pause();
     // One clock read per read(): every request in a pipeline sees the same
@@ -540,6 +541,20 @@ pub async fn process(
             Ok(None) => &raw,
         };
         let admitted = cmd::admit(args, sess.client.authenticated);
+        // Cluster mode: a key this connection may not be served here is
+        // redirected before anything else, as Redis's `processCommand`
+        // does; inside MULTI the transaction is then flagged.
+        if let (Some(c), Ok((id, spec))) = (&core.cluster, &admitted) {
+            let keys = spec.keys.positions(args).into_iter().flatten();
+            if let Err(e) = c.gate(core.id, sess.port, keys.map(|p| args[p]), now) {
+                if let Some(q) = &mut sess.multi {
+                    q.flag();
+                }
+                plan.local(out, |o| Reply::new(o, proto).error(&e));
+                core.counters.commands.reject(Some(*id));
+                continue;
+            }
+        }
         // CLIENT PAUSE: one relaxed load per command while none is set.
         if core.shared.pause.maybe() {
             if let Ok((_, spec)) = &admitted {
@@ -634,8 +649,8 @@ pub async fn process(
             },
             Run::Split(_, how) => {
                 let mut keys = spec.keys.positions(args).into_iter().flatten();
-                let first = keys.next().map(|p| shard_for(args[p], core.n));
-                let spans = keys.any(|p| Some(shard_for(args[p], core.n)) != first);
+                let first = keys.next().map(|p| core.owner(args[p]));
+                let spans = keys.any(|p| Some(core.owner(args[p])) != first);
                 if spans && plan.spanning.is_none() {
                     plan.spanning = Some(multi::enter_spanning(core).await);
                 }
@@ -760,10 +775,9 @@ pub(super) fn owner(
     };
     let owner = match arg1_owner {
         Some(o) if first == 1 => o,
-        _ => shard_for(args[first], core.n),
+        _ => core.owner(args[first]),
     };
-    keys.all(|p| shard_for(args[p], core.n) == owner)
-        .then_some(owner)
+    keys.all(|p| core.owner(args[p]) == owner).then_some(owner)
 }
 
 /// A command the node coordinates: transactions and whole-node commands.
@@ -827,7 +841,7 @@ async fn run_node(
         NodeCmd::Pubsub(cmd) => {
             super::pubsub::run(core, sess, plan, cmd, args, proto, out).await;
         }
-        NodeCmd::Keys | NodeCmd::Scan | NodeCmd::RandomKey => {
+        NodeCmd::Keys | NodeCmd::Scan | NodeCmd::RandomKey | NodeCmd::KeysInSlot => {
             // A barrier, like the whole-node commands: it sees this read's
             // earlier writes.
             plan.flush(core, proto, out).await;
@@ -877,7 +891,7 @@ fn prefetch_keys(
         let mut arg1 = NO_KEY;
         if let Some(r) = scratch.ranges.get(1) {
             let key = pos + r.start..pos + r.end;
-            let owner = shard_for(&input[key.clone()], core.n);
+            let owner = core.owner(&input[key.clone()]);
             arg1 = owner as u32;
             if owner == core.id {
                 keys.push(key);

@@ -13,7 +13,9 @@
 //! On shutdown the link is closed first, so the LB stops leasing this node
 //! while it drains its last connections.
 
+use super::routing::Routing;
 use crate::addr::HostPort;
+use crate::cluster::wire;
 use crate::roles::lb::protocol::register_line;
 use crate::secret::{self, ClusterSecret};
 use std::io::{self, BufRead, BufReader, Write};
@@ -29,6 +31,9 @@ const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 /// Connect and reply deadline for one registration attempt.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How often cluster mode renews its ownership lease: well within any
+/// lease the LB grants, and how soon a new map reaches the node.
+const RENEW_EVERY: Duration = Duration::from_millis(200);
 /// How often a blocked link read wakes up to check for shutdown.
 const STOP_POLL: Duration = Duration::from_millis(100);
 
@@ -45,6 +50,11 @@ pub struct Link {
     pub cores: usize,
     /// The cluster secret, answering the LB's challenge.
     pub secret: Option<ClusterSecret>,
+    /// Cluster mode: the routing the link installs maps into and renews
+    /// the lease of, and each core's own port.
+    pub cluster: Option<(Arc<Routing>, Vec<u16>)>,
+    /// Time zero of the node clock, which the lease is kept on.
+    pub clock: Instant,
 }
 
 /// Why one registration attempt ended.
@@ -136,7 +146,8 @@ fn session(link: &Link, stop: &AtomicBool) -> Result<Ended, LinkError> {
             .with_retries(3),
     )?;
     let me = advertised(link, stream.local_addr()?.ip());
-    let line = register_line(&me, link.cores);
+    let ports = link.cluster.as_ref().map_or(&[][..], |(_, p)| &p[..]);
+    let line = register_line(&me, link.cores, ports);
     (&stream).write_all(line.as_bytes())?;
     stream.set_read_timeout(Some(ATTEMPT_TIMEOUT))?;
     let mut reader = BufReader::new(&stream);
@@ -164,8 +175,11 @@ fn session(link: &Link, stop: &AtomicBool) -> Result<Ended, LinkError> {
         link.lb,
         link.cores
     );
-    // Hold the link: the LB sends nothing more today (a future cluster map
-    // push would arrive here), so any bytes are read and ignored.
+    if let Some((routing, _)) = &link.cluster {
+        return renew_loop(link, routing, &stream, reader, stop);
+    }
+    // Hold the link: outside cluster mode the LB sends nothing more, so
+    // any bytes are read and ignored.
     stream.set_read_timeout(Some(STOP_POLL))?;
     let mut scratch = [0u8; 512];
     loop {
@@ -187,6 +201,48 @@ fn session(link: &Link, stop: &AtomicBool) -> Result<Ended, LinkError> {
     }
 }
 
+/// Cluster mode: renew the ownership lease every [`RENEW_EVERY`], telling
+/// the LB the epoch every core applies, and install the newer maps its
+/// grants carry. The lease runs from when each RENEW was *sent* (see
+/// `cluster::wire`). On a stop the lease ends before the link closes, so
+/// the LB's at-once hand-off of a closed link never meets a node that
+/// still serves.
+fn renew_loop(
+    link: &Link,
+    routing: &Routing,
+    stream: &TcpStream,
+    mut reader: BufReader<&TcpStream>,
+    stop: &AtomicBool,
+) -> Result<Ended, LinkError> {
+    stream.set_read_timeout(Some(ATTEMPT_TIMEOUT))?;
+    let now = || link.clock.elapsed().as_millis() as u64;
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            routing.end_lease();
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+            return Ok(Ended::Stopping);
+        }
+        let sent = now();
+        (&*stream).write_all(wire::renew_line(routing.applied()).as_bytes())?;
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            return Ok(Ended::LbClosed);
+        }
+        match wire::parse_grant(line.trim()) {
+            Ok(g) => {
+                if let Some(map) = g.map {
+                    routing.install(map);
+                }
+                if g.lease_ms > 0 {
+                    routing.extend_lease(sent.saturating_add(g.lease_ms));
+                }
+            }
+            Err(e) => log::warn!("LB {}: refusing its renewal reply: {e}", link.lb),
+        }
+        sleep_unless_stopped(RENEW_EVERY, stop);
+    }
+}
+
 /// One reply line, trimmed.
 fn read_reply(reader: &mut BufReader<&TcpStream>) -> Result<String, LinkError> {
     let mut reply = String::new();
@@ -200,17 +256,26 @@ fn read_reply(reader: &mut BufReader<&TcpStream>) -> Result<String, LinkError> {
 /// wildcard bind (0.0.0.0 / ::) advertises the local IP of the link
 /// connection instead, which is the address the LB's network reaches us on.
 fn advertised(link: &Link, link_ip: IpAddr) -> HostPort {
-    if let Some(a) = &link.advertise {
+    advertised_addr(link.advertise.as_ref(), link.bound, Some(link_ip))
+}
+
+/// `--advertise`, else `bound`, with a wildcard bound IP replaced by
+/// `link_ip` when one is known.
+pub fn advertised_addr(
+    advertise: Option<&HostPort>,
+    bound: SocketAddr,
+    link_ip: Option<IpAddr>,
+) -> HostPort {
+    if let Some(a) = advertise {
         return a.clone();
     }
-    let ip = if link.bound.ip().is_unspecified() {
-        link_ip
-    } else {
-        link.bound.ip()
+    let ip = match link_ip {
+        Some(ip) if bound.ip().is_unspecified() => ip,
+        _ => bound.ip(),
     };
     HostPort {
         host: ip.to_string(),
-        port: link.bound.port(),
+        port: bound.port(),
     }
 }
 
@@ -237,6 +302,8 @@ mod tests {
             bound: bound.parse().unwrap(),
             cores: 3,
             secret: None,
+            cluster: None,
+            clock: Instant::now(),
         }
     }
 

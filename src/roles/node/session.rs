@@ -36,6 +36,8 @@ pub struct Session {
     pub peer: Option<std::net::SocketAddr>,
     /// The soft output-buffer limit's clock (see `node::climits`).
     pub out_check: super::climits::OutputCheck,
+    /// The listener it came in on (cluster mode's redirections differ).
+    pub port: super::routing::Entry,
 }
 
 impl Session {
@@ -55,6 +57,7 @@ impl Session {
             multi_writes: false,
             peer: None,
             out_check: super::climits::OutputCheck::default(),
+            port: super::routing::Entry::Main,
         }
     }
 
@@ -247,6 +250,22 @@ impl Server for Core {
             self.shared.addr,
             args.advertise.as_ref(),
         )
+    }
+
+    fn cluster(
+        &self,
+        f: &mut dyn FnMut(&crate::cluster::SlotMap, crate::cluster::reply::Viewer),
+    ) -> bool {
+        let Some(c) = &self.cluster else {
+            return false;
+        };
+        let view = c.view();
+        let viewer = crate::cluster::reply::Viewer {
+            myself: view.mine.get(self.id).copied().flatten(),
+            serving: c.shared.serving(self.now()),
+        };
+        f(&view.map, viewer);
+        true
     }
 }
 

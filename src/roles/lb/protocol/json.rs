@@ -95,6 +95,7 @@ pub fn encode(r: &Reply<'_>, out: &mut Vec<u8>) {
         Reply::NoHealthyNodes => json!({"ok": false, "error": "no healthy nodes"}),
         Reply::Ok => json!({"ok": true}),
         Reply::Challenge(n) => json!({"ok": false, "challenge": n}),
+        Reply::Grant(g) => json!({"ok": true, "grant": g}),
         Reply::Pong => json!({"ok": true, "reply": "PONG"}),
         Reply::Error(m) => json!({"ok": false, "error": m}),
         Reply::NodeError(m) => json!({"ok": false, "error": m.strip_prefix("ERR ").unwrap_or(m)}),

@@ -5,7 +5,8 @@
 //! `NOT_FOUND`, `OK`, `DELETED`, `ERROR:msg`).
 
 use super::{
-    one_line, printable, registration, AddrError, DataOp, Parsed, Reply, Request, RequestError, END,
+    one_line, printable, registration_with_ports, AddrError, DataOp, Parsed, Reply, Request,
+    RequestError, END,
 };
 use crate::proto::line::split_line;
 use crate::proto::{line as line_reply, ProtoError};
@@ -55,6 +56,9 @@ fn line_request(line: &str) -> Parsed {
         "PING" => Ok(Request::Ping),
         "QUIT" => no_args(Request::Quit, "QUIT"),
         "REGISTER" => line_register(rest),
+        "RENEW" => crate::cluster::wire::parse_renew(rest)
+            .map(Request::Renew)
+            .ok_or_else(|| RequestError::BadEpoch(printable(rest))),
         "AUTH" if rest.is_empty() => Err(RequestError::Arity("AUTH")),
         "AUTH" => Ok(Request::Auth(rest.to_string())),
         "GET" => line_data(rest, colon, "GET").map(|[k, _]| DataOp::Get(k).into()),
@@ -107,12 +111,13 @@ fn line_register(rest: &str) -> Parsed {
             (host, f)
         }
     };
-    let (port, cores, link) = match fields.as_slice() {
-        [port] => (*port, None, false),
-        [port, cores] if host.is_some() => (*port, Some(*cores), true),
+    let (port, cores, link, ports) = match fields.as_slice() {
+        [port] => (*port, None, false, None),
+        [port, cores] if host.is_some() => (*port, Some(*cores), true, None),
+        [port, cores, ports] if host.is_some() => (*port, Some(*cores), true, Some(*ports)),
         _ => return Err(RequestError::Arity("REGISTER")),
     };
-    registration(host, port, cores, link)
+    registration_with_ports(host, port, cores, link, ports)
 }
 
 fn split_fields(s: &str) -> Vec<&str> {
@@ -131,6 +136,7 @@ pub(super) fn encode_line(r: &Reply<'_>, out: &mut Vec<u8>) {
         Reply::NoHealthyNodes => line("ERROR:no healthy nodes"),
         Reply::Ok => line("OK"),
         Reply::Challenge(n) => line(&format!("CHALLENGE:{n}")),
+        Reply::Grant(g) => line(g),
         Reply::Pong => line("PONG"),
         Reply::Error(m) => line(&format!("ERROR:{}", one_line(m))),
         Reply::Json(s) => line(&one_line(s)),

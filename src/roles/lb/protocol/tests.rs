@@ -40,6 +40,7 @@ fn reg(host: Option<&str>, port: u16, cores: u32, link: bool) -> Parsed {
         port,
         cores,
         link,
+        core_ports: Vec::new(),
     }))
 }
 
@@ -175,7 +176,27 @@ fn line_form_table() {
         ),
         ("REGISTER:h:1:0\n", Err(RequestError::BadCores("0".into()))),
         ("REGISTER:h:1:x\n", Err(RequestError::BadCores("x".into()))),
-        ("REGISTER:a:b:c:d\n", Err(RequestError::Arity("REGISTER"))),
+        ("REGISTER:a:b:c:d:e\n", Err(RequestError::Arity("REGISTER"))),
+        (
+            "REGISTER:h:1:2:7001\n",
+            Err(RequestError::BadCorePorts("7001".into())),
+        ),
+        (
+            "REGISTER:h:1:1:0\n",
+            Err(RequestError::BadCorePorts("0".into())),
+        ),
+        (
+            "REGISTER:h:1:2:7001,7002\n",
+            Ok(Request::Register(Registration {
+                host: Some("h".into()),
+                port: 1,
+                cores: 2,
+                link: true,
+                core_ports: vec![7001, 7002],
+            })),
+        ),
+        ("RENEW:7\n", Ok(Request::Renew(7))),
+        ("RENEW:x\n", Err(RequestError::BadEpoch("x".into()))),
         (
             "REGISTER:bad/host:1:1\n",
             Err(AddrError::BadHost("bad/host".into()).into()),
@@ -319,12 +340,12 @@ fn host_port() {
 #[test]
 fn register_line_round_trips() {
     let hp = HostPort::parse("10.0.0.9:7001").unwrap();
-    let l = register_line(&hp, 4);
+    let l = register_line(&hp, 4, &[]);
     assert_eq!(l, "REGISTER:10.0.0.9:7001:4\n");
     assert_eq!(line(&l), reg(Some("10.0.0.9"), 7001, 4, true));
     let v6 = HostPort::parse("[fe80::1]:7001").unwrap();
     assert_eq!(
-        line(&register_line(&v6, 2)),
+        line(&register_line(&v6, 2, &[])),
         reg(Some("fe80::1"), 7001, 2, true)
     );
 }

@@ -1,0 +1,423 @@
+//! Cluster mode on a node (`--cluster`): which slots each core serves, from
+//! the newest slot map, and the redirections for the rest.
+//!
+//! - [`Routing`] is shared by the cores and the LB link thread. The link
+//!   installs each newer map the LB grants ([`Routing::install`]) and
+//!   extends the ownership lease ([`Routing::extend_lease`]).
+//! - Each core keeps its own [`Local`] copy of the current [`View`], and
+//!   checks one atomic per read for a newer one ([`Local::refresh`]). When
+//!   it takes a newer view it first deletes the keys of the slots it lost,
+//!   so a slot it later regains starts empty, and only then records the
+//!   epoch as applied. The link reports to the LB the lowest epoch every
+//!   core applies ([`Routing::applied`]): the LB gives a slot to a new owner
+//!   only once the old owner has applied a map without it.
+//! - [`Local::gate`] answers, before a command runs, whether this
+//!   connection may run it here: `-MOVED`, `-CROSSSLOT` or `-CLUSTERDOWN`
+//!   otherwise, with Redis Cluster's texts. On a core's own port the rules
+//!   are Redis Cluster's (one slot per command, owned by this core); on the
+//!   node's main port any key of this node is served, hopping as outside
+//!   cluster mode. The core that runs a command checks again
+//!   ([`Local::owns`]), so a map that changed in between never lets a core
+//!   touch a slot it does not own.
+//! - Without `--lb` the node makes its own map, with itself as the only
+//!   member, and needs no lease.
+
+use crate::addr::HostPort;
+use crate::cluster::reply::{CROSSSLOT, DOWN, UNSERVED};
+use crate::cluster::{reply, SlotMap};
+use crate::ownership::{slot_for, SLOTS};
+use crate::store::Shard;
+use std::cell::{Cell, RefCell};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// In a view's route table: a slot of another node's shard.
+const REMOTE: u16 = 0x8000;
+/// In a view's route table: a slot no shard owns.
+const NONE: u16 = u16::MAX;
+
+/// Where a slot is served, as one core sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// By this node's core.
+    Core(usize),
+    /// By another node's shard (its index in the map).
+    Elsewhere(usize),
+    /// By nobody.
+    Unserved,
+}
+
+/// A map, with the slots of this node resolved to its cores.
+#[derive(Debug)]
+pub struct View {
+    /// The map.
+    pub map: SlotMap,
+    /// Per slot: a core of this node, `REMOTE | shard`, or `NONE`.
+    route: Box<[u16]>,
+    /// Per core of this node: its shard index in the map, if listed.
+    pub mine: Vec<Option<usize>>,
+}
+
+impl View {
+    /// `map` as the node at `me` with `cores` cores sees it.
+    pub fn new(map: SlotMap, me: &HostPort, cores: usize) -> View {
+        let mut mine = vec![None; cores];
+        for (i, s) in map.shards().iter().enumerate() {
+            if s.node == *me && usize::from(s.core) < cores {
+                mine[usize::from(s.core)] = Some(i);
+            }
+        }
+        let route = (0..SLOTS)
+            .map(|slot| match map.owner(slot) {
+                None => NONE,
+                Some(i) => match mine.iter().position(|&m| m == Some(i)) {
+                    Some(core) => core as u16,
+                    None => REMOTE | i as u16,
+                },
+            })
+            .collect();
+        View { map, route, mine }
+    }
+
+    /// Where `slot` is served.
+    #[inline]
+    pub fn route(&self, slot: u16) -> Route {
+        match self.route[usize::from(slot)] {
+            NONE => Route::Unserved,
+            r if r & REMOTE != 0 => Route::Elsewhere(usize::from(r & !REMOTE)),
+            core => Route::Core(usize::from(core)),
+        }
+    }
+
+    /// The `-MOVED` text for `slot` to the shard at `to`.
+    fn moved(&self, slot: u16, to: usize) -> String {
+        reply::moved(slot, &self.map.shards()[to])
+    }
+
+    /// The refusal for `slot` when `route` is not this connection's to serve.
+    fn redirect(&self, slot: u16, route: Route) -> String {
+        match route {
+            Route::Core(c) => match self.mine[c] {
+                Some(i) => self.moved(slot, i),
+                None => UNSERVED.to_string(),
+            },
+            Route::Elsewhere(i) => self.moved(slot, i),
+            Route::Unserved => UNSERVED.to_string(),
+        }
+    }
+}
+
+/// The node's cluster state, shared by its cores and the LB link.
+#[derive(Debug)]
+pub struct Routing {
+    /// The node's main address, as the map names it.
+    pub me: HostPort,
+    cores: usize,
+    current: Mutex<Arc<View>>,
+    /// `current`'s epoch: what a core compares once per read.
+    epoch: AtomicU64,
+    /// Per core, the epoch it applies.
+    applied: Box<[AtomicU64]>,
+    /// Node-clock ms until which the lease lets the node serve.
+    lease_until: AtomicU64,
+}
+
+impl Routing {
+    /// A node's state before its first map: nothing served. With `own`
+    /// (no LB) the node's own one-member map is installed at once, with a
+    /// lease that never ends.
+    pub fn new(me: HostPort, cores: usize, core_addrs: &[HostPort], own: bool) -> Routing {
+        let r = Routing {
+            current: Mutex::new(Arc::new(View::new(SlotMap::empty(), &me, cores))),
+            me,
+            cores,
+            epoch: AtomicU64::new(0),
+            applied: (0..cores).map(|_| AtomicU64::new(0)).collect(),
+            lease_until: AtomicU64::new(0),
+        };
+        if own {
+            let members: Vec<crate::cluster::Shard> = core_addrs
+                .iter()
+                .enumerate()
+                .map(|(c, a)| crate::cluster::Shard::new(r.me.clone(), c as u16, a.clone()))
+                .collect();
+            r.install(crate::cluster::compute(&SlotMap::empty(), &members));
+            r.extend_lease(u64::MAX);
+        }
+        r
+    }
+
+    /// The newest view.
+    pub fn view(&self) -> Arc<View> {
+        self.current.lock().expect("routing lock").clone()
+    }
+
+    /// The newest epoch.
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Take `map` if it is newer than the current one; a map of an epoch
+    /// already seen or older is refused (and logged), so a node acts only
+    /// on the newest epoch it has.
+    pub fn install(&self, map: SlotMap) -> bool {
+        let mut cur = self.current.lock().expect("routing lock");
+        if map.epoch() <= cur.map.epoch() {
+            log::warn!(
+                "ignoring a slot map of epoch {}: epoch {} is already in force",
+                map.epoch(),
+                cur.map.epoch()
+            );
+            return false;
+        }
+        let epoch = map.epoch();
+        *cur = Arc::new(View::new(map, &self.me, self.cores));
+        self.epoch.store(epoch, Ordering::Release);
+        log::info!("slot map epoch {epoch} in force");
+        true
+    }
+
+    /// The lowest epoch every core applies: what the node may tell the LB.
+    pub fn applied(&self) -> u64 {
+        self.applied
+            .iter()
+            .map(|a| a.load(Ordering::Acquire))
+            .min()
+            .unwrap_or(0)
+    }
+
+    /// Serve until `until` (node-clock ms); never shortens the lease.
+    pub fn extend_lease(&self, until: u64) {
+        self.lease_until.fetch_max(until, Ordering::AcqRel);
+    }
+
+    /// Stop serving at once (the node is leaving, or lost the LB for good).
+    pub fn end_lease(&self) {
+        self.lease_until.store(0, Ordering::Release);
+    }
+
+    /// Whether the lease lets the node serve at `now`.
+    #[inline]
+    pub fn serving(&self, now: u64) -> bool {
+        now < self.lease_until.load(Ordering::Acquire)
+    }
+}
+
+/// Which listener a connection came in on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Entry {
+    /// The node's shared port: any key of this node is served.
+    Main,
+    /// A core's own port: Redis Cluster's rules for that core's shard.
+    CorePort,
+}
+
+/// One core's copy of the routing.
+#[derive(Debug)]
+pub struct Local {
+    /// The shared state.
+    pub shared: Arc<Routing>,
+    view: RefCell<Arc<View>>,
+    seen: Cell<u64>,
+}
+
+impl Local {
+    /// Core `id`'s copy, at epoch 0 until its first refresh.
+    pub fn new(shared: Arc<Routing>) -> Local {
+        let view = RefCell::new(Arc::new(View::new(
+            SlotMap::empty(),
+            &shared.me,
+            shared.cores,
+        )));
+        Local {
+            shared,
+            view,
+            seen: Cell::new(0),
+        }
+    }
+
+    /// The view this core is using.
+    pub fn view(&self) -> Arc<View> {
+        self.view.borrow().clone()
+    }
+
+    /// The core of this node that serves `slot`, if one does.
+    #[inline]
+    pub fn core_of(&self, slot: u16) -> Option<usize> {
+        match self.view.borrow().route(slot) {
+            Route::Core(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// Take a newer view if there is one: first delete the keys of the
+    /// slots core `id` loses, then say the epoch is applied.
+    pub fn refresh(&self, id: usize, shard: &RefCell<Shard>) {
+        let epoch = self.shared.epoch();
+        if epoch == self.seen.get() {
+            return;
+        }
+        let next = self.shared.view();
+        let old = self.view.replace(next.clone());
+        let lost =
+            |slot: u16| old.route(slot) == Route::Core(id) && next.route(slot) != Route::Core(id);
+        let dropped = shard.borrow_mut().drop_slots(lost);
+        if dropped > 0 {
+            log::info!(
+                "core {id}: dropped {dropped} keys of slots it no longer owns (epoch {})",
+                next.map.epoch()
+            );
+        }
+        self.seen.set(next.map.epoch());
+        self.shared.applied[id].store(next.map.epoch(), Ordering::Release);
+    }
+
+    /// Whether core `here` may run a command with `keys` for a connection
+    /// that came in on `entry`, at node-clock `now`; the refusal's text if
+    /// not. A command without keys is always run.
+    pub fn gate<'k>(
+        &self,
+        here: usize,
+        entry: Entry,
+        mut keys: impl Iterator<Item = &'k [u8]>,
+        now: u64,
+    ) -> Result<(), String> {
+        let Some(first) = keys.next() else {
+            return Ok(());
+        };
+        let view = self.view.borrow();
+        let slot = slot_for(first);
+        let route = view.route(slot);
+        let mut cross = false;
+        let mut all_here = matches!(route, Route::Core(_));
+        for k in keys {
+            let s = slot_for(k);
+            cross |= s != slot;
+            all_here &= matches!(view.route(s), Route::Core(_));
+        }
+        let ok = match entry {
+            Entry::CorePort if cross => return Err(CROSSSLOT.to_string()),
+            Entry::CorePort => route == Route::Core(here),
+            Entry::Main if all_here => true,
+            Entry::Main if cross => return Err(CROSSSLOT.to_string()),
+            Entry::Main => false,
+        };
+        if !ok {
+            return Err(view.redirect(slot, route));
+        }
+        if !self.shared.serving(now) {
+            return Err(DOWN.to_string());
+        }
+        Ok(())
+    }
+
+    /// On the core that runs it: the refusal if `key` is not core `here`'s
+    /// to serve now (the map moved after the gate let it through).
+    #[inline]
+    pub fn owns(&self, here: usize, key: &[u8], now: u64) -> Result<(), String> {
+        let view = self.view.borrow();
+        let slot = slot_for(key);
+        match view.route(slot) {
+            Route::Core(c) if c == here => {
+                if self.shared.serving(now) {
+                    Ok(())
+                } else {
+                    Err(DOWN.to_string())
+                }
+            }
+            r => Err(view.redirect(slot, r)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::{compute, Shard as MapShard};
+    use crate::store::ShardConfig;
+
+    fn hp(port: u16) -> HostPort {
+        HostPort::new("127.0.0.1", port).unwrap()
+    }
+
+    /// Node 7000 (2 cores) and node 8000 (1 core) in one map.
+    fn two_nodes() -> SlotMap {
+        let mut members: Vec<MapShard> = (0..2)
+            .map(|c| MapShard::new(hp(7000), c, hp(7001 + c)))
+            .collect();
+        members.push(MapShard::new(hp(8000), 0, hp(8001)));
+        compute(&SlotMap::empty(), &members)
+    }
+
+    fn key_on(view: &View, want: Route) -> Vec<u8> {
+        (0..100_000)
+            .map(|i| format!("k{i}").into_bytes())
+            .find(|k| view.route(slot_for(k)) == want)
+            .unwrap()
+    }
+
+    #[test]
+    fn gates_as_redis_cluster_on_core_ports_and_per_node_on_the_main_port() {
+        let routing = Arc::new(Routing::new(hp(7000), 2, &[], false));
+        assert!(routing.install(two_nodes()));
+        routing.extend_lease(1000);
+        let local = Local::new(routing.clone());
+        let shard = RefCell::new(Shard::new(ShardConfig::default()));
+        local.refresh(0, &shard);
+        assert_eq!(routing.applied(), 0, "core 1 has not applied it yet");
+        Local::new(routing.clone()).refresh(1, &shard);
+        assert_eq!(routing.applied(), 1);
+        let view = local.view();
+        let (k0, k1, far) = (
+            key_on(&view, Route::Core(0)),
+            key_on(&view, Route::Core(1)),
+            key_on(&view, Route::Elsewhere(2)),
+        );
+        let g = |entry, keys: &[&[u8]], now| local.gate(0, entry, keys.iter().copied(), now);
+        assert_eq!(g(Entry::CorePort, &[&k0], 0), Ok(()));
+        let moved = |k: &[u8], port| format!("MOVED {} 127.0.0.1:{port}", slot_for(k));
+        assert_eq!(g(Entry::CorePort, &[&k1], 0), Err(moved(&k1, 7002)));
+        assert_eq!(g(Entry::Main, &[&k1], 0), Ok(()));
+        assert_eq!(g(Entry::Main, &[&k0, &k1], 0), Ok(()));
+        assert_eq!(g(Entry::CorePort, &[&k0, &k1], 0), Err(CROSSSLOT.into()));
+        assert_eq!(g(Entry::Main, &[&far], 0), Err(moved(&far, 8001)));
+        assert_eq!(g(Entry::Main, &[&k0, &far], 0), Err(CROSSSLOT.into()));
+        assert_eq!(g(Entry::Main, &[], 0), Ok(()));
+        // Past the lease: nothing is served.
+        assert_eq!(g(Entry::CorePort, &[&k0], 1000), Err(DOWN.into()));
+        assert_eq!(local.owns(0, &k0, 999), Ok(()));
+        assert_eq!(local.owns(0, &k1, 0), Err(moved(&k1, 7002)));
+    }
+
+    #[test]
+    fn a_core_drops_the_keys_of_slots_it_loses_and_old_maps_are_refused() {
+        let routing = Arc::new(Routing::new(hp(7000), 2, &[hp(7001), hp(7002)], true));
+        assert!(routing.serving(u64::MAX - 1));
+        let local = Local::new(routing.clone());
+        let shard = RefCell::new(Shard::new(ShardConfig::default()));
+        local.refresh(0, &shard);
+        let view = local.view();
+        let k0 = key_on(&view, Route::Core(0));
+        {
+            use crate::store::{SetCond, SetExpiry};
+            let mut s = shard.borrow_mut();
+            s.set(
+                &k0[..],
+                &b"v"[..],
+                SetExpiry::Clear,
+                SetCond::Always,
+                false,
+                0,
+            )
+            .unwrap();
+        }
+        // The slots move to another node: core 0's keys of them go.
+        let other = vec![MapShard::new(hp(8000), 0, hp(8001))];
+        let next = compute(&view.map, &other);
+        assert!(routing.install(next.clone()));
+        assert!(!routing.install(next), "the same epoch again is refused");
+        local.refresh(0, &shard);
+        assert_eq!(shard.borrow().len(), 0);
+        assert_eq!(local.core_of(slot_for(&k0)), None);
+    }
+}
