@@ -1,0 +1,347 @@
+//! Cluster mode (`cachectl node --cluster`, `cachectl lb --mode cluster`):
+//! every core is a Redis Cluster shard on its own port, clients are
+//! redirected with `-MOVED`, the LB owns the slot map, and a slot is never
+//! served by two owners. Real cluster clients (the `redis` crate's cluster
+//! client, `redis-cli -c`) drive it as they would drive Redis Cluster.
+
+mod common;
+
+use common::{connect, poll_until, Lb, Node, RespConn, SLOW};
+use redis::cluster::ClusterClient;
+use redis::Commands;
+use std::net::SocketAddr;
+
+/// A node in cluster mode and the ports of its cores, from its ready line.
+struct ClusterNode {
+    node: Node,
+    core_ports: Vec<u16>,
+}
+
+impl ClusterNode {
+    fn start(extra: &[&str]) -> ClusterNode {
+        let mut args = vec!["--cluster", "--core-ports", "0"];
+        args.extend_from_slice(extra);
+        let mut node = Node::start(&args);
+        let line = node.proc().ready_line().to_string();
+        let ports = line
+            .split("cluster core ports ")
+            .nth(1)
+            .and_then(|r| r.strip_suffix(')'))
+            .unwrap_or_else(|| panic!("no core ports in {line:?}"));
+        let core_ports = ports.split(',').map(|p| p.parse().unwrap()).collect();
+        ClusterNode { node, core_ports }
+    }
+
+    fn core(&self, c: usize) -> RespConn {
+        RespConn::new(connect(self.core_addr(c)))
+    }
+
+    fn core_addr(&self, c: usize) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.core_ports[c]))
+    }
+}
+
+/// A key whose slot `CLUSTER KEYSLOT` on `conn` puts in `want`'s range.
+fn key_in(conn: &mut RespConn, prefix: &str, want: impl Fn(u16) -> bool) -> String {
+    (0..100_000)
+        .map(|i| format!("{prefix}{i}"))
+        .find(|k| want(slot(conn, k)))
+        .expect("a key in the range")
+}
+
+fn slot(conn: &mut RespConn, key: &str) -> u16 {
+    let r = conn.cmd(&format!("CLUSTER KEYSLOT {key}"));
+    r.trim_start_matches(':').trim().parse().unwrap()
+}
+
+#[test]
+fn a_cluster_node_serves_each_core_as_a_shard() {
+    let cn = ClusterNode::start(&[]);
+    let (p0, p1) = (cn.core_ports[0], cn.core_ports[1]);
+    let mut c0 = cn.core(0);
+    // CLUSTER SLOTS: two ranges, one per core, each naming its core's port.
+    let slots = c0.cmd("CLUSTER SLOTS");
+    assert!(
+        slots.starts_with("*2\r\n*3\r\n:0\r\n:8191\r\n*4\r\n$9\r\n127.0.0.1\r\n"),
+        "{slots:?}"
+    );
+    assert!(slots.contains(&format!(":{p0}\r\n")) && slots.contains(&format!(":{p1}\r\n")));
+    assert!(slots.contains(":8192\r\n:16383\r\n"), "{slots:?}");
+    let nodes = c0.cmd("CLUSTER NODES");
+    assert!(
+        nodes.contains("myself,master") && nodes.contains("0-8191"),
+        "{nodes:?}"
+    );
+    let info = c0.cmd("CLUSTER INFO");
+    assert!(
+        info.contains("cluster_state:ok\r\ncluster_slots_assigned:16384"),
+        "{info:?}"
+    );
+    let myid = c0.cmd("CLUSTER MYID");
+    assert!(nodes.contains(&format!(
+        "{} 127.0.0.1:{p0}@",
+        &myid[myid.len() - 42..myid.len() - 2]
+    )));
+    assert!(c0.cmd("INFO cluster").contains("cluster_enabled:1"));
+    // A key of core 1 on core 0's port: MOVED to core 1's port.
+    let k1 = key_in(&mut c0, "k", |s| s >= 8192);
+    let s1 = slot(&mut c0, &k1);
+    assert_eq!(
+        c0.cmd(&format!("SET {k1} v")),
+        format!("-MOVED {s1} 127.0.0.1:{p1}\r\n")
+    );
+    let mut c1 = cn.core(1);
+    assert_eq!(c1.cmd(&format!("SET {k1} v")), "+OK\r\n");
+    // Two slots in one command: CROSSSLOT on a core port, served on the
+    // node's main port, where every key of the node is.
+    let k0 = key_in(&mut c0, "k", |s| s < 8192);
+    assert_eq!(
+        c0.cmd(&format!("MGET {k0} {k1}")),
+        "-CROSSSLOT Keys in request don't hash to the same slot\r\n"
+    );
+    let mut main = cn.node.resp();
+    assert_eq!(
+        main.cmd(&format!("MGET {k0} {k1}")),
+        "*2\r\n$-1\r\n$1\r\nv\r\n"
+    );
+    // Hash tags keep keys together on one core.
+    let t = slot(&mut c0, "{t}");
+    let tagged = if t >= 8192 { &mut c1 } else { &mut c0 };
+    assert_eq!(tagged.cmd("MSET {t}a 1 {t}b 2"), "+OK\r\n");
+    assert_eq!(
+        tagged.cmd(&format!("CLUSTER COUNTKEYSINSLOT {t}")),
+        ":2\r\n"
+    );
+    let listed = tagged.cmd(&format!("CLUSTER GETKEYSINSLOT {t} 1"));
+    assert!(listed.starts_with("*1\r\n$4\r\n{t}"), "{listed:?}");
+    assert_eq!(
+        c0.cmd("CLUSTER COUNTKEYSINSLOT 16384"),
+        "-ERR Invalid slot\r\n"
+    );
+    // The LB owns the map: administrators' subcommands say so.
+    let refused = c0.cmd("CLUSTER ADDSLOTS 1");
+    assert!(
+        refused.starts_with("-ERR CLUSTER ADDSLOTS is not available: the LB"),
+        "{refused}"
+    );
+    assert_eq!(c0.cmd("READONLY"), "+OK\r\n");
+    assert_eq!(c0.cmd("ASKING"), "+OK\r\n");
+}
+
+#[test]
+fn a_plain_node_has_cluster_support_disabled() {
+    let node = Node::start(&[]);
+    let mut c = node.resp();
+    for cmd in [
+        "CLUSTER SLOTS",
+        "CLUSTER INFO",
+        "CLUSTER KEYSLOT a",
+        "READONLY",
+        "ASKING",
+    ] {
+        assert_eq!(
+            c.cmd(cmd),
+            "-ERR This instance has cluster support disabled\r\n",
+            "{cmd}"
+        );
+    }
+    assert!(c.cmd("INFO cluster").contains("cluster_enabled:0"));
+}
+
+#[test]
+fn the_redis_crate_cluster_client_works_from_a_core_port_and_from_the_main_port() {
+    let cn = ClusterNode::start(&[]);
+    for seed in [cn.core_addr(1), cn.node.addr()] {
+        let client = ClusterClient::new(vec![format!("redis://{seed}/")]).unwrap();
+        let mut con = client.get_connection().unwrap();
+        for i in 0..200 {
+            let _: () = con.set(format!("crate:{i}"), i).unwrap();
+        }
+        for i in 0..200 {
+            let v: i64 = con.get(format!("crate:{i}")).unwrap();
+            assert_eq!(v, i);
+        }
+        let _: () = con.set("{user7}.name", "ann").unwrap();
+        let _: () = con.set("{user7}.age", "40").unwrap();
+        let both: Vec<String> = con.mget(&["{user7}.name", "{user7}.age"]).unwrap();
+        assert_eq!(both, ["ann", "40"]);
+        let n: i64 = con.del(&["{user7}.name", "{user7}.age"]).unwrap();
+        assert_eq!(n, 2);
+    }
+}
+
+#[test]
+fn redis_cli_follows_moved_between_cores() {
+    // redis-cli comes with redis-server, which `.ci/run` installs.
+    let cn = ClusterNode::start(&[]);
+    let mut c0 = cn.core(0);
+    let k1 = key_in(&mut c0, "cli", |s| s >= 8192);
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new("redis-cli")
+            .args(["-c", "-p", &cn.core_ports[0].to_string()])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert_eq!(cli(&["SET", &k1, "followed"]), "OK");
+    assert_eq!(cli(&["GET", &k1]), "followed");
+}
+
+/// The LB in cluster mode and `n` nodes registered with it, once the map
+/// covers every slot over all their cores.
+fn lb_cluster(n: usize, lease: &str) -> (Lb, Vec<ClusterNode>) {
+    let lb = Lb::start(&[
+        "--mode",
+        "cluster",
+        "--cluster-lease",
+        lease,
+        "--health-interval",
+        "500ms",
+        "--health-timeout",
+        "400ms",
+    ]);
+    let at = lb.addr.to_string();
+    let nodes: Vec<ClusterNode> = (0..n).map(|_| ClusterNode::start(&["--lb", &at])).collect();
+    let ports: Vec<u16> = nodes.iter().flat_map(|c| c.core_ports.clone()).collect();
+    wait_map(&lb, &ports);
+    (lb, nodes)
+}
+
+/// Wait until the LB's CLUSTER NODES lists exactly the shards on `ports`,
+/// covering all 16384 slots, and the first of them has that map too (a
+/// client that follows a MOVED from a node with an older map could be
+/// sent to a node that is gone, or hung).
+fn wait_map(lb: &Lb, ports: &[u16]) {
+    wait_map_at(lb.addr, ports);
+    wait_map_at(SocketAddr::from(([127, 0, 0, 1], ports[0])), ports);
+}
+
+fn wait_map_at(at: SocketAddr, ports: &[u16]) {
+    poll_until(SLOW, &format!("the slot map at {at}"), || {
+        let mut c = RespConn::new(connect(at));
+        let info = c.cmd("CLUSTER INFO");
+        let nodes = c.cmd("CLUSTER NODES");
+        let listed = nodes.matches(" master ").count() + nodes.matches("myself,master").count();
+        let all = ports
+            .iter()
+            .all(|p| nodes.contains(&format!("127.0.0.1:{p}@")));
+        if info.contains("cluster_slots_assigned:16384") && listed == ports.len() && all {
+            Ok(())
+        } else {
+            Err(format!("{info}\n{nodes}"))
+        }
+    });
+}
+
+#[test]
+fn cluster_clients_bootstrap_from_the_lb_and_a_crashed_nodes_slots_are_served_again() {
+    let (lb, mut nodes) = lb_cluster(2, "2s");
+    // Key commands at the LB are redirected; data never flows through it.
+    let mut at_lb = RespConn::new(connect(lb.addr));
+    let moved = at_lb.cmd("SET foo bar");
+    assert!(moved.starts_with("-MOVED 12182 127.0.0.1:"), "{moved}");
+    let client = ClusterClient::new(vec![format!("redis://{}/", lb.addr)]).unwrap();
+    let mut con = client.get_connection().unwrap();
+    for i in 0..300 {
+        let _: () = con.set(format!("lb:{i}"), format!("v{i}")).unwrap();
+    }
+    // Which keys live on the node about to crash.
+    let victim: Vec<String> = nodes[1]
+        .core_ports
+        .iter()
+        .flat_map(|&p| {
+            let mut c = RespConn::new(connect(SocketAddr::from(([127, 0, 0, 1], p))));
+            (0..300)
+                .map(|i| format!("lb:{i}"))
+                .filter(|k| c.cmd(&format!("GET {k}")).starts_with('$'))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(!victim.is_empty() && victim.len() < 300, "{}", victim.len());
+    nodes[1].node.proc().kill();
+    // Its link was closed by its kernel: the survivor takes every slot at once.
+    wait_map(&lb, &nodes[0].core_ports);
+    let client = ClusterClient::new(vec![format!("redis://{}/", lb.addr)]).unwrap();
+    let mut con = client.get_connection().unwrap();
+    for i in 0..300 {
+        let k = format!("lb:{i}");
+        let got: Option<String> = con.get(&k).unwrap();
+        if victim.contains(&k) {
+            assert_eq!(got, None, "{k} died with its node (no replicas)");
+        } else {
+            assert_eq!(got, Some(format!("v{i}")), "{k} kept its value");
+        }
+    }
+    nodes[0].node.assert_running();
+}
+
+#[test]
+fn a_slot_that_comes_back_starts_empty() {
+    let (lb, mut nodes) = lb_cluster(1, "2s");
+    let seed = format!("redis://{}/", lb.addr);
+    let mut con = ClusterClient::new(vec![seed.clone()])
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    for i in 0..200 {
+        let _: () = con.set(format!("back:{i}"), "old").unwrap();
+    }
+    // A second node joins and takes half the slots (cold: no warm move yet).
+    let at = lb.addr.to_string();
+    let mut b = ClusterNode::start(&["--lb", &at]);
+    let both: Vec<u16> = nodes[0]
+        .core_ports
+        .iter()
+        .chain(&b.core_ports)
+        .copied()
+        .collect();
+    wait_map(&lb, &both);
+    // It leaves: its slots come back to the first node, which dropped them.
+    b.node.stop();
+    wait_map(&lb, &nodes[0].core_ports);
+    let mut con = ClusterClient::new(vec![seed])
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let mut kept = 0;
+    for i in 0..200 {
+        let got: Option<String> = con.get(format!("back:{i}")).unwrap();
+        match got.as_deref() {
+            Some("old") => kept += 1,
+            None => {}
+            other => panic!("back:{i} = {other:?}"),
+        }
+    }
+    // Half the slots went away and came back empty; the rest kept theirs.
+    assert!(kept > 50 && kept < 150, "{kept} of 200 kept");
+    nodes[0].node.assert_running();
+}
+
+#[test]
+fn a_hung_node_stops_serving_before_its_slots_move() {
+    let (lb, mut nodes) = lb_cluster(2, "1s");
+    // A key core 0 of the node about to hang owns.
+    let mut c = nodes[1].core(0);
+    let key = (0..100_000)
+        .map(|i| format!("hung{i}"))
+        .find(|k| c.cmd(&format!("SET {k} old")) == "+OK\r\n")
+        .unwrap();
+    nodes[1].node.proc().pause();
+    // Its probes fail and its lease runs out; then its slots move.
+    wait_map(&lb, &nodes[0].core_ports);
+    let mut con = ClusterClient::new(vec![format!("redis://{}/", lb.addr)])
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let _: () = con.set(&key, "new").unwrap();
+    // Woken, the hung node must not serve its old value: its lease is over.
+    nodes[1].node.proc().signal(libc::SIGCONT);
+    let got = c.cmd(&format!("GET {key}"));
+    assert!(
+        got.starts_with("-CLUSTERDOWN") || got.starts_with("-MOVED"),
+        "the hung node answered {got:?}"
+    );
+    let v: String = con.get(&key).unwrap();
+    assert_eq!(v, "new");
+}
