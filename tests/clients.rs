@@ -10,6 +10,7 @@
 
 mod common;
 
+use common::cluster::{lb_cluster, ClusterNode};
 use common::Node;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -79,4 +80,29 @@ fn node_redis_with_default_settings() {
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/node_redis.cjs"))
         .arg(node.addr().port().to_string());
     must_pass(cmd, &mut node);
+}
+
+/// redis-py's `RedisCluster` with its default settings, bootstrapped from a
+/// node in cluster mode (its two cores are two shards) and from the LB in
+/// cluster mode with two nodes (four shards).
+#[test]
+fn redis_py_cluster_with_default_settings() {
+    let Some(python) = installed(clients_dir().join("venv/bin/python"), "redis-py") else {
+        return;
+    };
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/redis_py_cluster.py");
+    let mut cn = ClusterNode::start(&[]);
+    let mut cmd = Command::new(&python);
+    cmd.arg(&script)
+        .arg("127.0.0.1")
+        .arg(cn.core_ports[0].to_string())
+        .arg("2");
+    must_pass(cmd, &mut cn.node);
+    let (lb, mut nodes) = lb_cluster(2, "3s");
+    let mut cmd = Command::new(&python);
+    cmd.arg(&script)
+        .arg("127.0.0.1")
+        .arg(lb.addr.port().to_string())
+        .arg("4");
+    must_pass(cmd, &mut nodes[0].node);
 }

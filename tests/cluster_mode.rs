@@ -6,40 +6,11 @@
 
 mod common;
 
-use common::{connect, poll_until, Lb, Node, RespConn, SLOW};
+use common::cluster::{lb_cluster, wait_map, ClusterNode};
+use common::{connect, Node, RespConn};
 use redis::cluster::ClusterClient;
 use redis::Commands;
 use std::net::SocketAddr;
-
-/// A node in cluster mode and the ports of its cores, from its ready line.
-struct ClusterNode {
-    node: Node,
-    core_ports: Vec<u16>,
-}
-
-impl ClusterNode {
-    fn start(extra: &[&str]) -> ClusterNode {
-        let mut args = vec!["--cluster", "--core-ports", "0"];
-        args.extend_from_slice(extra);
-        let mut node = Node::start(&args);
-        let line = node.proc().ready_line().to_string();
-        let ports = line
-            .split("cluster core ports ")
-            .nth(1)
-            .and_then(|r| r.strip_suffix(')'))
-            .unwrap_or_else(|| panic!("no core ports in {line:?}"));
-        let core_ports = ports.split(',').map(|p| p.parse().unwrap()).collect();
-        ClusterNode { node, core_ports }
-    }
-
-    fn core(&self, c: usize) -> RespConn {
-        RespConn::new(connect(self.core_addr(c)))
-    }
-
-    fn core_addr(&self, c: usize) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], self.core_ports[c]))
-    }
-}
 
 /// A key whose slot `CLUSTER KEYSLOT` on `conn` puts in `want`'s range.
 fn key_in(conn: &mut RespConn, prefix: &str, want: impl Fn(u16) -> bool) -> String {
@@ -118,6 +89,22 @@ fn a_cluster_node_serves_each_core_as_a_shard() {
         c0.cmd("CLUSTER COUNTKEYSINSLOT 16384"),
         "-ERR Invalid slot\r\n"
     );
+    // Keyless keyspace commands on a core port cover that core's shard, so
+    // a client summing DBSIZE over the shards counts every key once.
+    let size = |c: &mut RespConn| {
+        c.cmd("DBSIZE")
+            .trim_start_matches(':')
+            .trim()
+            .parse::<i64>()
+            .unwrap()
+    };
+    let (n0, n1, all) = (size(&mut c0), size(&mut c1), size(&mut main));
+    assert_eq!((n0 + n1, all), (3, 3), "{n0} + {n1}: k1, {{t}}a and {{t}}b");
+    assert_eq!(c0.cmd(&format!("KEYS {k1}")), "*0\r\n");
+    assert_eq!(
+        c1.cmd(&format!("KEYS {k1}")),
+        format!("*1\r\n${}\r\n{k1}\r\n", k1.len())
+    );
     // The LB owns the map: administrators' subcommands say so.
     let refused = c0.cmd("CLUSTER ADDSLOTS 1");
     assert!(
@@ -186,52 +173,6 @@ fn redis_cli_follows_moved_between_cores() {
     };
     assert_eq!(cli(&["SET", &k1, "followed"]), "OK");
     assert_eq!(cli(&["GET", &k1]), "followed");
-}
-
-/// The LB in cluster mode and `n` nodes registered with it, once the map
-/// covers every slot over all their cores.
-fn lb_cluster(n: usize, lease: &str) -> (Lb, Vec<ClusterNode>) {
-    let lb = Lb::start(&[
-        "--mode",
-        "cluster",
-        "--cluster-lease",
-        lease,
-        "--health-interval",
-        "500ms",
-        "--health-timeout",
-        "400ms",
-    ]);
-    let at = lb.addr.to_string();
-    let nodes: Vec<ClusterNode> = (0..n).map(|_| ClusterNode::start(&["--lb", &at])).collect();
-    let ports: Vec<u16> = nodes.iter().flat_map(|c| c.core_ports.clone()).collect();
-    wait_map(&lb, &ports);
-    (lb, nodes)
-}
-
-/// Wait until the LB's CLUSTER NODES lists exactly the shards on `ports`,
-/// covering all 16384 slots, and the first of them has that map too (a
-/// client that follows a MOVED from a node with an older map could be
-/// sent to a node that is gone, or hung).
-fn wait_map(lb: &Lb, ports: &[u16]) {
-    wait_map_at(lb.addr, ports);
-    wait_map_at(SocketAddr::from(([127, 0, 0, 1], ports[0])), ports);
-}
-
-fn wait_map_at(at: SocketAddr, ports: &[u16]) {
-    poll_until(SLOW, &format!("the slot map at {at}"), || {
-        let mut c = RespConn::new(connect(at));
-        let info = c.cmd("CLUSTER INFO");
-        let nodes = c.cmd("CLUSTER NODES");
-        let listed = nodes.matches(" master ").count() + nodes.matches("myself,master").count();
-        let all = ports
-            .iter()
-            .all(|p| nodes.contains(&format!("127.0.0.1:{p}@")));
-        if info.contains("cluster_slots_assigned:16384") && listed == ports.len() && all {
-            Ok(())
-        } else {
-            Err(format!("{info}\n{nodes}"))
-        }
-    });
 }
 
 #[test]

@@ -20,6 +20,7 @@
 //! the constants, the role handles ([`Node`], [`RedisServer`]) and helpers.
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod diff;
 mod lb;
 mod process;

@@ -78,7 +78,12 @@ pub async fn gather(core: &Core, query: Query) -> Vec<Snapshot> {
 }
 
 /// Run a whole-node command and append its reply.
-pub async fn run(core: &Core, g: Global, proto: Proto, out: &mut Vec<u8>) {
+///
+/// With `here_only` (a cluster core's own port) DBSIZE and FLUSHALL cover
+/// only this core's shard, as each Redis Cluster node counts and flushes
+/// only its own keys: a client that sums DBSIZE over the shards then counts
+/// every key once.
+pub async fn run(core: &Core, g: Global, here_only: bool, proto: Proto, out: &mut Vec<u8>) {
     let mut w = Reply::new(out, proto);
     if proto == Proto::Line {
         // Seed 000's protocol has no whole-node commands (none parse to one).
@@ -90,7 +95,15 @@ pub async fn run(core: &Core, g: Global, proto: Proto, out: &mut Vec<u8>) {
     } else {
         Query::Snapshot
     };
-    let snaps = gather(core, query).await;
+    let snaps = match (here_only, &g) {
+        (true, Global::DbSize | Global::Flush) => {
+            if g == Global::Flush {
+                core.flush();
+            }
+            vec![core.snapshot()]
+        }
+        _ => gather(core, query).await,
+    };
     answer(core, g, &snaps, &mut w);
 }
 

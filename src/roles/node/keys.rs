@@ -382,8 +382,18 @@ fn pick(weights: &[usize], mut r: usize) -> Option<usize> {
 }
 
 /// Run KEYS, SCAN or RANDOMKEY and append its reply: this core answers for
-/// itself, every other core it needs over one hop.
-pub async fn run(core: &Core, cmd: NodeCmd, args: &[&[u8]], proto: Proto, out: &mut Vec<u8>) {
+/// itself, every other core it needs over one hop. With `here_only` (a
+/// cluster core's own port) only this core's shard is asked, as a Redis
+/// Cluster node lists only its own keys; SCAN's cursor is then this
+/// shard's alone.
+pub async fn run(
+    core: &Core,
+    cmd: NodeCmd,
+    args: &[&[u8]],
+    here_only: bool,
+    proto: Proto,
+    out: &mut Vec<u8>,
+) {
     let mut w = Reply::new(out, proto);
     if proto == Proto::Line {
         // Seed 000's protocol has no such command (none parses to one).
@@ -391,6 +401,10 @@ pub async fn run(core: &Core, cmd: NodeCmd, args: &[&[u8]], proto: Proto, out: &
     }
     if cmd == NodeCmd::KeysInSlot && core.cluster.is_none() {
         return w.error(cmd::cluster::DISABLED);
+    }
+    if here_only {
+        let ask = |_: usize, a: &Ask| Some(answer(&mut core.shard.borrow_mut(), a, core.now()));
+        return run_held(cmd, args, 1, ask, &mut w);
     }
     let req = match Request::parse(cmd, args, core.n) {
         Ok(Some(r)) => r,

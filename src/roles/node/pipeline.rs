@@ -845,13 +845,15 @@ async fn run_node(
             // A barrier, like the whole-node commands: it sees this read's
             // earlier writes.
             plan.flush(core, proto, out).await;
-            super::keys::run(core, node, args, proto, out).await;
+            let here_only = sess.port == super::routing::Entry::CorePort;
+            super::keys::run(core, node, args, here_only, proto, out).await;
         }
         NodeCmd::DbSize | NodeCmd::Flush | NodeCmd::Info | NodeCmd::Metrics => {
             match Global::of(node, args) {
                 Ok(Some(g)) => {
                     plan.flush(core, proto, out).await;
-                    global::run(core, g, proto, out).await;
+                    let here_only = sess.port == super::routing::Entry::CorePort;
+                    global::run(core, g, here_only, proto, out).await;
                 }
                 Ok(None) => unreachable!("every whole-node command has a Global"),
                 Err(e) => plan.local(out, |o| cmd::fail(&mut Reply::new(o, proto), e)),
