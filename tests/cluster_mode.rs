@@ -182,6 +182,18 @@ fn cluster_clients_bootstrap_from_the_lb_and_a_crashed_nodes_slots_are_served_ag
     let mut at_lb = RespConn::new(connect(lb.addr));
     let moved = at_lb.cmd("SET foo bar");
     assert!(moved.starts_with("-MOVED 12182 127.0.0.1:"), "{moved}");
+    // LEASE key names the core that owns the key, in all three forms.
+    let line = lb.request("LEASE:foo");
+    let owner = line
+        .strip_prefix("NODE:")
+        .unwrap_or_else(|| panic!("{line}"));
+    assert_eq!(moved.trim_end(), format!("-MOVED 12182 {owner}"));
+    let resp = at_lb.cmd("LEASE foo");
+    assert_eq!(resp, format!("${}\r\n{owner}\r\n", owner.len()));
+    let json = lb.request(r#"{"op":"LEASE","key":"foo"}"#);
+    assert_eq!(json, format!(r#"{{"node":"{owner}","ok":true}}"#));
+    let mut at_owner = RespConn::new(connect(owner.parse().unwrap()));
+    assert_eq!(at_owner.cmd("SET foo bar"), "+OK\r\n");
     let client = ClusterClient::new(vec![format!("redis://{}/", lb.addr)]).unwrap();
     let mut con = client.get_connection().unwrap();
     for i in 0..300 {

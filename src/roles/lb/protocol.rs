@@ -133,6 +133,9 @@ impl Registration {
 pub enum Request {
     /// Hand out one node address.
     Lease,
+    /// Hand out the address that serves this key: in cluster mode the core
+    /// that owns its slot, otherwise the node key routing picks for it.
+    LeaseKey(Vec<u8>),
     /// Add or refresh a node.
     Register(Registration),
     /// Counters and node table as one line of JSON.
@@ -342,6 +345,8 @@ fn resp_request(args: &[&[u8]]) -> Parsed {
         }
     };
     match name.as_str() {
+        "LEASE" if argc == 1 && !args[1].is_empty() => Ok(Request::LeaseKey(args[1].to_vec())),
+        "LEASE" if argc == 1 => Err(RequestError::EmptyKey),
         "LEASE" => exact(Request::Lease, 0, "LEASE"),
         "METRICS" => exact(Request::Metrics, 0, "METRICS"),
         "INFO" => Ok(Request::Info),

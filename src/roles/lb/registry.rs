@@ -509,6 +509,33 @@ impl Registry {
         Some(&n.addr)
     }
 
+    /// A lease for `key`: the healthy node key routing gives it (the same
+    /// one proxy mode's `--route key` forwards it to), counted as a lease.
+    pub fn lease_for(&mut self, key: &[u8]) -> Option<&HostPort> {
+        let id = self.route(Route::Key, key, None, |_| 0).map(|n| n.id);
+        let Some(n) = id.and_then(|id| self.nodes.iter_mut().find(|n| n.id == id)) else {
+            self.totals.lease_failures += 1;
+            return None;
+        };
+        self.totals.leases += 1;
+        n.leases += 1;
+        Some(&n.addr)
+    }
+
+    /// Count a LEASE that could not be answered.
+    pub fn count_failed_lease(&mut self) {
+        self.totals.lease_failures += 1;
+    }
+
+    /// Count a lease handed out for node `addr` by another rule (cluster
+    /// mode's slot map).
+    pub fn count_lease(&mut self, addr: &HostPort) {
+        self.totals.leases += 1;
+        if let Some(n) = self.nodes.iter_mut().find(|n| n.addr == *addr) {
+            n.leases += 1;
+        }
+    }
+
     /// Pick the healthy node for one forwarded request; `None` when no node
     /// is healthy. `avoid` (the node a first attempt failed on) is skipped
     /// unless it is the only healthy node. With [`Route::Policy`],

@@ -394,6 +394,27 @@ async fn handle(
                 None => reply(Reply::NoHealthyNodes),
             }
         }
+        Request::LeaseKey(key) if lb.cfg.args.mode == Mode::Cluster => {
+            let slot = crate::ownership::slot_for(&key);
+            let slots = lb.slots.borrow();
+            match slots.map().owner_shard(slot) {
+                Some(s) => {
+                    lb.registry.borrow_mut().count_lease(&s.node);
+                    reply(Reply::Node(&s.addr));
+                }
+                None => {
+                    lb.registry.borrow_mut().count_failed_lease();
+                    reply(Reply::Error(crate::cluster::reply::UNSERVED));
+                }
+            }
+        }
+        Request::LeaseKey(key) => {
+            let mut reg = lb.registry.borrow_mut();
+            match reg.lease_for(&key) {
+                Some(addr) => reply(Reply::Node(addr)),
+                None => reply(Reply::NoHealthyNodes),
+            }
+        }
         // Answered above.
         Request::Register(_) | Request::Auth(_) => {}
         Request::Renew(epoch) => match (&conn.node, lb.cfg.args.mode) {

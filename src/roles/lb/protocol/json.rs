@@ -71,6 +71,7 @@ fn request(line: &[u8]) -> Parsed {
         "METRICS" => Ok(Request::Metrics),
         "INFO" => Ok(Request::Info),
         "NODES" => Ok(Request::Nodes),
+        "LEASE" if obj.contains_key("key") => Ok(Request::LeaseKey(key()?)),
         "LEASE" => Ok(Request::Lease),
         "PING" => Ok(Request::Ping),
         "QUIT" => Ok(Request::Quit),
@@ -151,6 +152,10 @@ mod tests {
         assert_eq!(one(r#"{"op":"METRICS"}"#), Ok(Request::Metrics));
         assert_eq!(one(r#"{"op":"ping"}"#), Ok(Request::Ping));
         assert_eq!(one(r#"{"op":"LEASE"}"#), Ok(Request::Lease));
+        assert_eq!(
+            one(r#"{"op":"LEASE","key":"k"}"#),
+            Ok(Request::LeaseKey(b"k".to_vec()))
+        );
         assert_eq!(one(r#"{"op":"GET","key":""}"#), Err(RequestError::EmptyKey));
         assert_eq!(
             one(r#"{"op":"FLY"}"#),

@@ -48,7 +48,8 @@ fn line_request(line: &str) -> Parsed {
         }
     };
     match word.to_ascii_uppercase().as_str() {
-        "LEASE" => no_args(Request::Lease, "LEASE"),
+        "LEASE" if rest.is_empty() => Ok(Request::Lease),
+        "LEASE" => line_data(rest, colon, "LEASE").map(|[k, _]| Request::LeaseKey(k)),
         "METRICS" => no_args(Request::Metrics, "METRICS"),
         "INFO" => Ok(Request::Info),
         "NODES" => no_args(Request::Nodes, "NODES"),

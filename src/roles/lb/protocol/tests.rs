@@ -205,7 +205,9 @@ fn line_form_table() {
             "REGISTER:[::1\n",
             Err(AddrError::BadHost("[::1".into()).into()),
         ),
-        ("LEASE:x\n", Err(RequestError::Arity("LEASE"))),
+        ("LEASE:x\n", Ok(Request::LeaseKey(b"x".to_vec()))),
+        ("LEASE x\n", Ok(Request::LeaseKey(b"x".to_vec()))),
+        ("LEASE:x:y\n", Err(RequestError::Fields("LEASE"))),
         (
             "HELLO WORLD\n",
             Err(RequestError::UnknownCommand("HELLO".into())),
@@ -277,7 +279,9 @@ fn resp_form_table() {
             Err(AddrError::NoPort("7000".into()).into()),
         ),
         (vec!["REGISTER"], Err(RequestError::Arity("REGISTER"))),
-        (vec!["LEASE", "x"], Err(RequestError::Arity("LEASE"))),
+        (vec!["LEASE", "x"], Ok(Request::LeaseKey(b"x".to_vec()))),
+        (vec!["LEASE", ""], Err(RequestError::EmptyKey)),
+        (vec!["LEASE", "x", "y"], Err(RequestError::Arity("LEASE"))),
         (
             vec!["FLUSHALL"],
             Err(RequestError::UnknownCommand("FLUSHALL".into())),

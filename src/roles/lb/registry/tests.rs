@@ -336,3 +336,23 @@ fn caps_refuse_new_addresses_but_not_refreshes() {
     assert!(r.nodes().is_empty());
     assert_eq!(r.check_room(&hp(4), SRC), Ok(()));
 }
+
+#[test]
+fn a_keyed_lease_names_the_same_node_for_the_same_key() {
+    let mut r = healthy(Policy::RoundRobin, &[(7000, 0), (7001, 0), (7002, 0)]);
+    let first: Vec<u16> = (0..50)
+        .map(|i| r.lease_for(format!("k{i}").as_bytes()).unwrap().port)
+        .collect();
+    // Round-robin leases in between change nothing for keyed ones.
+    lease_port(&mut r);
+    let again: Vec<u16> = (0..50)
+        .map(|i| r.lease_for(format!("k{i}").as_bytes()).unwrap().port)
+        .collect();
+    assert_eq!(first, again);
+    assert!(
+        first.iter().any(|&p| p != first[0]),
+        "keys spread over nodes"
+    );
+    assert_eq!(r.totals().leases, 101);
+    assert_eq!(Registry::new(Policy::RoundRobin, 0).lease_for(b"k"), None);
+}
