@@ -99,6 +99,8 @@ class Resp:
             return ("I", int(rest))
         if kind == b"-":
             sys.exit("error: " + rest.decode())
+        if kind == b"_":
+            return ("N", None)
         n = int(rest)
         if kind == b"%":
             return ("M", [self.read() for _ in range(2 * n)])
@@ -137,17 +139,24 @@ def minimal(name):
     return ("M", [("S", x) for pair in zip(keys, values) for x in pair])
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def servers(doc, out):
+    """Parse the ports and `--out` (default `out`); connect to redis-server
+    7.0.15 and the node, both in RESP3 replies. Returns (opts, redis, node)."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
     ap.add_argument("--redis-port", type=int, default=6379)
     ap.add_argument("--node-port", type=int, required=True)
-    ap.add_argument("--out", default="src/cmd/docs/data.rs")
+    ap.add_argument("--out", default=out)
     opts = ap.parse_args()
     redis, node = Resp(opts.redis_port), Resp(opts.node_port)
     hello = redis.call("HELLO", "3")[1]
     version = {hello[i][1]: hello[i + 1][1] for i in range(0, len(hello), 2)}["version"]
     if version != "7.0.15":
         sys.exit("redis-server is %s, not 7.0.15" % version)
+    return opts, redis, node
+
+
+def main():
+    opts, redis, node = servers(__doc__, "src/cmd/docs/data.rs")
     names = [n[1] for n in node.call("COMMAND", "LIST")[1]]
     ours = set(names)
     entries = []

@@ -15,25 +15,27 @@ use crate::store::{StoreError, Type};
 
 /// Flags of a blocking write.
 const BLOCKING_WRITE: Flags = Flags::WRITE.with(Flags::BLOCKING);
+/// Redis 7.0 marks the older blocking pops `noscript` (BLMPOP is not).
+const BLOCKING_NOSCRIPT: Flags = BLOCKING_WRITE.with(Flags::NOSCRIPT);
 
 /// BLPOP/BRPOP's keys: all but the trailing timeout.
 const BPOP_KEYS: Keys = Keys::between(1, -2);
 
 /// The family.
 pub const COMMANDS: &[Spec] = &[
-    Spec::new("blpop", -3, BLOCKING_WRITE, BPOP_KEYS, Run::Shard(blpop)),
-    Spec::new("brpop", -3, BLOCKING_WRITE, BPOP_KEYS, Run::Shard(brpop)),
+    Spec::new("blpop", -3, BLOCKING_NOSCRIPT, BPOP_KEYS, Run::Shard(blpop)),
+    Spec::new("brpop", -3, BLOCKING_NOSCRIPT, BPOP_KEYS, Run::Shard(brpop)),
     Spec::new(
         "blmove",
         6,
-        BLOCKING_WRITE.with(Flags::DENYOOM),
+        BLOCKING_NOSCRIPT.with(Flags::DENYOOM),
         Keys::between(1, 2),
         Run::Shard(blmove),
     ),
     Spec::new(
         "brpoplpush",
         4,
-        BLOCKING_WRITE.with(Flags::DENYOOM),
+        BLOCKING_NOSCRIPT.with(Flags::DENYOOM),
         Keys::between(1, 2),
         Run::Shard(brpoplpush),
     ),

@@ -183,7 +183,13 @@ const COMMAND: &[Spec] = &[
 /// The server family.
 pub const COMMANDS: &[Spec] = &[
     Spec::new("ping", -1, Flags::FAST, Keys::NONE, Run::Conn(ping)),
-    Spec::new("echo", 2, Flags::FAST, Keys::NONE, Run::Conn(echo)),
+    Spec::new(
+        "echo",
+        2,
+        INTRO.with(Flags::FAST),
+        Keys::NONE,
+        Run::Conn(echo),
+    ),
     Spec::new(
         "select",
         2,
@@ -671,7 +677,7 @@ fn info_entry(s: &Spec, w: &mut Reply<'_>) {
     w.array(10);
     w.bulk(s.name.as_bytes());
     w.int(i64::from(s.arity));
-    let flags: Vec<_> = s.flags.names().collect();
+    let flags = info_flags(s);
     w.set(flags.len());
     for f in flags {
         w.simple(f);
@@ -679,39 +685,72 @@ fn info_entry(s: &Spec, w: &mut Reply<'_>) {
     w.int(i64::from(s.keys.first));
     w.int(i64::from(s.keys.last));
     w.int(i64::from(s.keys.step));
-    // ACL categories, tips, key specs: none.
-    w.set(0);
-    w.set(0);
-    w.array(0);
-    w.array(s.subs.len());
+    match super::docs::info_of(s.name) {
+        Some(info) => {
+            info.acl.write(w);
+            info.tips.write(w);
+            info.key_specs.write(w);
+        }
+        // A command of ours alone: no categories, tips or key specs.
+        None => {
+            w.set(0);
+            w.set(0);
+            w.set(0);
+        }
+    }
+    // Redis answers an empty set for a command without subcommands, and
+    // an array of entries for a container.
+    if s.subs.is_empty() {
+        w.set(0);
+    } else {
+        w.array(s.subs.len());
+    }
     for sub in s.subs {
         info_entry(sub, w);
     }
 }
 
+/// The flag names COMMAND INFO prints: the row's, with Redis's
+/// `movablekeys` (keys counted by an argument) where Redis puts it, before
+/// `allow_busy`.
+fn info_flags(s: &Spec) -> Vec<&'static str> {
+    let mut flags: Vec<_> = s.flags.names().collect();
+    if s.keys.counted != 0 {
+        let at = flags
+            .iter()
+            .position(|f| *f == "allow_busy")
+            .unwrap_or(flags.len());
+        flags.insert(at, "movablekeys");
+    }
+    flags
+}
+
 /// COMMAND LIST [FILTERBY PATTERN p]: the top-level names.
 fn command_list(_: &mut Conn<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
-    let pattern = match &args[2..] {
-        [] => None,
+    let keep: &dyn Fn(&str) -> bool = match &args[2..] {
+        [] => &|_| true,
         [by, kind, p]
             if by.eq_ignore_ascii_case(b"filterby") && kind.eq_ignore_ascii_case(b"pattern") =>
         {
-            Some(*p)
+            &|n| glob_match(p, n.as_bytes(), true)
+        }
+        [by, kind, cat]
+            if by.eq_ignore_ascii_case(b"filterby") && kind.eq_ignore_ascii_case(b"aclcat") =>
+        {
+            &|n| super::docs::in_category(n, cat)
         }
         [by, kind, _]
-            if by.eq_ignore_ascii_case(b"filterby")
-                && (kind.eq_ignore_ascii_case(b"module")
-                    || kind.eq_ignore_ascii_case(b"aclcat")) =>
+            if by.eq_ignore_ascii_case(b"filterby") && kind.eq_ignore_ascii_case(b"module") =>
         {
-            // No modules, and no ACL categories recorded: nothing matches.
+            // No modules: nothing matches.
             return w.array(0);
         }
         _ => return fail(w, CmdError::Syntax),
     };
     let names: Vec<_> = table::all()
         .iter()
-        .filter(|s| pattern.is_none_or(|p| glob_match(p, s.name.as_bytes(), true)))
         .map(|s| s.name)
+        .filter(|n| keep(n))
         .collect();
     w.array(names.len());
     for n in names {
@@ -732,12 +771,23 @@ fn command_getkeys(_: &mut Conn<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
             None => return w.error("ERR Invalid command specified"),
         }
     }
+    let k = spec.keys;
+    // Redis asks whether the command has keys before it checks the arity.
+    if k.first == 0 && k.counted == 0 {
+        return w.error("ERR The command has no key arguments");
+    }
     if !table::arity_ok(spec.arity, cmd.len()) {
         return w.error("ERR Invalid number of arguments specified for command");
     }
-    let k = spec.keys;
-    if k.first == 0 {
-        return w.error("ERR The command has no key arguments");
+    if k.counted != 0 {
+        // Keys counted by a `numkeys` argument (Redis's keynum key spec): a
+        // count that names no keys, or more than there are, is refused.
+        let Some(at) = k.positions(cmd) else {
+            return w.error("ERR Invalid arguments specified for command");
+        };
+        let at: Vec<usize> = at.collect();
+        w.array(at.len());
+        return at.into_iter().for_each(|i| w.bulk(cmd[i]));
     }
     let last = if k.last < 0 {
         cmd.len() as i32 + k.last

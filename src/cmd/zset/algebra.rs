@@ -9,8 +9,8 @@
 //! source's members and filter them through the others, ZUNION folds each
 //! source into an accumulator.
 //!
-//! Plain sets as sources (Redis accepts them, with score 1) are refused
-//! with WRONGTYPE for now: the set type has no operations on this branch.
+//! A plain set is a source too, each member scored 1 (Redis's `zuiNext`
+//! and `zuiFind` on an `OBJ_SET`); any other type is WRONGTYPE.
 
 use super::range::{build, store_at};
 use super::{done, is, long, reply_members, ZError};
@@ -19,7 +19,8 @@ use crate::cmd::CmdError;
 use crate::map::HashMap;
 use crate::proto::Reply;
 use crate::store::score::parse_score;
-use crate::store::types::ZSet;
+use crate::store::types::{Set, ZSet};
+use crate::store::{StoreError, Type};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Op {
@@ -62,6 +63,52 @@ impl Aggregate {
 /// An owned member and its score.
 type Member = (Box<[u8]>, f64);
 
+/// One source as the algebra reads it.
+#[derive(Clone, Copy)]
+enum Src<'s> {
+    Z(&'s ZSet),
+    /// A plain set: every member scores 1.
+    S(&'s Set),
+}
+
+impl Src<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Src::Z(z) => z.len(),
+            Src::S(s) => s.len(),
+        }
+    }
+
+    /// `m`'s score, if a member.
+    fn score(&self, m: &[u8]) -> Option<f64> {
+        match self {
+            Src::Z(z) => z.score(m),
+            Src::S(s) => s.contains(m).then_some(1.0),
+        }
+    }
+
+    /// Every member with its score, in the source's own order.
+    fn each(&self, mut f: impl FnMut(&[u8], f64)) {
+        match self {
+            Src::Z(z) => z.iter_at(0, false).for_each(|(m, s)| f(m, s)),
+            Src::S(s) => s.iter().for_each(|mut m| f(m.as_ref(), 1.0)),
+        }
+    }
+}
+
+/// The source at `key` (a read lookup, counted once): its sorted set or
+/// set, `None` when missing.
+fn source<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<Src<'c>>, StoreError> {
+    let now = ctx.now;
+    let shard = ctx.shard_of(key);
+    // The peek neither counts nor uses the key, so the one read below is
+    // the lookup Redis makes.
+    if shard.peek_type(key, now) == Some(Type::Set) {
+        return Ok(shard.read::<Set>(key, now)?.map(Src::S));
+    }
+    Ok(shard.read::<ZSet>(key, now)?.map(Src::Z))
+}
+
 /// The parsed request.
 struct Req<'a> {
     /// Source keys with their weights and sizes, in the order they are
@@ -91,13 +138,9 @@ fn parse<'a>(
     if n > args.len() - at - 1 {
         return Err(CmdError::Syntax.into());
     }
-    let now = ctx.now;
     let mut srcs = Vec::with_capacity(n);
     for &key in &args[at + 1..at + 1 + n] {
-        let len = ctx
-            .shard_of(key)
-            .read::<ZSet>(key, now)?
-            .map_or(0, |z| z.len());
+        let len = source(ctx, key)?.map_or(0, |z| z.len());
         srcs.push((key, 1.0, len));
     }
     let (mut aggregate, mut withscores, mut limit) = (Aggregate::Sum, false, 0);
@@ -144,7 +187,6 @@ fn parse<'a>(
 
 /// The result's members and scores, unordered.
 fn compute(ctx: &mut Ctx<'_>, req: &Req<'_>, op: Op) -> Result<Vec<Member>, ZError> {
-    let now = ctx.now;
     let weighted = |s: f64, w: f64| {
         let v = s * w;
         if v.is_nan() {
@@ -161,10 +203,10 @@ fn compute(ctx: &mut Ctx<'_>, req: &Req<'_>, op: Op) -> Result<Vec<Member>, ZErr
                 if len == 0 {
                     continue;
                 }
-                let Some(z) = ctx.shard_of(key).read::<ZSet>(key, now)? else {
+                let Some(z) = source(ctx, key)? else {
                     continue;
                 };
-                for (m, s) in z.iter_at(0, false) {
+                z.each(|m, s| {
                     let v = weighted(s, w);
                     match acc.get_mut(m) {
                         Some(a) => req.aggregate.fold(a, v),
@@ -173,7 +215,7 @@ fn compute(ctx: &mut Ctx<'_>, req: &Req<'_>, op: Op) -> Result<Vec<Member>, ZErr
                             order.push(m.into());
                         }
                     }
-                }
+                });
             }
             Ok(order
                 .into_iter()
@@ -190,15 +232,14 @@ fn compute(ctx: &mut Ctx<'_>, req: &Req<'_>, op: Op) -> Result<Vec<Member>, ZErr
             if len0 == 0 {
                 return Ok(Vec::new());
             }
-            let mut cand: Vec<Member> = match ctx.shard_of(first).read::<ZSet>(first, now)? {
-                Some(z) => z
-                    .iter_at(0, false)
-                    .map(|(m, s)| (m.into(), if op == Op::Inter { weighted(s, w0) } else { s }))
-                    .collect(),
-                None => Vec::new(),
-            };
+            let mut cand: Vec<Member> = Vec::with_capacity(len0);
+            if let Some(z) = source(ctx, first)? {
+                z.each(|m, s| {
+                    cand.push((m.into(), if op == Op::Inter { weighted(s, w0) } else { s }));
+                });
+            }
             for &(key, w, _) in &req.srcs[1..] {
-                let z = ctx.shard_of(key).read::<ZSet>(key, now)?;
+                let z = source(ctx, key)?;
                 cand.retain_mut(|(m, acc)| {
                     let found = z.and_then(|z| z.score(m));
                     match (op, found) {

@@ -142,14 +142,14 @@ pub const COMMANDS: &[Spec] = &[
     Spec::new(
         "bzpopmin",
         -3,
-        WRITE_FAST.with(Flags::BLOCKING),
+        WRITE_FAST.with(Flags::BLOCKING).with(Flags::NOSCRIPT),
         Keys::between(1, -2),
         Run::Shard(pop::bzpopmin),
     ),
     Spec::new(
         "bzpopmax",
         -3,
-        WRITE_FAST.with(Flags::BLOCKING),
+        WRITE_FAST.with(Flags::BLOCKING).with(Flags::NOSCRIPT),
         Keys::between(1, -2),
         Run::Shard(pop::bzpopmax),
     ),
