@@ -16,7 +16,12 @@ use crate::proto::Reply;
 /// Redis's reply to a CLUSTER command without `cluster-enabled`.
 pub const DISABLED: &str = "ERR This instance has cluster support disabled";
 
-const READ: Flags = Flags::LOADING.with(Flags::STALE);
+/// Redis 7.0.15's flags of the read-only subcommands.
+const READ: Flags = Flags::STALE;
+/// Its flags of the administrator's subcommands.
+const ADMIN_FLAGS: Flags = Flags::ADMIN
+    .with(Flags::NO_ASYNC_LOADING)
+    .with(Flags::STALE);
 
 /// The administrator's subcommands: the LB owns the map, so none applies.
 const ADMIN: &[&str] = &[
@@ -42,6 +47,12 @@ macro_rules! sub {
     };
 }
 
+macro_rules! admin {
+    ($name:literal, $arity:expr) => {
+        Spec::new($name, $arity, ADMIN_FLAGS, Keys::NONE, Run::Conn(admin))
+    };
+}
+
 const SUBS: &[Spec] = &[
     sub!("cluster|slots", 2, slots),
     sub!("cluster|shards", 2, shards),
@@ -64,20 +75,26 @@ const SUBS: &[Spec] = &[
         Keys::NONE,
         Run::Node(NodeCmd::KeysInSlot),
     ),
-    sub!("cluster|addslots", -3, admin),
-    sub!("cluster|addslotsrange", -4, admin),
-    sub!("cluster|delslots", -3, admin),
-    sub!("cluster|delslotsrange", -4, admin),
-    sub!("cluster|flushslots", 2, admin),
-    sub!("cluster|meet", -4, admin),
-    sub!("cluster|forget", 3, admin),
-    sub!("cluster|setslot", -4, admin),
-    sub!("cluster|replicate", 3, admin),
-    sub!("cluster|failover", -2, admin),
-    sub!("cluster|reset", -2, admin),
-    sub!("cluster|bumpepoch", 2, admin),
-    sub!("cluster|saveconfig", 2, admin),
-    sub!("cluster|set-config-epoch", 3, admin),
+    admin!("cluster|addslots", -3),
+    admin!("cluster|addslotsrange", -4),
+    admin!("cluster|delslots", -3),
+    admin!("cluster|delslotsrange", -4),
+    admin!("cluster|flushslots", 2),
+    admin!("cluster|meet", -4),
+    admin!("cluster|forget", 3),
+    admin!("cluster|setslot", -4),
+    admin!("cluster|replicate", 3),
+    admin!("cluster|failover", -2),
+    Spec::new(
+        "cluster|reset",
+        -2,
+        Flags::ADMIN.with(Flags::NOSCRIPT).with(Flags::STALE),
+        Keys::NONE,
+        Run::Conn(admin),
+    ),
+    admin!("cluster|bumpepoch", 2),
+    admin!("cluster|saveconfig", 2),
+    admin!("cluster|set-config-epoch", 3),
 ];
 
 /// The cluster family.
@@ -92,14 +109,14 @@ pub const COMMANDS: &[Spec] = &[
     Spec::new(
         "readonly",
         1,
-        Flags::FAST.with(READ),
+        Flags::FAST.with(Flags::LOADING).with(Flags::STALE),
         Keys::NONE,
         Run::Conn(ok),
     ),
     Spec::new(
         "readwrite",
         1,
-        Flags::FAST.with(READ),
+        Flags::FAST.with(Flags::LOADING).with(Flags::STALE),
         Keys::NONE,
         Run::Conn(ok),
     ),

@@ -180,7 +180,13 @@ mod tests {
     }
 
     /// Commands Redis 7.0.15 does not have: no COMMAND INFO row.
-    const NOT_IN_REDIS: &[&str] = &["nodestat", "metrics", "client|setinfo", "client|no-touch"];
+    const NOT_IN_REDIS: &[&str] = &[
+        "nodestat",
+        "metrics",
+        "client|setinfo",
+        "client|no-touch",
+        "cluster|myshardid",
+    ];
 
     /// Every command Redis has carries Redis's row, and its own arity,
     /// flags (with `movablekeys` for counted keys) and key range are

@@ -16,7 +16,7 @@ use crate::store::Shard;
 pub struct Flags(u32);
 
 /// Printed names of the Redis flags, bit `i` named by entry `i`.
-const NAMES: [&str; 15] = [
+const NAMES: [&str; 16] = [
     "write",
     "readonly",
     "denyoom",
@@ -30,6 +30,7 @@ const NAMES: [&str; 15] = [
     "fast",
     "no_auth",
     "may_replicate",
+    "no_async_loading",
     "no_multi",
     "allow_busy",
 ];
@@ -63,10 +64,13 @@ impl Flags {
     pub const NO_AUTH: Flags = Flags(1 << 11);
     /// May be replicated (PUBLISH).
     pub const MAY_REPLICATE: Flags = Flags(1 << 12);
+    /// Refused while an async load is in progress (CLUSTER's admin
+    /// subcommands).
+    pub const NO_ASYNC_LOADING: Flags = Flags(1 << 13);
     /// Not allowed inside MULTI.
-    pub const NO_MULTI: Flags = Flags(1 << 13);
+    pub const NO_MULTI: Flags = Flags(1 << 14);
     /// Allowed while a script is busy.
-    pub const ALLOW_BUSY: Flags = Flags(1 << 14);
+    pub const ALLOW_BUSY: Flags = Flags(1 << 15);
     /// Ours: on a read-through node, a miss of its key may be fetched from
     /// the origin (GET, and MGET's parts).
     pub const FETCH: Flags = Flags(1 << 24);
