@@ -84,7 +84,7 @@ fn registration(r: &Registration) {
         return;
     };
     let addr = HostPort::new(host, r.port).expect("a registered host is valid");
-    let line = register_line(&addr, r.cores as usize);
+    let line = register_line(&addr, r.cores as usize, &r.core_ports);
     let mut args = Args::default();
     let back = parse(Dialect::Line, line.as_bytes(), &Framing::CONTROL, &mut args);
     let want = Registration {
@@ -92,6 +92,7 @@ fn registration(r: &Registration) {
         port: r.port,
         cores: r.cores,
         link: true,
+        core_ports: r.core_ports.clone(),
     };
     match back {
         Ok(Some((n, Some(Ok(Request::Register(got)))))) if n == line.len() => {
