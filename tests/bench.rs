@@ -247,22 +247,29 @@ fn steady_mode_against_a_node_verifies_values() {
     assert_eq!(r["latency_us"]["connect"]["count"], 8);
     // With 200 keys and half the requests SETs, GETs hit and were compared.
     assert!(r["hits"].as_u64().unwrap() > 0, "{r}");
-    // Every key of the keyspace is on the node, exactly as the bench wrote
-    // it. Uniform SETs miss one of 200 keys with probability 200 ×
-    // (199/200)^SETs, ≈ 4e-7 at 4,000 SETs; 2 s of 8 connections × 4 in
-    // flight does tens of thousands even on a loaded machine. So first the
-    // SET count, then every key.
+    // Every key the bench wrote is on the node exactly as it wrote it, and
+    // nothing else is. Uniform SETs miss one of 200 keys with probability
+    // 200 × (199/200)^SETs, ≈ 4e-7 at 4,000 SETs: from there every key must
+    // be present. A machine loaded enough to do fewer in 2 s may leave keys
+    // unwritten, never wrong.
     let sets = ok - r["hits"].as_u64().unwrap() - r["misses"].as_u64().unwrap();
-    assert!(sets >= 4_000, "only {sets} SETs in 2 s: {r}");
+    assert!(sets > 0, "no SET in 2 s: {r}");
     let mut con = node.redis();
+    let mut present = 0;
     for n in 0..200u64 {
         let key = format!("bench:40:{n}");
         let v: Option<Vec<u8>> = redis::cmd("GET").arg(&key).query(&mut con).unwrap();
         let want: Vec<u8> = format!("{n}-").bytes().cycle().take(40).collect();
-        assert_eq!(v, Some(want), "{key}");
+        match v {
+            Some(v) => {
+                assert_eq!(v, want, "{key}");
+                present += 1;
+            }
+            None => assert!(sets < 4_000, "{key} missing after {sets} SETs: {r}"),
+        }
     }
     let n: u64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
-    assert_eq!(n, 200, "nothing but the keyspace was written");
+    assert_eq!(n, present, "nothing but the keyspace was written");
     assert_all_gone(&r, 2);
 }
 

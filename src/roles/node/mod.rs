@@ -34,7 +34,7 @@ use crate::roles::lifecycle;
 use crate::store::{Eviction, Shard, ShardConfig};
 use anyhow::{bail, Context};
 use glommio::net::TcpListener;
-use glommio::{LocalExecutorPoolBuilder, PoolPlacement};
+use glommio::{Latency, LocalExecutorPoolBuilder, PoolPlacement, Shares};
 use std::cell::{Cell, RefCell};
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{FromRawFd, IntoRawFd};
@@ -566,6 +566,10 @@ fn core_listeners(
     Ok((fds, ports))
 }
 
+/// The control queue's latency: how long the data queue may run before
+/// the executor looks at the control queue again while that has work.
+const CONTROL_LATENCY: Duration = Duration::from_millis(5);
+
 /// How long the cores may take to connect to each other and start serving.
 const START_DEADLINE: Duration = Duration::from_secs(10);
 
@@ -675,16 +679,29 @@ async fn core_main(
             shared.addr, shared.maxclients
         );
     }
-    match own_port {
-        Some(l) => {
-            futures_lite::future::zip(
-                conn::accept_loop(core.clone(), listener, routing::Entry::Main),
-                conn::accept_loop(core.clone(), l, routing::Entry::CorePort),
-            )
-            .await;
+    // See `conn::Queues`: accepts and probes are not queued behind clients.
+    let queues = conn::Queues {
+        control: glommio::executor().create_task_queue(
+            Shares::Static(1000),
+            Latency::Matters(CONTROL_LATENCY),
+            "control",
+        ),
+        data: glommio::executor().current_task_queue(),
+    };
+    let accepting = conn::accept_loop(core.clone(), listener, routing::Entry::Main, queues);
+    let own_core = core.clone();
+    let accepting = async move {
+        match own_port {
+            Some(l) => {
+                let own = conn::accept_loop(own_core, l, routing::Entry::CorePort, queues);
+                futures_lite::future::zip(accepting, own).await;
+            }
+            None => accepting.await,
         }
-        None => conn::accept_loop(core.clone(), listener, routing::Entry::Main).await,
-    }
+    };
+    glommio::spawn_local_into(accepting, queues.control)
+        .map_err(|e| anyhow::anyhow!("starting the accept loops: {e}"))?
+        .await;
     // Let connections finish the replies they are writing.
     core.life
         .drain(Instant::now() + Duration::from_secs(10))
