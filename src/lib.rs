@@ -15,6 +15,7 @@
 //! - [`roles`]: sockets, executors and tasks: `node` (data plane), `lb`
 //!   (control plane: leases or proxy), `bench` (load driver), `origin`
 //!   (source of truth), `client` (CLI), `cluster` (local cluster).
+//! - [`link`]: the REGISTER line a node opens its LB link with.
 //! - [`sys`]: process-level plumbing (file limits, listening sockets);
 //!   [`addr`] and [`units`]: `host:port` and byte-size flags every role takes;
 //!   [`secret`]: the cluster secret and its challenge-responses (LB, node).
@@ -22,6 +23,7 @@
 pub mod addr;
 pub mod cluster;
 pub mod cmd;
+pub mod link;
 pub mod map;
 pub mod ownership;
 pub mod protected;

@@ -5,9 +5,10 @@
 //! Input: 1 control byte (which parser, dialect, framing), then the bytes.
 #![no_main]
 
+use cachectl::link::register_line;
 use cachectl::proto::resp::Args;
 use cachectl::roles::lb::protocol::{
-    encode, parse, parse_probe_reply, parse_stat, register_line, DataOp, Dialect, Framing,
+    encode, parse, parse_probe_reply, parse_stat, DataOp, Dialect, Framing,
     HostPort, Registration, Reply, Request,
 };
 use cachectl_fuzz::read_one;

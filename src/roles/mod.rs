@@ -2,6 +2,7 @@
 //! executors and tasks lives here, on top of `proto`, `cmd` and `store`.
 
 pub mod bench;
+pub mod children;
 pub mod client;
 pub mod cluster;
 pub mod lb;

@@ -2,9 +2,10 @@
 //! at one moment, open the `--hold` barrier once every worker is full, show
 //! progress, and merge what they report.
 
-use super::cluster::{self, ChildExit, ChildSet, Cluster};
+use super::cluster::Cluster;
 use super::tally::{Latencies, Tally};
 use super::wire::{Control, Event, Job, Progress};
+use crate::roles::children::{self, ChildExit, ChildSet};
 use anyhow::{bail, Context};
 use std::io::{BufRead, BufReader, IsTerminal, Write};
 use std::process::{ChildStdin, Stdio};
@@ -80,7 +81,7 @@ pub fn drive(
     let mut stdins: Vec<ChildStdin> = Vec::with_capacity(n);
     let (tx, rx) = mpsc::channel();
     for job in &jobs {
-        let mut cmd = cluster::cachectl(&["bench", "--worker"])?;
+        let mut cmd = children::cachectl(&["bench", "--worker"])?;
         cmd.stdin(Stdio::piped()).stdout(Stdio::piped());
         let idx = set.spawn(&format!("worker {}", job.worker), &mut cmd)?;
         let mut stdin = set.child(idx).stdin.take().context("worker stdin")?;

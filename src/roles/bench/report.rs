@@ -2,9 +2,9 @@
 //! the same as JSON (`--json`), and HdrHistogram's percentile text format
 //! (`--hgrm`) for plotting.
 
-use super::cluster::ChildExit;
 use super::driver::Outcome;
 use super::tally::Cause;
+use crate::roles::children::ChildExit;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 use std::collections::BTreeMap;

@@ -6,7 +6,7 @@
 //!
 //! Files: this one (flags and the plan of what to start), `supervise`
 //! (spawning, log streaming, readiness, restarts, shutdown). Children are
-//! held in the bench's [`ChildSet`](crate::roles::bench::cluster::ChildSet),
+//! held in a [`ChildSet`](crate::roles::children::ChildSet),
 //! which stops them when dropped (also while unwinding from a panic), puts
 //! each in its own process group (a terminal's Ctrl-C reaches only us, and
 //! we stop them in order) and gives each `PR_SET_PDEATHSIG = SIGKILL` (if we

@@ -7,7 +7,7 @@
 //! would be killed when that thread ends.
 
 use super::{Kind, OnExit, Spec};
-use crate::roles::bench::cluster::{lb_metrics, ChildExit, ChildSet, STOP_GRACE};
+use crate::roles::children::{lb_metrics, ChildExit, ChildSet, STOP_GRACE};
 use crate::secret::{self, SecretFile};
 use anyhow::{bail, Context};
 use std::io::{BufRead, BufReader, Read, Write};

@@ -517,23 +517,5 @@ pub fn one_line(s: &str) -> String {
     s.replace(['\r', '\n'], " ")
 }
 
-/// The line a cachectl node sends to register and open its liveness link.
-pub fn register_line(addr: &HostPort, cores: usize, core_ports: &[u16]) -> String {
-    let host = if addr.host.contains(':') {
-        format!("[{}]", addr.host)
-    } else {
-        addr.host.clone()
-    };
-    if core_ports.is_empty() {
-        return format!("REGISTER:{host}:{}:{cores}\n", addr.port);
-    }
-    let ports: Vec<String> = core_ports.iter().map(u16::to_string).collect();
-    format!(
-        "REGISTER:{host}:{}:{cores}:{}\n",
-        addr.port,
-        ports.join(",")
-    )
-}
-
 #[cfg(test)]
 mod tests;

@@ -16,7 +16,7 @@
 use super::routing::Routing;
 use crate::addr::HostPort;
 use crate::cluster::wire;
-use crate::roles::lb::protocol::register_line;
+use crate::link::register_line;
 use crate::secret::{self, ClusterSecret};
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};

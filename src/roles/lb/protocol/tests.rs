@@ -343,6 +343,7 @@ fn host_port() {
 
 #[test]
 fn register_line_round_trips() {
+    use crate::link::register_line;
     let hp = HostPort::parse("10.0.0.9:7001").unwrap();
     let l = register_line(&hp, 4, &[]);
     assert_eq!(l, "REGISTER:10.0.0.9:7001:4\n");
