@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{run_cachectl, Node, CACHECTL};
+use common::{run_cachectl, run_cachectl_within, Node, CACHECTL};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Command, Output, Stdio};
@@ -17,7 +17,9 @@ fn bench_json(args: &[&str]) -> (Output, serde_json::Value) {
     let mut full = vec!["bench"];
     full.extend_from_slice(args);
     full.extend(["--json", "-"]);
-    let out = run_cachectl(&full);
+    // A C50K run of a debug build takes 15–20 s on an idle 2-core machine;
+    // this only catches a run that hangs.
+    let out = run_cachectl_within(&full, Duration::from_secs(300));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let report = serde_json::from_str(&stdout).unwrap_or_else(|e| {
         panic!(

@@ -32,7 +32,7 @@ mod wire;
 #[allow(unused_imports)]
 pub use lb::{Lb, SLOW};
 #[allow(unused_imports)]
-pub use process::{run_cachectl, spawn_cachectl, Launched, Proc};
+pub use process::{run_cachectl, run_cachectl_within, spawn_cachectl, Launched, Proc};
 #[allow(unused_imports)]
 pub use wire::{encode, reply_len, words, Closed, LineConn, RespConn};
 

@@ -519,11 +519,20 @@ pub fn spawn_cachectl(args: &[&str]) -> std::process::Child {
 /// # Panics
 /// If it does not finish within [`STOP_TIMEOUT`] (it is killed first).
 pub fn run_cachectl(args: &[&str]) -> Output {
+    run_cachectl_within(args, STOP_TIMEOUT)
+}
+
+/// Run `cachectl <args>` to completion, for runs that take long by nature
+/// (a C50K bench of a debug build on a loaded machine).
+///
+/// # Panics
+/// If it does not finish within `limit` (it is killed first).
+pub fn run_cachectl_within(args: &[&str], limit: Duration) -> Output {
     let mut child = spawn_cachectl(args);
     let (out, err): (Sink, Sink) = (Arc::default(), Arc::default());
     let out_done = drain(child.stdout.take().expect("stdout"), out.clone());
     let err_done = drain(child.stderr.take().expect("stderr"), err.clone());
-    let deadline = Instant::now() + STOP_TIMEOUT;
+    let deadline = Instant::now() + limit;
     let status = loop {
         if let Some(s) = child.try_wait().expect("try_wait") {
             break s;

@@ -114,16 +114,9 @@ impl Cluster {
             "127.0.0.1",
             "--backlog",
             &backlog,
-            // Probes share two cores with 50,000 busy connections, and the
-            // probe's handshake waits in the same accept queue as the run's
-            // connects. The run's own cluster is not a test of failure
-            // detection: an eviction there fails the run (see
-            // `Cluster::evictions`), so only a node silent for 5 s counts
-            // as down. A node's first probe still runs as it registers.
-            "--health-interval",
-            "5s",
-            "--health-timeout",
-            "5s",
+            // The LB's own probe settings, the design card's 3 s and 0.5 s:
+            // a node answers its probe ahead of its clients (see
+            // `node::conn::Queues`), and an eviction fails the run.
         ])?;
         cmd.arg(crate::secret::FLAG).arg(secret.path());
         cmd.stdin(Stdio::null())

@@ -566,10 +566,6 @@ fn core_listeners(
     Ok((fds, ports))
 }
 
-/// The control queue's latency: how long the data queue may run before
-/// the executor looks at the control queue again while that has work.
-const CONTROL_LATENCY: Duration = Duration::from_millis(5);
-
 /// How long the cores may take to connect to each other and start serving.
 const START_DEADLINE: Duration = Duration::from_secs(10);
 
@@ -683,7 +679,7 @@ async fn core_main(
     let queues = conn::Queues {
         control: glommio::executor().create_task_queue(
             Shares::Static(1000),
-            Latency::Matters(CONTROL_LATENCY),
+            Latency::NotImportant,
             "control",
         ),
         data: glommio::executor().current_task_queue(),
