@@ -298,3 +298,77 @@ fn a_hung_node_stops_serving_before_its_slots_move() {
     let v: String = con.get(&key).unwrap();
     assert_eq!(v, "new");
 }
+
+/// MULTI/EXEC on a core port against a one-node Redis Cluster holding every
+/// slot, byte for byte: EXEC checks the keys of every queued command
+/// together (`-CROSSSLOT` across slots, which discards the transaction),
+/// after a queued error's EXECABORT and a failed WATCH, and counts a
+/// rejected call.
+#[test]
+fn exec_checks_the_whole_transaction_as_redis_cluster_does() {
+    let conf = std::env::temp_dir().join(format!("cachectl-rc-{}.conf", std::process::id()));
+    let conf_s = conf.to_string_lossy().to_string();
+    let Some(redis) =
+        common::RedisServer::start(&["--cluster-enabled", "yes", "--cluster-config-file", &conf_s])
+    else {
+        return;
+    };
+    let mut r = RespConn::new(connect(redis.addr()));
+    assert_eq!(r.cmd("CLUSTER ADDSLOTSRANGE 0 16383"), "+OK\r\n");
+    common::poll_until(common::POLL_TIMEOUT, "cluster_state:ok", || {
+        match r.cmd("CLUSTER INFO").contains("cluster_state:ok") {
+            true => Ok(()),
+            false => Err("not ok yet".into()),
+        }
+    });
+    let cn = ClusterNode::start(&["--cores", "1"]);
+    let mut ours = cn.core(0);
+    // `a` and `b` are in different slots (15495 and 3300); `{a}x` is in a's.
+    let script = [
+        "MULTI",
+        "SET a 1",
+        "SET b 2",
+        "EXEC",
+        "EXEC",
+        "GET a",
+        "MULTI",
+        "SET {a}x 1",
+        "SET a 2",
+        "EXEC",
+        "WATCH a",
+        "SET a 5",
+        "MULTI",
+        "SET a 1",
+        "SET b 1",
+        "EXEC",
+        "GET a",
+        "MULTI",
+        "SET a 1",
+        "SET nosuch",
+        "SET b 1",
+        "EXEC",
+        "MULTI",
+        "PING",
+        "EXEC",
+    ];
+    for line in script {
+        assert_eq!(ours.cmd(line), r.cmd(line), "{line}");
+    }
+    // Calls, rejected and failed calls (the times differ, of course).
+    let counts = |c: &mut RespConn| -> Vec<String> {
+        let stats = c.cmd("INFO commandstats");
+        let exec = stats.lines().find(|l| l.starts_with("cmdstat_exec:"));
+        let fields = exec.map(|l| l.trim_start_matches("cmdstat_exec:").split(','));
+        fields
+            .into_iter()
+            .flatten()
+            .filter(|f| !f.starts_with("usec"))
+            .map(str::to_string)
+            .collect()
+    };
+    let theirs = counts(&mut r);
+    assert_eq!(counts(&mut ours), theirs);
+    assert_eq!(theirs, ["calls=5", "rejected_calls=1", "failed_calls=2"]);
+    drop(redis);
+    let _ = std::fs::remove_file(conf);
+}

@@ -78,6 +78,36 @@ impl Queued {
     }
 }
 
+/// Cluster mode: Redis checks EXEC against the keys of every queued
+/// command together (`getNodeByQuery`): one slot on a core port, all served
+/// here, the lease held. The refusal, if any: the caller discards the
+/// transaction and counts a rejected EXEC, which never runs. It comes after
+/// a queued error's EXECABORT and a failed WATCH, as redis-server 7.0.15
+/// answers, so those transactions get no refusal here.
+pub fn refusal(core: &Core, sess: &Session) -> Option<String> {
+    let c = core.cluster.as_ref()?;
+    let q = sess.multi.as_ref()?;
+    let now = core.now();
+    if q.dirty || sess.watching.as_ref().is_some_and(|w| w.failed(now)) {
+        return None;
+    }
+    c.gate(core.id, sess.port, queued_keys(q).into_iter(), now)
+        .err()
+}
+
+/// The keys of every command in `q`, by each one's key spec.
+fn queued_keys(q: &Queued) -> Vec<&[u8]> {
+    let mut keys = Vec::new();
+    for c in &q.cmds {
+        let args: Vec<&[u8]> = c.iter().map(|a| &a[..]).collect();
+        if let Ok((_, spec)) = cmd::admit(&args, true) {
+            let at = spec.keys.positions(&args).into_iter().flatten();
+            keys.extend(at.map(|p| &c[p][..]));
+        }
+    }
+    keys
+}
+
 /// Redis's reply to EXEC after a refused command.
 const EXECABORT: &str = "EXECABORT Transaction discarded because of previous errors.";
 

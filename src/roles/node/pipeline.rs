@@ -555,6 +555,17 @@ pub async fn process(
                 continue;
             }
         }
+        if let (Some(_), Ok((id, spec))) = (&core.cluster, &admitted) {
+            if spec.name == "exec" {
+                if let Some(e) = multi::refusal(core, sess) {
+                    sess.multi = None;
+                    sess.watching = None;
+                    plan.local(out, |o| Reply::new(o, proto).error(&e));
+                    core.counters.commands.reject(Some(*id));
+                    continue;
+                }
+            }
+        }
         // CLIENT PAUSE: one relaxed load per command while none is set.
         if core.shared.pause.maybe() {
             if let Ok((_, spec)) = &admitted {
