@@ -57,6 +57,13 @@ pub fn lb_cluster(n: usize, lease: &str) -> (Lb, Vec<ClusterNode>) {
     let nodes: Vec<ClusterNode> = (0..n).map(|_| ClusterNode::start(&["--lb", &at])).collect();
     let ports: Vec<u16> = nodes.iter().flat_map(|c| c.core_ports.clone()).collect();
     wait_map(&lb, &ports);
+    // Every node has the map too: the LB publishes a map as it grants it,
+    // and a node applies it at its next renewal (within 200 ms), so a
+    // client sent to a node by the LB's CLUSTER SLOTS could get there first
+    // and be told -CLUSTERDOWN.
+    for n in &nodes {
+        wait_map_at(n.core_addr(0), &ports);
+    }
     (lb, nodes)
 }
 
