@@ -113,6 +113,53 @@ fn redis_sends_the_same_bytes() {
     );
 }
 
+/// `CONFIG SET protected-mode` from a local client, on a node and on a
+/// redis-server side by side: the same replies (a bad value's error
+/// included), and the next connection from 127.0.0.2 is served, then
+/// refused again once it is back on.
+#[test]
+fn config_set_protected_mode_applies_to_the_next_connection_as_in_redis() {
+    let node = Node::start(&["--bind", "0.0.0.0"]);
+    let redis = RedisServer::start(&["--bind", "0.0.0.0"]);
+    let mut ports = vec![node.addr().port()];
+    ports.extend(redis.as_ref().map(|r| r.addr().port()));
+    let mut replies = Vec::new();
+    for &port in &ports {
+        let mut seen = Vec::new();
+        for req in [
+            "CONFIG SET protected-mode maybe",
+            "CONFIG GET protected-mode",
+            "CONFIG SET protected-mode No",
+            "CONFIG GET protected-mode",
+        ] {
+            seen.push(served_whole(LOCAL, port, req));
+        }
+        assert_eq!(served(OTHER, port, PING), "+PONG\r\n", "port {port}");
+        assert_eq!(
+            served(LOCAL, port, b"CONFIG SET protected-mode yes\r\n"),
+            "+OK\r\n"
+        );
+        let got = refused_with(OTHER, port, PING).expect("served after protected-mode yes");
+        assert_eq!(got, denied_text());
+        replies.push(seen);
+    }
+    assert_eq!(
+        replies[0][0],
+        "-ERR CONFIG SET failed (possibly related to argument 'protected-mode') - \
+         argument must be 'yes' or 'no'\r\n"
+    );
+    assert_eq!(replies[0][3], "*2\r\n$14\r\nprotected-mode\r\n$2\r\nno\r\n");
+    if let Some(theirs) = replies.get(1) {
+        assert_eq!(&replies[0], theirs);
+    }
+}
+
+/// The whole reply to the inline command `cmd` (one value, perhaps over
+/// several lines), on a new connection from `src`.
+fn served_whole(src: Ipv4Addr, port: u16, cmd: &str) -> String {
+    common::RespConn::new(connect_from(src, port)).cmd(cmd)
+}
+
 #[test]
 fn the_flag_a_password_a_secret_or_a_loopback_bind_lift_it() {
     let dir = std::env::temp_dir().join(format!("cachectl-protected-{}", std::process::id()));

@@ -75,11 +75,6 @@ pub async fn accept_loop(
     queues: Queues,
 ) {
     let args = &core.shared.cfg.args;
-    let guarded = protected::guards(
-        args.protected_mode,
-        args.bind,
-        args.cluster_secret_file.is_some(),
-    );
     while let Some(stream) = core.life.accept(&listener).await {
         let prev = core.shared.clients.fetch_add(1, Ordering::Relaxed);
         if prev >= core.shared.maxclients {
@@ -89,8 +84,14 @@ pub async fn accept_loop(
             continue;
         }
         // After the maxclients check, as in Redis (acceptCommonHandler,
-        // then clientAcceptHandler). The password is the live one: CONFIG
-        // SET requirepass lifts protection for the next connection.
+        // then clientAcceptHandler). The flag and the password are the live
+        // ones: CONFIG SET protected-mode no or requirepass lifts
+        // protection for the next connection.
+        let guarded = protected::guards(
+            core.shared.protected_mode.load(Ordering::Relaxed),
+            args.bind,
+            args.cluster_secret_file.is_some(),
+        );
         if guarded
             && core.shared.password().is_none()
             && !stream

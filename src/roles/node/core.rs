@@ -35,6 +35,8 @@ pub struct Shared {
     pub encodings: std::sync::Mutex<crate::store::Encodings>,
     /// Idle client timeout in seconds, 0 for none (CONFIG SET timeout).
     pub timeout_secs: std::sync::atomic::AtomicU64,
+    /// protected-mode, which CONFIG SET may change (see `crate::protected`).
+    pub protected_mode: std::sync::atomic::AtomicBool,
     /// The node's memory bound in bytes, 0 for none (CONFIG SET maxmemory;
     /// each core applies its share on a `Hop::Maxmemory`).
     pub maxmemory: AtomicUsize,

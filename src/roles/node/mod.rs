@@ -471,6 +471,7 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
     let shared = Arc::new(Shared {
         encodings: std::sync::Mutex::default(),
         timeout_secs: std::sync::atomic::AtomicU64::new(cfg.args.timeout),
+        protected_mode: std::sync::atomic::AtomicBool::new(cfg.args.protected_mode),
         maxmemory: AtomicUsize::new(cfg.maxmemory.unwrap_or(0)),
         max_bulk: AtomicUsize::new(cfg.limits.max_bulk),
         output_limits: settings::OutputLimits::new(cfg.args.pubsub_output_limit),

@@ -87,6 +87,15 @@ pub fn line_args<'a>(op: LineOp, args: &[&'a [u8]]) -> smallvec::SmallVec<[&'a [
     v
 }
 
+/// A bool setting as Redis shows it.
+fn yes_no(on: bool) -> &'static str {
+    if on {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
 impl Server for Core {
     fn password(&self) -> Option<Vec<u8>> {
         self.shared.password()
@@ -109,6 +118,10 @@ impl Server for Core {
                 sh.timeout_secs.load(Ordering::Relaxed).to_string(),
             ),
             ("maxmemory-policy", cfg.policy_name().to_string()),
+            (
+                "protected-mode",
+                yes_no(sh.protected_mode.load(Ordering::Relaxed)).to_string(),
+            ),
             ("port", sh.addr.port().to_string()),
             ("bind", sh.addr.ip().to_string()),
             (
@@ -284,6 +297,8 @@ impl Core {
         match change {
             Change::Password(p) => sh.set_password(p),
             Change::Timeout(t) => sh.timeout_secs.store(t, Ordering::Relaxed),
+            // Applies from the next connection on; open ones stay.
+            Change::Protected(on) => sh.protected_mode.store(on, Ordering::Relaxed),
             Change::Maxclients(n) => sh.maxclients.set(n),
             // Requests already being read keep the limit they started with.
             Change::MaxBulk(n) => sh.max_bulk.store(n, Ordering::Relaxed),

@@ -20,8 +20,9 @@ pub const POLICIES: [&str; 8] = [
 ];
 
 /// The settings [`check`] takes.
-const LIVE: [&str; 20] = [
+const LIVE: [&str; 21] = [
     "requirepass",
+    "protected-mode",
     "hash-max-listpack-entries",
     "hash-max-listpack-value",
     "set-max-intset-entries",
@@ -55,6 +56,8 @@ pub enum Change {
     Password(Option<Vec<u8>>),
     /// timeout, in seconds.
     Timeout(u64),
+    /// protected-mode.
+    Protected(bool),
     /// maxmemory, in bytes for the whole node.
     Maxmemory(usize),
     /// maxmemory-policy.
@@ -136,6 +139,12 @@ pub fn check(name: &[u8], value: &[u8], cap: usize) -> Result<Option<Change>, Co
         // An empty password turns authentication off, as in Redis.
         b"requirepass" => Change::Password((!value.is_empty()).then(|| value.to_vec())),
         b"timeout" => Change::Timeout(int_in(value, 0, i64::from(i32::MAX)).map_err(invalid)?),
+        // Redis's bool configs take yes or no in any case, nothing else.
+        b"protected-mode" => match value.to_ascii_lowercase().as_slice() {
+            b"yes" => Change::Protected(true),
+            b"no" => Change::Protected(false),
+            _ => return Err(invalid("argument must be 'yes' or 'no'".into())),
+        },
         b"maxclients" => {
             let n = int_in(value, 1, i64::from(u32::MAX)).map_err(invalid)? as usize;
             if n > cap {
