@@ -13,7 +13,15 @@
 #        CLIENTS (default 50), KEYSPACE (-r, default 100000), ROUNDS (default 1),
 #        TESTS (redis-benchmark -t names, default set,get,incr,mset),
 #        DATASIZE (-d, default 3), RUN_TIMEOUT (seconds per redis-benchmark
-#          run before it counts as hung, default 600)
+#          run before it counts as hung, default 600),
+#        CACHECTL_ARGS, BASELINE_ARGS (extra `cachectl node` flags for each),
+#        CACHECTL_PASS (a password for the cachectl server: its node gets it
+#          with --requirepass-file, redis-cli and redis-benchmark log in)
+#
+# The cost of AUTH and the client limits (one binary, both ways):
+#   CACHECTL_PASS=sesame BASELINE_BIN=target/release/cachectl \
+#     BASELINE_ARGS="--maxmemory-clients 0 --client-output-buffer-limit 'normal 0 0 0'" \
+#     CACHECTL_ARGS="--maxmemory-clients 10%" ROUNDS=4 bench/redis_compare.sh 1000000
 #
 # A/B of two builds (the binary from before a change and after it):
 #   git stash; cargo build --release; cp target/release/cachectl /tmp/before
@@ -57,9 +65,35 @@ NAME=redis_compare
 # shellcheck source=bench/servers.sh
 . bench/servers.sh
 start redis redis-server --save '' --appendonly no --bind 127.0.0.1 --loglevel warning --port
-start cachectl "$BIN" node --cores "$CORES" --port
-[ -n "$BASELINE_BIN" ] && start baseline "$BASELINE_BIN" node --cores "$CORES" --port
+CACHECTL_PASS=${CACHECTL_PASS:-}
+pass_args=()
+if [ -n "$CACHECTL_PASS" ]; then
+  printf '%s\n' "$CACHECTL_PASS" >"$WORK/pass"
+  pass_args=(--requirepass-file "$WORK/pass")
+fi
+eval "cachectl_args=(${CACHECTL_ARGS:-})"
+eval "baseline_args=(${BASELINE_ARGS:-})"
+start cachectl "$BIN" node --cores "$CORES" "${pass_args[@]}" "${cachectl_args[@]}" --port
+[ -n "$BASELINE_BIN" ] && start baseline "$BASELINE_BIN" node --cores "$CORES" "${baseline_args[@]}" --port
 NSERVERS=${#LABELS[@]}
+
+# rcli PORT ARGS...: redis-cli to the server on PORT, logged in when it is
+# the cachectl server and that has a password. auth_args PORT: the same
+# for redis-benchmark.
+rcli() {
+  local port=$1
+  shift
+  if [ -n "$CACHECTL_PASS" ] && [ "$port" = "${PORTS[1]}" ]; then
+    REDISCLI_AUTH=$CACHECTL_PASS redis-cli -p "$port" "$@"
+  else
+    redis-cli -p "$port" "$@"
+  fi
+}
+auth_args() {
+  if [ -n "$CACHECTL_PASS" ] && [ "$1" = "${PORTS[1]}" ]; then
+    printf '%s\n' -a "$CACHECTL_PASS"
+  fi
+}
 
 HZ=$(getconf CLK_TCK)
 ticks() {
@@ -75,7 +109,7 @@ gone() {
 }
 # alive I: the server process still runs and answers PING.
 alive() {
-  if ! kill -0 "${PIDS[$1]}" 2>/dev/null || ! redis-cli -p "${PORTS[$1]}" ping >/dev/null 2>&1; then
+  if ! kill -0 "${PIDS[$1]}" 2>/dev/null || ! rcli "${PORTS[$1]}" ping >/dev/null 2>&1; then
     gone "$1"
   fi
 }
@@ -87,7 +121,7 @@ alive() {
 # redis-benchmark run is what the server really executed.
 count_commands() {
   local n
-  n=$(redis-cli -p "$1" info stats 2>/dev/null | tr -d '\r' | awk -F: '$1=="total_commands_processed"{print $2}')
+  n=$(rcli "$1" info stats 2>/dev/null | tr -d '\r' | awk -F: '$1=="total_commands_processed"{print $2}')
   [[ $n =~ ^[0-9]+$ ]] && echo "$n"
 }
 
@@ -100,14 +134,14 @@ write_sample() {
   local port=$1 i reply
   for i in $(seq "$SAMPLE"); do
     head -c $((DATASIZE + i * 97)) /dev/urandom >"$WORK/sample.$i"
-    reply=$(redis-cli -p "$port" -x SET "redis_compare:sample:$i" <"$WORK/sample.$i")
+    reply=$(rcli "$port" -x SET "redis_compare:sample:$i" <"$WORK/sample.$i")
     [ "$reply" = OK ] || die "SET redis_compare:sample:$i on port $port answered: $reply"
   done
 }
 check_sample() {
   local label=$1 port=$2 i
   for i in $(seq "$SAMPLE"); do
-    redis-cli -p "$port" --raw GET "redis_compare:sample:$i" >"$WORK/got"
+    rcli "$port" --raw GET "redis_compare:sample:$i" >"$WORK/got"
     cmp -s <(cat "$WORK/sample.$i"; echo) "$WORK/got" ||
       die "$label: GET redis_compare:sample:$i returned other bytes than were SET ($(wc -c <"$WORK/got") bytes incl. newline, expected $(($(wc -c <"$WORK/sample.$i") + 1)))"
   done
@@ -124,7 +158,7 @@ check_benchmark_values() {
   local label=$1 port=$2 count i keys=()
   count=$((KEYSPACE < 1000 ? KEYSPACE : 1000))
   for ((i = 0; i < count; i++)); do keys+=("$(printf 'key:%012d' "$i")"); done
-  redis-cli -p "$port" --raw MGET "${keys[@]}" >"$WORK/mget"
+  rcli "$port" --raw MGET "${keys[@]}" >"$WORK/mget"
   # A value with a newline in it would show up as an extra line.
   [ "$(wc -l <"$WORK/mget")" -eq "$count" ] ||
     die "$label: MGET of $count keys gave $(wc -l <"$WORK/mget") lines"
@@ -152,15 +186,16 @@ ROWS=() # row names (first word of the CSV test name), in order
 # checked on their own.
 run_server() {
   local i=$1 pipe=$2 label=${LABELS[$1]} port=${PORTS[$1]} pid=${PIDS[$1]}
-  local test cmd rc before after t0 t1 done_ rows name rps expect_min expect_max e u s
+  local test cmd rc before after t0 t1 done_ rows name rps expect_min expect_max e u s auth
   local ticks_sum=0 reqs_sum=0 elapsed=0 cputime=0 rows_here=()
   alive "$i"
   # Every server starts each block from the same empty state, so the order
   # of servers and pipelines does not change what GET finds.
-  redis-cli -p "$port" flushall >/dev/null
+  rcli "$port" flushall >/dev/null
   write_sample "$port"
   for test in ${TESTS//,/ }; do
-    cmd=(redis-benchmark -h 127.0.0.1 -p "$port" -t "$test" -c "$CLIENTS" -P "$pipe"
+    mapfile -t auth < <(auth_args "$port")
+    cmd=(redis-benchmark -h 127.0.0.1 -p "$port" "${auth[@]}" -t "$test" -c "$CLIENTS" -P "$pipe"
       -r "$KEYSPACE" -d "$DATASIZE" -n "$N" --csv)
     before=$(count_commands "$port") || gone "$i"
     t0=$(ticks "$pid")
@@ -193,7 +228,9 @@ run_server() {
     # answers it; one of the pair falls inside either way). With -P the
     # client sends whole batches of P, so it may send up to P-1 more than
     # N per row; it never sends fewer when every reply arrived.
-    done_=$((after - before - 3))
+    # A server with a password also counts the AUTH of each of the
+    # CLIENTS connections and of redis-benchmark's two setup connections.
+    done_=$((after - before - 3 - (${#auth[@]} > 0 ? CLIENTS + 2 : 0)))
     expect_min=$((rows * N))
     expect_max=$((rows * pipe * ((N + pipe - 1) / pipe)))
     if [ "$done_" -lt "$expect_min" ] || [ "$done_" -gt "$expect_max" ]; then

@@ -188,19 +188,40 @@ fn check(m: HmacSha256, mac_hex: &str) -> Result<(), AuthError> {
     m.verify_slice(&mac).map_err(|_| AuthError::Mismatch)
 }
 
-fn register_mac(s: &ClusterSecret, nonce: &[u8], addr: &HostPort, cores: u32) -> HmacSha256 {
+fn register_mac(
+    s: &ClusterSecret,
+    nonce: &[u8],
+    addr: &HostPort,
+    cores: u32,
+    core_ports: &[u16],
+) -> HmacSha256 {
     let addr = addr.to_string();
     let cores = cores.to_string();
+    // Cluster mode's core ports are where clients are sent: a registration
+    // whose ports were changed on the way must not verify.
+    let ports: Vec<String> = core_ports.iter().map(u16::to_string).collect();
+    let ports = ports.join(",");
     s.mac(
         Purpose::Register,
-        &[nonce, addr.as_bytes(), cores.as_bytes()],
+        &[nonce, addr.as_bytes(), cores.as_bytes(), ports.as_bytes()],
     )
 }
 
 /// The node's answer to a registration challenge: the hex MAC over the
-/// LB's nonce, the address it registers and its cores.
-pub fn register_proof(s: &ClusterSecret, nonce: &[u8], addr: &HostPort, cores: u32) -> String {
-    to_hex(&register_mac(s, nonce, addr, cores).finalize().into_bytes())
+/// LB's nonce, the address it registers, its cores and (cluster mode) its
+/// cores' ports.
+pub fn register_proof(
+    s: &ClusterSecret,
+    nonce: &[u8],
+    addr: &HostPort,
+    cores: u32,
+    core_ports: &[u16],
+) -> String {
+    to_hex(
+        &register_mac(s, nonce, addr, cores, core_ports)
+            .finalize()
+            .into_bytes(),
+    )
 }
 
 /// Check a node's [`register_proof`] for the nonce this LB sent.
@@ -212,9 +233,10 @@ pub fn check_register_proof(
     nonce: &[u8],
     addr: &HostPort,
     cores: u32,
+    core_ports: &[u16],
     proof: &str,
 ) -> Result<(), AuthError> {
-    check(register_mac(s, nonce, addr, cores), proof)
+    check(register_mac(s, nonce, addr, cores, core_ports), proof)
 }
 
 /// The key that ends a signed NODESTAT line.

@@ -109,7 +109,7 @@ fn unauthenticated_wrongly_authenticated_and_replayed_registers_are_refused() {
     let wrong = ClusterSecret::load(other.path()).unwrap();
     let mut c = Line::to(&lb);
     let n = challenge(&mut c, &line);
-    let proof = secret::register_proof(&wrong, n.as_bytes(), &me, 1);
+    let proof = secret::register_proof(&wrong, n.as_bytes(), &me, 1, &[]);
     let r = c.request(format!("AUTH:{proof}").as_str());
     assert!(r.starts_with("ERROR:cluster authentication failed"), "{r}");
     assert!(c.closed());
@@ -117,7 +117,7 @@ fn unauthenticated_wrongly_authenticated_and_replayed_registers_are_refused() {
     let mut c = Line::to(&lb);
     let n = challenge(&mut c, &line);
     let elsewhere = HostPort::parse(&format!("127.0.0.1:{}", port ^ 1)).unwrap();
-    let proof = secret::register_proof(&key, n.as_bytes(), &elsewhere, 1);
+    let proof = secret::register_proof(&key, n.as_bytes(), &elsewhere, 1, &[]);
     let r = c.request(format!("AUTH:{proof}").as_str());
     assert!(r.starts_with("ERROR:"), "{r}");
     assert_eq!(lb.metrics()["nodes_registered"], 0);
@@ -125,7 +125,7 @@ fn unauthenticated_wrongly_authenticated_and_replayed_registers_are_refused() {
     // The right proof is taken; the recorded exchange, replayed, is not.
     let mut c = Line::to(&lb);
     let n1 = challenge(&mut c, &line);
-    let proof = secret::register_proof(&key, n1.as_bytes(), &me, 1);
+    let proof = secret::register_proof(&key, n1.as_bytes(), &me, 1, &[]);
     assert_eq!(c.request(&format!("AUTH:{proof}")), "OK");
     assert_eq!(lb.metrics()["nodes_registered"], 1);
     let mut c = Line::to(&lb);
@@ -137,7 +137,7 @@ fn unauthenticated_wrongly_authenticated_and_replayed_registers_are_refused() {
     // A challenge is single-use: a second AUTH on it is refused too.
     let mut c = Line::to(&lb);
     let n3 = challenge(&mut c, &line);
-    let good = secret::register_proof(&key, n3.as_bytes(), &me, 1);
+    let good = secret::register_proof(&key, n3.as_bytes(), &me, 1, &[]);
     assert_eq!(c.request(&format!("AUTH:{good}")), "OK");
     let r = c.request(&format!("AUTH:{good}"));
     assert!(r.contains("CHALLENGE"), "{r}");
@@ -277,7 +277,7 @@ fn register_by_hand(lb: &Lb, key: &ClusterSecret, addr: SocketAddr) {
     let mut c = Line::to(lb);
     // Without a core count: a one-shot registration, no liveness link.
     let n = challenge(&mut c, &format!("REGISTER:{addr}"));
-    let proof = secret::register_proof(key, n.as_bytes(), &me, 1);
+    let proof = secret::register_proof(key, n.as_bytes(), &me, 1, &[]);
     assert_eq!(c.request(&format!("AUTH:{proof}")), "OK");
 }
 
@@ -418,7 +418,7 @@ fn a_foreign_address_without_a_secret_is_refused() {
     let mut c = Line::to(&lb);
     let n = challenge(&mut c, "REGISTER:no-such-host.invalid:7000:1");
     let me = HostPort::parse("no-such-host.invalid:7000").unwrap();
-    let proof = secret::register_proof(&key, n.as_bytes(), &me, 1);
+    let proof = secret::register_proof(&key, n.as_bytes(), &me, 1, &[]);
     let r = c.request(&format!("AUTH:{proof}"));
     assert!(r.starts_with("ERROR:cannot resolve"), "{r}");
     assert_eq!(lb.metrics()["nodes_registered"], 0);

@@ -57,30 +57,44 @@ fn nonces_are_fresh() {
 }
 
 #[test]
-fn register_proof_binds_secret_nonce_address_and_cores() {
+fn register_proof_binds_secret_nonce_address_cores_and_core_ports() {
     let s = secret("k");
     let n = [7u8; NONCE_LEN];
     let a = hp("10.0.0.5:7000");
-    let proof = register_proof(&s, &n, &a, 2);
+    let proof = register_proof(&s, &n, &a, 2, &[]);
     assert_eq!(proof.len(), MAC_LEN * 2);
-    assert_eq!(check_register_proof(&s, &n, &a, 2, &proof), Ok(()));
+    assert_eq!(check_register_proof(&s, &n, &a, 2, &[], &proof), Ok(()));
     let bad = Err(AuthError::Mismatch);
-    assert_eq!(check_register_proof(&secret("x"), &n, &a, 2, &proof), bad);
     assert_eq!(
-        check_register_proof(&s, &[8u8; NONCE_LEN], &a, 2, &proof),
+        check_register_proof(&secret("x"), &n, &a, 2, &[], &proof),
         bad
     );
     assert_eq!(
-        check_register_proof(&s, &n, &hp("10.0.0.6:7000"), 2, &proof),
+        check_register_proof(&s, &[8u8; NONCE_LEN], &a, 2, &[], &proof),
         bad
     );
-    assert_eq!(check_register_proof(&s, &n, &a, 3, &proof), bad);
     assert_eq!(
-        check_register_proof(&s, &n, &a, 2, "nothex"),
+        check_register_proof(&s, &n, &hp("10.0.0.6:7000"), 2, &[], &proof),
+        bad
+    );
+    assert_eq!(check_register_proof(&s, &n, &a, 3, &[], &proof), bad);
+    // Cluster mode's core ports are covered too.
+    let ported = register_proof(&s, &n, &a, 2, &[7001, 7002]);
+    assert_eq!(
+        check_register_proof(&s, &n, &a, 2, &[7001, 7002], &ported),
+        Ok(())
+    );
+    assert_eq!(
+        check_register_proof(&s, &n, &a, 2, &[7001, 7003], &ported),
+        bad
+    );
+    assert_eq!(check_register_proof(&s, &n, &a, 2, &[], &ported), bad);
+    assert_eq!(
+        check_register_proof(&s, &n, &a, 2, &[], "nothex"),
         Err(AuthError::Malformed)
     );
     assert_eq!(
-        check_register_proof(&s, &n, &a, 2, &proof[..62]),
+        check_register_proof(&s, &n, &a, 2, &[], &proof[..62]),
         Err(AuthError::Malformed)
     );
 }
@@ -119,7 +133,7 @@ fn a_probe_answer_is_no_registration_proof() {
     let line = sign_stats(&s, &n, &a.to_string(), "1");
     let mac = line.rsplit_once(" mac=").unwrap().1;
     assert_eq!(
-        check_register_proof(&s, &n, &a, 1, mac),
+        check_register_proof(&s, &n, &a, 1, &[], mac),
         Err(AuthError::Mismatch)
     );
 }

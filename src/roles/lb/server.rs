@@ -533,7 +533,14 @@ async fn authenticate(lb: &Rc<Lb>, conn: &mut Conn, c: Option<Challenge>, proof:
             "AUTH must answer the CHALLENGE of the REGISTER just before it".into(),
         );
     };
-    match secret::check_register_proof(key, c.nonce.as_bytes(), &c.addr, c.reg.cores, proof) {
+    match secret::check_register_proof(
+        key,
+        c.nonce.as_bytes(),
+        &c.addr,
+        c.reg.cores,
+        &c.reg.core_ports,
+        proof,
+    ) {
         Ok(()) => {
             if let Err(e) = admission::resolve(&c.addr, RESOLVE_TIMEOUT).await {
                 return Outcome::Refused(e.to_string());

@@ -157,7 +157,7 @@ fn session(link: &Link, stop: &AtomicBool) -> Result<Ended, LinkError> {
         .and_then(|r| r.strip_prefix(':'))
     {
         let key = link.secret.as_ref().ok_or(LinkError::NoSecret)?;
-        let proof = secret::register_proof(key, nonce.as_bytes(), &me, link.cores as u32);
+        let proof = secret::register_proof(key, nonce.as_bytes(), &me, link.cores as u32, ports);
         (&stream).write_all(format!("{}:{proof}\n", secret::AUTH).as_bytes())?;
         reply = read_reply(&mut reader)?;
     } else if link.secret.is_some() && reply == "OK" {
@@ -371,7 +371,7 @@ mod tests {
         let proof = line.trim().strip_prefix("AUTH:").expect("an AUTH line");
         let me = HostPort::parse("127.0.0.1:7000").unwrap();
         assert_eq!(
-            secret::check_register_proof(&key, b"00ff", &me, 3, proof),
+            secret::check_register_proof(&key, b"00ff", &me, 3, &[], proof),
             Ok(())
         );
         (&s).write_all(b"OK\n").unwrap();
