@@ -25,6 +25,7 @@ pub mod client;
 pub mod cluster;
 pub mod coll;
 pub mod docs;
+pub mod dump;
 pub mod error;
 pub mod hash;
 pub mod help;

@@ -13,6 +13,7 @@ const FAMILIES: &[&[Spec]] = &[
     super::string::COMMANDS,
     super::bits::COMMANDS,
     super::keyspace::COMMANDS,
+    super::dump::COMMANDS,
     super::list::COMMANDS,
     super::blocking_list::COMMANDS,
     super::server::COMMANDS,

@@ -14,6 +14,7 @@ mod glob;
 pub mod lazyfree;
 pub mod lcs;
 mod lru;
+pub mod rdb;
 pub mod score;
 mod shard;
 mod stats;

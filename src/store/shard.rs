@@ -181,10 +181,16 @@ struct Entry {
 }
 
 /// The node clock in the whole seconds `Entry::access` holds; Redis's LRU
-/// clock has the same one-second resolution.
-fn access_secs(now: u64) -> u32 {
-    u32::try_from(now / 1000).unwrap_or(u32::MAX)
+/// clock has the same one-second resolution. The node clock starts at 0,
+/// so the stamps start at [`ACCESS_BASE`]: RESTORE's IDLETIME can then
+/// date a key up to 194 days before the node started, as Redis's
+/// wall-clock LRU can.
+pub(crate) fn access_secs(now: u64) -> u32 {
+    u32::try_from(now / 1000 + ACCESS_BASE).unwrap_or(u32::MAX)
 }
+
+/// Where [`access_secs`] starts: 2^24 s, about 194 days.
+pub(crate) const ACCESS_BASE: u64 = 1 << 24;
 
 /// One core's keyspace. All methods take `&mut self`: the shard is owned by
 /// its core and never shared, so nothing here locks.

@@ -344,6 +344,18 @@ impl Shard {
         Some(u64::from(access_secs(now).saturating_sub(e.access)) * 1000)
     }
 
+    /// RESTORE's IDLETIME: make a live `key` look unused for `idle_secs`
+    /// (what OBJECT IDLETIME then says). Not a use, and the LRU order is
+    /// left alone: eviction still sees the key as just written.
+    pub fn set_idle(&mut self, key: &[u8], idle_secs: u64, now: u64) {
+        if let Some(slot) = self.map.find(key) {
+            if let Some((_, e)) = self.map.at_mut(slot) {
+                let idle = u32::try_from(idle_secs).unwrap_or(u32::MAX);
+                e.access = access_secs(now).saturating_sub(idle);
+            }
+        }
+    }
+
     /// MEMORY USAGE: the bytes `key` is charged against `maxmemory`
     /// ([`entry_cost`]), `None` if there is no live such key. Counts no hit
     /// or miss and is not a use; like Redis's (a bare dictionary find), it

@@ -43,7 +43,7 @@ fn dead(at: u64, now: u64) -> bool {
 }
 
 fn secs(now: u64) -> u32 {
-    u32::try_from(now / 1000).unwrap_or(u32::MAX)
+    u32::try_from(now / 1000 + crate::store::shard::ACCESS_BASE).unwrap_or(u32::MAX)
 }
 
 /// Redis's `string2ll`: exactly the canonical decimal form of an `i64`.
