@@ -93,6 +93,9 @@ pub enum MapError {
     /// More shards than the owner table can name.
     #[error("{0} shards are more than a map can hold")]
     TooMany(usize),
+    /// A slot moving with no owner to move it, or to its own owner.
+    #[error("slot {0} cannot move: it has no owner or moves to its owner")]
+    BadMove(u16),
 }
 
 /// Slot → shard, with the epoch it was made at.
@@ -102,6 +105,10 @@ pub struct SlotMap {
     shards: Vec<Shard>,
     /// Per slot, an index into `shards` or `NONE`.
     owner: Box<[u16]>,
+    /// Per slot, the shard its keys are streaming to while its owner still
+    /// serves it (a warm move: MIGRATING on the owner, IMPORTING on the
+    /// target), or `NONE`.
+    moving: Box<[u16]>,
 }
 
 impl Default for SlotMap {
@@ -117,6 +124,7 @@ impl SlotMap {
             epoch: 0,
             shards: Vec::new(),
             owner: vec![NONE; usize::from(SLOTS)].into_boxed_slice(),
+            moving: vec![NONE; usize::from(SLOTS)].into_boxed_slice(),
         }
     }
 
@@ -153,7 +161,57 @@ impl SlotMap {
             epoch,
             shards,
             owner,
+            moving: vec![NONE; usize::from(SLOTS)].into_boxed_slice(),
         })
+    }
+
+    /// This map with the slots of `moves` (first, last, target shard)
+    /// streaming to their targets, checked: each slot has an owner other
+    /// than its target.
+    ///
+    /// # Errors
+    /// [`MapError`] for a range out of bounds, an unlisted shard, a slot
+    /// given twice or a move that cannot be.
+    pub fn with_moves(mut self, moves: &[(u32, u32, usize)]) -> Result<SlotMap, MapError> {
+        for &(start, end, to) in moves {
+            if start > end || end >= u32::from(SLOTS) {
+                return Err(MapError::BadRange(start, end));
+            }
+            if to >= self.shards.len() {
+                return Err(MapError::NoShard(to, self.shards.len()));
+            }
+            for s in start..=end {
+                let (o, m) = (self.owner[s as usize], &mut self.moving[s as usize]);
+                if *m != NONE {
+                    return Err(MapError::Twice(s as u16));
+                }
+                if o == NONE || usize::from(o) == to {
+                    return Err(MapError::BadMove(s as u16));
+                }
+                *m = to as u16;
+            }
+        }
+        Ok(self)
+    }
+
+    /// The shard `slot`'s keys are moving to, if it is moving.
+    #[inline]
+    pub fn moving(&self, slot: u16) -> Option<usize> {
+        match self.moving[usize::from(slot)] {
+            NONE => None,
+            t => Some(usize::from(t)),
+        }
+    }
+
+    /// Every run of moving slots with one target, in slot order (the
+    /// `shard` of each span is the target).
+    pub fn move_spans(&self) -> Vec<Span> {
+        runs(&self.moving)
+    }
+
+    /// Slots that are moving.
+    pub fn moves(&self) -> usize {
+        self.moving.iter().filter(|&&m| m != NONE).count()
     }
 
     /// The version: every change to the map raises it.
@@ -183,22 +241,7 @@ impl SlotMap {
 
     /// Every run of slots with one owner, in slot order.
     pub fn spans(&self) -> Vec<Span> {
-        let mut out: Vec<Span> = Vec::new();
-        for (s, &o) in self.owner.iter().enumerate() {
-            if o == NONE {
-                continue;
-            }
-            let s = s as u16;
-            match out.last_mut() {
-                Some(last) if last.shard == usize::from(o) && last.end + 1 == s => last.end = s,
-                _ => out.push(Span {
-                    start: s,
-                    end: s,
-                    shard: usize::from(o),
-                }),
-            }
-        }
-        out
+        runs(&self.owner)
     }
 
     /// The runs of slots `shard` owns, in slot order.
@@ -242,10 +285,31 @@ impl SlotMap {
         for (s, o) in next.owner.iter_mut().enumerate() {
             if *o != NONE && !keep(s as u16, usize::from(*o)) {
                 *o = NONE;
+                next.moving[s] = NONE;
             }
         }
         next
     }
+}
+
+/// The runs of equal entries of a per-slot table, `NONE` left out.
+fn runs(table: &[u16]) -> Vec<Span> {
+    let mut out: Vec<Span> = Vec::new();
+    for (s, &o) in table.iter().enumerate() {
+        if o == NONE {
+            continue;
+        }
+        let s = s as u16;
+        match out.last_mut() {
+            Some(last) if last.shard == usize::from(o) && last.end + 1 == s => last.end = s,
+            _ => out.push(Span {
+                start: s,
+                end: s,
+                shard: usize::from(o),
+            }),
+        }
+    }
+    out
 }
 
 /// The map for `members`, moving as few of `prev`'s slots as the rules in
@@ -303,6 +367,7 @@ pub fn compute(prev: &SlotMap, members: &[Shard]) -> SlotMap {
         epoch: prev.epoch,
         shards: members.to_vec(),
         owner: owner.into_boxed_slice(),
+        moving: vec![NONE; usize::from(SLOTS)].into_boxed_slice(),
     };
     if !same_assignment(prev, &next) {
         next.epoch = prev.epoch + 1;

@@ -139,6 +139,16 @@ pub fn moved(slot: u16, to: &Shard) -> String {
     format!("MOVED {slot} {}:{}", to.addr.host, to.addr.port)
 }
 
+/// The `-ASK <slot> <host:port>` error text for a key of `slot` that has
+/// already moved to `to` (or, absent, would be created there).
+pub fn ask(slot: u16, to: &Shard) -> String {
+    format!("ASK {slot} {}:{}", to.addr.host, to.addr.port)
+}
+
+/// Redis Cluster's error for a multi-key command on a moving slot whose
+/// keys are split between the two owners.
+pub const TRYAGAIN: &str = "TRYAGAIN Multiple keys request during rehashing of slot";
+
 /// Redis Cluster's error for a slot no shard owns.
 pub const UNSERVED: &str = "CLUSTERDOWN Hash slot not served";
 /// Redis Cluster's error from a master that cannot serve (our lease ran out).

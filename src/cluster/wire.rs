@@ -1,7 +1,10 @@
 //! The ownership lease on the registration link, in the LB's line protocol.
 //!
 //! ```text
-//! node -> LB   RENEW:<epoch>                  the newest epoch every core applies
+//! node -> LB   RENEW:<epoch>[:<drained>]      the newest epoch every core
+//!                                             applies, and the newest whose
+//!                                             moving slots every core has
+//!                                             streamed out (0 or absent: none)
 //! LB -> node   GRANT:<lease_ms>:<epoch>       renewed; your map is current
 //!              GRANT:<lease_ms>:<epoch>:<map> renewed; here is a newer map
 //! ```
@@ -13,8 +16,10 @@
 //!
 //! The map's text is space-separated tokens, shards first:
 //! `s=<node host:port>/<core>/<client host:port>` in index order, then
-//! `r=<first>-<last>/<shard index>` per range of slots. Hosts never hold
-//! spaces or `/` (see [`HostPort`]).
+//! `r=<first>-<last>/<shard index>` per range of slots, then
+//! `m=<first>-<last>/<target shard index>` per range of slots whose keys
+//! are moving to another shard while their owner still serves them. Hosts
+//! never hold spaces or `/` (see [`HostPort`]).
 
 use super::map::{MapError, Shard, SlotMap};
 use crate::addr::{AddrError, HostPort};
@@ -41,14 +46,30 @@ pub enum WireError {
     Map(#[from] MapError),
 }
 
-/// A RENEW line for a node whose cores all apply `epoch`.
-pub fn renew_line(epoch: u64) -> String {
-    format!("{RENEW}:{epoch}\n")
+/// What a node says when it renews.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Renewal {
+    /// The newest epoch every core applies.
+    pub applied: u64,
+    /// The newest epoch whose moving slots every core has streamed to
+    /// their targets and holds no key of (never more than `applied`).
+    pub drained: u64,
 }
 
-/// The epoch of a RENEW request's argument.
-pub fn parse_renew(arg: &str) -> Option<u64> {
-    arg.trim().parse().ok()
+/// A RENEW line.
+pub fn renew_line(r: Renewal) -> String {
+    format!("{RENEW}:{}:{}\n", r.applied, r.drained)
+}
+
+/// A RENEW request's argument: `<epoch>` or `<epoch>:<drained>`.
+pub fn parse_renew(arg: &str) -> Option<Renewal> {
+    let mut f = arg.trim().splitn(2, ':');
+    let applied = f.next()?.parse().ok()?;
+    let drained = match f.next() {
+        Some(d) => d.parse().ok()?,
+        None => 0,
+    };
+    Some(Renewal { applied, drained })
 }
 
 /// The GRANT reply's text (no newline): the map only when `map` is given.
@@ -106,6 +127,9 @@ pub fn encode_map(m: &SlotMap) -> String {
     for span in m.spans() {
         out.push_str(&format!(" r={}-{}/{}", span.start, span.end, span.shard));
     }
+    for span in m.move_spans() {
+        out.push_str(&format!(" m={}-{}/{}", span.start, span.end, span.shard));
+    }
     out
 }
 
@@ -117,6 +141,7 @@ pub fn encode_map(m: &SlotMap) -> String {
 pub fn decode_map(epoch: u64, text: &str) -> Result<SlotMap, WireError> {
     let mut shards = Vec::new();
     let mut ranges = Vec::new();
+    let mut moves = Vec::new();
     for tok in text.split_ascii_whitespace() {
         let bad = || WireError::Token(tok.chars().take(120).collect());
         if let Some(s) = tok.strip_prefix("s=") {
@@ -132,16 +157,22 @@ pub fn decode_map(epoch: u64, text: &str) -> Result<SlotMap, WireError> {
                 core,
                 HostPort::parse(addr)?,
             ));
-        } else if let Some(r) = tok.strip_prefix("r=") {
+        } else if let Some((kind, r)) = tok.split_once('=').filter(|(k, _)| matches!(*k, "r" | "m"))
+        {
             let (span, shard) = r.split_once('/').ok_or_else(bad)?;
             let (a, b) = span.split_once('-').ok_or_else(bad)?;
             let num = |x: &str| x.parse::<u32>().map_err(|_| bad());
-            ranges.push((num(a)?, num(b)?, shard.parse::<usize>().map_err(|_| bad())?));
+            let range = (num(a)?, num(b)?, shard.parse::<usize>().map_err(|_| bad())?);
+            if kind == "r" {
+                ranges.push(range);
+            } else {
+                moves.push(range);
+            }
         } else {
             return Err(bad());
         }
     }
-    Ok(SlotMap::from_parts(epoch, shards, &ranges)?)
+    Ok(SlotMap::from_parts(epoch, shards, &ranges)?.with_moves(&moves)?)
 }
 
 #[cfg(test)]
@@ -170,8 +201,19 @@ mod tests {
         assert_eq!(g.map.unwrap(), m);
         let g = parse_grant(&grant_text(500, 9, None)).unwrap();
         assert_eq!((g.lease_ms, g.epoch, g.map), (500, 9, None));
-        assert_eq!(renew_line(4), "RENEW:4\n");
-        assert_eq!(parse_renew("4"), Some(4));
+        let moving = m.clone().with_moves(&[(0, 9, 3), (20, 20, 2)]).unwrap();
+        let g = parse_grant(&grant_text(3000, moving.epoch(), Some(&moving))).unwrap();
+        assert_eq!(g.map.as_ref(), Some(&moving));
+        assert_eq!(moving.moving(5), Some(3));
+        assert_eq!(moving.moving(10), None);
+        let r = Renewal {
+            applied: 4,
+            drained: 3,
+        };
+        assert_eq!(renew_line(r), "RENEW:4:3\n");
+        assert_eq!(parse_renew("4:3"), Some(r));
+        assert_eq!(parse_renew("4").map(|r| r.drained), Some(0));
+        assert_eq!(parse_renew("4:x"), None);
     }
 
     #[test]
@@ -187,6 +229,9 @@ mod tests {
             "GRANT:1:2:s=127.0.0.1:7000/0/127.0.0.1:7001 r=0-5/1",
             "GRANT:1:2:s=127.0.0.1:7000/0/127.0.0.1:7001 r=0-5/0 r=5-6/0",
             "GRANT:1:2:q=1",
+            "GRANT:1:2:s=127.0.0.1:7000/0/127.0.0.1:7001 r=0-5/0 m=0-5/0",
+            "GRANT:1:2:s=127.0.0.1:7000/0/127.0.0.1:7001 r=0-5/0 m=6-6/0",
+            "GRANT:1:2:s=127.0.0.1:7000/0/127.0.0.1:7001 r=0-5/0 m=0-1/3",
         ] {
             assert!(parse_grant(line).is_err(), "{line}");
         }

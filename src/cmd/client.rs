@@ -25,6 +25,9 @@ pub struct Client {
     pub reply: ReplyMode,
     /// CLIENT NO-EVICT on: client eviction passes this client over.
     pub no_evict: bool,
+    /// Cluster mode: ASKING was sent, so the next command may use a slot
+    /// moving into this node.
+    pub asking: bool,
 }
 
 impl Client {
@@ -40,6 +43,7 @@ impl Client {
             lib_ver: None,
             reply: ReplyMode::default(),
             no_evict: false,
+            asking: false,
         }
     }
 }

@@ -120,7 +120,7 @@ pub const COMMANDS: &[Spec] = &[
         Keys::NONE,
         Run::Conn(ok),
     ),
-    Spec::new("asking", 1, Flags::FAST, Keys::NONE, Run::Conn(ok)),
+    Spec::new("asking", 1, Flags::FAST, Keys::NONE, Run::Conn(asking)),
 ];
 
 /// Run `f` with this core's map, or answer [`DISABLED`].
@@ -176,10 +176,21 @@ fn admin(c: &mut Conn<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
     });
 }
 
-/// READONLY, READWRITE, ASKING: accepted in cluster mode. Every shard is
-/// a master and slots move whole (no ASK yet), so none changes a reply.
+/// READONLY, READWRITE: accepted in cluster mode. Every shard is a master,
+/// so neither changes a reply.
 fn ok(c: &mut Conn<'_>, _: &[&[u8]], w: &mut Reply<'_>) {
     with_map(c, w, |_, _, w| w.ok());
+}
+
+/// ASKING: the next command may use a slot moving into this shard (after
+/// an `-ASK` from its owner).
+fn asking(c: &mut Conn<'_>, _: &[&[u8]], w: &mut Reply<'_>) {
+    let mut on = false;
+    with_map(c, w, |_, _, w| {
+        on = true;
+        w.ok()
+    });
+    c.client.asking |= on;
 }
 
 /// The slot argument of COUNTKEYSINSLOT and GETKEYSINSLOT, and

@@ -70,9 +70,9 @@ fn members(lb: &Lb, now: u64) -> Vec<Shard> {
 
 /// A node's RENEW on its link: the GRANT line to send back (see
 /// `cluster::wire`).
-pub fn renew(lb: &Lb, node: &HostPort, acked: u64) -> String {
+pub fn renew(lb: &Lb, node: &HostPort, r: wire::Renewal) -> String {
     let now = lb.now();
-    let (lease, map) = lb.slots.borrow_mut().renew(node, acked, now);
+    let (lease, map) = lb.slots.borrow_mut().renew(node, r, now);
     let slots = lb.slots.borrow();
     wire::grant_text(lease, slots.map().epoch(), map.as_ref())
 }

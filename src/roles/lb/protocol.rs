@@ -157,8 +157,9 @@ pub enum Request {
     /// form only (see [`crate::secret`]).
     Auth(String),
     /// Cluster mode: a node renews its ownership lease, saying the epoch
-    /// all its cores apply (`RENEW:<epoch>`, see [`crate::cluster::wire`]).
-    Renew(u64),
+    /// all its cores apply and the newest they have drained
+    /// (`RENEW:<epoch>:<drained>`, see [`crate::cluster::wire`]).
+    Renew(crate::cluster::wire::Renewal),
 }
 
 /// A data request a proxy-mode LB forwards to a node. Keys and values are

@@ -417,9 +417,9 @@ async fn handle(
         }
         // Answered above.
         Request::Register(_) | Request::Auth(_) => {}
-        Request::Renew(epoch) => match (&conn.node, lb.cfg.args.mode) {
+        Request::Renew(r) => match (&conn.node, lb.cfg.args.mode) {
             (Some(node), Mode::Cluster) => {
-                let text = super::cluster::renew(lb, node, epoch);
+                let text = super::cluster::renew(lb, node, r);
                 reply(Reply::Grant(&text));
             }
             _ => {

@@ -18,8 +18,24 @@
 //! - A node whose lease ran out keeps its slots in the map only while it
 //!   stays a member; once dropped, its slots are granted elsewhere at once
 //!   (its lease, counted from later than the node counts it, is over).
+//!
+//! A slot whose owner is alive (its lease valid) moves *warm* instead:
+//! - The map first marks it moving: the owner still owns and serves it,
+//!   and streams its keys to the target (Redis's MIGRATING on the owner,
+//!   IMPORTING on the target). The owner answers `-ASK` for a key it no
+//!   longer has, and creates no key in the slot, so once it holds none it
+//!   can hold none again.
+//! - The owner renews naming the newest epoch it has *drained*: every core
+//!   streamed out every key of every slot moving away in that epoch's map.
+//!   Once that reaches the epoch the move began in, the slot goes to the
+//!   target in one step: the old owner holds none of its keys, so no
+//!   revocation is needed.
+//! - A move that has not finished within [`MOVE_TIMEOUT_MS`], or whose
+//!   owner lost its lease, falls back to the cold hand-off above (the keys
+//!   not yet streamed are lost, as in a crash).
 
 use crate::addr::HostPort;
+use crate::cluster::wire::Renewal;
 use crate::cluster::{compute, Shard, SlotMap};
 use crate::ownership::SLOTS;
 use std::collections::HashMap;
@@ -28,6 +44,10 @@ use std::collections::HashMap;
 /// the LB and a node (Gray and Cheriton's ε).
 pub const DRIFT_MS: u64 = 100;
 
+/// How long a warm move may take before it falls back to the cold
+/// hand-off: enough for millions of small keys over loopback.
+pub const MOVE_TIMEOUT_MS: u64 = 120_000;
+
 /// A node's lease, as the LB sees it.
 #[derive(Clone, Debug, Default)]
 struct Holder {
@@ -35,6 +55,8 @@ struct Holder {
     until: u64,
     /// The newest epoch the node said all its cores apply.
     acked: u64,
+    /// The newest epoch whose outgoing moves every core has streamed.
+    drained: u64,
     /// It provably exited: its slots are free at once.
     exited: bool,
 }
@@ -48,6 +70,13 @@ struct Revoked {
     epoch: u64,
 }
 
+/// A slot moving warm: since when, and in which epoch it began.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Moving {
+    epoch: u64,
+    since: u64,
+}
+
 /// The LB's cluster state.
 #[derive(Debug)]
 pub struct Slots {
@@ -56,6 +85,8 @@ pub struct Slots {
     holders: HashMap<HostPort, Holder>,
     /// Per slot: the release it waits for, if it was revoked.
     revoked: Vec<Option<Revoked>>,
+    /// Per slot: its warm move, while the map says it is moving.
+    moving: Vec<Option<Moving>>,
 }
 
 impl Slots {
@@ -66,6 +97,7 @@ impl Slots {
             lease_ms,
             holders: HashMap::new(),
             revoked: vec![None; usize::from(SLOTS)],
+            moving: vec![None; usize::from(SLOTS)],
         }
     }
 
@@ -94,14 +126,16 @@ impl Slots {
         (0..SLOTS).any(|s| self.map.owner(s).is_some_and(|o| idx.contains(&o)))
     }
 
-    /// A node renews, saying all its cores apply `acked`. Returns the lease
-    /// to grant (0: not extended, it owes an acknowledgement) and the map if
-    /// the node's is older.
-    pub fn renew(&mut self, node: &HostPort, acked: u64, now: u64) -> (u64, Option<SlotMap>) {
+    /// A node renews, saying the epoch all its cores apply and the newest
+    /// they have drained. Returns the lease to grant (0: not extended, it
+    /// owes an acknowledgement) and the map if the node's is older.
+    pub fn renew(&mut self, node: &HostPort, r: Renewal, now: u64) -> (u64, Option<SlotMap>) {
+        let acked = r.applied;
         let owes = self.owes(node, acked);
         let h = self.holders.entry(node.clone()).or_default();
         h.exited = false;
         h.acked = h.acked.max(acked);
+        h.drained = h.drained.max(r.drained.min(acked));
         let lease = if owes {
             0
         } else {
@@ -135,49 +169,86 @@ impl Slots {
         }
     }
 
+    /// Whether the warm move of a slot that began in `epoch` is done: its
+    /// owner `from` has drained that epoch.
+    fn drained(&self, from: &HostPort, epoch: u64) -> bool {
+        self.holders.get(from).is_some_and(|h| h.drained >= epoch)
+    }
+
     /// Move the map one step toward what `members` (in a stable order)
-    /// should hold: revoke what must move, grant what has been released.
+    /// should hold: start warm moves from live owners, finish the drained
+    /// ones, revoke what must move cold, grant what has been released.
     /// Returns whether the map changed (its epoch rose).
     pub fn advance(&mut self, members: &[Shard], now: u64) -> bool {
         let target = compute(&self.map, members);
         let epoch = self.map.epoch() + 1;
         let mut ranges: Vec<(u32, u32, usize)> = Vec::new();
+        let mut moves: Vec<(u32, u32, usize)> = Vec::new();
         let mut changed = false;
         for s in 0..SLOTS {
+            let i = usize::from(s);
             let cur = self.map.owner_shard(s);
             let want = target.owner(s);
-            let want_shard = want.map(|i| &target.shards()[i]);
-            let next = match (cur, want_shard) {
-                (Some(c), Some(t)) if c.same(t) => want,
+            let want_shard = want.map(|w| &target.shards()[w]);
+            let was_moving = self.map.moving(s).map(|m| &self.map.shards()[m]);
+            // (owner, moving to) in the next map, as indices into target's shards.
+            let next: (Option<usize>, Option<usize>) = match (cur, want_shard) {
+                (Some(c), Some(t)) if c.same(t) => {
+                    changed |= was_moving.is_some();
+                    self.moving[i] = None;
+                    (want, None)
+                }
+                (Some(c), Some(t)) if self.leased(&c.node, now) && target.position(c).is_some() => {
+                    let from = target.position(c);
+                    let going = self.moving[i].filter(|_| was_moving.is_some_and(|m| m.same(t)));
+                    match going {
+                        Some(m) if self.drained(&c.node, m.epoch) => {
+                            // Drained: the target owns it from now on.
+                            self.moving[i] = None;
+                            changed = true;
+                            (want, None)
+                        }
+                        Some(m) if now.saturating_sub(m.since) > MOVE_TIMEOUT_MS => {
+                            log::warn!(
+                                "slot {s}: its move from {} to {} took over {} s; handing it over cold",
+                                c.node,
+                                t.node,
+                                MOVE_TIMEOUT_MS / 1000
+                            );
+                            revoke(&mut self.moving, &mut self.revoked, s, c, epoch);
+                            changed = true;
+                            (None, None)
+                        }
+                        Some(_) => (from, want),
+                        None => {
+                            self.moving[i] = Some(Moving { epoch, since: now });
+                            changed = true;
+                            (from, want)
+                        }
+                    }
+                }
                 (Some(c), _) => {
                     // Revoke first: nobody serves it until `c` lets go.
-                    self.revoked[usize::from(s)] = Some(Revoked {
-                        from: c.node.clone(),
-                        epoch,
-                    });
+                    revoke(&mut self.moving, &mut self.revoked, s, c, epoch);
                     changed = true;
-                    None
+                    (None, None)
                 }
                 (None, Some(_)) => {
-                    let free = self.revoked[usize::from(s)]
+                    let free = self.revoked[i]
                         .as_ref()
                         .is_none_or(|r| self.released(r, now));
                     if free {
-                        self.revoked[usize::from(s)] = None;
+                        self.revoked[i] = None;
                         changed = true;
-                        want
+                        (want, None)
                     } else {
-                        None
+                        (None, None)
                     }
                 }
-                (None, None) => None,
+                (None, None) => (None, None),
             };
-            if let Some(i) = next {
-                match ranges.last_mut() {
-                    Some(last) if last.2 == i && last.1 + 1 == u32::from(s) => last.1 += 1,
-                    _ => ranges.push((u32::from(s), u32::from(s), i)),
-                }
-            }
+            push_run(&mut ranges, s, next.0);
+            push_run(&mut moves, s, next.1);
         }
         // The shard list may change without any slot moving (a new member
         // with nothing yet, an address that moved): that is a new map too.
@@ -186,8 +257,33 @@ impl Slots {
             return false;
         }
         self.map = SlotMap::from_parts(epoch, target.shards().to_vec(), &ranges)
+            .and_then(|m| m.with_moves(&moves))
             .expect("ranges built from a valid map");
         true
+    }
+}
+
+/// Take slot `s` from `from`: no owner until it releases the slot.
+fn revoke(
+    moving: &mut [Option<Moving>],
+    revoked: &mut [Option<Revoked>],
+    s: u16,
+    from: &Shard,
+    epoch: u64,
+) {
+    moving[usize::from(s)] = None;
+    revoked[usize::from(s)] = Some(Revoked {
+        from: from.node.clone(),
+        epoch,
+    });
+}
+
+/// Extend the runs in `out` with slot `s` of shard `i` (if any).
+fn push_run(out: &mut Vec<(u32, u32, usize)>, s: u16, i: Option<usize>) {
+    let Some(i) = i else { return };
+    match out.last_mut() {
+        Some(last) if last.2 == i && last.1 + 1 == u32::from(s) => last.1 += 1,
+        _ => out.push((u32::from(s), u32::from(s), i)),
     }
 }
 
@@ -209,36 +305,79 @@ mod tests {
         s.map().owner_shard(slot).map(|x| x.node.port)
     }
 
+    fn rn(applied: u64, drained: u64) -> Renewal {
+        Renewal { applied, drained }
+    }
+
     #[test]
-    fn a_join_revokes_first_and_grants_once_the_old_owner_acknowledges() {
+    fn a_join_moves_warm_and_hands_over_once_the_owner_has_drained() {
         let mut s = Slots::new(3000);
         let a = shards(7000, 2);
         assert!(s.advance(&a, 0));
         assert_eq!(s.map().assigned(), 16384);
-        assert_eq!(s.renew(&node(7000), 0, 0).0, 3000);
-        // B joins: A's moving slots are revoked, none granted yet.
+        assert_eq!(s.renew(&node(7000), rn(1, 1), 0).0, 3000);
+        // B joins: A keeps its slots, marked moving to B.
         let mut ab = a.clone();
         ab.extend(shards(8000, 2));
         assert!(s.advance(&ab, 10));
         let epoch = s.map().epoch();
+        assert_eq!(s.map().assigned(), 16384, "A still serves every slot");
         let moving: Vec<u16> = (0..SLOTS)
-            .filter(|&x| owner_node(&s, x).is_none())
+            .filter(|&x| s.map().moving(x).is_some())
             .collect();
         assert!(
             moving.len() >= 8000 && moving.len() <= 8400,
             "{}",
             moving.len()
         );
-        assert!(!s.advance(&ab, 20), "nothing to do until A lets go");
-        // A renews still on the old epoch: no extension, and it gets the map.
-        let (lease, map) = s.renew(&node(7000), epoch - 1, 30);
-        assert_eq!(lease, 0);
-        assert_eq!(map.unwrap().epoch(), epoch);
-        // A acknowledges: the slots go to B.
-        assert_eq!(s.renew(&node(7000), epoch, 40).0, 3000);
-        assert!(s.advance(&ab, 50));
+        assert!(moving.iter().all(|&x| owner_node(&s, x) == Some(7000)));
+        let target = |x: u16| s.map().shards()[s.map().moving(x).unwrap()].node.port;
+        assert!(moving.iter().all(|&x| target(x) == 8000));
+        assert!(!s.advance(&ab, 20), "nothing to do until A drains");
+        // A applies the map but has not drained: its lease is extended
+        // (it owes nothing), the slots stay.
+        let (lease, map) = s.renew(&node(7000), rn(epoch - 1, epoch - 1), 30);
+        assert_eq!((lease, map.unwrap().epoch()), (3000, epoch));
+        assert_eq!(s.renew(&node(7000), rn(epoch, epoch - 1), 40).0, 3000);
+        assert!(!s.advance(&ab, 50));
+        // A has drained: the slots go to B in one step.
+        s.renew(&node(7000), rn(epoch, epoch), 60);
+        assert!(s.advance(&ab, 70));
         assert!(moving.iter().all(|&x| owner_node(&s, x) == Some(8000)));
+        assert_eq!(s.map().moves(), 0);
         assert_eq!(s.map().assigned(), 16384);
+    }
+
+    #[test]
+    fn a_move_from_an_owner_without_a_lease_or_too_slow_goes_cold() {
+        let mut s = Slots::new(3000);
+        let a = shards(7000, 1);
+        let mut ab = a.clone();
+        ab.extend(shards(8000, 1));
+        s.advance(&a, 0);
+        // A never renewed: no lease, so B's share is revoked, not moved.
+        assert!(s.advance(&ab, 10));
+        assert_eq!(s.map().moves(), 0);
+        assert!(s.map().assigned() < 16384);
+        // Another cluster: A renews, the move starts, then stalls.
+        let mut s = Slots::new(3000);
+        s.advance(&a, 0);
+        s.renew(&node(7000), rn(1, 1), 0);
+        assert!(s.advance(&ab, 10));
+        assert!(s.map().moves() > 8000);
+        let mut t = 10;
+        while t <= MOVE_TIMEOUT_MS + 10 {
+            s.renew(&node(7000), rn(s.map().epoch(), 1), t);
+            t += 1000;
+        }
+        assert!(!s.advance(&ab, MOVE_TIMEOUT_MS + 10), "not yet over");
+        s.renew(&node(7000), rn(s.map().epoch(), 1), MOVE_TIMEOUT_MS + 11);
+        assert!(s.advance(&ab, MOVE_TIMEOUT_MS + 11));
+        assert_eq!(s.map().moves(), 0);
+        assert!(
+            s.map().assigned() < 16384,
+            "revoked, waiting for A to let go"
+        );
     }
 
     #[test]
@@ -247,8 +386,9 @@ mod tests {
         let (a, b) = (shards(7000, 1), shards(8000, 1));
         let both: Vec<Shard> = a.iter().chain(&b).cloned().collect();
         s.advance(&both, 0);
-        s.renew(&node(7000), s.map().epoch(), 0);
-        s.renew(&node(8000), s.map().epoch(), 0);
+        let e = s.map().epoch();
+        s.renew(&node(7000), rn(e, e), 0);
+        s.renew(&node(8000), rn(e, e), 0);
         // A goes quiet (hung or partitioned) and is dropped from the members.
         assert!(s.advance(&b, 1000));
         assert!(s.map().assigned() < 16384);
@@ -259,7 +399,8 @@ mod tests {
         assert!(s.advance(&b, 3001 + DRIFT_MS));
         assert_eq!(s.map().assigned(), 16384);
         // B exits: its slots are free for A at once.
-        s.renew(&node(7000), s.map().epoch(), 4000);
+        let e = s.map().epoch();
+        s.renew(&node(7000), rn(e, e), 4000);
         s.exited(&node(8000));
         assert!(s.advance(&a, 4001));
         assert!(s.advance(&a, 4002));

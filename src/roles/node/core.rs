@@ -391,11 +391,17 @@ impl Core {
     ) -> Part {
         if let Some(c) = &self.cluster {
             // The map may have moved since the requester's gate.
-            for p in spec.keys.positions(args).into_iter().flatten() {
-                if let Err(e) = c.owns(self.id, args[p], now) {
-                    Reply::new(out, proto).error(&e);
-                    return Part::Error;
-                }
+            let keys = spec
+                .keys
+                .positions(args)
+                .into_iter()
+                .flatten()
+                .map(|p| args[p]);
+            let present = |k: &[u8]| shard.peek_type(k, now).is_some();
+            let write = spec.flags.has(Flags::WRITE);
+            if let Err(e) = c.owns(self.id, keys, present, write, now) {
+                Reply::new(out, proto).error(&e);
+                return Part::Error;
             }
         }
         if let (Some(origin), true) = (&self.origin, spec.flags.has(Flags::WRITE)) {

@@ -16,6 +16,7 @@ mod global;
 pub mod hop;
 mod keys;
 mod mesh;
+mod migrate;
 pub mod multi;
 mod origin;
 mod pause;
@@ -651,6 +652,9 @@ async fn core_main(
     });
     self::core::spawn_hop_servers(&core, receivers);
     self::core::spawn_expiry_sweeper(&core);
+    if core.cluster.is_some() {
+        migrate::spawn(&core);
+    }
     climits::spawn_watch(&core);
     let watcher = core.clone();
     glommio::spawn_local(async move {

@@ -35,6 +35,7 @@
 use super::core::Core;
 use super::global::Global;
 use super::hop::{Hop, Query, Snapshot, TxMsg, TxOut, TxPart};
+use super::routing::Entry;
 use super::session::Session;
 use super::watch::Watch;
 use crate::cmd::merge::{groups, merge};
@@ -91,21 +92,37 @@ pub fn refusal(core: &Core, sess: &Session) -> Option<String> {
     if q.dirty || sess.watching.as_ref().is_some_and(|w| w.failed(now)) {
         return None;
     }
-    c.gate(core.id, sess.port, queued_keys(q).into_iter(), now)
-        .err()
+    let (keys, write) = queued_keys(q);
+    let asking = sess.client.asking;
+    if let Err(e) = c.gate(core.id, sess.port, keys.iter().copied(), asking, now) {
+        return Some(e);
+    }
+    // On a core port every key is this core's: a slot moving in or out
+    // is judged for the transaction as a whole (all keys here, none, or
+    // some: ASK or TRYAGAIN), as Redis does, not command by command.
+    if sess.port == Entry::CorePort {
+        let shard = core.shard.borrow();
+        let present = |k: &[u8]| shard.peek_type(k, now).is_some();
+        return c
+            .owns(core.id, keys.iter().copied(), present, write, now)
+            .err();
+    }
+    None
 }
 
-/// The keys of every command in `q`, by each one's key spec.
-fn queued_keys(q: &Queued) -> Vec<&[u8]> {
-    let mut keys = Vec::new();
+/// The keys of every command in `q`, by each one's key spec, and whether
+/// any of them writes.
+fn queued_keys(q: &Queued) -> (Vec<&[u8]>, bool) {
+    let (mut keys, mut write) = (Vec::new(), false);
     for c in &q.cmds {
         let args: Vec<&[u8]> = c.iter().map(|a| &a[..]).collect();
         if let Ok((_, spec)) = cmd::admit(&args, true) {
             let at = spec.keys.positions(&args).into_iter().flatten();
             keys.extend(at.map(|p| &c[p][..]));
+            write |= spec.flags.has(cmd::Flags::WRITE);
         }
     }
-    keys
+    (keys, write)
 }
 
 /// Redis's reply to EXEC after a refused command.
@@ -273,7 +290,10 @@ pub async fn exec(core: &Rc<Core>, sess: &mut Session, q: Queued, out: &mut Vec<
         .map(|a| plan(core, &mut shares, &mut after, a))
         .collect();
     let proto = sess.client.proto;
-    let Some(mut outcomes) = run_shares(core, shares, proto, watching.as_ref()).await else {
+    // A core port's transaction was judged whole by `refusal`.
+    let judged = sess.port == Entry::CorePort;
+    let Some(mut outcomes) = run_shares(core, shares, proto, watching.as_ref(), judged).await
+    else {
         Reply::new(out, proto).null_array();
         return;
     };
@@ -569,6 +589,7 @@ async fn run_shares(
     shares: Shares,
     proto: Proto,
     watching: Option<&Watching>,
+    judged: bool,
 ) -> Option<Vec<Vec<TxOut>>> {
     let cores = shares.cores();
     let mut outcomes: Vec<Vec<TxOut>> = (0..core.n).map(|_| Vec::new()).collect();
@@ -581,7 +602,11 @@ async fn run_shares(
             if failed(core) {
                 return None;
             }
-            outcomes[core.id] = core.run_parts(std::mem::take(&mut parts[core.id]), proto);
+            let mine = std::mem::take(&mut parts[core.id]);
+            outcomes[core.id] = match &core.cluster {
+                Some(c) if judged => c.judged(|| core.run_parts(mine, proto)),
+                _ => core.run_parts(mine, proto),
+            };
             return Some(outcomes);
         }
         // With a WATCH, the check must share the span with the other

@@ -546,7 +546,14 @@ pub async fn process(
         // does; inside MULTI the transaction is then flagged.
         if let (Some(c), Ok((id, spec))) = (&core.cluster, &admitted) {
             let keys = spec.keys.positions(args).into_iter().flatten();
-            if let Err(e) = c.gate(core.id, sess.port, keys.map(|p| args[p]), now) {
+            // ASKING lasts one command, or the whole of a transaction
+            // (Redis clears the flag when not in MULTI); ASKING's own
+            // handler, run below, sets it again.
+            let asking = sess.client.asking;
+            if sess.multi.is_none() {
+                sess.client.asking = false;
+            }
+            if let Err(e) = c.gate(core.id, sess.port, keys.map(|p| args[p]), asking, now) {
                 if let Some(q) = &mut sess.multi {
                     q.flag();
                 }

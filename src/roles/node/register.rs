@@ -223,7 +223,7 @@ fn renew_loop(
             return Ok(Ended::Stopping);
         }
         let sent = now();
-        (&*stream).write_all(wire::renew_line(routing.applied()).as_bytes())?;
+        (&*stream).write_all(wire::renew_line(routing.renewal()).as_bytes())?;
         let mut line = String::new();
         if reader.read_line(&mut line)? == 0 {
             return Ok(Ended::LbClosed);

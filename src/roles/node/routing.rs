@@ -23,11 +23,12 @@
 //!   member, and needs no lease.
 
 use crate::addr::HostPort;
-use crate::cluster::reply::{CROSSSLOT, DOWN, UNSERVED};
+use crate::cluster::reply::{CROSSSLOT, DOWN, TRYAGAIN, UNSERVED};
 use crate::cluster::{reply, SlotMap};
 use crate::ownership::{slot_for, SLOTS};
 use crate::store::Shard;
 use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -54,6 +55,9 @@ pub struct View {
     pub map: SlotMap,
     /// Per slot: a core of this node, `REMOTE | shard`, or `NONE`.
     route: Box<[u16]>,
+    /// Per slot moving into this node (a warm move): the core it moves to,
+    /// which takes it only for ASKING clients until the move ends.
+    importing: Box<[u16]>,
     /// Per core of this node: its shard index in the map, if listed.
     pub mine: Vec<Option<usize>>,
 }
@@ -67,16 +71,44 @@ impl View {
                 mine[usize::from(s.core)] = Some(i);
             }
         }
+        let core_of = |i: usize| mine.iter().position(|&m| m == Some(i));
         let route = (0..SLOTS)
             .map(|slot| match map.owner(slot) {
                 None => NONE,
-                Some(i) => match mine.iter().position(|&m| m == Some(i)) {
+                Some(i) => match core_of(i) {
                     Some(core) => core as u16,
                     None => REMOTE | i as u16,
                 },
             })
             .collect();
-        View { map, route, mine }
+        let importing = (0..SLOTS)
+            .map(|slot| {
+                map.moving(slot)
+                    .and_then(core_of)
+                    .map_or(NONE, |c| c as u16)
+            })
+            .collect();
+        View {
+            map,
+            route,
+            importing,
+            mine,
+        }
+    }
+
+    /// The core of this node `slot` is moving into, if it is.
+    #[inline]
+    pub fn importing(&self, slot: u16) -> Option<usize> {
+        match self.importing[usize::from(slot)] {
+            NONE => None,
+            c => Some(usize::from(c)),
+        }
+    }
+
+    /// Where a slot of this node moving out streams to: its target shard.
+    #[inline]
+    pub fn moving_to(&self, slot: u16) -> Option<&crate::cluster::Shard> {
+        self.map.moving(slot).map(|t| &self.map.shards()[t])
     }
 
     /// Where `slot` is served.
@@ -118,6 +150,9 @@ pub struct Routing {
     epoch: AtomicU64,
     /// Per core, the epoch it applies.
     applied: Box<[AtomicU64]>,
+    /// Per core, the newest epoch whose outgoing moves it has streamed out
+    /// (set by `node::migrate`).
+    drained: Box<[AtomicU64]>,
     /// Node-clock ms until which the lease lets the node serve.
     lease_until: AtomicU64,
 }
@@ -133,6 +168,7 @@ impl Routing {
             cores,
             epoch: AtomicU64::new(0),
             applied: (0..cores).map(|_| AtomicU64::new(0)).collect(),
+            drained: (0..cores).map(|_| AtomicU64::new(0)).collect(),
             lease_until: AtomicU64::new(0),
         };
         if own {
@@ -186,6 +222,28 @@ impl Routing {
             .unwrap_or(0)
     }
 
+    /// What the node tells the LB when it renews: the lowest epoch every
+    /// core applies, and the lowest every core has drained.
+    pub fn renewal(&self) -> crate::cluster::wire::Renewal {
+        let min = |v: &[AtomicU64]| {
+            v.iter()
+                .map(|a| a.load(Ordering::Acquire))
+                .min()
+                .unwrap_or(0)
+        };
+        let applied = min(&self.applied);
+        crate::cluster::wire::Renewal {
+            applied,
+            drained: min(&self.drained).min(applied),
+        }
+    }
+
+    /// Core `id` holds no key of any slot moving out of it in the map of
+    /// `epoch`.
+    pub fn set_drained(&self, id: usize, epoch: u64) {
+        self.drained[id].fetch_max(epoch, Ordering::AcqRel);
+    }
+
     /// Serve until `until` (node-clock ms); never shortens the lease.
     pub fn extend_lease(&self, until: u64) {
         self.lease_until.fetch_max(until, Ordering::AcqRel);
@@ -219,6 +277,16 @@ pub struct Local {
     pub shared: Arc<Routing>,
     view: RefCell<Arc<View>>,
     seen: Cell<u64>,
+    /// Keys this core's mover has sent to their slot's target and not yet
+    /// heard back about (`node::migrate`). A write to one answers
+    /// `-TRYAGAIN` until then: were it deleted here and written anew at
+    /// the target (through `-ASK`), the RESTORE still on its way would
+    /// overwrite the newer value. Redis avoids this by blocking in MIGRATE.
+    in_flight: RefCell<HashSet<Box<[u8]>>>,
+    /// A transaction judged whole at EXEC ([`Local::judged`]) is running:
+    /// its commands skip the presence rules of moving slots, so a DEL and
+    /// SET of one key in it is not cut in two by an `-ASK`.
+    judged: Cell<bool>,
 }
 
 impl Local {
@@ -233,7 +301,29 @@ impl Local {
             shared,
             view,
             seen: Cell::new(0),
+            in_flight: RefCell::new(HashSet::new()),
+            judged: Cell::new(false),
         }
+    }
+
+    /// Run `f`, a transaction whose keys [`Local::owns`] accepted as a
+    /// whole, without judging its commands one by one. `f` must not
+    /// await: no other task may run meanwhile.
+    pub fn judged<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.judged.set(true);
+        let r = f();
+        self.judged.set(false);
+        r
+    }
+
+    /// The mover sent `keys` to their target: freeze them for writes.
+    pub fn send_keys<'k>(&self, keys: impl Iterator<Item = &'k [u8]>) {
+        self.in_flight.borrow_mut().extend(keys.map(Box::from));
+    }
+
+    /// The target answered (or the link failed): thaw every key.
+    pub fn keys_landed(&self) {
+        self.in_flight.borrow_mut().clear();
     }
 
     /// The view this core is using.
@@ -259,8 +349,11 @@ impl Local {
         }
         let next = self.shared.view();
         let old = self.view.replace(next.clone());
-        let lost =
-            |slot: u16| old.route(slot) == Route::Core(id) && next.route(slot) != Route::Core(id);
+        // A slot it owned or was importing, and now does neither: its keys
+        // go, so a slot regained later starts empty.
+        let held =
+            |v: &View, slot: u16| v.route(slot) == Route::Core(id) || v.importing(slot) == Some(id);
+        let lost = |slot: u16| held(&old, slot) && !held(&next, slot);
         let dropped = shard.borrow_mut().drop_slots(lost);
         if dropped > 0 {
             log::info!(
@@ -268,18 +361,31 @@ impl Local {
                 next.map.epoch()
             );
         }
+        // Keys left frozen by a failed batch stay so while their slot still
+        // moves (they are sent again); once nothing moves out, they thaw.
+        let moving_out =
+            |slot: u16| next.route(slot) == Route::Core(id) && next.moving_to(slot).is_some();
+        if !self.in_flight.borrow().is_empty() && !(0..SLOTS).any(moving_out) {
+            self.keys_landed();
+        }
         self.seen.set(next.map.epoch());
         self.shared.applied[id].store(next.map.epoch(), Ordering::Release);
     }
 
     /// Whether core `here` may run a command with `keys` for a connection
     /// that came in on `entry`, at node-clock `now`; the refusal's text if
-    /// not. A command without keys is always run.
+    /// not. A command without keys is always run. `asking`: the client sent
+    /// ASKING just before, so a slot moving into this core is served.
+    ///
+    /// A slot moving out of this node passes here; the core that runs the
+    /// command decides ([`Local::owns`]), since only it sees whether the
+    /// keys are still there.
     pub fn gate<'k>(
         &self,
         here: usize,
         entry: Entry,
         mut keys: impl Iterator<Item = &'k [u8]>,
+        asking: bool,
         now: u64,
     ) -> Result<(), String> {
         let Some(first) = keys.next() else {
@@ -288,16 +394,19 @@ impl Local {
         let view = self.view.borrow();
         let slot = slot_for(first);
         let route = view.route(slot);
+        let imported = |s: u16| asking && view.importing(s).is_some();
         let mut cross = false;
-        let mut all_here = matches!(route, Route::Core(_));
+        let mut all_here = matches!(route, Route::Core(_)) || imported(slot);
         for k in keys {
             let s = slot_for(k);
             cross |= s != slot;
-            all_here &= matches!(view.route(s), Route::Core(_));
+            all_here &= matches!(view.route(s), Route::Core(_)) || imported(s);
         }
         let ok = match entry {
             Entry::CorePort if cross => return Err(CROSSSLOT.to_string()),
-            Entry::CorePort => route == Route::Core(here),
+            Entry::CorePort => {
+                route == Route::Core(here) || (asking && view.importing(slot) == Some(here))
+            }
             Entry::Main if all_here => true,
             Entry::Main if cross => return Err(CROSSSLOT.to_string()),
             Entry::Main => false,
@@ -311,22 +420,60 @@ impl Local {
         Ok(())
     }
 
-    /// On the core that runs it: the refusal if `key` is not core `here`'s
-    /// to serve now (the map moved after the gate let it through).
-    #[inline]
-    pub fn owns(&self, here: usize, key: &[u8], now: u64) -> Result<(), String> {
+    /// On the core that runs it: the refusal if the command with `keys` is
+    /// not core `here`'s to serve now (the map moved after the gate let it
+    /// through). `present` says whether a key is in this core's shard.
+    ///
+    /// A slot moving out of this core follows Redis's MIGRATING rules: with
+    /// every key still here it is served; with none, `-ASK` to the target
+    /// (a key that is not here has moved, or would be created there); with
+    /// some, `-TRYAGAIN`. A slot moving in is served (the gate let only an
+    /// ASKING client through), but a multi-key command missing some keys
+    /// gets `-TRYAGAIN`, as Redis's IMPORTING does. A `write` to a key the
+    /// mover has in flight gets `-TRYAGAIN` too (see `in_flight`).
+    pub fn owns<'k>(
+        &self,
+        here: usize,
+        keys: impl Iterator<Item = &'k [u8]> + Clone,
+        present: impl Fn(&[u8]) -> bool,
+        write: bool,
+        now: u64,
+    ) -> Result<(), String> {
         let view = self.view.borrow();
-        let slot = slot_for(key);
-        match view.route(slot) {
-            Route::Core(c) if c == here => {
-                if self.shared.serving(now) {
-                    Ok(())
-                } else {
-                    Err(DOWN.to_string())
+        let mut n = 0;
+        for key in keys.clone() {
+            n += 1;
+            let slot = slot_for(key);
+            match view.route(slot) {
+                Route::Core(c) if c == here => {
+                    if let Some(to) = view.moving_to(slot) {
+                        if write && self.in_flight.borrow().contains(key) {
+                            return Err(TRYAGAIN.to_string());
+                        }
+                        if !self.judged.get() && !present(key) {
+                            return Err(if keys.clone().any(&present) {
+                                TRYAGAIN.to_string()
+                            } else {
+                                reply::ask(slot, to)
+                            });
+                        }
+                    }
                 }
+                _ if view.importing(slot) == Some(here) => {
+                    if !self.judged.get()
+                        && keys.clone().nth(1).is_some()
+                        && !keys.clone().all(&present)
+                    {
+                        return Err(TRYAGAIN.to_string());
+                    }
+                }
+                r => return Err(view.redirect(slot, r)),
             }
-            r => Err(view.redirect(slot, r)),
         }
+        if n > 0 && !self.shared.serving(now) {
+            return Err(DOWN.to_string());
+        }
+        Ok(())
     }
 }
 
@@ -373,7 +520,7 @@ mod tests {
             key_on(&view, Route::Core(1)),
             key_on(&view, Route::Elsewhere(2)),
         );
-        let g = |entry, keys: &[&[u8]], now| local.gate(0, entry, keys.iter().copied(), now);
+        let g = |entry, keys: &[&[u8]], now| local.gate(0, entry, keys.iter().copied(), false, now);
         assert_eq!(g(Entry::CorePort, &[&k0], 0), Ok(()));
         let moved = |k: &[u8], port| format!("MOVED {} 127.0.0.1:{port}", slot_for(k));
         assert_eq!(g(Entry::CorePort, &[&k1], 0), Err(moved(&k1, 7002)));
@@ -385,8 +532,101 @@ mod tests {
         assert_eq!(g(Entry::Main, &[], 0), Ok(()));
         // Past the lease: nothing is served.
         assert_eq!(g(Entry::CorePort, &[&k0], 1000), Err(DOWN.into()));
-        assert_eq!(local.owns(0, &k0, 999), Ok(()));
-        assert_eq!(local.owns(0, &k1, 0), Err(moved(&k1, 7002)));
+        let owns = |k: &[u8], now| local.owns(0, std::iter::once(k), |_| true, false, now);
+        assert_eq!(owns(&k0, 999), Ok(()));
+        assert_eq!(owns(&k1, 0), Err(moved(&k1, 7002)));
+    }
+
+    #[test]
+    fn a_moving_slot_follows_redis_s_migrating_and_importing_rules() {
+        let base = two_nodes();
+        let probe = View::new(base.clone(), &hp(7000), 2);
+        let k = key_on(&probe, Route::Core(0));
+        let slot = slot_for(&k);
+        // Two keys of one slot: a hash tag around k.
+        let tagged = |suffix: &str| {
+            let mut t = b"{".to_vec();
+            t.extend_from_slice(&k);
+            t.extend_from_slice(b"}");
+            t.extend_from_slice(suffix.as_bytes());
+            t
+        };
+        let (ka, kb) = (tagged("a"), tagged("b"));
+        assert_eq!(slot_for(&ka), slot);
+        assert_eq!(slot_for(&kb), slot);
+        let moving = base
+            .with_epoch(2)
+            .with_moves(&[(u32::from(slot), u32::from(slot), 2)])
+            .unwrap();
+        let ask = format!("ASK {slot} 127.0.0.1:8001");
+        // The owner (node 7000, core 0).
+        let a = Arc::new(Routing::new(hp(7000), 2, &[], false));
+        assert!(a.install(moving.clone()));
+        a.extend_lease(1000);
+        let la = Local::new(a.clone());
+        let shard = RefCell::new(Shard::new(ShardConfig::default()));
+        la.refresh(0, &shard);
+        let owns = |keys: &[&[u8]], present: &dyn Fn(&[u8]) -> bool| {
+            la.owns(0, keys.iter().copied(), present, true, 0)
+        };
+        assert_eq!(owns(&[&k], &|_| true), Ok(()));
+        assert_eq!(owns(&[&k], &|_| false), Err(ask.clone()));
+        assert_eq!(
+            owns(&[&ka, &kb], &|key| key == &ka[..]),
+            Err(TRYAGAIN.to_string())
+        );
+        assert_eq!(
+            la.gate(0, Entry::CorePort, [&k[..]].into_iter(), false, 0),
+            Ok(()),
+            "the owner's gate lets it through; the running core decides"
+        );
+        // A key on its way to the target: readable, not writable.
+        la.send_keys([&k[..]].into_iter());
+        assert_eq!(owns(&[&k], &|_| true), Err(TRYAGAIN.to_string()));
+        assert_eq!(la.owns(0, [&k[..]].into_iter(), |_| true, false, 0), Ok(()));
+        la.keys_landed();
+        assert_eq!(owns(&[&k], &|_| true), Ok(()));
+        // Inside a transaction judged at EXEC, a key it deleted is no ASK.
+        assert_eq!(la.judged(|| owns(&[&k], &|_| false)), Ok(()));
+        assert_eq!(owns(&[&k], &|_| false), Err(ask.clone()));
+        // The target (node 8000, one core).
+        let b = Arc::new(Routing::new(hp(8000), 1, &[], false));
+        assert!(b.install(moving.clone()));
+        b.extend_lease(1000);
+        let lb = Local::new(b.clone());
+        let imported = RefCell::new(Shard::new(ShardConfig::default()));
+        lb.refresh(0, &imported);
+        let moved = format!("MOVED {slot} 127.0.0.1:7001");
+        let gate = |asking| lb.gate(0, Entry::CorePort, [&k[..]].into_iter(), asking, 0);
+        assert_eq!(gate(false), Err(moved));
+        assert_eq!(gate(true), Ok(()));
+        let owns_b = |keys: &[&[u8]], present: &dyn Fn(&[u8]) -> bool| {
+            lb.owns(0, keys.iter().copied(), present, true, 0)
+        };
+        assert_eq!(owns_b(&[&k], &|_| false), Ok(()));
+        assert_eq!(
+            owns_b(&[&ka, &kb], &|key| key == &ka[..]),
+            Err(TRYAGAIN.to_string())
+        );
+        // The move is called off: what the target imported goes.
+        {
+            use crate::store::{SetCond, SetExpiry};
+            imported
+                .borrow_mut()
+                .set(
+                    &k[..],
+                    &b"v"[..],
+                    SetExpiry::Clear,
+                    SetCond::Always,
+                    false,
+                    0,
+                )
+                .unwrap();
+        }
+        assert!(b.install(two_nodes().with_epoch(3)));
+        lb.refresh(0, &imported);
+        assert_eq!(imported.borrow().len(), 0);
+        assert_eq!(b.renewal().applied, 3);
     }
 
     #[test]

@@ -10,6 +10,7 @@ use super::keyspace::expired;
 use super::Shard;
 use crate::map::Slot;
 use crate::ownership::slot_for;
+use crate::store::Value;
 
 impl Shard {
     /// Live keys in cluster slot `slot`.
@@ -28,6 +29,49 @@ impl Shard {
             .take(count)
             .map(|(k, _)| k.clone())
             .collect()
+    }
+
+    /// One step of a cursor scan (as [`Shard::scan`]) keeping the live keys
+    /// whose cluster slot `want` names: what a warm slot move streams.
+    /// Returns the cursor to go on from, 0 when the scan is done. A key
+    /// present for the whole scan is returned exactly once.
+    pub fn scan_slots(
+        &self,
+        cursor: u32,
+        count: usize,
+        want: impl Fn(u16) -> bool,
+        now: u64,
+        out: &mut Vec<Box<[u8]>>,
+    ) -> u32 {
+        self.map.scan(cursor, count, |_, k, e| {
+            if !expired(e.expires_at, now) && want(slot_for(k)) {
+                out.push(k.clone());
+            }
+        })
+    }
+
+    /// A copy of a live `key`'s value and absolute expiry (0 = none), for a
+    /// slot move: not a use, and no hit or miss is counted.
+    pub fn export(&self, key: &[u8], now: u64) -> Option<(Value, u64)> {
+        let (_, e) = self.map.at(self.map.find(key)?)?;
+        (!expired(e.expires_at, now)).then(|| (e.value.clone(), e.expires_at))
+    }
+
+    /// Delete `key` if it still holds `value` with expiry `expires_at`:
+    /// a slot move's last step once the target has stored that copy. A key
+    /// written meanwhile stays, to be sent again. Returns whether it went.
+    pub fn remove_if_unchanged(&mut self, key: &[u8], value: &Value, expires_at: u64) -> bool {
+        let Some(slot) = self.map.find(key) else {
+            return false;
+        };
+        let same = self
+            .map
+            .at(slot)
+            .is_some_and(|(_, e)| e.expires_at == expires_at && e.value == *value);
+        if same {
+            self.delete_slot(slot);
+        }
+        same
     }
 
     /// Delete every key whose cluster slot `lost` names, returning how many

@@ -195,7 +195,13 @@ fn line_form_table() {
                 core_ports: vec![7001, 7002],
             })),
         ),
-        ("RENEW:7\n", Ok(Request::Renew(7))),
+        (
+            "RENEW:7\n",
+            Ok(Request::Renew(crate::cluster::wire::Renewal {
+                applied: 7,
+                drained: 0,
+            })),
+        ),
         ("RENEW:x\n", Err(RequestError::BadEpoch("x".into()))),
         (
             "REGISTER:bad/host:1:1\n",
