@@ -10,46 +10,14 @@
 //! ZIPF_S, ZIPF_CAPACITIES=comma list).
 
 use hdrhistogram::Histogram;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
-const BIN: &str = env!("CARGO_BIN_EXE_cachectl");
+// Each bench uses part of it.
+#[allow(dead_code)]
+mod common;
 
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(args: &[&str], ready: &str) -> Server {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start cachectl");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let line = lines
-        .find_map(|l| l.ok().filter(|l| l.starts_with(ready)))
-        .expect("ready line");
-    let addr = line[ready.len()..]
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    // Keep draining stdout so the child never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
-    Server { child, addr }
-}
+use common::{start, Server};
 
 /// A one-core node reading through to `origin`, plus `extra` flags.
 fn start_node(origin: SocketAddr, extra: &[&str]) -> Server {

@@ -20,6 +20,15 @@ fn key_in(conn: &mut RespConn, prefix: &str, want: impl Fn(u16) -> bool) -> Stri
         .expect("a key in the range")
 }
 
+/// A connection of the `redis` crate's cluster client, seeded with `seed`
+/// (`redis://host:port/`).
+fn cluster_con(seed: impl AsRef<str>) -> redis::cluster::ClusterConnection {
+    ClusterClient::new(vec![seed.as_ref()])
+        .unwrap()
+        .get_connection()
+        .unwrap()
+}
+
 fn slot(conn: &mut RespConn, key: &str) -> u16 {
     let r = conn.cmd(&format!("CLUSTER KEYSLOT {key}"));
     r.trim_start_matches(':').trim().parse().unwrap()
@@ -139,8 +148,7 @@ fn a_plain_node_has_cluster_support_disabled() {
 fn the_redis_crate_cluster_client_works_from_a_core_port_and_from_the_main_port() {
     let cn = ClusterNode::start(&[]);
     for seed in [cn.core_addr(1), cn.node.addr()] {
-        let client = ClusterClient::new(vec![format!("redis://{seed}/")]).unwrap();
-        let mut con = client.get_connection().unwrap();
+        let mut con = cluster_con(format!("redis://{seed}/"));
         for i in 0..200 {
             let _: () = con.set(format!("crate:{i}"), i).unwrap();
         }
@@ -194,8 +202,7 @@ fn cluster_clients_bootstrap_from_the_lb_and_a_crashed_nodes_slots_are_served_ag
     assert_eq!(json, format!(r#"{{"node":"{owner}","ok":true}}"#));
     let mut at_owner = RespConn::new(connect(owner.parse().unwrap()));
     assert_eq!(at_owner.cmd("SET foo bar"), "+OK\r\n");
-    let client = ClusterClient::new(vec![format!("redis://{}/", lb.addr)]).unwrap();
-    let mut con = client.get_connection().unwrap();
+    let mut con = cluster_con(format!("redis://{}/", lb.addr));
     for i in 0..300 {
         let _: () = con.set(format!("lb:{i}"), format!("v{i}")).unwrap();
     }
@@ -215,8 +222,7 @@ fn cluster_clients_bootstrap_from_the_lb_and_a_crashed_nodes_slots_are_served_ag
     nodes[1].node.proc().kill();
     // Its link was closed by its kernel: the survivor takes every slot at once.
     wait_map(&lb, &nodes[0].core_ports);
-    let client = ClusterClient::new(vec![format!("redis://{}/", lb.addr)]).unwrap();
-    let mut con = client.get_connection().unwrap();
+    let mut con = cluster_con(format!("redis://{}/", lb.addr));
     for i in 0..300 {
         let k = format!("lb:{i}");
         let got: Option<String> = con.get(&k).unwrap();
@@ -233,10 +239,7 @@ fn cluster_clients_bootstrap_from_the_lb_and_a_crashed_nodes_slots_are_served_ag
 fn a_slot_that_comes_back_starts_empty() {
     let (lb, mut nodes) = lb_cluster(1, "2s");
     let seed = format!("redis://{}/", lb.addr);
-    let mut con = ClusterClient::new(vec![seed.clone()])
-        .unwrap()
-        .get_connection()
-        .unwrap();
+    let mut con = cluster_con(seed.clone());
     for i in 0..200 {
         let _: () = con.set(format!("back:{i}"), "old").unwrap();
     }
@@ -251,14 +254,11 @@ fn a_slot_that_comes_back_starts_empty() {
         .collect();
     wait_map(&lb, &both);
     wait_owned(&[lb.addr, nodes[0].core_addr(0)], &b.core_ports);
-    // It leaves (cold: a leave does not move keys yet): its slots come back
+    // It dies (SIGKILL: no time to hand anything on): its slots come back
     // to the first node, which gave their keys away.
-    b.node.stop();
+    b.node.proc().kill();
     wait_map(&lb, &nodes[0].core_ports);
-    let mut con = ClusterClient::new(vec![seed])
-        .unwrap()
-        .get_connection()
-        .unwrap();
+    let mut con = cluster_con(seed);
     let mut kept = 0;
     for i in 0..200 {
         let got: Option<String> = con.get(format!("back:{i}")).unwrap();
@@ -274,6 +274,52 @@ fn a_slot_that_comes_back_starts_empty() {
 }
 
 #[test]
+fn a_stopped_node_hands_its_slots_back_warm_with_their_latest_values() {
+    let (lb, mut nodes) = lb_cluster(1, "2s");
+    let seed = format!("redis://{}/", lb.addr);
+    let mut con = cluster_con(seed.clone());
+    const N: usize = 500;
+    for i in 0..N {
+        let _: () = con.set(format!("leave:{i}"), "old").unwrap();
+    }
+    let mut b = ClusterNode::start(&["--lb", &lb.addr.to_string()]);
+    wait_owned(&[lb.addr, nodes[0].core_addr(0)], &b.core_ports);
+    // Written while half of them live on the new node, some with a TTL.
+    for i in 0..N {
+        let _: () = con.set(format!("leave:{i}"), format!("new{i}")).unwrap();
+        if i % 2 == 0 {
+            let _: () = con.pexpire(format!("leave:{i}"), 600_000).unwrap();
+        }
+    }
+    let on_b: usize = (0..2)
+        .map(|c| {
+            let r = b.core(c).cmd("DBSIZE");
+            r.trim_start_matches(':').trim().parse::<usize>().unwrap()
+        })
+        .sum();
+    assert!(on_b > N / 4, "{on_b} keys on the new node");
+    // SIGTERM: it moves its slots back before it exits, cleanly.
+    let status = b.node.stop();
+    assert!(status.success(), "{}", b.node.proc().output_report());
+    b.node.proc().join_stderr();
+    let log = b.node.proc().stderr();
+    assert!(log.contains("every slot has moved off this node"), "{log}");
+    wait_map(&lb, &nodes[0].core_ports);
+    let mut con = cluster_con(seed);
+    for i in 0..N {
+        let k = format!("leave:{i}");
+        let got: Option<String> = con.get(&k).unwrap();
+        assert_eq!(got, Some(format!("new{i}")), "{k}");
+        let ttl: i64 = con.pttl(&k).unwrap();
+        match i % 2 {
+            0 => assert!(ttl > 0, "{k}: PTTL {ttl}"),
+            _ => assert_eq!(ttl, -1, "{k}"),
+        }
+    }
+    nodes[0].node.assert_running();
+}
+
+#[test]
 fn a_hung_node_stops_serving_before_its_slots_move() {
     let (lb, mut nodes) = lb_cluster(2, "1s");
     // A key core 0 of the node about to hang owns.
@@ -285,10 +331,7 @@ fn a_hung_node_stops_serving_before_its_slots_move() {
     nodes[1].node.proc().pause();
     // Its probes fail and its lease runs out; then its slots move.
     wait_map(&lb, &nodes[0].core_ports);
-    let mut con = ClusterClient::new(vec![format!("redis://{}/", lb.addr)])
-        .unwrap()
-        .get_connection()
-        .unwrap();
+    let mut con = cluster_con(format!("redis://{}/", lb.addr));
     let _: () = con.set(&key, "new").unwrap();
     // Woken, the hung node must not serve its old value: its lease is over.
     nodes[1].node.proc().signal(libc::SIGCONT);
@@ -404,8 +447,7 @@ fn wait_owned(at: &[SocketAddr], ports: &[u16]) {
 fn a_join_moves_keys_warm_with_their_ttls_and_a_reader_never_misses() {
     let (lb, nodes) = lb_cluster(1, "2s");
     let seed = format!("redis://{}/", lb.addr);
-    let client = ClusterClient::new(vec![seed.clone()]).unwrap();
-    let mut con = client.get_connection().unwrap();
+    let mut con = cluster_con(seed.clone());
     const N: usize = 3000;
     for i in 0..N {
         let _: () = con.set(format!("warm:{i}"), format!("v{i}")).unwrap();
@@ -424,8 +466,7 @@ fn a_join_moves_keys_warm_with_their_ttls_and_a_reader_never_misses() {
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let halt = stop.clone();
     let reader = std::thread::spawn(move || {
-        let client = ClusterClient::new(vec![seed]).unwrap();
-        let mut con = client.get_connection().unwrap();
+        let mut con = cluster_con(seed);
         let (mut reads, mut errors) = (0u64, 0u64);
         let mut i = 0;
         while !halt.load(std::sync::atomic::Ordering::Relaxed) {
@@ -456,8 +497,7 @@ fn a_join_moves_keys_warm_with_their_ttls_and_a_reader_never_misses() {
     let halt = stop.clone();
     let seed_w = format!("redis://{}/", lb.addr);
     let writer = std::thread::spawn(move || {
-        let client = ClusterClient::new(vec![seed_w]).unwrap();
-        let mut con = client.get_connection().unwrap();
+        let mut con = cluster_con(seed_w);
         let mut acked = vec![0i64; W];
         let mut last: Vec<Option<String>> = vec![Some("start".into()); W];
         let mut unsure = vec![false; W];
@@ -488,10 +528,7 @@ fn a_join_moves_keys_warm_with_their_ttls_and_a_reader_never_misses() {
     eprintln!("reader: {reads} reads, {errors} redirect errors during the move");
     let (acked, last, unsure) = writer.join().unwrap();
     // Every key, on whichever node now owns it, with its TTL.
-    let mut con = ClusterClient::new(vec![format!("redis://{}/", lb.addr)])
-        .unwrap()
-        .get_connection()
-        .unwrap();
+    let mut con = cluster_con(format!("redis://{}/", lb.addr));
     for i in 0..N {
         let k = format!("warm:{i}");
         let v: Option<String> = con.get(&k).unwrap();

@@ -1,10 +1,14 @@
 //! The ownership lease on the registration link, in the LB's line protocol.
 //!
 //! ```text
-//! node -> LB   RENEW:<epoch>[:<drained>]      the newest epoch every core
+//! node -> LB   RENEW:<epoch>[:<drained>[:leaving]]
+//!                                             the newest epoch every core
 //!                                             applies, and the newest whose
 //!                                             moving slots every core has
-//!                                             streamed out (0 or absent: none)
+//!                                             streamed out (0 or absent:
+//!                                             none); `leaving`: the node is
+//!                                             stopping and hands its slots
+//!                                             on warm first
 //! LB -> node   GRANT:<lease_ms>:<epoch>       renewed; your map is current
 //!              GRANT:<lease_ms>:<epoch>:<map> renewed; here is a newer map
 //! ```
@@ -54,22 +58,41 @@ pub struct Renewal {
     /// The newest epoch whose moving slots every core has streamed to
     /// their targets and holds no key of (never more than `applied`).
     pub drained: u64,
+    /// The node is stopping (SIGTERM): it asks for its slots to be moved
+    /// off it, warm, before it goes.
+    pub leaving: bool,
 }
+
+/// The word a leaving node adds to its RENEW.
+const LEAVING: &str = "leaving";
 
 /// A RENEW line.
 pub fn renew_line(r: Renewal) -> String {
-    format!("{RENEW}:{}:{}\n", r.applied, r.drained)
+    match r.leaving {
+        true => format!("{RENEW}:{}:{}:{LEAVING}\n", r.applied, r.drained),
+        false => format!("{RENEW}:{}:{}\n", r.applied, r.drained),
+    }
 }
 
-/// A RENEW request's argument: `<epoch>` or `<epoch>:<drained>`.
+/// A RENEW request's argument: `<epoch>`, `<epoch>:<drained>` or
+/// `<epoch>:<drained>:leaving`.
 pub fn parse_renew(arg: &str) -> Option<Renewal> {
-    let mut f = arg.trim().splitn(2, ':');
+    let mut f = arg.trim().splitn(3, ':');
     let applied = f.next()?.parse().ok()?;
     let drained = match f.next() {
         Some(d) => d.parse().ok()?,
         None => 0,
     };
-    Some(Renewal { applied, drained })
+    let leaving = match f.next() {
+        Some(LEAVING) => true,
+        Some(_) => return None,
+        None => false,
+    };
+    Some(Renewal {
+        applied,
+        drained,
+        leaving,
+    })
 }
 
 /// The GRANT reply's text (no newline): the map only when `map` is given.
@@ -209,11 +232,16 @@ mod tests {
         let r = Renewal {
             applied: 4,
             drained: 3,
+            leaving: false,
         };
         assert_eq!(renew_line(r), "RENEW:4:3\n");
         assert_eq!(parse_renew("4:3"), Some(r));
         assert_eq!(parse_renew("4").map(|r| r.drained), Some(0));
         assert_eq!(parse_renew("4:x"), None);
+        let going = Renewal { leaving: true, ..r };
+        assert_eq!(renew_line(going), "RENEW:4:3:leaving\n");
+        assert_eq!(parse_renew("4:3:leaving"), Some(going));
+        assert_eq!(parse_renew("4:3:staying"), None);
     }
 
     #[test]

@@ -45,13 +45,15 @@ pub fn step(lb: &Lb) {
 /// The shards that should hold slots: every core of each node registered
 /// in cluster mode (with core ports) whose lease is valid, and that is
 /// healthy or still holds slots (a node that went down keeps them until its
-/// lease runs out). In registration order, then core order.
+/// lease runs out), and that is not leaving. In registration order, then
+/// core order.
 fn members(lb: &Lb, now: u64) -> Vec<Shard> {
     let reg = lb.registry.borrow();
     let slots = lb.slots.borrow();
     let mut out = Vec::new();
     for n in reg.nodes() {
-        if n.core_ports.is_empty() || !slots.leased(&n.addr, now) {
+        // A leaving node gets no share: its slots move off it.
+        if n.core_ports.is_empty() || !slots.leased(&n.addr, now) || slots.leaving(&n.addr) {
             continue;
         }
         if n.state != State::Healthy && !slots.holds(&n.addr) {

@@ -59,6 +59,8 @@ struct Holder {
     drained: u64,
     /// It provably exited: its slots are free at once.
     exited: bool,
+    /// It is stopping and asks for its slots to move off it first.
+    leaving: bool,
 }
 
 /// What a slot waits for before it can be granted again.
@@ -118,6 +120,12 @@ impl Slots {
             .is_some_and(|h| !h.exited && now <= h.until + DRIFT_MS)
     }
 
+    /// Whether `node` is stopping: it is no member of the next map, but
+    /// its slots move off it warm while its lease holds.
+    pub fn leaving(&self, node: &HostPort) -> bool {
+        self.holders.get(node).is_some_and(|h| h.leaving)
+    }
+
     /// Whether `node` holds any slot in the map in force.
     pub fn holds(&self, node: &HostPort) -> bool {
         let idx: Vec<usize> = (0..self.map.shards().len())
@@ -136,6 +144,7 @@ impl Slots {
         h.exited = false;
         h.acked = h.acked.max(acked);
         h.drained = h.drained.max(r.drained.min(acked));
+        h.leaving = r.leaving;
         let lease = if owes {
             0
         } else {
@@ -182,6 +191,18 @@ impl Slots {
     pub fn advance(&mut self, members: &[Shard], now: u64) -> bool {
         let target = compute(&self.map, members);
         let epoch = self.map.epoch() + 1;
+        // A leaving node is no member, but while its lease holds it stays
+        // in the shard list as the source of its slots' warm moves.
+        let mut shards = target.shards().to_vec();
+        for s in 0..SLOTS {
+            if let Some(c) = self.map.owner_shard(s) {
+                let source = self.leaving(&c.node) && self.leased(&c.node, now);
+                if source && !shards.iter().any(|x| x.same(c)) {
+                    shards.push(c.clone());
+                }
+            }
+        }
+        let position = |c: &Shard| shards.iter().position(|x| x.same(c));
         let mut ranges: Vec<(u32, u32, usize)> = Vec::new();
         let mut moves: Vec<(u32, u32, usize)> = Vec::new();
         let mut changed = false;
@@ -198,8 +219,8 @@ impl Slots {
                     self.moving[i] = None;
                     (want, None)
                 }
-                (Some(c), Some(t)) if self.leased(&c.node, now) && target.position(c).is_some() => {
-                    let from = target.position(c);
+                (Some(c), Some(t)) if self.leased(&c.node, now) && position(c).is_some() => {
+                    let from = position(c);
                     let going = self.moving[i].filter(|_| was_moving.is_some_and(|m| m.same(t)));
                     match going {
                         Some(m) if self.drained(&c.node, m.epoch) => {
@@ -250,13 +271,26 @@ impl Slots {
             push_run(&mut ranges, s, next.0);
             push_run(&mut moves, s, next.1);
         }
+        // A leaving source that has handed everything on leaves the list.
+        let members = target.shards().len();
+        let used = |i: usize| ranges.iter().chain(&moves).any(|r| r.2 == i);
+        let keep: Vec<usize> = (0..shards.len())
+            .filter(|&i| i < members || used(i))
+            .collect();
+        if keep.len() < shards.len() {
+            let at = |i: usize| keep.iter().position(|&k| k == i).expect("kept");
+            for r in ranges.iter_mut().chain(moves.iter_mut()) {
+                r.2 = at(r.2);
+            }
+            shards = keep.iter().map(|&i| shards[i].clone()).collect();
+        }
         // The shard list may change without any slot moving (a new member
         // with nothing yet, an address that moved): that is a new map too.
-        changed |= target.shards() != self.map.shards();
+        changed |= shards != self.map.shards();
         if !changed {
             return false;
         }
-        self.map = SlotMap::from_parts(epoch, target.shards().to_vec(), &ranges)
+        self.map = SlotMap::from_parts(epoch, shards, &ranges)
             .and_then(|m| m.with_moves(&moves))
             .expect("ranges built from a valid map");
         true
@@ -306,7 +340,11 @@ mod tests {
     }
 
     fn rn(applied: u64, drained: u64) -> Renewal {
-        Renewal { applied, drained }
+        Renewal {
+            applied,
+            drained,
+            leaving: false,
+        }
     }
 
     #[test]
@@ -346,6 +384,67 @@ mod tests {
         assert!(moving.iter().all(|&x| owner_node(&s, x) == Some(8000)));
         assert_eq!(s.map().moves(), 0);
         assert_eq!(s.map().assigned(), 16384);
+    }
+
+    #[test]
+    fn a_leaving_node_hands_its_slots_on_warm_then_drops_out_of_the_map() {
+        let mut s = Slots::new(3000);
+        let mut ab = shards(7000, 1);
+        ab.extend(shards(8000, 1));
+        s.renew(&node(7000), rn(0, 0), 0);
+        s.renew(&node(8000), rn(0, 0), 0);
+        assert!(s.advance(&ab, 0));
+        let on_b: Vec<u16> = (0..SLOTS)
+            .filter(|&x| owner_node(&s, x) == Some(8000))
+            .collect();
+        assert!(on_b.len() > 8000);
+        // B says it is leaving: it is no member any more (the caller drops
+        // it), yet it keeps its slots, marked moving to A.
+        let e = s.map().epoch();
+        s.renew(
+            &node(8000),
+            Renewal {
+                leaving: true,
+                ..rn(e, e)
+            },
+            10,
+        );
+        assert!(s.leaving(&node(8000)));
+        let a = shards(7000, 1);
+        assert!(s.advance(&a, 20));
+        let moving = s.map().epoch();
+        assert_eq!(s.map().assigned(), 16384);
+        assert!(on_b.iter().all(|&x| owner_node(&s, x) == Some(8000)));
+        let target = |s: &Slots, x: u16| s.map().shards()[s.map().moving(x).unwrap()].node.port;
+        assert!(on_b.iter().all(|&x| target(&s, x) == 7000));
+        // Not drained yet: nothing changes, and B's lease is extended.
+        let going = |a, d| Renewal {
+            leaving: true,
+            ..rn(a, d)
+        };
+        assert_eq!(s.renew(&node(8000), going(moving, e), 30).0, 3000);
+        assert!(!s.advance(&a, 40));
+        // Drained: A owns everything, then B leaves the shard list.
+        s.renew(&node(8000), going(moving, moving), 50);
+        assert!(s.advance(&a, 60));
+        assert!((0..SLOTS).all(|x| owner_node(&s, x) == Some(7000)));
+        assert_eq!(s.map().moves(), 0);
+        assert!(s.map().shards().iter().all(|x| x.node.port == 7000));
+        // A leaving node whose lease ran out is handed over cold.
+        let mut s = Slots::new(3000);
+        s.renew(&node(7000), rn(0, 0), 0);
+        s.renew(
+            &node(8000),
+            Renewal {
+                leaving: true,
+                ..rn(0, 0)
+            },
+            0,
+        );
+        assert!(s.advance(&ab, 0));
+        assert!(s.advance(&a, 3000 + DRIFT_MS + 1));
+        assert_eq!(s.map().moves(), 0);
+        assert!(s.map().assigned() < 16384, "B's slots revoked, not moving");
     }
 
     #[test]

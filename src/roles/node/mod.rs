@@ -439,7 +439,15 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
         ))
     });
 
-    let stop = crate::sys::stop_flag()?;
+    // `signal`: asked to stop (SIGINT, SIGTERM, SHUTDOWN). `stop`: the
+    // cores stop. A cluster node with an LB leaves in between (its slots
+    // move off it warm: `register::renew_loop`), so its link thread sets
+    // `stop`; otherwise they are one flag.
+    let signal = crate::sys::stop_flag()?;
+    let stop = match (&cluster, &cfg.args.lb) {
+        (Some(_), Some(_)) => Arc::new(AtomicBool::new(false)),
+        _ => signal.clone(),
+    };
     // The node clock: every core's `now` and the lease's deadline.
     let clock = Instant::now();
     if let Some(lb) = cfg.args.lb.clone() {
@@ -452,7 +460,8 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
             cluster: cluster.clone().map(|r| (r, core_ports.clone())),
             clock,
         };
-        register::spawn(link, stop.clone()).context("starting the LB registration thread")?;
+        register::spawn(link, signal.clone(), stop.clone())
+            .context("starting the LB registration thread")?;
     }
     let origin = match &cfg.args.origin {
         Some(hp) => Some(
@@ -476,7 +485,7 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
         maxmemory: AtomicUsize::new(cfg.maxmemory.unwrap_or(0)),
         max_bulk: AtomicUsize::new(cfg.limits.max_bulk),
         output_limits: settings::OutputLimits::new(cfg.args.pubsub_output_limit),
-        stop: stop.clone(),
+        stop: signal.clone(),
         requirepass: std::sync::RwLock::new(cfg.requirepass.clone()),
         cfg,
         epoch: clock,

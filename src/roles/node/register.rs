@@ -11,7 +11,11 @@
 //! operator. The node serves clients whether or not the link is up.
 //!
 //! On shutdown the link is closed first, so the LB stops leasing this node
-//! while it drains its last connections.
+//! while it drains its last connections. In cluster mode the node first
+//! *leaves*: on SIGTERM it keeps serving and renewing, marked leaving,
+//! while the LB moves its slots off it warm, and only once it holds none
+//! (or after [`LEAVE_TIMEOUT`]) ends its lease, closes the link and lets
+//! the cores stop.
 
 use super::routing::Routing;
 use crate::addr::HostPort;
@@ -36,6 +40,10 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
 const RENEW_EVERY: Duration = Duration::from_millis(200);
 /// How often a blocked link read wakes up to check for shutdown.
 const STOP_POLL: Duration = Duration::from_millis(100);
+/// How long a stopping cluster node waits for its slots to move off it
+/// before it goes anyway (their keys not yet moved are then lost): within
+/// the 30 s a supervisor such as Kubernetes grants by default.
+pub const LEAVE_TIMEOUT: Duration = Duration::from_secs(25);
 
 /// What to register, and where.
 #[derive(Clone, Debug)]
@@ -82,14 +90,24 @@ enum Ended {
     Stopping,
 }
 
-/// Start the link thread; it runs until `stop` is set.
+/// Start the link thread; it runs until `signal` (SIGTERM, SIGINT or
+/// SHUTDOWN) is set. In cluster mode it sets `stop`, which the cores
+/// watch, once the node has left (see [`renew_loop`]); otherwise the two
+/// are one flag.
 ///
 /// # Errors
 /// The thread could not be spawned.
-pub fn spawn(link: Link, stop: Arc<AtomicBool>) -> io::Result<JoinHandle<()>> {
+pub fn spawn(
+    link: Link,
+    signal: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+) -> io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name("cachectl-lb-link".into())
-        .spawn(move || run(&link, &stop))
+        .spawn(move || {
+            run(&link, &signal);
+            stop.store(true, Ordering::SeqCst);
+        })
 }
 
 fn run(link: &Link, stop: &AtomicBool) {
@@ -204,9 +222,13 @@ fn session(link: &Link, stop: &AtomicBool) -> Result<Ended, LinkError> {
 /// Cluster mode: renew the ownership lease every [`RENEW_EVERY`], telling
 /// the LB the epoch every core applies, and install the newer maps its
 /// grants carry. The lease runs from when each RENEW was *sent* (see
-/// `cluster::wire`). On a stop the lease ends before the link closes, so
-/// the LB's at-once hand-off of a closed link never meets a node that
-/// still serves.
+/// `cluster::wire`).
+///
+/// On a stop the node leaves: its renewals say `leaving`, so the LB moves
+/// its slots to the other nodes warm while it serves on, and once its map
+/// gives it no slot (or after [`LEAVE_TIMEOUT`]) the lease ends before
+/// the link closes, so the LB's at-once hand-off of a closed link never
+/// meets a node that still serves.
 fn renew_loop(
     link: &Link,
     routing: &Routing,
@@ -216,11 +238,30 @@ fn renew_loop(
 ) -> Result<Ended, LinkError> {
     stream.set_read_timeout(Some(ATTEMPT_TIMEOUT))?;
     let now = || link.clock.elapsed().as_millis() as u64;
+    let mut leaving: Option<Instant> = None;
     loop {
         if stop.load(Ordering::Relaxed) {
-            routing.end_lease();
-            let _ = stream.shutdown(std::net::Shutdown::Both);
-            return Ok(Ended::Stopping);
+            let since = *leaving.get_or_insert_with(|| {
+                log::info!(
+                    "stopping: moving this node's slots to the others first (at most {} s)",
+                    LEAVE_TIMEOUT.as_secs()
+                );
+                routing.leave();
+                Instant::now()
+            });
+            let done = routing.holds_nothing();
+            if done || since.elapsed() > LEAVE_TIMEOUT {
+                match done {
+                    true => log::info!("every slot has moved off this node"),
+                    false => log::warn!(
+                        "slots still here after {} s: leaving anyway; their keys not yet moved are lost",
+                        LEAVE_TIMEOUT.as_secs()
+                    ),
+                }
+                routing.end_lease();
+                let _ = stream.shutdown(std::net::Shutdown::Both);
+                return Ok(Ended::Stopping);
+            }
         }
         let sent = now();
         (&*stream).write_all(wire::renew_line(routing.renewal()).as_bytes())?;
@@ -239,7 +280,10 @@ fn renew_loop(
             }
             Err(e) => log::warn!("LB {}: refusing its renewal reply: {e}", link.lb),
         }
-        sleep_unless_stopped(RENEW_EVERY, stop);
+        match leaving {
+            Some(_) => std::thread::sleep(RENEW_EVERY),
+            None => sleep_unless_stopped(RENEW_EVERY, stop),
+        }
     }
 }
 
@@ -325,7 +369,7 @@ mod tests {
         let lb = TcpListener::bind("127.0.0.1:0").unwrap();
         let lb_addr = lb.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
-        let handle = spawn(link(lb_addr, "127.0.0.1:7000"), stop.clone()).unwrap();
+        let handle = spawn(link(lb_addr, "127.0.0.1:7000"), stop.clone(), stop.clone()).unwrap();
         for _ in 0..2 {
             let (s, _) = lb.accept().unwrap();
             let mut line = String::new();
@@ -359,7 +403,7 @@ mod tests {
         let mut l = link(lb_addr, "127.0.0.1:7000");
         l.secret = Some(key.clone());
         let stop = Arc::new(AtomicBool::new(false));
-        let handle = spawn(l, stop.clone()).unwrap();
+        let handle = spawn(l, stop.clone(), stop.clone()).unwrap();
         let (s, _) = lb.accept().unwrap();
         let mut r = BufReader::new(&s);
         let mut line = String::new();

@@ -29,7 +29,7 @@ use crate::ownership::{slot_for, SLOTS};
 use crate::store::Shard;
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// In a view's route table: a slot of another node's shard.
@@ -155,6 +155,8 @@ pub struct Routing {
     drained: Box<[AtomicU64]>,
     /// Node-clock ms until which the lease lets the node serve.
     lease_until: AtomicU64,
+    /// The node is stopping and asks the LB to move its slots off it.
+    leaving: AtomicBool,
 }
 
 impl Routing {
@@ -170,6 +172,7 @@ impl Routing {
             applied: (0..cores).map(|_| AtomicU64::new(0)).collect(),
             drained: (0..cores).map(|_| AtomicU64::new(0)).collect(),
             lease_until: AtomicU64::new(0),
+            leaving: AtomicBool::new(false),
         };
         if own {
             let members: Vec<crate::cluster::Shard> = core_addrs
@@ -235,7 +238,22 @@ impl Routing {
         crate::cluster::wire::Renewal {
             applied,
             drained: min(&self.drained).min(applied),
+            leaving: self.leaving.load(Ordering::Acquire),
         }
+    }
+
+    /// The node is stopping: from the next renewal on, it asks the LB to
+    /// move every slot off it, warm, while it still serves.
+    pub fn leave(&self) {
+        self.leaving.store(true, Ordering::Release);
+    }
+
+    /// The newest map gives this node no slot and moves none off it, and
+    /// every core applies it: a leaving node may go.
+    pub fn holds_nothing(&self) -> bool {
+        let v = self.view();
+        let mine = |s: u16| matches!(v.route(s), Route::Core(_)) || v.importing(s).is_some();
+        v.map.epoch() > 0 && self.applied() >= v.map.epoch() && !(0..SLOTS).any(mine)
     }
 
     /// Core `id` holds no key of any slot moving out of it in the map of

@@ -200,6 +200,7 @@ fn line_form_table() {
             Ok(Request::Renew(crate::cluster::wire::Renewal {
                 applied: 7,
                 drained: 0,
+                leaving: false,
             })),
         ),
         ("RENEW:x\n", Err(RequestError::BadEpoch("x".into()))),
