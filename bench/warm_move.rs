@@ -40,8 +40,8 @@ fn core_ports(line: &str) -> Vec<u16> {
         .collect()
 }
 
-/// One plain RESP request, its reply as text (enough for CLUSTER NODES
-/// and DBSIZE).
+/// One plain RESP request, its reply as text: a bulk string (CLUSTER
+/// NODES) or one line (DBSIZE).
 fn ask(at: SocketAddr, cmd: &[&str]) -> String {
     let mut s = TcpStream::connect(at).expect("connect");
     let mut req = format!("*{}\r\n", cmd.len());
@@ -49,15 +49,28 @@ fn ask(at: SocketAddr, cmd: &[&str]) -> String {
         req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
     }
     s.write_all(req.as_bytes()).unwrap();
-    s.set_read_timeout(Some(Duration::from_millis(300)))
-        .unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let mut out = Vec::new();
     let mut buf = [0u8; 65536];
-    loop {
+    let complete = |out: &[u8]| {
+        let Some(eol) = out.windows(2).position(|w| w == b"\r\n") else {
+            return false;
+        };
+        match out[0] {
+            b'$' | b'=' => {
+                let len: usize = std::str::from_utf8(&out[1..eol])
+                    .ok()
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0);
+                out.len() >= eol + 2 + len + 2
+            }
+            _ => true,
+        }
+    };
+    while !complete(&out) {
         match s.read(&mut buf) {
-            Ok(0) => break,
+            Ok(0) | Err(_) => break,
             Ok(n) => out.extend_from_slice(&buf[..n]),
-            Err(_) => break,
         }
     }
     String::from_utf8_lossy(&out).into_owned()
@@ -238,6 +251,7 @@ fn main() {
     let moved_at = started.elapsed();
     std::thread::sleep(Duration::from_secs(3));
     stop.store(true, Ordering::Relaxed);
+    let ended_at = started.elapsed();
     let mut per_phase = [Tally::default(); 3];
     for h in handles {
         for (p, t) in h.join().unwrap().iter().enumerate() {
@@ -259,10 +273,16 @@ fn main() {
         took.as_secs_f64(),
         on_a + on_b
     );
-    for (name, t) in ["before", "during", "after"].iter().zip(per_phase) {
+    let spans = [joined_at, moved_at - joined_at, ended_at - moved_at];
+    for ((name, t), span) in ["before", "during", "after"]
+        .iter()
+        .zip(per_phase)
+        .zip(spans)
+    {
         println!(
-            "{name:>6}: {:>8} reads, hit ratio {:.3}%, {} misses, {} wrong values, {} errors",
+            "{name:>6}: {:>8} reads ({:>6.0}/s), hit ratio {:.3}%, {} misses, {} wrong values, {} errors",
             t.reads(),
+            t.reads() as f64 / span.as_secs_f64(),
             t.ratio(),
             t.misses,
             t.wrong,

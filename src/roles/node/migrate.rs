@@ -123,8 +123,9 @@ async fn pass(core: &Rc<Core>, links: &mut HashMap<String, TcpStream>) -> Pass {
         glommio::executor().yield_if_needed().await;
     }
     if found == 0 {
-        local.shared.set_drained(here, epoch);
-        log::info!("core {here}: drained its moving slots (epoch {epoch})");
+        if local.shared.set_drained(here, epoch) {
+            log::info!("core {here}: drained its moving slots (epoch {epoch})");
+        }
         Pass::Idle
     } else {
         Pass::Again

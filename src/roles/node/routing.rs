@@ -257,9 +257,9 @@ impl Routing {
     }
 
     /// Core `id` holds no key of any slot moving out of it in the map of
-    /// `epoch`.
-    pub fn set_drained(&self, id: usize, epoch: u64) {
-        self.drained[id].fetch_max(epoch, Ordering::AcqRel);
+    /// `epoch`. Whether that is news (an older epoch was recorded).
+    pub fn set_drained(&self, id: usize, epoch: u64) -> bool {
+        self.drained[id].fetch_max(epoch, Ordering::AcqRel) < epoch
     }
 
     /// Serve until `until` (node-clock ms); never shortens the lease.
