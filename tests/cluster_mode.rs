@@ -319,6 +319,76 @@ fn a_stopped_node_hands_its_slots_back_warm_with_their_latest_values() {
     nodes[0].node.assert_running();
 }
 
+/// CLUSTER SLOTS at `at`, and the epoch CLUSTER INFO names.
+fn slots_and_epoch(at: SocketAddr) -> (String, u64) {
+    let mut c = RespConn::new(connect(at));
+    let info = c.cmd("CLUSTER INFO");
+    let epoch = info
+        .lines()
+        .find_map(|l| l.strip_prefix("cluster_current_epoch:"))
+        .and_then(|e| e.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no epoch in {info:?}"));
+    (c.cmd("CLUSTER SLOTS"), epoch)
+}
+
+#[test]
+fn an_lb_restart_keeps_the_map_and_every_key() {
+    let port = common::fixed_port().to_string();
+    let flags = [
+        "--mode",
+        "cluster",
+        "--cluster-lease",
+        "3s",
+        "--port",
+        &port,
+        "--health-interval",
+        "500ms",
+        "--health-timeout",
+        "400ms",
+    ];
+    let mut lb = common::Lb::start(&flags);
+    let a = ClusterNode::start(&["--lb", &lb.addr.to_string()]);
+    wait_map(&lb, &a.core_ports);
+    // A join, so the map is not the one a fresh LB would compute.
+    let b = ClusterNode::start(&["--lb", &lb.addr.to_string()]);
+    wait_owned(&[lb.addr, a.core_addr(0)], &b.core_ports);
+    let all: Vec<u16> = a.core_ports.iter().chain(&b.core_ports).copied().collect();
+    wait_map(&lb, &all);
+    let mut con = cluster_con(format!("redis://{}/", lb.addr));
+    for i in 0..300 {
+        let _: () = con.set(format!("lbr:{i}"), format!("v{i}")).unwrap();
+    }
+    let (slots, epoch) = slots_and_epoch(lb.addr);
+    assert_eq!(slots_and_epoch(b.core_addr(0)), (slots.clone(), epoch));
+    // The LB dies and comes back on its port, well within the lease.
+    lb.proc.kill();
+    // The dead LB's listener lingers for a moment after the process is
+    // reaped, while the kernel tears down its io_uring.
+    common::poll_until(common::SLOW, "the LB's port to be free", || {
+        std::net::TcpListener::bind(lb.addr)
+            .map(drop)
+            .map_err(|e| e.to_string())
+    });
+    let lb = common::Lb::start(&flags);
+    // It adopts the nodes' map: same owners, an epoch that goes on.
+    common::poll_until(common::SLOW, "the LB carrying on the map", || {
+        let (now, e) = slots_and_epoch(lb.addr);
+        match now == slots && e >= epoch {
+            true => Ok(()),
+            false => Err(format!("epoch {e}: {now}")),
+        }
+    });
+    // Past its quiet period the map stays, and every key is where it was.
+    std::thread::sleep(std::time::Duration::from_millis(3500));
+    assert_eq!(slots_and_epoch(lb.addr).0, slots);
+    assert_eq!(slots_and_epoch(a.core_addr(1)).0, slots);
+    let mut con = cluster_con(format!("redis://{}/", lb.addr));
+    for i in 0..300 {
+        let v: Option<String> = con.get(format!("lbr:{i}")).unwrap();
+        assert_eq!(v, Some(format!("v{i}")), "lbr:{i}");
+    }
+}
+
 #[test]
 fn a_hung_node_stops_serving_before_its_slots_move() {
     let (lb, mut nodes) = lb_cluster(2, "1s");

@@ -98,9 +98,28 @@ pub fn nodes(map: &SlotMap, v: Viewer) -> String {
                 out.push_str(&format!(" {}-{}", span.start, span.end));
             }
         }
+        if me {
+            migrations(map, i, &mut out);
+        }
         out.push('\n');
     }
     out
+}
+
+/// Redis's markers, on the viewer's own line only (as in Redis, only the
+/// nodes of a move know of it): `[slot->-<target id>]` per slot moving
+/// out of shard `me`, `[slot-<-<owner id>]` per slot moving into it.
+fn migrations(map: &SlotMap, me: usize, out: &mut String) {
+    for slot in 0..SLOTS {
+        let (Some(to), Some(owner)) = (map.moving(slot), map.owner(slot)) else {
+            continue;
+        };
+        if owner == me {
+            out.push_str(&format!(" [{slot}->-{}]", map.shards()[to].id));
+        } else if to == me {
+            out.push_str(&format!(" [{slot}-<-{}]", map.shards()[owner].id));
+        }
+    }
 }
 
 /// CLUSTER INFO's text. The state is `ok` only while every slot has an
@@ -155,3 +174,53 @@ pub const UNSERVED: &str = "CLUSTERDOWN Hash slot not served";
 pub const DOWN: &str = "CLUSTERDOWN The cluster is down";
 /// Redis Cluster's error for keys of several slots.
 pub const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::addr::HostPort;
+
+    #[test]
+    fn cluster_nodes_marks_a_move_on_the_viewer_s_own_line_only() {
+        let hp = |p| HostPort::new("127.0.0.1", p).unwrap();
+        let shards = [
+            Shard::new(hp(7000), 0, hp(7001)),
+            Shard::new(hp(8000), 0, hp(8001)),
+        ];
+        // Shard 0 owns every slot; 5 and 6 move to shard 1.
+        let map = SlotMap::from_parts(2, shards.to_vec(), &[(0, 16383, 0)])
+            .and_then(|m| m.with_moves(&[(5, 6, 1)]))
+            .unwrap();
+        let (a, b) = (&map.shards()[0].id, &map.shards()[1].id);
+        let view = |me| {
+            nodes(
+                &map,
+                Viewer {
+                    myself: Some(me),
+                    serving: true,
+                },
+            )
+        };
+        let owner = view(0);
+        let first = owner.lines().next().unwrap();
+        assert!(
+            first.ends_with(&format!(" 0-16383 [5->-{b}] [6->-{b}]")),
+            "{first}"
+        );
+        assert!(!owner.lines().nth(1).unwrap().contains('['), "{owner}");
+        let target = view(1);
+        let second = target.lines().nth(1).unwrap();
+        assert!(
+            second.ends_with(&format!(" [5-<-{a}] [6-<-{a}]")),
+            "{second}"
+        );
+        let lb = nodes(
+            &map,
+            Viewer {
+                myself: None,
+                serving: true,
+            },
+        );
+        assert!(!lb.contains('['), "{lb}");
+    }
+}

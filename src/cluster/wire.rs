@@ -11,6 +11,10 @@
 //!                                             on warm first
 //! LB -> node   GRANT:<lease_ms>:<epoch>       renewed; your map is current
 //!              GRANT:<lease_ms>:<epoch>:<map> renewed; here is a newer map
+//! node -> LB   MAP:<epoch>:<map>              once, on (re-)registering: the
+//!                                             map this node serves by, so a
+//!                                             restarted LB carries it on
+//! LB -> node   OK
 //! ```
 //!
 //! A node serves its slots only until `lease_ms` after it *sent* the
@@ -32,6 +36,8 @@ use crate::addr::{AddrError, HostPort};
 pub const RENEW: &str = "RENEW";
 /// The reply word.
 pub const GRANT: &str = "GRANT";
+/// The word of a node's map report.
+pub const MAP: &str = "MAP";
 
 /// Why a GRANT line or its map was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -39,6 +45,9 @@ pub enum WireError {
     /// Not `GRANT:<lease_ms>:<epoch>[:<map>]`.
     #[error("not a GRANT line: {0}")]
     NotGrant(String),
+    /// Not `MAP:<epoch>:<map>`.
+    #[error("not a MAP report: {0}")]
+    NotMap(String),
     /// A token that is neither `s=` nor `r=` as described.
     #[error("bad map token '{0}'")]
     Token(String),
@@ -93,6 +102,26 @@ pub fn parse_renew(arg: &str) -> Option<Renewal> {
         drained,
         leaving,
     })
+}
+
+/// A node's map report line.
+pub fn map_line(m: &SlotMap) -> String {
+    format!("{MAP}:{}:{}\n", m.epoch(), encode_map(m))
+}
+
+/// A MAP request's argument, `<epoch>:<map>`.
+///
+/// # Errors
+/// A bad epoch, or the map's first bad token, address or range.
+pub fn parse_map_report(arg: &str) -> Result<SlotMap, WireError> {
+    let (epoch, text) = arg
+        .trim()
+        .split_once(':')
+        .ok_or_else(|| WireError::NotMap(arg.chars().take(120).collect()))?;
+    let epoch = epoch
+        .parse()
+        .map_err(|_| WireError::NotMap(arg.chars().take(120).collect()))?;
+    decode_map(epoch, text)
 }
 
 /// The GRANT reply's text (no newline): the map only when `map` is given.
@@ -242,6 +271,14 @@ mod tests {
         assert_eq!(renew_line(going), "RENEW:4:3:leaving\n");
         assert_eq!(parse_renew("4:3:leaving"), Some(going));
         assert_eq!(parse_renew("4:3:staying"), None);
+        let line = map_line(&moving);
+        let arg = line.trim_end().strip_prefix("MAP:").unwrap();
+        assert_eq!(parse_map_report(arg).as_ref(), Ok(&moving));
+        assert!(matches!(
+            parse_map_report("x:s=1"),
+            Err(WireError::NotMap(_))
+        ));
+        assert!(parse_map_report("3:r=0-1/9").is_err());
     }
 
     #[test]

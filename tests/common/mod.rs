@@ -71,6 +71,18 @@ pub fn free_port() -> u16 {
     l.local_addr().expect("local addr").port()
 }
 
+/// A port that was free a moment ago, below the kernel's ephemeral range
+/// (32768 and up here), for a server restarted on its port: while it is
+/// down, a client's reconnect could otherwise be given that very port as
+/// its source (a TCP self-connect) and keep the server from binding it.
+pub fn fixed_port() -> u16 {
+    let start = 20_000 + (std::process::id() % 10_000) as u16;
+    (start..32_000)
+        .chain(20_000..start)
+        .find(|&p| TcpListener::bind(("127.0.0.1", p)).is_ok())
+        .expect("a free port below 32000")
+}
+
 /// Call `f` until it returns `Ok`, for at most `timeout`; `Err` carries the
 /// last observation for the failure message.
 ///

@@ -79,6 +79,18 @@ pub fn renew(lb: &Lb, node: &HostPort, r: wire::Renewal) -> String {
     wire::grant_text(lease, slots.map().epoch(), map.as_ref())
 }
 
+/// A node reported the map it serves by, on registering: a restarted LB
+/// carries on from the newest (see `slots::Slots::adopt`).
+pub fn adopt(lb: &Lb, node: &HostPort, map: crate::cluster::SlotMap) {
+    let epoch = map.epoch();
+    if lb.slots.borrow_mut().adopt(map, lb.now()) {
+        log::info!(
+            "node {node} reported slot map epoch {epoch}: the map is now epoch {}",
+            lb.slots.borrow().map().epoch()
+        );
+    }
+}
+
 /// The node whose link closed provably exited: its slots may move at once.
 pub fn exited(lb: &Lb, node: &HostPort) {
     lb.slots.borrow_mut().exited(node);

@@ -303,7 +303,9 @@ async fn lb_main(cfg: LbConfig, addr: SocketAddr, listener: TcpListener, stop: A
         addr,
         life: Lifecycle::new(),
         pools,
-        slots: RefCell::new(slots::Slots::new(lease_ms)),
+        // The LB clock starts at 0 here: nothing moves for one lease, which
+        // any lease a previous LB granted outlives no longer.
+        slots: RefCell::new(slots::Slots::new(lease_ms, lease_ms + slots::DRIFT_MS)),
     });
     glommio::spawn_local(probe::probe_loop(lb.clone())).detach();
     if lb.cfg.args.mode == Mode::Cluster {

@@ -29,6 +29,10 @@ use std::net::IpAddr;
 /// Longest line-form request (and RESP inline line) we wait for.
 pub const MAX_LINE: usize = 4096;
 
+/// Longest line on a registered node's link: a MAP report of a cluster of
+/// a thousand 16-core nodes with fragmented ranges fits.
+pub const MAX_MAP_LINE: usize = 4 << 20;
+
 /// RESP size limits on the LB port in redirect mode: its requests are all
 /// tiny.
 pub const RESP_LIMITS: Limits = Limits {
@@ -54,6 +58,14 @@ impl Framing {
     pub const CONTROL: Framing = Framing {
         resp: RESP_LIMITS,
         max_line: MAX_LINE,
+        max_value: MAX_LINE,
+    };
+
+    /// A registered node's link: its MAP report lists every shard and
+    /// range of the cluster, up to [`MAX_MAP_LINE`].
+    pub const LINK: Framing = Framing {
+        resp: RESP_LIMITS,
+        max_line: MAX_MAP_LINE,
         max_value: MAX_LINE,
     };
 
@@ -160,6 +172,9 @@ pub enum Request {
     /// all its cores apply and the newest they have drained
     /// (`RENEW:<epoch>:<drained>`, see [`crate::cluster::wire`]).
     Renew(crate::cluster::wire::Renewal),
+    /// Cluster mode: a node reports the map it serves by, once on
+    /// registering (`MAP:<epoch>:<map>`), so a restarted LB carries it on.
+    Map(Box<crate::cluster::SlotMap>),
 }
 
 /// A data request a proxy-mode LB forwards to a node. Keys and values are
@@ -214,6 +229,9 @@ pub enum RequestError {
     /// A RENEW whose epoch is not a number.
     #[error("'{0}' is not an epoch")]
     BadEpoch(String),
+    /// A MAP report that does not parse.
+    #[error("bad MAP report: {0}")]
+    BadMap(#[from] crate::cluster::wire::WireError),
     /// A line with bytes no request has.
     #[error("request is not text")]
     NotText,

@@ -180,7 +180,13 @@ async fn serve(lb: Rc<Lb>, mut stream: TcpStream) {
         let mut after = After::Continue;
         let mut batch: Vec<DataOp> = Vec::new();
         while start < end && after == After::Continue {
-            match protocol::parse(dialect, &buf[start..end], &lb.cfg.framing, &mut args) {
+            // A registered node's link carries its map (MAP), which may be
+            // larger than any client request.
+            let framing = match conn.node {
+                Some(_) => &protocol::Framing::LINK,
+                None => &lb.cfg.framing,
+            };
+            match protocol::parse(dialect, &buf[start..end], framing, &mut args) {
                 Ok(None) => break,
                 Ok(Some((used, parsed))) => {
                     let at = start;
@@ -426,6 +432,18 @@ async fn handle(
                 add(&lb.counters.request_errors, 1);
                 reply(Reply::Error(
                     "RENEW is for the registration link of a node, on an LB run with --mode cluster",
+                ));
+            }
+        },
+        Request::Map(map) => match (&conn.node, lb.cfg.args.mode) {
+            (Some(node), Mode::Cluster) => {
+                super::cluster::adopt(lb, node, *map);
+                reply(Reply::Ok);
+            }
+            _ => {
+                add(&lb.counters.request_errors, 1);
+                reply(Reply::Error(
+                    "MAP is for the registration link of a node, on an LB run with --mode cluster",
                 ));
             }
         },

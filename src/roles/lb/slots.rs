@@ -33,6 +33,15 @@
 //! - A move that has not finished within [`MOVE_TIMEOUT_MS`], or whose
 //!   owner lost its lease, falls back to the cold hand-off above (the keys
 //!   not yet streamed are lost, as in a crash).
+//!
+//! An LB that (re)starts knows nothing of the leases its predecessor
+//! granted, which may run for one more lease. So for its first lease (plus
+//! [`DRIFT_MS`]) it moves no slot: the *quiet* period. Meanwhile nodes
+//! re-register and report the map they serve by (`MAP:` on the link), and
+//! the LB adopts the newest one as its own, so the cluster carries on
+//! where it was instead of reshuffling. A node that applies an older epoch
+//! than the adopted one gets no lease extension until it applies it: its
+//! older map may give it slots the adopted one gives elsewhere.
 
 use crate::addr::HostPort;
 use crate::cluster::wire::Renewal;
@@ -89,18 +98,51 @@ pub struct Slots {
     revoked: Vec<Option<Revoked>>,
     /// Per slot: its warm move, while the map says it is moving.
     moving: Vec<Option<Moving>>,
+    /// LB-clock ms until which no slot moves (see the module docs).
+    quiet_until: u64,
+    /// A node applying an epoch below this gets no lease: the epoch of an
+    /// adopted map, or of the map that superseded a node's newer one.
+    floor: u64,
 }
 
 impl Slots {
-    /// No map yet; leases of `lease_ms`.
-    pub fn new(lease_ms: u64) -> Slots {
+    /// No map yet; leases of `lease_ms`; no slot moves before `quiet_until`
+    /// (an LB passes its start plus one lease plus [`DRIFT_MS`]).
+    pub fn new(lease_ms: u64, quiet_until: u64) -> Slots {
         Slots {
             map: SlotMap::empty(),
             lease_ms,
             holders: HashMap::new(),
             revoked: vec![None; usize::from(SLOTS)],
             moving: vec![None; usize::from(SLOTS)],
+            quiet_until,
+            floor: 0,
         }
+    }
+
+    /// A node reports the map it serves by (on registering). In the quiet
+    /// period the newest such map becomes the LB's own, moves and all.
+    /// Later, a map newer than the LB's (a node that was cut off while the
+    /// LB restarted) only raises the LB's epoch above it, so the node
+    /// takes the LB's map. Returns whether the LB's map changed.
+    pub fn adopt(&mut self, map: SlotMap, now: u64) -> bool {
+        let epoch = map.epoch();
+        if epoch <= self.map.epoch() {
+            return false;
+        }
+        if now < self.quiet_until {
+            for s in 0..SLOTS {
+                let i = usize::from(s);
+                self.revoked[i] = None;
+                self.moving[i] = map.moving(s).map(|_| Moving { epoch, since: now });
+            }
+            self.map = map;
+        } else {
+            let map = std::mem::take(&mut self.map);
+            self.map = map.with_epoch(epoch + 1);
+        }
+        self.floor = self.map.epoch();
+        true
     }
 
     /// The map in force.
@@ -155,12 +197,15 @@ impl Slots {
         (lease, map)
     }
 
-    /// Whether `node`, applying `acked`, has yet to release a revoked slot.
+    /// Whether `node`, applying `acked`, has yet to release a revoked slot,
+    /// or applies an epoch older than an adopted map's.
     fn owes(&self, node: &HostPort, acked: u64) -> bool {
-        self.revoked
-            .iter()
-            .flatten()
-            .any(|r| r.from == *node && r.epoch > acked)
+        acked < self.floor
+            || self
+                .revoked
+                .iter()
+                .flatten()
+                .any(|r| r.from == *node && r.epoch > acked)
     }
 
     /// `node` provably exited: its lease ends now.
@@ -189,6 +234,9 @@ impl Slots {
     /// ones, revoke what must move cold, grant what has been released.
     /// Returns whether the map changed (its epoch rose).
     pub fn advance(&mut self, members: &[Shard], now: u64) -> bool {
+        if now < self.quiet_until {
+            return false;
+        }
         let target = compute(&self.map, members);
         let epoch = self.map.epoch() + 1;
         // A leaving node is no member, but while its lease holds it stays
@@ -349,7 +397,7 @@ mod tests {
 
     #[test]
     fn a_join_moves_warm_and_hands_over_once_the_owner_has_drained() {
-        let mut s = Slots::new(3000);
+        let mut s = Slots::new(3000, 0);
         let a = shards(7000, 2);
         assert!(s.advance(&a, 0));
         assert_eq!(s.map().assigned(), 16384);
@@ -387,8 +435,55 @@ mod tests {
     }
 
     #[test]
+    fn a_restarted_lb_moves_nothing_for_a_lease_and_carries_on_the_newest_reported_map() {
+        let quiet = 3000 + DRIFT_MS;
+        let mut s = Slots::new(3000, quiet);
+        let mut ab = shards(7000, 1);
+        ab.extend(shards(8000, 1));
+        // Nothing is granted in the quiet period, whoever registers.
+        s.renew(&node(7000), rn(0, 0), 0);
+        assert!(!s.advance(&ab, 10));
+        assert_eq!(s.map().assigned(), 0);
+        // The previous LB's last two maps: A alone (7), then B joining, its
+        // share moving warm from A (8).
+        let mut before = Slots::new(3000, 0);
+        let a = shards(7000, 1);
+        before.advance(&a, 0);
+        let old = before.map().clone().with_epoch(7);
+        before.renew(&node(7000), rn(1, 1), 0);
+        before.advance(&ab, 10);
+        let moving = before.map().clone().with_epoch(8);
+        let slot = (0..SLOTS).find(|&x| moving.moving(x).is_some()).unwrap();
+        // Nodes report the map they serve by; the newest wins, moves kept.
+        assert!(s.adopt(old.clone(), 20));
+        assert!(s.adopt(moving.clone(), 30));
+        assert!(!s.adopt(old.clone(), 40), "an older map changes nothing");
+        assert_eq!(s.map(), &moving);
+        // A node on the older epoch gets the map, but no lease, until it
+        // applies it: its map may give it slots the adopted one does not.
+        let (lease, map) = s.renew(&node(7000), rn(7, 7), 50);
+        assert_eq!((lease, map.map(|m| m.epoch())), (0, Some(8)));
+        assert_eq!(s.renew(&node(7000), rn(8, 0), 60).0, 3000);
+        assert_eq!(s.renew(&node(8000), rn(8, 8), 60).0, 3000);
+        assert!(!s.advance(&ab, quiet - 1), "still quiet");
+        // After it, the adopted move finishes once its owner has drained.
+        assert!(!s.advance(&ab, quiet + 1));
+        s.renew(&node(7000), rn(8, 8), quiet + 2);
+        assert!(s.advance(&ab, quiet + 3));
+        assert_eq!(s.map().moves(), 0);
+        assert_eq!(owner_node(&s, slot), Some(8000));
+        // A node cut off through all of that reports a newer epoch still:
+        // the LB's map goes above it, and the node must take it.
+        let e = s.map().epoch();
+        assert!(s.adopt(old.with_epoch(e + 5), quiet + 10));
+        assert_eq!(s.map().epoch(), e + 6);
+        assert_eq!(owner_node(&s, slot), Some(8000), "the LB's owners stay");
+        assert_eq!(s.renew(&node(7000), rn(e + 5, 0), quiet + 20).0, 0);
+    }
+
+    #[test]
     fn a_leaving_node_hands_its_slots_on_warm_then_drops_out_of_the_map() {
-        let mut s = Slots::new(3000);
+        let mut s = Slots::new(3000, 0);
         let mut ab = shards(7000, 1);
         ab.extend(shards(8000, 1));
         s.renew(&node(7000), rn(0, 0), 0);
@@ -431,7 +526,7 @@ mod tests {
         assert_eq!(s.map().moves(), 0);
         assert!(s.map().shards().iter().all(|x| x.node.port == 7000));
         // A leaving node whose lease ran out is handed over cold.
-        let mut s = Slots::new(3000);
+        let mut s = Slots::new(3000, 0);
         s.renew(&node(7000), rn(0, 0), 0);
         s.renew(
             &node(8000),
@@ -449,7 +544,7 @@ mod tests {
 
     #[test]
     fn a_move_from_an_owner_without_a_lease_or_too_slow_goes_cold() {
-        let mut s = Slots::new(3000);
+        let mut s = Slots::new(3000, 0);
         let a = shards(7000, 1);
         let mut ab = a.clone();
         ab.extend(shards(8000, 1));
@@ -459,7 +554,7 @@ mod tests {
         assert_eq!(s.map().moves(), 0);
         assert!(s.map().assigned() < 16384);
         // Another cluster: A renews, the move starts, then stalls.
-        let mut s = Slots::new(3000);
+        let mut s = Slots::new(3000, 0);
         s.advance(&a, 0);
         s.renew(&node(7000), rn(1, 1), 0);
         assert!(s.advance(&ab, 10));
@@ -481,7 +576,7 @@ mod tests {
 
     #[test]
     fn a_silent_owner_is_waited_out_and_an_exited_one_is_not() {
-        let mut s = Slots::new(3000);
+        let mut s = Slots::new(3000, 0);
         let (a, b) = (shards(7000, 1), shards(8000, 1));
         let both: Vec<Shard> = a.iter().chain(&b).cloned().collect();
         s.advance(&both, 0);

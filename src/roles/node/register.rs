@@ -194,6 +194,7 @@ fn session(link: &Link, stop: &AtomicBool) -> Result<Ended, LinkError> {
         link.cores
     );
     if let Some((routing, _)) = &link.cluster {
+        report_map(link, routing, &stream, &mut reader)?;
         return renew_loop(link, routing, &stream, reader, stop);
     }
     // Hold the link: outside cluster mode the LB sends nothing more, so
@@ -285,6 +286,33 @@ fn renew_loop(
             None => sleep_unless_stopped(RENEW_EVERY, stop),
         }
     }
+}
+
+/// Cluster mode: tell the LB the map this node serves by, if it has one,
+/// so an LB that restarted carries it on instead of reshuffling the slots
+/// (`lb::slots::Slots::adopt`). An LB that refuses it is logged; the link
+/// goes on.
+fn report_map(
+    link: &Link,
+    routing: &Routing,
+    stream: &TcpStream,
+    reader: &mut BufReader<&TcpStream>,
+) -> Result<(), LinkError> {
+    let view = routing.view();
+    if view.map.epoch() == 0 {
+        return Ok(());
+    }
+    (&*stream).write_all(wire::map_line(&view.map).as_bytes())?;
+    let reply = read_reply(reader)?;
+    if reply != "OK" {
+        log::warn!(
+            "LB {} refused this node's map (epoch {}): {}",
+            link.lb,
+            view.map.epoch(),
+            reply.chars().take(200).collect::<String>()
+        );
+    }
+    Ok(())
 }
 
 /// One reply line, trimmed.

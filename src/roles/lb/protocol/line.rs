@@ -60,6 +60,9 @@ fn line_request(line: &str) -> Parsed {
         "RENEW" => crate::cluster::wire::parse_renew(rest)
             .map(Request::Renew)
             .ok_or_else(|| RequestError::BadEpoch(printable(rest))),
+        "MAP" => crate::cluster::wire::parse_map_report(rest)
+            .map(|m| Request::Map(Box::new(m)))
+            .map_err(RequestError::from),
         "AUTH" if rest.is_empty() => Err(RequestError::Arity("AUTH")),
         "AUTH" => Ok(Request::Auth(rest.to_string())),
         "GET" => line_data(rest, colon, "GET").map(|[k, _]| DataOp::Get(k).into()),

@@ -205,6 +205,22 @@ fn line_form_table() {
         ),
         ("RENEW:x\n", Err(RequestError::BadEpoch("x".into()))),
         (
+            "MAP:5:s=127.0.0.1:7000/0/127.0.0.1:7001 r=0-16383/0\n",
+            Ok(Request::Map(Box::new(
+                crate::cluster::wire::decode_map(
+                    5,
+                    "s=127.0.0.1:7000/0/127.0.0.1:7001 r=0-16383/0",
+                )
+                .unwrap(),
+            ))),
+        ),
+        (
+            "MAP:x\n",
+            Err(RequestError::BadMap(
+                crate::cluster::wire::WireError::NotMap("x".into()),
+            )),
+        ),
+        (
             "REGISTER:bad/host:1:1\n",
             Err(AddrError::BadHost("bad/host".into()).into()),
         ),
