@@ -111,6 +111,32 @@ fn hold_500_against_the_embedded_cluster_counts_every_task() {
 }
 
 #[test]
+fn hold_500_in_cluster_mode_sends_each_task_to_its_key_s_owner() {
+    let (out, r) = bench_json(&[
+        "--tasks",
+        "500",
+        "--hold",
+        "--del",
+        "--nodes",
+        "2",
+        "--workers",
+        "2",
+        "--cluster",
+    ]);
+    assert!(out.status.success(), "bench failed:\n{}", stderr(&out));
+    // A task on the wrong core would be told -MOVED, a failure here.
+    assert_eq!(r["attempted"], 500);
+    assert_eq!(r["succeeded"], 500);
+    assert_eq!(r["failures"], serde_json::json!({}));
+    assert_eq!(r["commands"], 1500);
+    assert_eq!(r["settings"]["cluster"], true);
+    assert_eq!(r["hold"]["held_client_side"], 500);
+    assert_all_gone(&r, 5);
+    let err = stderr(&out);
+    assert!(err.contains("each leasing its key's owner"), "{err}");
+}
+
+#[test]
 fn seed_style_leases_and_pipelined_blocks_count_every_command() {
     // --lease-conns 0: a fresh LB connection per lease, as seed 000;
     // --pipelined-block: SET, GET and DEL in one write, each reply checked.
@@ -586,6 +612,11 @@ fn bad_flags_name_the_flag() {
             "--pipelined-block",
         ),
         (&["bench", "--duration", "1", "--no-hold"], "--no-hold"),
+        (&["bench", "--duration", "1", "--cluster"], "--cluster"),
+        (
+            &["bench", "--cluster", "--target", "127.0.0.1:1"],
+            "--cluster",
+        ),
         (&["bench", "--hold", "--no-hold"], "--no-hold"),
     ] {
         let out = run_cachectl(args);

@@ -319,6 +319,30 @@ fn a_stopped_node_hands_its_slots_back_warm_with_their_latest_values() {
     nodes[0].node.assert_running();
 }
 
+#[test]
+fn cachectl_client_follows_the_map_from_a_lease() {
+    let (lb, nodes) = lb_cluster(2, "2s");
+    let at = lb.addr.to_string();
+    // Keyless leases name either node; a key of the other one is MOVED to
+    // its owner's core port, and the client follows.
+    for i in 0..20 {
+        let (code, out, err) =
+            common::seed::client(&["--lb", &at, "--set", &format!("cli:{i}"), "v"]);
+        assert_eq!((code, out.as_str()), (0, "OK\n"), "{err}");
+    }
+    for i in 0..20 {
+        let (code, out, err) = common::seed::client(&["--lb", &at, "--get", &format!("cli:{i}")]);
+        assert_eq!((code, out.as_str()), (0, "v\n"), "{err}");
+    }
+    // Every key is on its owner: the cores' DBSIZEs add up to 20.
+    let total: i64 = nodes
+        .iter()
+        .flat_map(|n| (0..2).map(move |c| n.core(c).cmd("DBSIZE")))
+        .map(|r| r.trim_start_matches(':').trim().parse::<i64>().unwrap())
+        .sum();
+    assert_eq!(total, 20);
+}
+
 /// CLUSTER SLOTS at `at`, and the epoch CLUSTER INFO names.
 fn slots_and_epoch(at: SocketAddr) -> (String, u64) {
     let mut c = RespConn::new(connect(at));

@@ -48,6 +48,12 @@ pub struct BenchArgs {
     /// Lease-only mode: clients repeatedly take a lease from the LB and close.
     #[arg(long)]
     pub leases_only: bool,
+    /// Cluster mode: the embedded cluster runs `lb --mode cluster` and
+    /// `node --cluster`, and each C50K task leases its own key
+    /// (`LEASE <key>`), so it goes straight to the core that owns the key.
+    /// With --lb, that LB must run --mode cluster.
+    #[arg(long)]
+    pub cluster: bool,
     /// Use this running load balancer instead of starting a local cluster.
     #[arg(long, value_name = "HOST:PORT", value_parser = parse_addr, conflicts_with = "target")]
     pub lb: Option<SocketAddr>,
@@ -129,6 +135,8 @@ pub enum Mode {
         value_size: usize,
         /// Send the block's commands in one write (`--pipelined-block`).
         pipelined: bool,
+        /// Lease by key from an LB in cluster mode (`--cluster`).
+        cluster: bool,
     },
     /// memtier-style load on long-lived connections.
     Steady(SteadyPlan),
@@ -282,8 +290,12 @@ impl Plan {
                 del: a.del,
                 value_size: a.value_size.unwrap_or(0),
                 pipelined: a.pipelined_block,
+                cluster: a.cluster,
             }
         };
+        if a.cluster && a.target.is_some() {
+            bail!("--cluster leases each key's owner from an LB; --target takes no leases");
+        }
         if a.seed.is_some() && !matches!(mode, Mode::Steady(_)) {
             bail!("--seed only applies to steady mode (--duration, --connections, ...)");
         }
@@ -441,6 +453,7 @@ fn c50k_only(a: &BenchArgs, mode_flag: &str) -> anyhow::Result<()> {
         ("--del", a.del),
         ("--pipelined-block", a.pipelined_block),
         ("--no-hold", a.no_hold),
+        ("--cluster", a.cluster),
     ] {
         if given {
             bail!("{flag} is for C50K mode and cannot be combined with {mode_flag}");
@@ -524,6 +537,7 @@ mod tests {
                 del: false,
                 value_size: 0,
                 pipelined: false,
+                cluster: false,
             }
         );
         assert_eq!(p.lease_conns, DEFAULT_LEASE_CONNS);

@@ -23,6 +23,8 @@ pub struct Spec {
     pub value_size: usize,
     /// Send the block's commands in one write (`--pipelined-block`).
     pub pipelined: bool,
+    /// Lease by key (`--cluster`): go straight to the core that owns it.
+    pub keyed: bool,
 }
 
 /// The key task `i` writes: unique per task and per run.
@@ -49,7 +51,8 @@ pub async fn task(ctx: Rc<Ctx>, spec: Rc<Spec>, i: u64, _live: Live) {
     // largest await. Unboxed that is ~2 KiB (the connect and reply futures)
     // × 12,500 tasks of fresh memory per worker; boxed, only the few
     // hundred tasks inside a phase hold that state at any moment.
-    let opened = Box::pin(ctx.open(i)).await;
+    let key = spec.keyed.then(|| key(spec.run_id, i));
+    let opened = Box::pin(ctx.open(i, key.as_deref())).await;
     if spec.hold {
         ctx.settled.set(ctx.settled.get() + 1);
         // Held connections stay open by design; the slot only paces the

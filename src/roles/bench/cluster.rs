@@ -96,10 +96,17 @@ impl Cluster {
     /// # Errors
     /// A child that fails to start or to get ready, or Ctrl-C meanwhile
     /// (everything started so far is stopped).
+    ///
+    /// With `cluster_mode` the LB runs `--mode cluster` and the nodes
+    /// `--cluster` with a port per core, and this returns once every node
+    /// serves under the LB's slot map (CLUSTER INFO says `ok`). A fresh
+    /// LB hands out its first map only after its quiet period (one lease,
+    /// see docs/CLUSTER.md), so that takes a few seconds.
     pub fn start(
         nodes: usize,
         node_cores: usize,
         maxclients: usize,
+        cluster_mode: bool,
         stop: &AtomicBool,
     ) -> anyhow::Result<Cluster> {
         let mut procs = ChildSet::default();
@@ -127,6 +134,9 @@ impl Cluster {
             "5s",
         ])?;
         cmd.arg(crate::secret::FLAG).arg(secret.path());
+        if cluster_mode {
+            cmd.args(["--mode", "cluster"]);
+        }
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -155,6 +165,9 @@ impl Cluster {
                 &lb_text,
             ])?;
             cmd.arg(crate::secret::FLAG).arg(secret.path());
+            if cluster_mode {
+                cmd.args(["--cluster", "--core-ports", "0"]);
+            }
             cmd.stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped());
@@ -179,7 +192,38 @@ impl Cluster {
             _secret: secret,
         };
         cluster.wait_admitted(stop)?;
+        if cluster_mode {
+            cluster.wait_serving(stop)?;
+        }
         Ok(cluster)
+    }
+
+    /// Cluster mode: poll every node until its CLUSTER INFO says
+    /// `cluster_state:ok` (every slot owned, and it holds its lease).
+    fn wait_serving(&self, stop: &AtomicBool) -> anyhow::Result<()> {
+        let deadline = Instant::now() + ADMIT_TIMEOUT;
+        let req = b"*2\r\n$7\r\nCLUSTER\r\n$4\r\nINFO\r\n";
+        for &node in &self.nodes {
+            let mut last = String::new();
+            loop {
+                if stop.load(Ordering::Relaxed) {
+                    bail!("interrupted while the nodes took the slot map");
+                }
+                if Instant::now() > deadline {
+                    bail!(
+                        "{node} did not serve the slot map within {ADMIT_TIMEOUT:?} (last: {last})"
+                    );
+                }
+                let done = |b: &[u8]| !matches!(resp_reply::parse(b), Ok(None));
+                match ask(node, req, done).map(|b| String::from_utf8_lossy(&b).into_owned()) {
+                    Ok(info) if info.contains("cluster_state:ok") => break,
+                    Ok(info) => last = info.lines().nth(1).unwrap_or("").to_string(),
+                    Err(e) => last = format!("{e:#}"),
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        Ok(())
     }
 
     /// The LB's address.

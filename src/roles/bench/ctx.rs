@@ -107,13 +107,13 @@ impl Ctx {
     ///
     /// # Errors
     /// The [`Cause`] to count for this attempt.
-    pub async fn open(&self, i: u64) -> Result<Conn, Cause> {
+    pub async fn open(&self, i: u64, key: Option<&[u8]>) -> Result<Conn, Cause> {
         let source = self.source(i);
         let node = match self.dest {
             Dest::Direct(addr) => addr,
             Dest::Lease(lb) => {
                 let t = Instant::now();
-                let node = self.lease(lb, i).await?;
+                let node = self.lease(lb, i, key).await?;
                 self.record(Phase::Lease, t);
                 self.leased.set(self.leased.get() + 1);
                 node
@@ -141,10 +141,11 @@ impl Ctx {
         &self,
         lb: std::net::SocketAddr,
         i: u64,
+        key: Option<&[u8]>,
     ) -> Result<std::net::SocketAddr, Cause> {
         match &self.lease_pool {
-            Some(pool) => pool.lease().await,
-            None => net::lease(lb, self.source(i), self.timeout).await,
+            Some(pool) => pool.lease(key).await,
+            None => net::lease(lb, self.source(i), self.timeout, key).await,
         }
     }
 

@@ -43,17 +43,21 @@ use std::time::Duration;
 pub const MAX_BATCH: usize = 1024;
 /// A reply line longer than this is not the LB talking.
 const MAX_LINE: usize = 256;
-/// The request, as the LB's line form takes it.
-const LEASE: &[u8] = b"LEASE\n";
-
 /// A node address, or why there is none.
 type Answer = Result<SocketAddr, Cause>;
+
+/// One task's request: where its answer goes, and the key it leases for
+/// (`--cluster`: the LB names that key's owner), if any.
+struct Pending {
+    tx: oneshot::Sender<Answer>,
+    key: Option<Box<[u8]>>,
+}
 
 /// One persistent LB connection and the tasks waiting on it.
 #[derive(Default)]
 struct Lane {
     /// Reply slots in request order, not yet sent.
-    queue: RefCell<VecDeque<oneshot::Sender<Answer>>>,
+    queue: RefCell<VecDeque<Pending>>,
     /// The driver, when it is idle.
     waker: Cell<Option<Waker>>,
     /// Set by [`LeasePool::close`].
@@ -102,7 +106,7 @@ impl LeasePool {
     ///
     /// # Errors
     /// The [`Cause`] to count, as for a fresh-connection lease.
-    pub async fn lease(&self) -> Answer {
+    pub async fn lease(&self, key: Option<&[u8]>) -> Answer {
         let i = self.next.get();
         self.next.set(i.wrapping_add(1));
         let lane = &self.lanes[i % self.lanes.len()];
@@ -110,7 +114,10 @@ impl LeasePool {
             return Err(Cause::Closed);
         }
         let (tx, rx) = oneshot::channel();
-        lane.queue.borrow_mut().push_back(tx);
+        lane.queue.borrow_mut().push_back(Pending {
+            tx,
+            key: key.map(Box::from),
+        });
         lane.wake();
         // A dropped sender means the driver is gone (the pool closed).
         rx.await.unwrap_or(Err(Cause::Closed))
@@ -181,13 +188,13 @@ async fn exchange_batch(
     source: Option<Ipv4Addr>,
     limit: Duration,
     out: &mut Vec<u8>,
-    batch: &mut VecDeque<oneshot::Sender<Answer>>,
+    batch: &mut VecDeque<Pending>,
     lines: &mut LineBuf,
 ) {
     loop {
         out.clear();
-        for _ in 0..batch.len() {
-            out.extend_from_slice(LEASE);
+        for p in batch.iter() {
+            net::lease_request(out, p.key.as_deref());
         }
         let (before, reused) = (batch.len(), conn.is_some());
         let result = exchange(conn, lb, source, limit, out, batch, lines).await;
@@ -202,8 +209,8 @@ async fn exchange_batch(
             Ok(()) => return,
             Err(Cause::Closed) if batch.len() < before || reused => continue,
             Err(cause) => {
-                for tx in batch.drain(..) {
-                    let _ = tx.send(Err(cause));
+                for p in batch.drain(..) {
+                    let _ = p.tx.send(Err(cause));
                 }
                 return;
             }
@@ -211,7 +218,7 @@ async fn exchange_batch(
     }
 }
 
-/// Send `out` (one `LEASE\n` per slot in `batch`) and hand each reply line
+/// Send `out` (one LEASE request per slot in `batch`) and hand each reply line
 /// to its slot, in order, connecting first if needed. Answered slots leave
 /// `batch`; on an error the unanswered ones stay there for the caller.
 async fn exchange(
@@ -220,7 +227,7 @@ async fn exchange(
     source: Option<Ipv4Addr>,
     limit: Duration,
     out: &[u8],
-    batch: &mut VecDeque<oneshot::Sender<Answer>>,
+    batch: &mut VecDeque<Pending>,
     lines: &mut LineBuf,
 ) -> Result<(), Cause> {
     if conn.is_none() {
@@ -242,9 +249,9 @@ async fn exchange(
                 if answer == Err(Cause::Protocol) {
                     return Err(Cause::Protocol);
                 }
-                let tx = batch.pop_front().expect("one slot per request");
+                let p = batch.pop_front().expect("one slot per request");
                 // The task may have stopped waiting (Ctrl-C); nothing to do.
-                let _ = tx.send(answer);
+                let _ = p.tx.send(answer);
                 if batch.is_empty() {
                     return Ok(());
                 }

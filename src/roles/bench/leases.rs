@@ -50,7 +50,7 @@ pub async fn client(ctx: Rc<Ctx>, deadline: Instant, idx: usize, pace: Option<Pa
             break;
         }
         ctx.tally.borrow_mut().begin(1);
-        match ctx.lease(lb, n).await {
+        match ctx.lease(lb, n, None).await {
             Ok(_) => {
                 ctx.record(Phase::Lease, t);
                 ctx.leased_one();

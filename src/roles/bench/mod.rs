@@ -84,8 +84,13 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
                 "starting a local cluster: 1 lb + {nodes} node(s) × {node_cores} core(s), \
                  maxclients {maxclients} each"
             );
+            let cluster_mode = matches!(plan.mode, Mode::C50k { cluster: true, .. });
             Some(cluster::Cluster::start(
-                nodes, node_cores, maxclients, &stop,
+                nodes,
+                node_cores,
+                maxclients,
+                cluster_mode,
+                &stop,
             )?)
         }
         _ => None,
@@ -178,6 +183,7 @@ fn jobs(plan: &Plan, dest: Dest) -> Vec<Job> {
                     del,
                     value_size,
                     pipelined,
+                    cluster,
                 } => {
                     let count = share(*tasks, i);
                     first += count;
@@ -189,6 +195,7 @@ fn jobs(plan: &Plan, dest: Dest) -> Vec<Job> {
                         del: *del,
                         value_size: *value_size,
                         pipelined: *pipelined,
+                        keyed: *cluster,
                     }
                 }
                 Mode::Steady(s) => {
@@ -246,13 +253,19 @@ fn mode_line(mode: &Mode) -> String {
             tasks,
             hold,
             pipelined,
+            cluster,
             ..
         } => {
             format!(
-                "C50K: {tasks} tasks{}{}",
+                "C50K: {tasks} tasks{}{}{}",
                 if *hold { ", held open together" } else { "" },
                 if *pipelined {
                     ", each block in one write"
+                } else {
+                    ""
+                },
+                if *cluster {
+                    ", each leasing its key's owner (cluster mode)"
                 } else {
                     ""
                 }
@@ -300,9 +313,10 @@ fn settings(plan: &Plan) -> serde_json::Value {
             del,
             value_size,
             pipelined,
+            cluster,
         } => serde_json::json!({
             "tasks": tasks, "hold": hold, "del": del, "value_size": value_size,
-            "pipelined_block": pipelined,
+            "pipelined_block": pipelined, "cluster": cluster,
         }),
         Mode::Steady(s) => serde_json::json!({
             "connections": s.connections,

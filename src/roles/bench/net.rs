@@ -147,8 +147,21 @@ pub async fn connect(
     }
 }
 
-/// Take one lease from the LB at `lb`: connect, `LEASE\n`, read the one-line
-/// answer, close. Returns the node address it names.
+/// Append one lease request in the LB's line form: `LEASE\n`, or with a
+/// key `LEASE <key>\n` (the LB names the owner of the key's slot in
+/// cluster mode). Blank-separated, as bench's keys hold `:`.
+pub fn lease_request(out: &mut Vec<u8>, key: Option<&[u8]>) {
+    out.extend_from_slice(b"LEASE");
+    if let Some(k) = key {
+        out.push(b' ');
+        out.extend_from_slice(k);
+    }
+    out.push(b'\n');
+}
+
+/// Take one lease from the LB at `lb`: connect, `LEASE\n` (or `LEASE
+/// <key>\n`), read the one-line answer, close. Returns the node address it
+/// names.
 ///
 /// # Errors
 /// The [`Cause`] to count: `LeaseRefused`, `LeaseTimeout`, `LeaseError`
@@ -157,14 +170,17 @@ pub async fn lease(
     lb: SocketAddr,
     source: Option<Ipv4Addr>,
     limit: Duration,
+    key: Option<&[u8]>,
 ) -> Result<SocketAddr, Cause> {
+    let mut req = Vec::with_capacity(8 + key.map_or(0, <[u8]>::len));
+    lease_request(&mut req, key);
     let mut stream = connect(lb, source, limit).await.map_err(|e| match e {
         ConnectError::Refused => Cause::LeaseRefused,
         ConnectError::Timeout => Cause::LeaseTimeout,
         ConnectError::Io(_) => Cause::Io,
     })?;
     let exchange = async {
-        stream.write_all(b"LEASE\n").await?;
+        stream.write_all(&req).await?;
         // NODE:<host>:<port>\n is short; 256 bytes is generous for a host name.
         let mut buf = [0u8; 256];
         let mut len = 0;

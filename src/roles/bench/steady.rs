@@ -77,7 +77,7 @@ pub async fn connection(ctx: Rc<Ctx>, spec: Rc<Spec>, idx: usize, _live: Live) {
         let opened = {
             // Only the connect burst is paced; the connection then runs freely.
             let _slot = ctx.slot().await;
-            ctx.open(attempt).await
+            ctx.open(attempt, None).await
         };
         let mut conn = match opened {
             Ok(c) => c,

@@ -65,6 +65,9 @@ pub enum Work {
         /// Send the block's commands in one write.
         #[serde(default)]
         pipelined: bool,
+        /// Lease by key (`--cluster`).
+        #[serde(default)]
+        keyed: bool,
     },
     /// Steady-state connections.
     Steady {

@@ -143,6 +143,7 @@ async fn drive(job: Job, flags: Arc<Flags>) -> (Tally, Latencies) {
             del,
             value_size,
             pipelined,
+            keyed,
         } => {
             let spec = Rc::new(c50k::Spec {
                 run_id,
@@ -150,6 +151,7 @@ async fn drive(job: Job, flags: Arc<Flags>) -> (Tally, Latencies) {
                 del,
                 value_size,
                 pipelined,
+                keyed,
             });
             for i in first..first + count {
                 let live = ctx.live();

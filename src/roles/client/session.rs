@@ -357,12 +357,34 @@ impl Session {
                 if self.data.is_none() {
                     let target = match &self.route {
                         Route::Direct(hp) | Route::Proxy(hp) => hp.clone(),
+                        // Keyless, so a retry may be leased another node
+                        // (a lease by key names the same one each time, in
+                        // redirect mode even a dead one). In cluster mode
+                        // the leased node redirects to the key's owner.
                         Route::Lease(lb) => lease(lb, timeout)?,
                     };
                     self.data = Some(Conn::open(&target, timeout)?);
                 }
                 let conn = self.data.as_mut().expect("just opened");
-                (conn.call(args)?, conn.addr())
+                let mut answer = conn.call(args)?;
+                let mut peer = conn.addr();
+                // Cluster mode: follow -MOVED (and keep the new connection)
+                // or -ASK (one command, after ASKING), as redis-cli -c does.
+                for _ in 0..MAX_REDIRECTS {
+                    let Some((ask, to)) = redirect(&answer) else {
+                        break;
+                    };
+                    let mut conn = Conn::open(&to, timeout)?;
+                    if ask {
+                        conn.call(&[b"ASKING"])?;
+                    }
+                    answer = conn.call(args)?;
+                    peer = conn.addr();
+                    if !ask {
+                        self.data = Some(conn);
+                    }
+                }
+                (answer, peer)
             }
         };
         // A server at maxclients answers this and closes; another node (or
@@ -383,6 +405,24 @@ impl Session {
 /// wording is in `roles::lb::server`).
 fn is_redirect_refusal(text: &str) -> bool {
     text.contains("this LB hands out leases (--mode redirect)")
+}
+
+/// How many cluster redirects one command follows (a map in flux may send
+/// it on more than once).
+const MAX_REDIRECTS: usize = 5;
+
+/// A cluster redirect in `answer`: (`-ASK`?, where to).
+fn redirect(answer: &Answer) -> Option<(bool, HostPort)> {
+    let Answer::Error(text) = answer else {
+        return None;
+    };
+    let (ask, rest) = match text.split_once(' ')? {
+        ("MOVED", rest) => (false, rest),
+        ("ASK", rest) => (true, rest),
+        _ => return None,
+    };
+    let (_slot, addr) = rest.split_once(' ')?;
+    HostPort::parse(addr.trim()).ok().map(|hp| (ask, hp))
 }
 
 /// Ask the LB for a node, on a connection of its own (the LB expects a
@@ -456,6 +496,23 @@ mod tests {
             err.to_string().starts_with("unavailable after 3 attempts"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn cluster_redirects_are_recognised() {
+        let hp = |s| HostPort::parse(s).unwrap();
+        let e = |s: &str| Answer::Error(s.into());
+        assert_eq!(
+            redirect(&e("MOVED 3999 127.0.0.1:7002")),
+            Some((false, hp("127.0.0.1:7002")))
+        );
+        assert_eq!(
+            redirect(&e("ASK 12 10.0.0.1:7001")),
+            Some((true, hp("10.0.0.1:7001")))
+        );
+        assert_eq!(redirect(&e("ERR MOVED 1 a:1")), None);
+        assert_eq!(redirect(&e("MOVED 1")), None);
+        assert_eq!(redirect(&Answer::Nil), None);
     }
 
     #[test]
