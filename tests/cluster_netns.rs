@@ -316,7 +316,18 @@ fn a_cluster_over_network_namespaces_survives_a_partition_and_a_kill() {
     let refused = ask_from(&net, N2, addr(N2, 7001), &get).unwrap();
     assert!(refused.starts_with("-CLUSTERDOWN"), "{refused}");
 
-    // New writes while n2 is away, then the partition heals.
+    // New writes while n2 is away, once the LB shows the new map (it shows
+    // a map only once its owners apply it), then the partition heals.
+    poll_until(SLOW, "the LB showing n1 as the only owner", || {
+        let nodes = RespConn::new(common::connect(lb)).cmd("CLUSTER NODES");
+        let n2_owns = nodes.lines().any(|l| {
+            l.contains(&host_ip(N2)) && l.split(' ').nth(8).is_some_and(|r| !r.is_empty())
+        });
+        match n2_owns {
+            false => Ok(()),
+            true => Err(nodes),
+        }
+    });
     let mut con = ClusterClient::new(vec![format!("redis://{lb}/")])
         .unwrap()
         .get_connection()

@@ -199,11 +199,13 @@ impl Cluster {
     }
 
     /// Cluster mode: poll every node until its CLUSTER INFO says
-    /// `cluster_state:ok` (every slot owned, and it holds its lease).
+    /// `cluster_state:ok` (every slot owned, and it holds its lease), and
+    /// then the LB until it shows that map (it shows a map only once the
+    /// owners say they apply it), so every LEASE names a serving owner.
     fn wait_serving(&self, stop: &AtomicBool) -> anyhow::Result<()> {
         let deadline = Instant::now() + ADMIT_TIMEOUT;
         let req = b"*2\r\n$7\r\nCLUSTER\r\n$4\r\nINFO\r\n";
-        for &node in &self.nodes {
+        for &node in self.nodes.iter().chain(std::iter::once(&self.lb)) {
             let mut last = String::new();
             loop {
                 if stop.load(Ordering::Relaxed) {

@@ -108,7 +108,8 @@ pub fn answer(lb: &Lb, proto: &mut Proto, args: &[&[u8]], out: &mut Vec<u8>) -> 
     }
     let mut w = Reply::new(out, *proto);
     let slots = lb.slots.borrow();
-    let map = slots.map();
+    // What clients are shown: only what the owners already apply.
+    let map = slots.published();
     let viewer = Viewer {
         myself: None,
         serving: true,

@@ -403,7 +403,7 @@ async fn handle(
         Request::LeaseKey(key) if lb.cfg.args.mode == Mode::Cluster => {
             let slot = crate::ownership::slot_for(&key);
             let slots = lb.slots.borrow();
-            match slots.map().owner_shard(slot) {
+            match slots.published().owner_shard(slot) {
                 Some(s) => {
                     lb.registry.borrow_mut().count_lease(&s.node);
                     reply(Reply::Node(&s.addr));

@@ -103,6 +103,12 @@ pub struct Slots {
     /// A node applying an epoch below this gets no lease: the epoch of an
     /// adopted map, or of the map that superseded a node's newer one.
     floor: u64,
+    /// What clients are shown (CLUSTER SLOTS, `-MOVED`, LEASE): the newest
+    /// map every slot owner applies, so a client sent by it meets an owner
+    /// that knows it owns the slot (see [`Slots::published`]).
+    published: SlotMap,
+    /// LB-clock ms the map in force was made.
+    made_at: u64,
 }
 
 impl Slots {
@@ -117,6 +123,36 @@ impl Slots {
             moving: vec![None; usize::from(SLOTS)],
             quiet_until,
             floor: 0,
+            published: SlotMap::empty(),
+            made_at: 0,
+        }
+    }
+
+    /// The map to show clients: the newest one whose every slot owner has
+    /// said it applies it, or the map in force once it is a lease old (an
+    /// owner that never says so loses its lease by then, or keeps serving
+    /// by the map anyway). Without this, a client that read CLUSTER SLOTS
+    /// just after a change could reach a new owner before that owner has
+    /// the map, and be told `-CLUSTERDOWN Hash slot not served`.
+    pub fn published(&self) -> &SlotMap {
+        &self.published
+    }
+
+    /// Publish the map in force if its owners all apply it (or it is old
+    /// enough).
+    fn republish(&mut self, now: u64) {
+        let epoch = self.map.epoch();
+        if self.published.epoch() == epoch {
+            return;
+        }
+        let shards = self.map.shards();
+        let applied = (0..SLOTS).filter_map(|s| self.map.owner(s)).all(|i| {
+            self.holders
+                .get(&shards[i].node)
+                .is_some_and(|h| h.acked >= epoch)
+        });
+        if applied || now.saturating_sub(self.made_at) >= self.lease_ms {
+            self.published = self.map.clone();
         }
     }
 
@@ -142,6 +178,8 @@ impl Slots {
             self.map = map.with_epoch(epoch + 1);
         }
         self.floor = self.map.epoch();
+        self.made_at = now;
+        self.republish(now);
         true
     }
 
@@ -194,6 +232,7 @@ impl Slots {
             self.lease_ms
         };
         let map = (acked < self.map.epoch()).then(|| self.map.clone());
+        self.republish(now);
         (lease, map)
     }
 
@@ -237,6 +276,7 @@ impl Slots {
         if now < self.quiet_until {
             return false;
         }
+        self.republish(now);
         let target = compute(&self.map, members);
         let epoch = self.map.epoch() + 1;
         // A leaving node is no member, but while its lease holds it stays
@@ -341,6 +381,8 @@ impl Slots {
         self.map = SlotMap::from_parts(epoch, shards, &ranges)
             .and_then(|m| m.with_moves(&moves))
             .expect("ranges built from a valid map");
+        self.made_at = now;
+        self.republish(now);
         true
     }
 }
@@ -479,6 +521,34 @@ mod tests {
         assert_eq!(s.map().epoch(), e + 6);
         assert_eq!(owner_node(&s, slot), Some(8000), "the LB's owners stay");
         assert_eq!(s.renew(&node(7000), rn(e + 5, 0), quiet + 20).0, 0);
+    }
+
+    #[test]
+    fn clients_are_shown_a_map_once_its_owners_apply_it_or_it_is_a_lease_old() {
+        let mut s = Slots::new(3000, 0);
+        let mut ab = shards(7000, 1);
+        ab.extend(shards(8000, 1));
+        s.renew(&node(7000), rn(0, 0), 0);
+        s.renew(&node(8000), rn(0, 0), 0);
+        assert!(s.advance(&ab, 0));
+        assert_eq!(s.published().epoch(), 0, "nobody applies epoch 1 yet");
+        s.renew(&node(7000), rn(1, 1), 10);
+        assert_eq!(s.published().epoch(), 0, "8000 owns slots and lags");
+        s.renew(&node(8000), rn(1, 1), 20);
+        assert_eq!(s.published(), s.map());
+        // A map whose owner never says it applies it is shown after a lease.
+        let a = shards(7000, 1);
+        s.exited(&node(8000));
+        let mut t = 30;
+        while s.advance(&a, t) {
+            t += 10;
+        }
+        let e = s.map().epoch();
+        assert!(s.published().epoch() < e, "7000 has not applied it");
+        assert!(!s.advance(&a, t + 2000));
+        assert!(s.published().epoch() < e);
+        s.advance(&a, t + 3000);
+        assert_eq!(s.published().epoch(), e);
     }
 
     #[test]
