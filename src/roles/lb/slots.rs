@@ -429,6 +429,18 @@ mod tests {
         s.map().owner_shard(slot).map(|x| x.node.port)
     }
 
+    /// Nodes 7000 and 8000 (one core each), both leased, sharing the slots
+    /// in epoch 1 (neither has applied it yet).
+    fn two_leased_nodes() -> (Slots, Vec<Shard>) {
+        let mut s = Slots::new(3000, 0);
+        let mut ab = shards(7000, 1);
+        ab.extend(shards(8000, 1));
+        s.renew(&node(7000), rn(0, 0), 0);
+        s.renew(&node(8000), rn(0, 0), 0);
+        assert!(s.advance(&ab, 0));
+        (s, ab)
+    }
+
     fn rn(applied: u64, drained: u64) -> Renewal {
         Renewal {
             applied,
@@ -525,12 +537,7 @@ mod tests {
 
     #[test]
     fn clients_are_shown_a_map_once_its_owners_apply_it_or_it_is_a_lease_old() {
-        let mut s = Slots::new(3000, 0);
-        let mut ab = shards(7000, 1);
-        ab.extend(shards(8000, 1));
-        s.renew(&node(7000), rn(0, 0), 0);
-        s.renew(&node(8000), rn(0, 0), 0);
-        assert!(s.advance(&ab, 0));
+        let (mut s, _) = two_leased_nodes();
         assert_eq!(s.published().epoch(), 0, "nobody applies epoch 1 yet");
         s.renew(&node(7000), rn(1, 1), 10);
         assert_eq!(s.published().epoch(), 0, "8000 owns slots and lags");
@@ -553,12 +560,7 @@ mod tests {
 
     #[test]
     fn a_leaving_node_hands_its_slots_on_warm_then_drops_out_of_the_map() {
-        let mut s = Slots::new(3000, 0);
-        let mut ab = shards(7000, 1);
-        ab.extend(shards(8000, 1));
-        s.renew(&node(7000), rn(0, 0), 0);
-        s.renew(&node(8000), rn(0, 0), 0);
-        assert!(s.advance(&ab, 0));
+        let (mut s, ab) = two_leased_nodes();
         let on_b: Vec<u16> = (0..SLOTS)
             .filter(|&x| owner_node(&s, x) == Some(8000))
             .collect();
