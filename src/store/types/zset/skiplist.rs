@@ -2,15 +2,27 @@
 //! with a span on every link, so rank lookups and "how many come before
 //! this bound" are O(log n) like the searches themselves.
 //!
-//! Nodes live in a `Vec` and link by index (`u32`, [`NIL`] for none), with a
-//! free list, so there is no unsafe pointer juggling and a node never moves
-//! while linked. Node 0 is the head: no element, [`MAX_LEVEL`] links.
+//! Layout, for the cache: a node is one record in a flat arena of
+//! [`Link`]s, addressed by the index of its first slot (a `u32`, [`NIL`]
+//! for none), so there is no unsafe pointer juggling and a node never
+//! moves while linked. Slot 0 of a record is its header (its own score,
+//! its level and the index of its member and back link in `meta`); slots
+//! 1..=level are its links. Every link also carries the score of the node
+//! it points to, so a search decides from the record it stands on whether
+//! to step forward, and touches the next record only to step onto it (and
+//! a member only on a tie of scores). Redis's node keeps its levels inline
+//! for the same reason; with a separate links allocation per node, ZADD
+//! took two cache misses per step and ran at 0.81× Redis's ops/s
+//! (docs/BENCH.md, 2026-12-03). Freed records go on a free list per
+//! level and are reused by nodes of that level. The head is the record at
+//! 0: no element, [`MAX_LEVEL`] links.
 //!
 //! Invariants:
-//! - following `links[0]` from the head visits every element once, in
+//! - following level-0 links from the head visits every element once, in
 //!   (score, member) order, and `back` is the reverse of that walk;
 //! - a link's `span` is how many level-0 steps it jumps over, so the spans
 //!   summed along any path from the head to a node give its 1-based rank;
+//! - a link's `score` is its target's score (unused when `next` is NIL);
 //! - links above `level` of the head are `NIL` with span 0.
 
 /// No node.
@@ -19,18 +31,26 @@ pub const NIL: u32 = u32::MAX;
 const MAX_LEVEL: usize = 32;
 const HEAD: u32 = 0;
 
+/// One arena slot: a link, or (slot 0 of a record) the header, whose
+/// `next` is the node's `meta` index, `span` its level, `score` its score.
 #[derive(Clone, Copy, Debug)]
 struct Link {
     next: u32,
     span: u32,
+    score: f64,
 }
 
-#[derive(Clone, Debug)]
-struct Node {
+const EMPTY: Link = Link {
+    next: NIL,
+    span: 0,
+    score: 0.0,
+};
+
+/// What a search needs only on a tie, and `prev` needs.
+#[derive(Clone, Debug, Default)]
+struct Meta {
     member: Box<[u8]>,
-    score: f64,
     back: u32,
-    links: Box<[Link]>,
 }
 
 /// A skiplist of (score, member) in Redis's order: by score, then by member
@@ -38,8 +58,11 @@ struct Node {
 /// that members are distinct; the sorted set's map does.
 #[derive(Clone, Debug)]
 pub struct SkipList {
-    nodes: Vec<Node>,
-    free: Vec<u32>,
+    arena: Vec<Link>,
+    /// Per level (index level − 1): records of that size free for reuse.
+    free: Vec<Vec<u32>>,
+    meta: Vec<Meta>,
+    free_meta: Vec<u32>,
     tail: u32,
     len: usize,
     level: usize,
@@ -47,24 +70,20 @@ pub struct SkipList {
     rng: u64,
 }
 
-/// `(score, member) < (s, m)` in the sorted set's order.
-#[inline]
-fn before(score: f64, member: &[u8], s: f64, m: &[u8]) -> bool {
-    score < s || (score == s && member < m)
-}
-
 impl SkipList {
     /// An empty list.
     pub fn new() -> Self {
-        let head = Node {
-            member: Box::default(),
+        let mut arena = vec![EMPTY; 1 + MAX_LEVEL];
+        arena[0] = Link {
+            next: NIL,
+            span: MAX_LEVEL as u32,
             score: 0.0,
-            back: NIL,
-            links: vec![Link { next: NIL, span: 0 }; MAX_LEVEL].into_boxed_slice(),
         };
         SkipList {
-            nodes: vec![head],
-            free: Vec::new(),
+            arena,
+            free: vec![Vec::new(); MAX_LEVEL],
+            meta: Vec::new(),
+            free_meta: Vec::new(),
             tail: NIL,
             len: 0,
             level: 1,
@@ -93,17 +112,40 @@ impl SkipList {
 
     #[inline]
     fn link(&self, x: u32, i: usize) -> Link {
-        self.nodes[x as usize].links[i]
+        self.arena[x as usize + 1 + i]
     }
 
     #[inline]
     fn link_mut(&mut self, x: u32, i: usize) -> &mut Link {
-        &mut self.nodes[x as usize].links[i]
+        &mut self.arena[x as usize + 1 + i]
     }
 
-    /// The last node at each level for which `pred` holds (the head if
-    /// none), and the rank (count of elements passed) at each.
-    fn path(&self, pred: impl Fn(f64, &[u8]) -> bool) -> ([u32; MAX_LEVEL], [u32; MAX_LEVEL]) {
+    #[inline]
+    fn meta_of(&self, x: u32) -> &Meta {
+        &self.meta[self.arena[x as usize].next as usize]
+    }
+
+    #[inline]
+    fn meta_mut(&mut self, x: u32) -> &mut Meta {
+        let m = self.arena[x as usize].next as usize;
+        &mut self.meta[m]
+    }
+
+    #[inline]
+    fn score_of(&self, x: u32) -> f64 {
+        self.arena[x as usize].score
+    }
+
+    /// Node `x`'s level.
+    #[inline]
+    fn level_of(&self, x: u32) -> usize {
+        self.arena[x as usize].span as usize
+    }
+
+    /// The last node at each level that comes before (`score`, `member`)
+    /// (the head if none), and the rank (count of elements passed) at
+    /// each. Decides on the links' scores; reads a member only on a tie.
+    fn path_to(&self, score: f64, member: &[u8]) -> ([u32; MAX_LEVEL], [u32; MAX_LEVEL]) {
         let mut update = [HEAD; MAX_LEVEL];
         let mut rank = [0u32; MAX_LEVEL];
         let mut x = HEAD;
@@ -114,8 +156,9 @@ impl SkipList {
                 if l.next == NIL {
                     break;
                 }
-                let n = &self.nodes[l.next as usize];
-                if !pred(n.score, &n.member) {
+                let ahead =
+                    l.score < score || (l.score == score && *self.meta_of(l.next).member < *member);
+                if !ahead {
                     break;
                 }
                 rank[i] += l.span;
@@ -134,11 +177,7 @@ impl SkipList {
         for i in (0..self.level).rev() {
             loop {
                 let l = self.link(x, i);
-                if l.next == NIL {
-                    break;
-                }
-                let nd = &self.nodes[l.next as usize];
-                if !pred(nd.score, &nd.member) {
+                if l.next == NIL || !pred(l.score, &self.meta_of(l.next).member) {
                     break;
                 }
                 n += l.span as usize;
@@ -148,9 +187,29 @@ impl SkipList {
         n
     }
 
+    /// A record of `level` links: a freed one of that size, or a new one.
+    fn alloc(&mut self, level: usize, score: f64, meta: u32) -> u32 {
+        let header = Link {
+            next: meta,
+            span: level as u32,
+            score,
+        };
+        let x = match self.free[level - 1].pop() {
+            Some(x) => x,
+            None => {
+                let x = self.arena.len();
+                assert!(x + 1 + level < NIL as usize, "skiplist arena full");
+                self.arena.resize(x + 1 + level, EMPTY);
+                x as u32
+            }
+        };
+        self.arena[x as usize] = header;
+        x
+    }
+
     /// Insert `member`, which must not be in the list.
     pub fn insert(&mut self, score: f64, member: Box<[u8]>) {
-        let (mut update, mut rank) = self.path(|s, m| before(s, m, score, &member));
+        let (mut update, mut rank) = self.path_to(score, &member);
         let level = self.random_level();
         if level > self.level {
             for i in self.level..level {
@@ -160,32 +219,33 @@ impl SkipList {
             }
             self.level = level;
         }
-        let node = Node {
+        let meta = Meta {
             member,
-            score,
             back: if update[0] == HEAD { NIL } else { update[0] },
-            links: vec![Link { next: NIL, span: 0 }; level].into_boxed_slice(),
         };
-        let x = match self.free.pop() {
-            Some(i) => {
-                self.nodes[i as usize] = node;
-                i
+        let m = match self.free_meta.pop() {
+            Some(m) => {
+                self.meta[m as usize] = meta;
+                m
             }
             None => {
-                self.nodes.push(node);
-                (self.nodes.len() - 1) as u32
+                self.meta.push(meta);
+                (self.meta.len() - 1) as u32
             }
         };
+        let x = self.alloc(level, score, m);
         for i in 0..level {
             let prev = self.link(update[i], i);
             let passed = rank[0] - rank[i];
             *self.link_mut(x, i) = Link {
                 next: prev.next,
                 span: prev.span - passed,
+                score: prev.score,
             };
             *self.link_mut(update[i], i) = Link {
                 next: x,
                 span: passed + 1,
+                score,
             };
         }
         for (i, &u) in update.iter().enumerate().take(self.level).skip(level) {
@@ -193,20 +253,16 @@ impl SkipList {
         }
         match self.link(x, 0).next {
             NIL => self.tail = x,
-            n => self.nodes[n as usize].back = x,
+            n => self.meta_mut(n).back = x,
         }
         self.len += 1;
     }
 
     /// Remove `member` with `score`; its bytes, or `None` if absent.
     pub fn remove(&mut self, score: f64, member: &[u8]) -> Option<Box<[u8]>> {
-        let (update, _) = self.path(|s, m| before(s, m, score, member));
+        let (update, _) = self.path_to(score, member);
         let x = self.link(update[0], 0).next;
-        if x == NIL {
-            return None;
-        }
-        let n = &self.nodes[x as usize];
-        if n.score != score || &*n.member != member {
+        if x == NIL || self.score_of(x) != score || *self.meta_of(x).member != *member {
             return None;
         }
         Some(self.unlink(x, &update))
@@ -214,7 +270,7 @@ impl SkipList {
 
     /// Unlink node `x`, whose predecessors at each level are `update`.
     fn unlink(&mut self, x: u32, update: &[u32; MAX_LEVEL]) -> Box<[u8]> {
-        let xl = self.nodes[x as usize].links.len();
+        let xl = self.level_of(x);
         for (i, &u) in update.iter().enumerate().take(self.level) {
             let l = self.link(u, i);
             if l.next == x {
@@ -222,25 +278,26 @@ impl SkipList {
                 *self.link_mut(u, i) = Link {
                     next: own.next,
                     span: l.span + own.span - 1,
+                    score: own.score,
                 };
             } else {
                 debug_assert!(i >= xl);
                 self.link_mut(u, i).span -= 1;
             }
         }
-        let back = self.nodes[x as usize].back;
+        let back = self.meta_of(x).back;
         match self.link(x, 0).next {
             NIL => self.tail = back,
-            n => self.nodes[n as usize].back = back,
+            n => self.meta_mut(n).back = back,
         }
         while self.level > 1 && self.link(HEAD, self.level - 1).next == NIL {
             self.level -= 1;
         }
         self.len -= 1;
-        self.free.push(x);
-        let node = &mut self.nodes[x as usize];
-        node.links = Box::default();
-        std::mem::take(&mut node.member)
+        let m = self.arena[x as usize].next;
+        self.free[xl - 1].push(x);
+        self.free_meta.push(m);
+        std::mem::take(&mut self.meta[m as usize].member)
     }
 
     /// The node at 0-based `rank`, `NIL` past the end.
@@ -270,8 +327,7 @@ impl SkipList {
     /// Node `x`'s member and score.
     #[inline]
     pub fn get(&self, x: u32) -> (&[u8], f64) {
-        let n = &self.nodes[x as usize];
-        (&n.member, n.score)
+        (&self.meta_of(x).member, self.score_of(x))
     }
 
     /// The node after `x` in order, `NIL` at the end.
@@ -283,7 +339,7 @@ impl SkipList {
     /// The node before `x` in order, `NIL` at the start.
     #[inline]
     pub fn prev(&self, x: u32) -> u32 {
-        self.nodes[x as usize].back
+        self.meta_of(x).back
     }
 
     /// The first node, `NIL` when empty.
@@ -294,5 +350,71 @@ impl SkipList {
     /// The last node, `NIL` when empty.
     pub fn last(&self) -> u32 {
         self.tail
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `(score, member) < (s, m)` in the sorted set's order.
+    fn before(score: f64, member: &[u8], s: f64, m: &[u8]) -> bool {
+        score < s || (score == s && member < m)
+    }
+
+    /// The level-0 walk, back links, spans and cached scores all agree.
+    fn check(l: &SkipList) -> Vec<(Vec<u8>, f64)> {
+        let mut out = Vec::new();
+        let (mut x, mut prev) = (l.first(), NIL);
+        while x != NIL {
+            assert_eq!(l.prev(x), prev);
+            let (m, s) = l.get(x);
+            out.push((m.to_vec(), s));
+            assert_eq!(l.at_rank(out.len() - 1), x);
+            for i in 0..l.level_of(x) {
+                let link = l.link(x, i);
+                if link.next != NIL {
+                    assert_eq!(link.score, l.score_of(link.next));
+                }
+            }
+            (prev, x) = (x, l.next(x));
+        }
+        assert_eq!(l.last(), prev);
+        assert_eq!(out.len(), l.len());
+        assert!(out
+            .windows(2)
+            .all(|w| before(w[0].1, &w[0].0, w[1].1, &w[1].0)));
+        out
+    }
+
+    #[test]
+    fn records_are_reused_and_the_order_holds_through_churn() {
+        let mut l = SkipList::new();
+        for round in 0..3u32 {
+            for i in 0..2000u32 {
+                let s = f64::from((i * 7919 + round) % 1000);
+                l.insert(s, format!("m{i}").into_bytes().into());
+            }
+            let all = check(&l);
+            assert_eq!(all.len(), 2000);
+            assert_eq!(
+                l.count_while(|s, _| s < 500.0),
+                all.iter().filter(|e| e.1 < 500.0).count()
+            );
+            let arena = l.arena.len();
+            for (m, s) in all {
+                assert_eq!(l.remove(s, &m).as_deref(), Some(&m[..]));
+            }
+            assert_eq!(l.remove(1.0, b"m1"), None);
+            assert_eq!((l.len(), l.first(), l.last()), (0, NIL, NIL));
+            // The next round's nodes fit in the freed records, mostly.
+            if round > 0 {
+                assert!(
+                    l.arena.len() <= arena + arena / 4,
+                    "{} > {arena}",
+                    l.arena.len()
+                );
+            }
+        }
     }
 }
