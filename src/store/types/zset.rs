@@ -335,9 +335,14 @@ impl ZSet {
             }
             Repr::Full(f) => {
                 for _ in 0..n {
-                    let (m, s) = f.order.get(f.order.at_rank(r.start));
-                    let m: Box<[u8]> = m.into();
-                    f.order.remove(s, &m);
+                    let m = if r.start == 0 {
+                        f.order.pop_first().expect("ranks within len").0
+                    } else {
+                        let (m, s) = f.order.get(f.order.at_rank(r.start));
+                        let m: Box<[u8]> = m.into();
+                        f.order.remove(s, &m);
+                        m
+                    };
                     f.scores.remove(&m);
                     self.mem -= FULL_ENTRY + 2 * m.len();
                 }
@@ -359,13 +364,19 @@ impl ZSet {
                 Some((m, s))
             }
             Repr::Full(f) => {
-                let x = if max { f.order.last() } else { f.order.first() };
-                if x == NIL {
-                    return None;
-                }
-                let (m, s) = f.order.get(x);
-                let m: Box<[u8]> = m.into();
-                f.order.remove(s, &m);
+                let (m, s) = if max {
+                    let x = f.order.last();
+                    if x == NIL {
+                        return None;
+                    }
+                    let (m, s) = f.order.get(x);
+                    let m: Box<[u8]> = m.into();
+                    f.order.remove(s, &m);
+                    (m, s)
+                } else {
+                    // The head precedes the first member: no search.
+                    f.order.pop_first()?
+                };
                 f.scores.remove(&m);
                 self.mem -= FULL_ENTRY + 2 * m.len();
                 Some((m, s))

@@ -268,6 +268,17 @@ impl SkipList {
         Some(self.unlink(x, &update))
     }
 
+    /// Remove the first element, with no search: the head precedes it at
+    /// every level. Its member and score, or `None` when empty.
+    pub fn pop_first(&mut self) -> Option<(Box<[u8]>, f64)> {
+        let x = self.first();
+        if x == NIL {
+            return None;
+        }
+        let score = self.score_of(x);
+        Some((self.unlink(x, &[HEAD; MAX_LEVEL]), score))
+    }
+
     /// Unlink node `x`, whose predecessors at each level are `update`.
     fn unlink(&mut self, x: u32, update: &[u32; MAX_LEVEL]) -> Box<[u8]> {
         let xl = self.level_of(x);
@@ -402,9 +413,15 @@ mod tests {
                 all.iter().filter(|e| e.1 < 500.0).count()
             );
             let arena = l.arena.len();
-            for (m, s) in all {
-                assert_eq!(l.remove(s, &m).as_deref(), Some(&m[..]));
+            let (half, rest) = all.split_at(all.len() / 2);
+            for (m, s) in half {
+                assert_eq!(l.pop_first(), Some((m.clone().into(), *s)));
             }
+            check(&l);
+            for (m, s) in rest.iter().rev() {
+                assert_eq!(l.remove(*s, m).as_deref(), Some(&m[..]));
+            }
+            assert_eq!(l.pop_first(), None);
             assert_eq!(l.remove(1.0, b"m1"), None);
             assert_eq!((l.len(), l.first(), l.last()), (0, NIL, NIL));
             // The next round's nodes fit in the freed records, mostly.
