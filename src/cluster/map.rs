@@ -109,6 +109,13 @@ pub struct SlotMap {
     /// serves it (a warm move: MIGRATING on the owner, IMPORTING on the
     /// target), or `NONE`.
     moving: Box<[u16]>,
+    /// Per moving slot: only *announced* so far. The target takes ASKING
+    /// for it (IMPORTING) but the owner serves it as its own, and streams
+    /// nothing, until the LB has seen the target apply the map and starts
+    /// the move (MIGRATING): the order in which redis-cli sets a Redis
+    /// Cluster move up, so that an `-ASK` never reaches a target that
+    /// would answer `-MOVED` back.
+    announced: Box<[bool]>,
 }
 
 impl Default for SlotMap {
@@ -125,6 +132,7 @@ impl SlotMap {
             shards: Vec::new(),
             owner: vec![NONE; usize::from(SLOTS)].into_boxed_slice(),
             moving: vec![NONE; usize::from(SLOTS)].into_boxed_slice(),
+            announced: vec![false; usize::from(SLOTS)].into_boxed_slice(),
         }
     }
 
@@ -162,6 +170,7 @@ impl SlotMap {
             shards,
             owner,
             moving: vec![NONE; usize::from(SLOTS)].into_boxed_slice(),
+            announced: vec![false; usize::from(SLOTS)].into_boxed_slice(),
         })
     }
 
@@ -172,7 +181,24 @@ impl SlotMap {
     /// # Errors
     /// [`MapError`] for a range out of bounds, an unlisted shard, a slot
     /// given twice or a move that cannot be.
-    pub fn with_moves(mut self, moves: &[(u32, u32, usize)]) -> Result<SlotMap, MapError> {
+    pub fn with_moves(self, moves: &[(u32, u32, usize)]) -> Result<SlotMap, MapError> {
+        self.add_moves(moves, false)
+    }
+
+    /// As [`SlotMap::with_moves`], for moves only announced so far (see
+    /// `announced`).
+    ///
+    /// # Errors
+    /// As [`SlotMap::with_moves`].
+    pub fn with_announced(self, moves: &[(u32, u32, usize)]) -> Result<SlotMap, MapError> {
+        self.add_moves(moves, true)
+    }
+
+    fn add_moves(
+        mut self,
+        moves: &[(u32, u32, usize)],
+        announced: bool,
+    ) -> Result<SlotMap, MapError> {
         for &(start, end, to) in moves {
             if start > end || end >= u32::from(SLOTS) {
                 return Err(MapError::BadRange(start, end));
@@ -189,6 +215,7 @@ impl SlotMap {
                     return Err(MapError::BadMove(s as u16));
                 }
                 *m = to as u16;
+                self.announced[s as usize] = announced;
             }
         }
         Ok(self)
@@ -203,10 +230,33 @@ impl SlotMap {
         }
     }
 
-    /// Every run of moving slots with one target, in slot order (the
+    /// The shard `slot`'s owner is streaming its keys to (MIGRATING): a
+    /// move that has started, not one only announced.
+    #[inline]
+    pub fn migrating(&self, slot: u16) -> Option<usize> {
+        self.moving(slot)
+            .filter(|_| !self.announced[usize::from(slot)])
+    }
+
+    /// Every run of started moves with one target, in slot order (the
     /// `shard` of each span is the target).
     pub fn move_spans(&self) -> Vec<Span> {
-        runs(&self.moving)
+        self.spans_where(false)
+    }
+
+    /// Every run of announced moves with one target, in slot order.
+    pub fn announce_spans(&self) -> Vec<Span> {
+        self.spans_where(true)
+    }
+
+    fn spans_where(&self, announced: bool) -> Vec<Span> {
+        let table: Vec<u16> = (0..usize::from(SLOTS))
+            .map(|s| match self.announced[s] == announced {
+                true => self.moving[s],
+                false => NONE,
+            })
+            .collect();
+        runs(&table)
     }
 
     /// Slots that are moving.
@@ -286,6 +336,7 @@ impl SlotMap {
             if *o != NONE && !keep(s as u16, usize::from(*o)) {
                 *o = NONE;
                 next.moving[s] = NONE;
+                next.announced[s] = false;
             }
         }
         next
@@ -368,6 +419,7 @@ pub fn compute(prev: &SlotMap, members: &[Shard]) -> SlotMap {
         shards: members.to_vec(),
         owner: owner.into_boxed_slice(),
         moving: vec![NONE; usize::from(SLOTS)].into_boxed_slice(),
+        announced: vec![false; usize::from(SLOTS)].into_boxed_slice(),
     };
     if !same_assignment(prev, &next) {
         next.epoch = prev.epoch + 1;

@@ -114,7 +114,8 @@ fn migrations(map: &SlotMap, me: usize, out: &mut String) {
         let (Some(to), Some(owner)) = (map.moving(slot), map.owner(slot)) else {
             continue;
         };
-        if owner == me {
+        // An announced move is IMPORTING on the target, not yet MIGRATING.
+        if owner == me && map.migrating(slot).is_some() {
             out.push_str(&format!(" [{slot}->-{}]", map.shards()[to].id));
         } else if to == me {
             out.push_str(&format!(" [{slot}-<-{}]", map.shards()[owner].id));

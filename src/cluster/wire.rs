@@ -26,7 +26,9 @@
 //! `s=<node host:port>/<core>/<client host:port>` in index order, then
 //! `r=<first>-<last>/<shard index>` per range of slots, then
 //! `m=<first>-<last>/<target shard index>` per range of slots whose keys
-//! are moving to another shard while their owner still serves them. Hosts
+//! are moving to another shard while their owner still serves them, and
+//! `a=<first>-<last>/<target shard index>` per range of moves only
+//! announced (the target takes ASKING; the owner does not stream yet). Hosts
 //! never hold spaces or `/` (see [`HostPort`]).
 
 use super::map::{MapError, Shard, SlotMap};
@@ -182,6 +184,9 @@ pub fn encode_map(m: &SlotMap) -> String {
     for span in m.move_spans() {
         out.push_str(&format!(" m={}-{}/{}", span.start, span.end, span.shard));
     }
+    for span in m.announce_spans() {
+        out.push_str(&format!(" a={}-{}/{}", span.start, span.end, span.shard));
+    }
     out
 }
 
@@ -193,7 +198,7 @@ pub fn encode_map(m: &SlotMap) -> String {
 pub fn decode_map(epoch: u64, text: &str) -> Result<SlotMap, WireError> {
     let mut shards = Vec::new();
     let mut ranges = Vec::new();
-    let mut moves = Vec::new();
+    let (mut moves, mut announced) = (Vec::new(), Vec::new());
     for tok in text.split_ascii_whitespace() {
         let bad = || WireError::Token(tok.chars().take(120).collect());
         if let Some(s) = tok.strip_prefix("s=") {
@@ -209,22 +214,26 @@ pub fn decode_map(epoch: u64, text: &str) -> Result<SlotMap, WireError> {
                 core,
                 HostPort::parse(addr)?,
             ));
-        } else if let Some((kind, r)) = tok.split_once('=').filter(|(k, _)| matches!(*k, "r" | "m"))
+        } else if let Some((kind, r)) = tok
+            .split_once('=')
+            .filter(|(k, _)| matches!(*k, "r" | "m" | "a"))
         {
             let (span, shard) = r.split_once('/').ok_or_else(bad)?;
             let (a, b) = span.split_once('-').ok_or_else(bad)?;
             let num = |x: &str| x.parse::<u32>().map_err(|_| bad());
             let range = (num(a)?, num(b)?, shard.parse::<usize>().map_err(|_| bad())?);
-            if kind == "r" {
-                ranges.push(range);
-            } else {
-                moves.push(range);
+            match kind {
+                "r" => ranges.push(range),
+                "m" => moves.push(range),
+                _ => announced.push(range),
             }
         } else {
             return Err(bad());
         }
     }
-    Ok(SlotMap::from_parts(epoch, shards, &ranges)?.with_moves(&moves)?)
+    Ok(SlotMap::from_parts(epoch, shards, &ranges)?
+        .with_moves(&moves)?
+        .with_announced(&announced)?)
 }
 
 #[cfg(test)]
@@ -258,6 +267,14 @@ mod tests {
         assert_eq!(g.map.as_ref(), Some(&moving));
         assert_eq!(moving.moving(5), Some(3));
         assert_eq!(moving.moving(10), None);
+        let announced = m.clone().with_announced(&[(0, 9, 3)]).unwrap();
+        let g = parse_grant(&grant_text(3000, announced.epoch(), Some(&announced))).unwrap();
+        assert_eq!(g.map.as_ref(), Some(&announced));
+        assert_eq!(
+            (announced.moving(5), announced.migrating(5)),
+            (Some(3), None)
+        );
+        assert_eq!(moving.migrating(5), Some(3));
         let r = Renewal {
             applied: 4,
             drained: 3,

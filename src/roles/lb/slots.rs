@@ -20,14 +20,17 @@
 //!   (its lease, counted from later than the node counts it, is over).
 //!
 //! A slot whose owner is alive (its lease valid) moves *warm* instead:
-//! - The map first marks it moving: the owner still owns and serves it,
-//!   and streams its keys to the target (Redis's MIGRATING on the owner,
-//!   IMPORTING on the target). The owner answers `-ASK` for a key it no
+//! - The map first *announces* the move: the target takes ASKING for it
+//!   (Redis's IMPORTING), the owner still serves it as its own. Once the
+//!   target says it applies that map, the move *starts*: the owner streams
+//!   its keys to the target (MIGRATING). The order redis-cli sets a Redis
+//!   Cluster move up in, so an `-ASK` never meets a target that would
+//!   answer `-MOVED` back. The owner answers `-ASK` for a key it no
 //!   longer has, and creates no key in the slot, so once it holds none it
 //!   can hold none again.
 //! - The owner renews naming the newest epoch it has *drained*: every core
 //!   streamed out every key of every slot moving away in that epoch's map.
-//!   Once that reaches the epoch the move began in, the slot goes to the
+//!   Once that reaches the epoch the move started in, the slot goes to the
 //!   target in one step: the old owner holds none of its keys, so no
 //!   revocation is needed.
 //! - A move that has not finished within [`MOVE_TIMEOUT_MS`], or whose
@@ -81,11 +84,15 @@ struct Revoked {
     epoch: u64,
 }
 
-/// A slot moving warm: since when, and in which epoch it began.
+/// A slot moving warm: since when; in which epoch its current step
+/// began; and whether it has started (the owner streams, MIGRATING) or is
+/// only announced (the target takes ASKING, IMPORTING) until the target
+/// has applied the map.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Moving {
     epoch: u64,
     since: u64,
+    started: bool,
 }
 
 /// The LB's cluster state.
@@ -170,7 +177,11 @@ impl Slots {
             for s in 0..SLOTS {
                 let i = usize::from(s);
                 self.revoked[i] = None;
-                self.moving[i] = map.moving(s).map(|_| Moving { epoch, since: now });
+                self.moving[i] = map.moving(s).map(|_| Moving {
+                    epoch,
+                    since: now,
+                    started: map.migrating(s).is_some(),
+                });
             }
             self.map = map;
         } else {
@@ -293,6 +304,7 @@ impl Slots {
         let position = |c: &Shard| shards.iter().position(|x| x.same(c));
         let mut ranges: Vec<(u32, u32, usize)> = Vec::new();
         let mut moves: Vec<(u32, u32, usize)> = Vec::new();
+        let mut announced: Vec<(u32, u32, usize)> = Vec::new();
         let mut changed = false;
         for s in 0..SLOTS {
             let i = usize::from(s);
@@ -300,22 +312,24 @@ impl Slots {
             let want = target.owner(s);
             let want_shard = want.map(|w| &target.shards()[w]);
             let was_moving = self.map.moving(s).map(|m| &self.map.shards()[m]);
-            // (owner, moving to) in the next map, as indices into target's shards.
-            let next: (Option<usize>, Option<usize>) = match (cur, want_shard) {
+            // (owner, moving to, only announced) in the next map, as
+            // indices into target's shards.
+            let next: (Option<usize>, Option<usize>, bool) = match (cur, want_shard) {
                 (Some(c), Some(t)) if c.same(t) => {
                     changed |= was_moving.is_some();
                     self.moving[i] = None;
-                    (want, None)
+                    (want, None, false)
                 }
                 (Some(c), Some(t)) if self.leased(&c.node, now) && position(c).is_some() => {
                     let from = position(c);
                     let going = self.moving[i].filter(|_| was_moving.is_some_and(|m| m.same(t)));
+                    let applies = |e: u64| self.holders.get(&t.node).is_some_and(|h| h.acked >= e);
                     match going {
-                        Some(m) if self.drained(&c.node, m.epoch) => {
+                        Some(m) if m.started && self.drained(&c.node, m.epoch) => {
                             // Drained: the target owns it from now on.
                             self.moving[i] = None;
                             changed = true;
-                            (want, None)
+                            (want, None, false)
                         }
                         Some(m) if now.saturating_sub(m.since) > MOVE_TIMEOUT_MS => {
                             log::warn!(
@@ -326,13 +340,28 @@ impl Slots {
                             );
                             revoke(&mut self.moving, &mut self.revoked, s, c, epoch);
                             changed = true;
-                            (None, None)
+                            (None, None, false)
                         }
-                        Some(_) => (from, want),
-                        None => {
-                            self.moving[i] = Some(Moving { epoch, since: now });
+                        Some(m) if !m.started && applies(m.epoch) => {
+                            // The target takes ASKING now: the owner may
+                            // answer -ASK and stream.
+                            self.moving[i] = Some(Moving {
+                                epoch,
+                                since: m.since,
+                                started: true,
+                            });
                             changed = true;
-                            (from, want)
+                            (from, want, false)
+                        }
+                        Some(m) => (from, want, !m.started),
+                        None => {
+                            self.moving[i] = Some(Moving {
+                                epoch,
+                                since: now,
+                                started: false,
+                            });
+                            changed = true;
+                            (from, want, true)
                         }
                     }
                 }
@@ -340,7 +369,7 @@ impl Slots {
                     // Revoke first: nobody serves it until `c` lets go.
                     revoke(&mut self.moving, &mut self.revoked, s, c, epoch);
                     changed = true;
-                    (None, None)
+                    (None, None, false)
                 }
                 (None, Some(_)) => {
                     let free = self.revoked[i]
@@ -349,25 +378,38 @@ impl Slots {
                     if free {
                         self.revoked[i] = None;
                         changed = true;
-                        (want, None)
+                        (want, None, false)
                     } else {
-                        (None, None)
+                        (None, None, false)
                     }
                 }
-                (None, None) => (None, None),
+                (None, None) => (None, None, false),
             };
             push_run(&mut ranges, s, next.0);
-            push_run(&mut moves, s, next.1);
+            match next.2 {
+                true => push_run(&mut announced, s, next.1),
+                false => push_run(&mut moves, s, next.1),
+            }
         }
         // A leaving source that has handed everything on leaves the list.
         let members = target.shards().len();
-        let used = |i: usize| ranges.iter().chain(&moves).any(|r| r.2 == i);
+        let used = |i: usize| {
+            ranges
+                .iter()
+                .chain(&moves)
+                .chain(&announced)
+                .any(|r| r.2 == i)
+        };
         let keep: Vec<usize> = (0..shards.len())
             .filter(|&i| i < members || used(i))
             .collect();
         if keep.len() < shards.len() {
             let at = |i: usize| keep.iter().position(|&k| k == i).expect("kept");
-            for r in ranges.iter_mut().chain(moves.iter_mut()) {
+            for r in ranges
+                .iter_mut()
+                .chain(moves.iter_mut())
+                .chain(announced.iter_mut())
+            {
                 r.2 = at(r.2);
             }
             shards = keep.iter().map(|&i| shards[i].clone()).collect();
@@ -380,6 +422,7 @@ impl Slots {
         }
         self.map = SlotMap::from_parts(epoch, shards, &ranges)
             .and_then(|m| m.with_moves(&moves))
+            .and_then(|m| m.with_announced(&announced))
             .expect("ranges built from a valid map");
         self.made_at = now;
         self.republish(now);
@@ -473,15 +516,23 @@ mod tests {
         assert!(moving.iter().all(|&x| owner_node(&s, x) == Some(7000)));
         let target = |x: u16| s.map().shards()[s.map().moving(x).unwrap()].node.port;
         assert!(moving.iter().all(|&x| target(x) == 8000));
-        assert!(!s.advance(&ab, 20), "nothing to do until A drains");
+        // Announced only: A serves them as its own until B has the map.
+        assert!(moving.iter().all(|&x| s.map().migrating(x).is_none()));
+        assert!(!s.advance(&ab, 20), "nothing to do until B applies it");
+        s.renew(&node(8000), rn(epoch, 0), 25);
+        assert!(s.advance(&ab, 26), "B applies it: the moves start");
+        let started = s.map().epoch();
+        assert!(moving.iter().all(|&x| s.map().migrating(x).is_some()));
+        assert!(!s.advance(&ab, 27), "nothing to do until A drains");
         // A applies the map but has not drained: its lease is extended
-        // (it owes nothing), the slots stay.
-        let (lease, map) = s.renew(&node(7000), rn(epoch - 1, epoch - 1), 30);
-        assert_eq!((lease, map.unwrap().epoch()), (3000, epoch));
-        assert_eq!(s.renew(&node(7000), rn(epoch, epoch - 1), 40).0, 3000);
+        // (it owes nothing), the slots stay. Drained the announcing epoch
+        // does not count: A streamed nothing then.
+        let (lease, map) = s.renew(&node(7000), rn(epoch, epoch), 30);
+        assert_eq!((lease, map.unwrap().epoch()), (3000, started));
+        assert_eq!(s.renew(&node(7000), rn(started, epoch), 40).0, 3000);
         assert!(!s.advance(&ab, 50));
         // A has drained: the slots go to B in one step.
-        s.renew(&node(7000), rn(epoch, epoch), 60);
+        s.renew(&node(7000), rn(started, started), 60);
         assert!(s.advance(&ab, 70));
         assert!(moving.iter().all(|&x| owner_node(&s, x) == Some(8000)));
         assert_eq!(s.map().moves(), 0);
@@ -506,7 +557,10 @@ mod tests {
         let old = before.map().clone().with_epoch(7);
         before.renew(&node(7000), rn(1, 1), 0);
         before.advance(&ab, 10);
+        before.renew(&node(8000), rn(before.map().epoch(), 0), 11);
+        before.advance(&ab, 12);
         let moving = before.map().clone().with_epoch(8);
+        assert!((0..SLOTS).any(|x| moving.migrating(x).is_some()));
         let slot = (0..SLOTS).find(|&x| moving.moving(x).is_some()).unwrap();
         // Nodes report the map they serve by; the newest wins, moves kept.
         assert!(s.adopt(old.clone(), 20));
@@ -579,6 +633,9 @@ mod tests {
         assert!(s.leaving(&node(8000)));
         let a = shards(7000, 1);
         assert!(s.advance(&a, 20));
+        // Announced; once A applies it, started.
+        s.renew(&node(7000), rn(s.map().epoch(), 0), 21);
+        assert!(s.advance(&a, 22));
         let moving = s.map().epoch();
         assert_eq!(s.map().assigned(), 16384);
         assert!(on_b.iter().all(|&x| owner_node(&s, x) == Some(8000)));

@@ -76,8 +76,9 @@ async fn pass(core: &Rc<Core>, links: &mut HashMap<String, TcpStream>) -> Pass {
     let view = local.view();
     let epoch = view.map.epoch();
     let here = core.id;
-    let mine =
-        |s: u16| view.route(s) == super::routing::Route::Core(here) && view.map.moving(s).is_some();
+    let mine = |s: u16| {
+        view.route(s) == super::routing::Route::Core(here) && view.map.migrating(s).is_some()
+    };
     if !(0..crate::ownership::SLOTS).any(mine) {
         local.shared.set_drained(here, epoch);
         return Pass::Idle;
@@ -101,7 +102,7 @@ async fn pass(core: &Rc<Core>, links: &mut HashMap<String, TcpStream>) -> Pass {
         // one target.
         let mut by_target: HashMap<usize, Vec<Box<[u8]>>> = HashMap::new();
         for k in keys {
-            if let Some(t) = view.map.moving(slot_for(&k)) {
+            if let Some(t) = view.map.migrating(slot_for(&k)) {
                 by_target.entry(t).or_default().push(k);
             }
         }

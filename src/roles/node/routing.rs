@@ -108,7 +108,8 @@ impl View {
     /// Where a slot of this node moving out streams to: its target shard.
     #[inline]
     pub fn moving_to(&self, slot: u16) -> Option<&crate::cluster::Shard> {
-        self.map.moving(slot).map(|t| &self.map.shards()[t])
+        // Only a started move: an announced one is still plainly ours.
+        self.map.migrating(slot).map(|t| &self.map.shards()[t])
     }
 
     /// Where `slot` is served.
