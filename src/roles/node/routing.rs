@@ -96,7 +96,8 @@ impl View {
         }
     }
 
-    /// The core of this node `slot` is moving into, if it is.
+    /// The core of this node `slot` is moving into, if it is (IMPORTING:
+    /// from when the move is announced, before its owner streams).
     #[inline]
     pub fn importing(&self, slot: u16) -> Option<usize> {
         match self.importing[usize::from(slot)] {
@@ -443,7 +444,8 @@ impl Local {
     /// not core `here`'s to serve now (the map moved after the gate let it
     /// through). `present` says whether a key is in this core's shard.
     ///
-    /// A slot moving out of this core follows Redis's MIGRATING rules: with
+    /// A slot moving out of this core (a started move; an announced one
+    /// is served as any other) follows Redis's MIGRATING rules: with
     /// every key still here it is served; with none, `-ASK` to the target
     /// (a key that is not here has moved, or would be created there); with
     /// some, `-TRYAGAIN`. A slot moving in is served (the gate let only an
