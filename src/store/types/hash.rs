@@ -28,7 +28,9 @@ type Table = HashMap<Box<[u8]>, Box<[u8]>>;
 enum Repr {
     /// Fields and values alternating.
     Pack(Pack),
-    Table(Table),
+    /// Boxed: a table's struct is ~130 bytes, and every small value would
+    /// pay for it inline in its `Coll` (`bench/hash_memory.sh`).
+    Table(Box<Table>),
 }
 
 /// A hash (field → value).
@@ -335,7 +337,7 @@ impl Hash {
             mem += f.len() + v.len() + TABLE_ENTRY;
             t.insert(f.into(), v.into());
         }
-        self.repr = Repr::Table(t);
+        self.repr = Repr::Table(Box::new(t));
         self.mem = mem;
     }
 }

@@ -59,8 +59,17 @@ impl Pack {
         self.buf.len()
     }
 
-    /// Append an entry.
+    /// Append an entry. The buffer grows to the exact size, as Redis's
+    /// listpack does (it reallocs on every insert): amortised doubling
+    /// left a small hash's buffer up to half empty, and small values are
+    /// most of a cache's memory. The allocator rounds to its size classes
+    /// and grows in place within one, so most pushes copy nothing.
     pub fn push(&mut self, bytes: &[u8]) {
+        let mut header = 1;
+        while bytes.len() >> (7 * header) != 0 {
+            header += 1;
+        }
+        self.buf.reserve_exact(header + bytes.len());
         encode(&mut self.buf, bytes);
         self.len += 1;
     }

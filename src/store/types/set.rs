@@ -27,7 +27,9 @@ type Table = HashMap<Box<[u8]>, ()>;
 enum Repr {
     /// Sorted, distinct.
     Ints(Vec<i64>),
-    Table(Table),
+    /// Boxed: a table's struct is ~130 bytes, and every small value would
+    /// pay for it inline in its `Coll` (`bench/hash_memory.sh`).
+    Table(Box<Table>),
 }
 
 /// A set of distinct members.
@@ -291,7 +293,7 @@ impl Set {
             mem += m.len() + TABLE_ENTRY;
             t.insert(m.into(), ());
         }
-        self.repr = Repr::Table(t);
+        self.repr = Repr::Table(Box::new(t));
         self.mem = mem;
     }
 }
