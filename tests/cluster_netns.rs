@@ -154,6 +154,14 @@ fn ask_from(net: &Net, from: usize, to: SocketAddr, cmd: &str) -> Result<String,
     .expect("the probe thread")
 }
 
+/// A connection of the `redis` crate's cluster client, seeded with the LB.
+fn cluster_con(lb: SocketAddr) -> redis::cluster::ClusterConnection {
+    ClusterClient::new(vec![format!("redis://{lb}/")])
+        .unwrap()
+        .get_connection()
+        .unwrap()
+}
+
 /// The port of core 0 and core 1 of a node whose core ports start at `base`.
 fn cores(base: u16) -> [u16; 2] {
     [base, base + 1]
@@ -247,10 +255,7 @@ fn a_cluster_over_network_namespaces_survives_a_partition_and_a_kill() {
             false => Err(format!("{info}\n{nodes}")),
         }
     });
-    let mut con = ClusterClient::new(vec![format!("redis://{lb}/")])
-        .unwrap()
-        .get_connection()
-        .unwrap();
+    let mut con = cluster_con(lb);
     for i in 0..200 {
         let _: () = con.set(format!("net:{i}"), format!("v{i}")).unwrap();
     }
@@ -328,10 +333,7 @@ fn a_cluster_over_network_namespaces_survives_a_partition_and_a_kill() {
             true => Err(nodes),
         }
     });
-    let mut con = ClusterClient::new(vec![format!("redis://{lb}/")])
-        .unwrap()
-        .get_connection()
-        .unwrap();
+    let mut con = cluster_con(lb);
     for i in 0..200 {
         let _: () = con.set(format!("net:{i}"), format!("w{i}")).unwrap();
     }
@@ -350,10 +352,7 @@ fn a_cluster_over_network_namespaces_survives_a_partition_and_a_kill() {
         }
     });
     std::thread::sleep(Duration::from_millis(500));
-    let mut con = ClusterClient::new(vec![format!("redis://{lb}/")])
-        .unwrap()
-        .get_connection()
-        .unwrap();
+    let mut con = cluster_con(lb);
     for i in 0..200 {
         let v: Option<String> = con.get(format!("net:{i}")).unwrap();
         assert_eq!(
@@ -382,10 +381,7 @@ fn a_cluster_over_network_namespaces_survives_a_partition_and_a_kill() {
         "n2 owned every slot {:.2} s after kill -9 of n1",
         killed.elapsed().as_secs_f64()
     );
-    let mut con = ClusterClient::new(vec![format!("redis://{lb}/")])
-        .unwrap()
-        .get_connection()
-        .unwrap();
+    let mut con = cluster_con(lb);
     for i in on_n2 {
         let v: Option<String> = con.get(format!("net:{i}")).unwrap();
         assert_eq!(v, Some(format!("w{i}")), "net:{i} on the survivor");

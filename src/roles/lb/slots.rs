@@ -84,15 +84,12 @@ struct Revoked {
     epoch: u64,
 }
 
-/// A slot moving warm: since when; in which epoch its current step
-/// began; and whether it has started (the owner streams, MIGRATING) or is
-/// only announced (the target takes ASKING, IMPORTING) until the target
-/// has applied the map.
+/// A slot moving warm: since when, and in which epoch its current step
+/// (announced, or started: the map in force says which) began.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Moving {
     epoch: u64,
     since: u64,
-    started: bool,
 }
 
 /// The LB's cluster state.
@@ -177,11 +174,7 @@ impl Slots {
             for s in 0..SLOTS {
                 let i = usize::from(s);
                 self.revoked[i] = None;
-                self.moving[i] = map.moving(s).map(|_| Moving {
-                    epoch,
-                    since: now,
-                    started: map.migrating(s).is_some(),
-                });
+                self.moving[i] = map.moving(s).map(|_| Moving { epoch, since: now });
             }
             self.map = map;
         } else {
@@ -312,6 +305,8 @@ impl Slots {
             let want = target.owner(s);
             let want_shard = want.map(|w| &target.shards()[w]);
             let was_moving = self.map.moving(s).map(|m| &self.map.shards()[m]);
+            // Started (MIGRATING), or only announced.
+            let started = self.map.migrating(s).is_some();
             // (owner, moving to, only announced) in the next map, as
             // indices into target's shards.
             let next: (Option<usize>, Option<usize>, bool) = match (cur, want_shard) {
@@ -325,7 +320,7 @@ impl Slots {
                     let going = self.moving[i].filter(|_| was_moving.is_some_and(|m| m.same(t)));
                     let applies = |e: u64| self.holders.get(&t.node).is_some_and(|h| h.acked >= e);
                     match going {
-                        Some(m) if m.started && self.drained(&c.node, m.epoch) => {
+                        Some(m) if started && self.drained(&c.node, m.epoch) => {
                             // Drained: the target owns it from now on.
                             self.moving[i] = None;
                             changed = true;
@@ -342,24 +337,19 @@ impl Slots {
                             changed = true;
                             (None, None, false)
                         }
-                        Some(m) if !m.started && applies(m.epoch) => {
+                        Some(m) if !started && applies(m.epoch) => {
                             // The target takes ASKING now: the owner may
                             // answer -ASK and stream.
                             self.moving[i] = Some(Moving {
                                 epoch,
                                 since: m.since,
-                                started: true,
                             });
                             changed = true;
                             (from, want, false)
                         }
-                        Some(m) => (from, want, !m.started),
+                        Some(_) => (from, want, !started),
                         None => {
-                            self.moving[i] = Some(Moving {
-                                epoch,
-                                since: now,
-                                started: false,
-                            });
+                            self.moving[i] = Some(Moving { epoch, since: now });
                             changed = true;
                             (from, want, true)
                         }
