@@ -42,12 +42,8 @@ declare -A RSS
 for i in "${!LABELS[@]}"; do
   label=${LABELS[$i]} port=${PORTS[$i]} pid=${PIDS[$i]}
   base=$(rss_kb "$pid")
-  redis-cli -p "$port" --pipe <"$WORK/load.resp" >"$WORK/pipe.$label" 2>&1 ||
-    die "$label: redis-cli --pipe failed: $(cat "$WORK/pipe.$label")"
-  grep -q "errors: 0, replies: $N" "$WORK/pipe.$label" ||
-    die "$label: the load did not get $N clean replies: $(tail -2 "$WORK/pipe.$label")"
-  keys=$(redis-cli -p "$port" dbsize)
-  [ "$keys" = "$N" ] || die "$label holds $keys keys, not $N"
+  pipe_load "$label" "$port" "$WORK/load.resp" "$N"
+  keys=$N
   got=$(redis-cli -p "$port" hget "user:$((N - 1))" "f$((FIELDS - 1))")
   [ "$got" = "v$((N - 1))-$((FIELDS - 1))" ] || die "$label: read back '$got'"
   enc=$(redis-cli -p "$port" object encoding user:0)

@@ -54,3 +54,15 @@ start() {
   cat "$log" >&2
   die "$label did not answer PING on port $port"
 }
+
+# pipe_load LABEL PORT FILE N : load FILE (RESP) with `redis-cli --pipe` and
+# check that all N replies came back without an error and DBSIZE is N.
+pipe_load() {
+  local label=$1 port=$2 file=$3 n=$4 keys
+  redis-cli -p "$port" --pipe <"$file" >"$WORK/pipe.$label" 2>&1 ||
+    die "$label: redis-cli --pipe failed: $(cat "$WORK/pipe.$label")"
+  grep -q "errors: 0, replies: $n\$" "$WORK/pipe.$label" ||
+    die "$label: the load did not get $n clean replies: $(tail -2 "$WORK/pipe.$label")"
+  keys=$(redis-cli -p "$port" dbsize)
+  [ "$keys" = "$n" ] || die "$label holds $keys keys, not $n"
+}

@@ -15,7 +15,7 @@ use super::{fail, int};
 use crate::proto::Reply;
 use crate::store::bits::{self, parse_bit_offset, parse_bit_value, parse_bitpos_bit};
 use crate::store::lcs::lcs as lcs_table;
-use crate::store::{entry_cost, BitError, BitOp, BitposRange, LcsError, StoreError, Unit};
+use crate::store::{BitError, BitOp, BitposRange, LcsError, StoreError, Unit};
 
 /// BITOP's keys: the destination and every source.
 const BITOP_KEYS: Keys = Keys {
@@ -88,12 +88,12 @@ fn setbit(ctx: &mut Ctx<'_>, args: &[&[u8]], w: &mut Reply<'_>) {
         let bit = parse_bit_value(args[3])?;
         let key = args[1];
         // Redis 7 signals the key only when SETBIT created it, grew it or
-        // flipped the bit. MEMORY USAGE's figure gives the value's length
-        // without counting a lookup or using the key.
+        // flipped the bit. The length is read without counting a lookup or
+        // using the key.
         let grows = ctx
             .shard
-            .memory_usage(key, ctx.now)
-            .is_none_or(|cost| (cost - entry_cost(key.len(), 0)) as u64 <= offset >> 3);
+            .peek_len(key, ctx.now)
+            .is_none_or(|len| len as u64 <= offset >> 3);
         let old = ctx.shard.setbit(key, offset, bit, ctx.now)?;
         if grows || old != bit {
             ctx.changed(key);

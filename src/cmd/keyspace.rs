@@ -3,7 +3,7 @@
 
 use super::client::Conn;
 use super::error::{show, CmdError};
-use super::spec::{Ctx, Flags, Keys, Merge, Part, Run, Spec, READ_FAST, WRITE_FAST};
+use super::spec::{Ctx, Flags, Keys, Merge, NodeCmd, Part, Run, Spec, READ_FAST, WRITE_FAST};
 use super::string::unix_to_node;
 use super::{fail, int};
 use crate::proto::Reply;
@@ -63,6 +63,13 @@ const MEMORY: &[Spec] = &[
         Flags::READONLY,
         SECOND,
         Run::Shard(memory_usage),
+    ),
+    Spec::new(
+        "memory|stats",
+        2,
+        Flags::NONE,
+        Keys::NONE,
+        Run::Node(NodeCmd::MemoryStats),
     ),
     Spec::new(
         "memory|help",

@@ -269,6 +269,8 @@ pub enum NodeCmd {
     Info,
     /// METRICS (ours: JSON counters)
     Metrics,
+    /// MEMORY STATS: every core's memory figures.
+    MemoryStats,
     /// CLIENT LIST [TYPE t] [ID id ...]: every core's connections.
     ClientList,
     /// CLIENT INFO: this connection.

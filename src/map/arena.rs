@@ -15,6 +15,7 @@
 //! full hash and `next` link so the tables can relink nodes without touching
 //! keys.
 
+use super::chains::Links;
 use std::borrow::Borrow;
 use std::mem;
 
@@ -140,38 +141,10 @@ impl<K, V> Arena<K, V> {
 
     /// The stored hash of a live slot.
     #[inline]
-    pub(super) fn hash(&self, i: u32) -> Option<u64> {
+    pub(super) fn hash_at(&self, i: u32) -> Option<u64> {
         match self.entries.get(i as usize) {
             Some(Entry::Occupied { hash, .. }) => Some(*hash),
             _ => None,
-        }
-    }
-
-    /// The chain successor of live slot `i` (`NIL` for a vacant slot, which
-    /// ends any walk that reaches it).
-    #[inline]
-    pub(super) fn next(&self, i: u32) -> u32 {
-        match self.entries.get(i as usize) {
-            Some(Entry::Occupied { next, .. }) => *next,
-            _ => NIL,
-        }
-    }
-
-    /// The stored hash and a mutable `next` link of live slot `i`, so a
-    /// rehash can relink a node with one lookup instead of three.
-    #[inline]
-    pub(super) fn link_mut(&mut self, i: u32) -> Option<(u64, &mut u32)> {
-        match self.entries.get_mut(i as usize) {
-            Some(Entry::Occupied { hash, next, .. }) => Some((*hash, next)),
-            _ => None,
-        }
-    }
-
-    /// Points live slot `i` at a new chain successor.
-    #[inline]
-    pub(super) fn set_next(&mut self, i: u32, to: u32) {
-        if let Some(Entry::Occupied { next, .. }) = self.entries.get_mut(i as usize) {
-            *next = to;
         }
     }
 
@@ -230,22 +203,6 @@ impl<K, V> Arena<K, V> {
         None
     }
 
-    /// The predecessor of `target` in the chain starting at `head`: `Some(NIL)`
-    /// if it is the head, `None` if it is not in the chain.
-    #[inline]
-    pub(super) fn predecessor(&self, head: u32, target: u32) -> Option<u32> {
-        let mut prev = NIL;
-        let mut i = head;
-        while i != NIL {
-            if i == target {
-                return Some(prev);
-            }
-            prev = i;
-            i = self.next(i);
-        }
-        None
-    }
-
     /// All slots in index order, for iteration.
     #[inline]
     pub(super) fn entries(&self) -> &[Entry<K, V>] {
@@ -256,5 +213,28 @@ impl<K, V> Arena<K, V> {
     #[inline]
     pub(super) fn entries_mut(&mut self) -> &mut [Entry<K, V>] {
         &mut self.entries
+    }
+}
+
+impl<K, V> Links for Arena<K, V> {
+    /// `NIL` for a vacant slot, which ends any walk that reaches it.
+    #[inline]
+    fn next(&self, i: u32) -> u32 {
+        match self.entries.get(i as usize) {
+            Some(Entry::Occupied { next, .. }) => *next,
+            _ => NIL,
+        }
+    }
+
+    #[inline]
+    fn set_next(&mut self, i: u32, to: u32) {
+        if let Some(Entry::Occupied { next, .. }) = self.entries.get_mut(i as usize) {
+            *next = to;
+        }
+    }
+
+    #[inline]
+    fn hash(&self, i: u32) -> u64 {
+        self.hash_at(i).unwrap_or(0)
     }
 }

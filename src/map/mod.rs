@@ -8,33 +8,24 @@
 //!   insert until that entry is removed, across any number of rehashes.
 //! - Bucket tables (`table.rs`) are power-of-two arrays of chain heads.
 //! - Growth doubles the bucket count once `len` would pass 0.75 × buckets.
-//!   Like Redis's dict, the move is incremental (`rehash.rs`): the old table
-//!   is kept beside the new one and every insert or remove moves a few old
-//!   buckets, so no single call pays for a whole rehash.
-//!
-//! # Invariants
-//! 1. Every live arena slot is in exactly one chain, and every node reached
-//!    through a chain is live.
-//! 2. While rehashing (the old table is allocated), old buckets below
-//!    `cursor` are empty. A node whose old bucket `hash & old_mask` is
-//!    `>= cursor` is in that old bucket; every other node is in bucket
-//!    `hash & new_mask` of the new table. Inserts follow the same rule, so a
-//!    lookup always knows the one chain a key can be in and walks only that
-//!    chain, where Redis walks both tables' chains on a miss.
-//! 3. `old_len` counts the nodes in the old table; the rehash ends (the old
-//!    table is dropped) as soon as it reaches zero.
-//! 4. `len <= 0.75 × bucket_count()` after every insert.
-//! 5. Arena indices stay below `u32::MAX`, which is the end-of-chain
-//!    sentinel.
+//!   Like Redis's dict, the move is incremental: the old table is kept
+//!   beside the new one and every insert or remove moves a few old buckets,
+//!   so no single call pays for a whole rehash. Tables, rehash and their
+//!   invariants are `chains.rs`, shared with [`RecordMap`].
+//! - Arena indices stay below `u32::MAX`, which is the end-of-chain
+//!   sentinel.
 //!
 //! A stale [`Slot`] (its entry removed) may later name a different entry
 //! once the free list reuses it; holders must drop handles on removal.
 
 mod arena;
+mod chains;
 mod iter;
+pub mod pool;
 pub mod prefetch;
-mod rehash;
+mod records;
 mod scan;
+pub mod slab;
 mod table;
 
 #[cfg(test)]
@@ -43,20 +34,14 @@ mod prop;
 mod tests;
 
 pub use iter::{Iter, IterSlots, Keys, Values};
+pub use pool::Pool;
+pub use records::{Layout, RecordMap, HEADER};
 
 use arena::{Arena, NIL};
+use chains::{buckets_for, Chains};
 use std::borrow::Borrow;
 use std::hash::{BuildHasher, Hash};
 use std::mem;
-use table::Table;
-
-/// Index of the newest table: inserts past the cursor and all lookups after
-/// a rehash go here.
-const NEW: usize = 0;
-/// Index of the table being drained during a rehash.
-const OLD: usize = 1;
-/// Smallest bucket table ever allocated.
-const MIN_BUCKETS: usize = 8;
 
 /// A stable handle to one entry: valid from insert until that entry is
 /// removed, across rehashes.
@@ -76,13 +61,7 @@ impl Slot {
 #[derive(Clone)]
 pub struct HashMap<K, V, S = foldhash::fast::RandomState> {
     arena: Arena<K, V>,
-    /// `[NEW, OLD]`; `OLD` is unallocated unless a rehash is in progress.
-    tables: [Table; 2],
-    /// Next old bucket to move to the new table.
-    cursor: usize,
-    /// Nodes still in the old table.
-    old_len: usize,
-    len: usize,
+    chains: Chains,
     hasher: S,
 }
 
@@ -104,18 +83,6 @@ impl<K, V, S: Default> Default for HashMap<K, V, S> {
     }
 }
 
-/// Buckets needed to hold `n` entries at load factor 0.75 (0 for `n == 0`).
-fn buckets_for(n: usize) -> usize {
-    if n == 0 {
-        return 0;
-    }
-    let needed = n.saturating_mul(4).div_ceil(3);
-    needed
-        .max(MIN_BUCKETS)
-        .checked_next_power_of_two()
-        .unwrap_or(1 << (usize::BITS - 1))
-}
-
 impl<K, V, S> HashMap<K, V, S> {
     /// An empty map using `hasher`; allocates nothing until the first insert.
     pub fn with_hasher(hasher: S) -> Self {
@@ -124,18 +91,9 @@ impl<K, V, S> HashMap<K, V, S> {
 
     /// An empty map using `hasher` that holds `n` entries without growing.
     pub fn with_capacity_and_hasher(n: usize, hasher: S) -> Self {
-        let buckets = buckets_for(n);
-        let table = if buckets == 0 {
-            Table::default()
-        } else {
-            Table::with_buckets(buckets)
-        };
         HashMap {
             arena: Arena::with_capacity(n),
-            tables: [table, Table::default()],
-            cursor: 0,
-            old_len: 0,
-            len: 0,
+            chains: Chains::with_capacity(n),
             hasher,
         }
     }
@@ -143,25 +101,25 @@ impl<K, V, S> HashMap<K, V, S> {
     /// Number of entries.
     #[inline]
     pub fn len(&self) -> usize {
-        self.len
+        self.chains.len()
     }
 
     /// True if the map holds no entries.
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 
     /// Buckets in the newest table.
     #[inline]
     pub fn bucket_count(&self) -> usize {
-        self.tables[NEW].buckets()
+        self.chains.buckets()
     }
 
     /// True while an incremental rehash is in progress.
     #[inline]
     pub fn is_rehashing(&self) -> bool {
-        !self.tables[OLD].is_unallocated()
+        self.chains.is_rehashing()
     }
 
     /// The map's hash builder.
@@ -179,7 +137,7 @@ impl<K, V, S> HashMap<K, V, S> {
     /// Bytes held by the bucket tables and arena (not what keys and values
     /// point to).
     pub fn heap_bytes(&self) -> usize {
-        self.arena.heap_bytes() + self.tables[NEW].heap_bytes() + self.tables[OLD].heap_bytes()
+        self.arena.heap_bytes() + self.chains.heap_bytes()
     }
 
     /// Key and value at `slot`, or `None` if the slot is vacant.
@@ -198,60 +156,47 @@ impl<K, V, S> HashMap<K, V, S> {
     /// outstanding [`Slot`] becomes invalid.
     pub fn clear(&mut self) {
         self.arena.clear();
-        self.tables[NEW].clear();
-        self.tables[OLD] = Table::default();
-        self.cursor = 0;
-        self.old_len = 0;
-        self.len = 0;
+        self.chains.clear();
     }
 
-    /// Table and bucket where a node with `hash` lives (invariant 2).
-    /// Only meaningful once the new table is allocated.
+    /// Removes live slot `i`, filed under `hash`, whose predecessor in its
+    /// chain is `prev`.
     #[inline]
-    fn locate(&self, hash: u64) -> (usize, usize) {
-        let old = &self.tables[OLD];
-        if !old.is_unallocated() {
-            let b = old.bucket(hash);
-            if b >= self.cursor {
-                return (OLD, b);
-            }
-        }
-        (NEW, self.tables[NEW].bucket(hash))
-    }
-
-    /// Removes live slot `i` whose predecessor in chain `(t, b)` is `prev`.
-    #[inline]
-    fn unlink(&mut self, t: usize, b: usize, prev: u32, i: u32) -> Option<(K, V)> {
-        let (next, key, value) = self.arena.free(i)?;
-        if prev == NIL {
-            self.tables[t].set_head(b, next);
-        } else {
-            self.arena.set_next(prev, next);
-        }
-        if t == OLD {
-            self.old_len -= 1;
-        }
-        self.len -= 1;
+    fn unlink(&mut self, hash: u64, prev: u32, i: u32) -> Option<(K, V)> {
+        self.chains.unlink(hash, prev, i, &mut self.arena);
+        let (_, key, value) = self.arena.free(i)?;
         Some((key, value))
     }
 
     /// Removes the entry at `slot`, or returns `None` if the slot is vacant.
     pub fn remove_at(&mut self, slot: Slot) -> Option<(K, V)> {
         self.step();
-        let hash = self.arena.hash(slot.0)?;
-        let (t, b) = self.locate(hash);
-        let prev = self.arena.predecessor(self.tables[t].head(b), slot.0)?;
-        self.unlink(t, b, prev, slot.0)
+        let hash = self.arena.hash_at(slot.0)?;
+        let prev = self.chains.predecessor(hash, slot.0, &self.arena)?;
+        self.unlink(hash, prev, slot.0)
+    }
+
+    /// Moves up to `n` non-empty old buckets (skipping at most `10 × n` empty
+    /// ones) to the new table. Returns true if the rehash is still in
+    /// progress afterwards; false if there was none or it just finished.
+    pub fn rehash_step(&mut self, n: usize) -> bool {
+        self.chains.rehash_step(n, &mut self.arena)
+    }
+
+    /// One rehash step on behalf of a mutating call.
+    #[inline]
+    fn step(&mut self) {
+        self.chains.step(&mut self.arena);
     }
 
     /// Iterates over `(&K, &V)` in slot order.
     pub fn iter(&self) -> Iter<'_, K, V> {
-        Iter::new(self.arena.entries(), self.len)
+        Iter::new(self.arena.entries(), self.len())
     }
 
     /// Iterates over `(Slot, &K, &V)` in slot order.
     pub fn iter_slots(&self) -> IterSlots<'_, K, V> {
-        IterSlots::new(self.arena.entries(), self.len)
+        IterSlots::new(self.arena.entries(), self.len())
     }
 
     /// Iterates over keys in slot order.
@@ -293,12 +238,7 @@ where
         K: Borrow<Q>,
         Q: Eq + ?Sized,
     {
-        // Also guards `locate`, which needs an allocated table.
-        if self.len == 0 {
-            return None;
-        }
-        let (t, b) = self.locate(hash);
-        let (_, i) = self.arena.find(self.tables[t].head(b), hash, k)?;
+        let (_, i) = self.arena.find(self.chains.head(hash), hash, k)?;
         Some(Slot(i))
     }
 
@@ -312,21 +252,13 @@ where
     /// different keys overlap instead of queueing one behind another.
     #[inline]
     pub fn prefetch_bucket(&self, hash: u64) {
-        if self.len == 0 {
-            return;
-        }
-        let (t, b) = self.locate(hash);
-        self.tables[t].prefetch(b);
+        self.chains.prefetch(hash);
     }
 
     /// Start loading the first node of `hash`'s chain (reads the bucket).
     #[inline]
     pub fn prefetch_node(&self, hash: u64) {
-        if self.len == 0 {
-            return;
-        }
-        let (t, b) = self.locate(hash);
-        let head = self.tables[t].head(b);
+        let head = self.chains.head(hash);
         if head != NIL {
             self.arena.prefetch(head);
         }
@@ -336,11 +268,7 @@ where
     /// bucket and the node), e.g. to prefetch the bytes its key points to.
     #[inline]
     pub fn with_first(&self, hash: u64, f: impl FnOnce(&K, &V)) {
-        if self.len == 0 {
-            return;
-        }
-        let (t, b) = self.locate(hash);
-        if let Some((k, v)) = self.arena.get(self.tables[t].head(b)) {
+        if let Some((k, v)) = self.arena.get(self.chains.head(hash)) {
             f(k, v);
         }
     }
@@ -352,7 +280,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        if self.len == 0 {
+        if self.is_empty() {
             return None;
         }
         self.find_hashed(self.hash_one(k), k)
@@ -416,12 +344,9 @@ where
     pub fn insert_full(&mut self, k: K, v: V) -> (Slot, Option<V>) {
         self.step();
         let hash = self.hash_one(&k);
-        if self.len > 0 {
-            let (t, b) = self.locate(hash);
-            if let Some((_, i)) = self.arena.find(self.tables[t].head(b), hash, &k) {
-                let old = self.arena.get_mut(i).map(|(_, cur)| mem::replace(cur, v));
-                return (Slot(i), old);
-            }
+        if let Some((_, i)) = self.arena.find(self.chains.head(hash), hash, &k) {
+            let old = self.arena.get_mut(i).map(|(_, cur)| mem::replace(cur, v));
+            return (Slot(i), old);
         }
         (self.insert_absent_hashed_unstepped(hash, k, v), None)
     }
@@ -429,17 +354,13 @@ where
     /// The insertion half shared by the two insert paths (the rehash step
     /// has already run).
     fn insert_absent_hashed_unstepped(&mut self, hash: u64, k: K, v: V) -> Slot {
-        if (self.len + 1) * 4 > self.tables[NEW].buckets() * 3 {
-            self.grow();
+        if self.chains.full() {
+            let grown = self.chains.grow(&mut self.arena);
+            // The arena can never need more than the new table's 0.75 load.
+            self.arena.reserve_total(grown / 4 * 3);
         }
-        // Located after any grow, which changes where `hash` belongs.
-        let (t, b) = self.locate(hash);
-        let i = self.arena.alloc(hash, self.tables[t].head(b), k, v);
-        self.tables[t].set_head(b, i);
-        if t == OLD {
-            self.old_len += 1;
-        }
-        self.len += 1;
+        let i = self.arena.alloc(hash, NIL, k, v);
+        self.chains.push(hash, i, &mut self.arena);
         Slot(i)
     }
 
@@ -477,22 +398,19 @@ where
         Q: Hash + Eq + ?Sized,
     {
         self.step();
-        if self.len == 0 {
+        if self.is_empty() {
             return None;
         }
         let hash = self.hash_one(k);
-        let (t, b) = self.locate(hash);
-        let (prev, i) = self.arena.find(self.tables[t].head(b), hash, k)?;
-        self.unlink(t, b, prev, i)
+        let (prev, i) = self.arena.find(self.chains.head(hash), hash, k)?;
+        self.unlink(hash, prev, i)
     }
 
     /// Makes room for `additional` more entries without growing the table
     /// or arena. Finishes any rehash in progress.
     pub fn reserve(&mut self, additional: usize) {
-        let want = buckets_for(self.len.saturating_add(additional));
+        let want = buckets_for(self.len().saturating_add(additional));
         self.arena.reserve(additional);
-        if want > self.tables[NEW].buckets() {
-            self.resize(want);
-        }
+        self.chains.reserve_buckets(want, &mut self.arena);
     }
 }

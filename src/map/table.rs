@@ -33,6 +33,12 @@ impl Table {
         self.heads.len()
     }
 
+    /// `buckets() - 1` (0 for the unallocated table): the hash bits used.
+    #[inline]
+    pub(super) fn mask(&self) -> usize {
+        self.mask
+    }
+
     /// True if this table has no buckets at all.
     #[inline]
     pub(super) fn is_unallocated(&self) -> bool {

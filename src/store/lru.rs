@@ -1,6 +1,11 @@
-//! An intrusive doubly linked LRU list over map slots: O(1) touch, insert,
-//! remove and pop-oldest, with links stored in a `Vec` indexed by slot number
-//! (the map's slots are stable until removal, so indices never dangle).
+//! An intrusive doubly linked LRU list over the keyspace's slots: O(1)
+//! touch, insert, remove, pop-oldest and [`replace`](Lru::replace) (for a
+//! record that moved to a slot of another size class).
+//!
+//! Links are found by slot number in pages: a slot is a size class (its
+//! top 6 bits) and an index in the class, and each class has a directory
+//! of fixed pages of links, so growing never copies the links already
+//! there.
 
 const NONE: u32 = u32::MAX;
 
@@ -10,10 +15,16 @@ struct Links {
     next: u32,
 }
 
+/// Links per page.
+const PAGE: usize = 1024;
+/// Bits of a slot below its size class (see `map::slab`).
+const INDEX_BITS: u32 = 26;
+
 /// Recency order of slots: head is the most recently used.
 #[derive(Default)]
 pub struct Lru {
-    links: Vec<Links>,
+    /// `[class][index / PAGE][index % PAGE]`.
+    links: Vec<Vec<Box<[Links]>>>,
     head: u32,
     tail: u32,
     len: usize,
@@ -36,29 +47,67 @@ impl Lru {
         self.len
     }
 
-    /// Bytes of link storage.
+    /// Bytes of the links of the slots in the list (pages are filled as
+    /// slots are, so at any size worth bounding this is what they hold).
     pub fn heap_bytes(&self) -> usize {
-        self.links.capacity() * std::mem::size_of::<Links>()
+        self.len * std::mem::size_of::<Links>()
+    }
+
+    #[inline]
+    fn at(&mut self, slot: u32) -> &mut Links {
+        let (c, i) = (
+            (slot >> INDEX_BITS) as usize,
+            (slot & ((1 << INDEX_BITS) - 1)) as usize,
+        );
+        if self.links.len() <= c {
+            self.links.resize_with(c + 1, Vec::new);
+        }
+        let class = &mut self.links[c];
+        while class.len() <= i / PAGE {
+            let unlinked = Links {
+                prev: NONE,
+                next: NONE,
+            };
+            class.push(vec![unlinked; PAGE].into_boxed_slice());
+        }
+        &mut class[i / PAGE][i % PAGE]
+    }
+
+    #[inline]
+    fn get(&self, slot: u32) -> Links {
+        let (c, i) = (
+            (slot >> INDEX_BITS) as usize,
+            (slot & ((1 << INDEX_BITS) - 1)) as usize,
+        );
+        self.links[c][i / PAGE][i % PAGE]
+    }
+
+    /// Puts `new` in `old`'s place in the order, for an entry that moved
+    /// slots. `old` must be in the list and `new` not.
+    pub fn replace(&mut self, old: u32, new: u32) {
+        let l = self.get(old);
+        *self.at(new) = l;
+        if l.prev != NONE {
+            self.at(l.prev).next = new;
+        } else {
+            self.head = new;
+        }
+        if l.next != NONE {
+            self.at(l.next).prev = new;
+        } else {
+            self.tail = new;
+        }
     }
 
     /// Add `slot` as the most recently used. It must not be in the list.
     pub fn push_front(&mut self, slot: u32) {
-        let i = slot as usize;
-        if self.links.len() <= i {
-            self.links.resize(
-                i + 1,
-                Links {
-                    prev: NONE,
-                    next: NONE,
-                },
-            );
-        }
-        self.links[i] = Links {
+        let head = self.head;
+        *self.at(slot) = Links {
             prev: NONE,
-            next: self.head,
+            next: head,
         };
-        if self.head != NONE {
-            self.links[self.head as usize].prev = slot;
+        if head != NONE {
+            self.at(head).prev = slot;
         } else {
             self.tail = slot;
         }
@@ -68,14 +117,14 @@ impl Lru {
 
     /// Take `slot` out of the list. It must be in the list.
     pub fn unlink(&mut self, slot: u32) {
-        let Links { prev, next } = self.links[slot as usize];
+        let Links { prev, next } = self.get(slot);
         if prev != NONE {
-            self.links[prev as usize].next = next;
+            self.at(prev).next = next;
         } else {
             self.head = next;
         }
         if next != NONE {
-            self.links[next as usize].prev = prev;
+            self.at(next).prev = prev;
         } else {
             self.tail = prev;
         }
@@ -114,7 +163,7 @@ mod tests {
         let mut c = l.head;
         while c != NONE {
             v.push(c);
-            c = l.links[c as usize].next;
+            c = l.get(c).next;
         }
         v
     }
@@ -135,5 +184,15 @@ mod tests {
         l.unlink(3);
         assert_eq!(l.oldest(), None);
         assert_eq!(l.len(), 0);
+        let far = (5 << INDEX_BITS) | 70_000;
+        for s in [1, 2, 3] {
+            l.push_front(s);
+        }
+        l.replace(2, far);
+        assert_eq!(order(&l), vec![3, far, 1]);
+        l.replace(3, 9);
+        l.replace(1, 8);
+        assert_eq!(order(&l), vec![9, far, 8]);
+        assert_eq!(l.oldest(), Some(8));
     }
 }

@@ -6,15 +6,17 @@
 //! Invariants:
 //! - every key with a TTL is in `expiring` exactly once, at `entry.ttl_idx`;
 //! - with [`Eviction::Lru`], every key is in the LRU list exactly once;
-//! - `used` is the sum of [`entry_cost`] over all entries.
+//! - `used` is the sum of the collections' running byte totals.
 
 pub mod bits;
+mod entries;
 pub mod float;
 mod glob;
 pub mod lazyfree;
 pub mod lcs;
 mod lru;
 pub mod rdb;
+pub(crate) mod record;
 pub mod score;
 mod shard;
 mod stats;
@@ -22,6 +24,7 @@ pub mod types;
 mod value;
 
 pub use bits::{BitError, BitOp, BitposRange, Unit};
+pub use entries::Val;
 pub use float::LongDouble;
 pub use glob::glob_match;
 pub use lcs::{LcsError, LcsMatch, LcsTable};
@@ -35,14 +38,11 @@ pub use shard::{
 pub use stats::ShardStats;
 pub use value::{string_encoding, Coll, Type, Typed, Value};
 
-/// Bytes we charge for one entry beyond its key and value: the arena node
-/// (hash, chain link, two boxed slices, expiry, index), a bucket share, the
-/// LRU links and the allocator's per-allocation headers. An estimate; the
-/// RSS check in the integration tests keeps it honest.
-pub const ENTRY_OVERHEAD: usize = 96;
-
-/// What one entry costs against `maxmemory`.
+/// What a write of a string entry is charged against `maxmemory` before
+/// it runs: its record (`record.rs`) at the size class the slab gives it,
+/// with room for a TTL, since a default TTL or a kept one may give it one.
+/// Once written, an entry is charged what its record really takes.
 #[inline]
 pub fn entry_cost(key_len: usize, value_len: usize) -> usize {
-    key_len + value_len + ENTRY_OVERHEAD
+    record::cost(record::TTL, key_len, value_len)
 }

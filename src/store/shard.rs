@@ -4,9 +4,10 @@ pub(super) mod keyspace;
 pub(super) mod strings;
 pub(super) mod typed;
 
+use super::entries::Entries;
 use super::lru::Lru;
 use super::{entry_cost, ShardStats, Value};
-use crate::map::{HashMap, Slot};
+use crate::map::Slot;
 
 mod bitkeys;
 mod slots;
@@ -167,20 +168,7 @@ pub enum ExpireCond {
     XxLt,
 }
 
-const NO_TTL: u32 = u32::MAX;
-
-struct Entry {
-    value: Value,
-    /// Expiry time in node-clock ms; 0 means none.
-    expires_at: u64,
-    /// Position in `Shard::expiring`, or `NO_TTL`.
-    ttl_idx: u32,
-    /// Last use, in whole seconds of the node clock (OBJECT IDLETIME). Kept
-    /// in the padding after `ttl_idx`, so an entry stays 32 bytes.
-    access: u32,
-}
-
-/// The node clock in the whole seconds `Entry::access` holds; Redis's LRU
+/// The node clock in the whole seconds a record's `access` holds; Redis's LRU
 /// clock has the same one-second resolution. The node clock starts at 0,
 /// so the stamps start at [`ACCESS_BASE`]: RESTORE's IDLETIME can then
 /// date a key up to 194 days before the node started, as Redis's
@@ -195,12 +183,13 @@ pub(crate) const ACCESS_BASE: u64 = 1 << 24;
 /// One core's keyspace. All methods take `&mut self`: the shard is owned by
 /// its core and never shared, so nothing here locks.
 pub struct Shard {
-    map: HashMap<Box<[u8]>, Entry>,
+    /// Keys, values, expiries and the TTL index (`entries.rs`).
+    map: Entries,
     /// Present only under [`Eviction::Lru`] or a key capacity, so a plain
     /// node pays nothing for recency tracking.
     lru: Option<Lru>,
-    /// Slots of keys with a TTL: uniform sampling for the active sweep.
-    expiring: Vec<Slot>,
+    /// Bytes the collections hold beyond their pool slots (their running
+    /// totals); strings are inside records, which `map` counts.
     used: usize,
     cfg: ShardConfig,
     stats: ShardStats,
@@ -215,9 +204,8 @@ impl Shard {
     pub fn new(cfg: ShardConfig) -> Self {
         let tracks_recency = cfg.eviction == Eviction::Lru || cfg.capacity.is_some();
         Shard {
-            map: HashMap::new(),
+            map: Entries::default(),
             lru: tracks_recency.then(Lru::new),
-            expiring: Vec::new(),
             used: 0,
             rng: fastrand::Rng::with_seed(cfg.seed),
             cfg,
@@ -238,15 +226,26 @@ impl Shard {
 
     /// Number of keys with a TTL.
     pub fn expiring_len(&self) -> usize {
-        self.expiring.len()
+        self.map.expiring_len()
     }
 
-    /// Bytes charged against `maxmemory`: entries plus table overhead.
+    /// Bytes charged against `maxmemory`: what the allocator holds for
+    /// the keyspace — record pages, tables, the TTL index, LRU links — plus
+    /// what collections hold.
     pub fn used_bytes(&self) -> usize {
-        self.used
-            + self.map.heap_bytes()
-            + self.expiring.capacity() * std::mem::size_of::<Slot>()
-            + self.lru.as_ref().map_or(0, Lru::heap_bytes)
+        self.entry_bytes() + self.map.index_bytes() + self.lru.as_ref().map_or(0, Lru::heap_bytes)
+    }
+
+    /// The keys' own bytes (INFO's `used_memory_dataset`): their records
+    /// and what their collections hold.
+    pub fn dataset_bytes(&self) -> usize {
+        self.entry_bytes()
+    }
+
+    /// The part of [`used_bytes`](Self::used_bytes) that is the keys' own:
+    /// their records and what their collections hold.
+    pub(crate) fn entry_bytes(&self) -> usize {
+        self.map.live_bytes() + self.used
     }
 
     /// The shard's counters.
@@ -274,7 +273,7 @@ impl Shard {
         if eviction == Eviction::Lru && self.lru.is_none() {
             let mut slots: Vec<(u32, u32)> = self
                 .map
-                .iter_slots()
+                .iter()
                 .map(|(slot, _, e)| (e.access, slot.index()))
                 .collect();
             slots.sort_unstable();
@@ -324,70 +323,60 @@ impl Shard {
     /// Count a use of `slot` at `now`: its idle time restarts and, when
     /// recency is tracked, it becomes the most recently used.
     fn touch(&mut self, slot: Slot, now: u64) {
-        if let Some((_, e)) = self.map.at_mut(slot) {
-            e.access = access_secs(now);
-        }
+        self.map.set_access(slot, access_secs(now));
         if let Some(lru) = &mut self.lru {
             lru.touch(slot.index());
         }
     }
 
-    fn remove_slot(&mut self, slot: Slot) -> Option<Value> {
-        let (k, e) = self.map.remove_at(slot)?;
-        self.used -= entry_cost(k.len(), e.value.mem());
-        if e.ttl_idx != NO_TTL {
-            self.drop_ttl_index(e.ttl_idx);
+    /// Removes live `slot`; returns its expiry and value (a string's bytes
+    /// only when `keep_str`; a collection always, for [`dispose`](Self::dispose)).
+    fn remove_slot(&mut self, slot: Slot, keep_str: bool) -> Option<(Option<Value>, u64)> {
+        let (value, at) = self.map.remove(slot, keep_str)?;
+        if let Some(Value::Coll(c)) = &value {
+            self.used -= c.mem();
         }
         if let Some(lru) = &mut self.lru {
             lru.unlink(slot.index());
         }
-        Some(e.value)
+        Some((value, at))
     }
 
     /// Remove `slot` and free its value (lazily, if big).
     fn delete_slot(&mut self, slot: Slot) {
-        if let Some(v) = self.remove_slot(slot) {
+        if let Some((Some(v), _)) = self.remove_slot(slot, false) {
             self.dispose(v);
         }
     }
 
-    /// Swap the value of live `slot` for `value`, keeping `used` right;
-    /// returns the old value.
-    fn replace_value(&mut self, slot: Slot, value: Value) -> Value {
-        let Some((k, e)) = self.map.at_mut(slot) else {
-            unreachable!("live slot")
-        };
-        let klen = k.len();
-        let old = std::mem::replace(&mut e.value, value);
-        self.used = self.used - entry_cost(klen, old.mem()) + entry_cost(klen, e.value.mem());
-        old
-    }
-
-    /// Remove `expiring[idx]`, fixing the index of the entry moved into it.
-    fn drop_ttl_index(&mut self, idx: u32) {
-        let idx = idx as usize;
-        self.expiring.swap_remove(idx);
-        if let Some(&moved) = self.expiring.get(idx) {
-            if let Some((_, e)) = self.map.at_mut(moved) {
-                e.ttl_idx = idx as u32;
+    /// Tell the LRU list that an entry moved from `old` to `new`.
+    fn moved(&mut self, old: Slot, new: Slot) -> Slot {
+        if old != new {
+            if let Some(lru) = &mut self.lru {
+                lru.replace(old.index(), new.index());
             }
         }
+        new
     }
 
-    /// Give `slot` the expiry `at` (0 = none), maintaining `expiring`.
-    fn set_expiry(&mut self, slot: Slot, at: u64) {
-        let Some((_, e)) = self.map.at_mut(slot) else {
-            return;
-        };
-        let had = e.ttl_idx;
-        e.expires_at = at;
-        if at != 0 && had == NO_TTL {
-            e.ttl_idx = self.expiring.len() as u32;
-            self.expiring.push(slot);
-        } else if at == 0 && had != NO_TTL {
-            e.ttl_idx = NO_TTL;
-            self.drop_ttl_index(had);
+    /// Swap the value of live `slot` for `value`, keeping `used` right;
+    /// returns the entry's slot (it may move) and the old value when it was
+    /// a collection or `keep_old`.
+    fn replace_value(&mut self, slot: Slot, value: Value, keep_old: bool) -> (Slot, Option<Value>) {
+        if let Value::Coll(c) = &value {
+            self.used += c.mem();
         }
+        let (new, old) = self.map.set_value(slot, value, keep_old).expect(SLAB_ROOM);
+        if let Some(Value::Coll(c)) = &old {
+            self.used -= c.mem();
+        }
+        (self.moved(slot, new), old)
+    }
+
+    /// Give `slot` the expiry `at` (0 = none); returns its slot (it may move).
+    fn set_expiry(&mut self, slot: Slot, at: u64) -> Slot {
+        let new = self.map.set_expiry(slot, at).expect(SLAB_ROOM);
+        self.moved(slot, new)
     }
 
     /// Evict (or refuse) so that `incoming` more bytes fit. Called before a
@@ -424,26 +413,39 @@ impl Shard {
 
     /// Insert a new key (known absent, with map hash `hash`) used at `now`,
     /// honouring the key capacity.
-    fn insert_new(&mut self, hash: u64, key: Box<[u8]>, value: Value, at: u64, now: u64) -> Slot {
+    fn insert_new(&mut self, hash: u64, key: &[u8], value: Value, at: u64, now: u64) -> Slot {
+        self.admit();
+        if let Value::Coll(c) = &value {
+            self.used += c.mem();
+        }
+        let slot = self
+            .map
+            .insert(hash, key, value, access_secs(now), at)
+            .expect(SLAB_ROOM);
+        self.admitted(slot)
+    }
+
+    /// [`insert_new`](Self::insert_new) of a string from borrowed bytes.
+    fn insert_new_str(&mut self, hash: u64, key: &[u8], value: &[u8], at: u64, now: u64) -> Slot {
+        self.admit();
+        let slot = self
+            .map
+            .insert_str(hash, key, value, access_secs(now), at)
+            .expect(SLAB_ROOM);
+        self.admitted(slot)
+    }
+
+    /// Makes room for one more key under the key capacity.
+    fn admit(&mut self) {
         if let Some(cap) = self.cfg.capacity {
             while self.map.len() >= cap && self.evict_one() {}
         }
-        self.used += entry_cost(key.len(), value.mem());
-        let slot = self.map.insert_absent_hashed(
-            hash,
-            key,
-            Entry {
-                value,
-                expires_at: 0,
-                ttl_idx: NO_TTL,
-                access: access_secs(now),
-            },
-        );
+    }
+
+    /// Files a just-inserted key as the most recently used.
+    fn admitted(&mut self, slot: Slot) -> Slot {
         if let Some(lru) = &mut self.lru {
             lru.push_front(slot.index());
-        }
-        if at != 0 {
-            self.set_expiry(slot, at);
         }
         slot
     }
@@ -452,23 +454,11 @@ impl Shard {
         self.cfg.default_ttl_ms.map_or(0, |t| now + t.max(1))
     }
 
-    /// Let `edit` change the string at a live `slot` in place (grow it,
-    /// shrink it, flip bytes), keeping `used` in step with its new length.
-    /// The caller has checked that the value is a string.
+    /// Let `edit` change the string at a live `slot` (grow it, shrink it,
+    /// flip bytes). The caller has checked that the value is a string.
     fn edit_value<R>(&mut self, slot: Slot, edit: impl FnOnce(&mut Vec<u8>) -> R) -> R {
-        let Some((k, e)) = self.map.at_mut(slot) else {
-            unreachable!("live slot")
-        };
-        let Value::Str(s) = &mut e.value else {
-            unreachable!("edit_value of a string")
-        };
-        let klen = k.len();
-        // Box -> Vec -> Box reallocates only if `edit` changed the length.
-        let mut v = std::mem::take(s).into_vec();
-        let old_len = v.len();
-        let r = edit(&mut v);
-        *s = v.into_boxed_slice();
-        self.used = self.used - entry_cost(klen, old_len) + entry_cost(klen, s.len());
+        let (new, r) = self.map.edit_str(slot, edit).expect(SLAB_ROOM);
+        self.moved(slot, new);
         r
     }
 
@@ -506,20 +496,13 @@ impl Shard {
     /// cache misses overlap (see `HashMap::prefetch_bucket`). A hint only:
     /// it changes nothing and costs a few loads if the keys are cached.
     pub fn prefetch(&self, hashes: &[u64]) {
-        for &h in hashes {
-            self.map.prefetch_bucket(h);
+        for depth in 0..2 {
+            for &h in hashes {
+                self.map.prefetch(h, depth);
+            }
         }
-        for &h in hashes {
-            self.map.prefetch_node(h);
-        }
-        for &h in hashes {
-            self.map.with_first(h, |k, e| {
-                crate::map::prefetch::read(&**k);
-                if let Some(v) = e.value.as_str() {
-                    crate::map::prefetch::read(v);
-                }
-            });
-        }
+        // A string's key and value are in the node's record: loading the
+        // node is all there is.
     }
 
     /// EXISTS: like GET but without touching counters or recency (Redis
@@ -534,14 +517,15 @@ impl Shard {
     /// [`StoreError::Oom`] when the value cannot fit under `maxmemory`.
     pub fn set(
         &mut self,
-        key: impl AsRef<[u8]> + Into<Box<[u8]>>,
-        value: impl Into<Box<[u8]>>,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
         expiry: SetExpiry,
         cond: SetCond,
         want_old: bool,
         now: u64,
     ) -> Result<SetOutcome, StoreError> {
-        let value: Box<[u8]> = value.into();
+        // Borrowed: the record is the only copy a SET makes.
+        let value = value.as_ref();
         self.make_room(entry_cost(key.as_ref().len(), value.len()))?;
         let hash = self.map.hash_one(key.as_ref());
         let existing = self.lookup_hashed(hash, key.as_ref(), now);
@@ -579,20 +563,25 @@ impl Shard {
         };
         match existing {
             Some(slot) => {
-                let old = self.replace_value(slot, Value::Str(value));
-                self.set_expiry(slot, at);
+                let (new, old) = self.map.set_str(slot, value, want_old).expect(SLAB_ROOM);
+                if let Some(Value::Coll(c)) = &old {
+                    self.used -= c.mem();
+                }
+                let slot = self.moved(slot, new);
+                let slot = self.set_expiry(slot, at);
                 self.touch(slot, now);
                 let old = match old {
-                    Value::Str(s) if want_old => Some(s),
-                    other => {
+                    Some(Value::Str(s)) => Some(s),
+                    Some(other) => {
                         self.dispose(other);
                         None
                     }
+                    None => None,
                 };
                 Ok(SetOutcome { applied: true, old })
             }
             None => {
-                self.insert_new(hash, key.into(), Value::Str(value), at, now);
+                self.insert_new_str(hash, key.as_ref(), value, at, now);
                 Ok(SetOutcome {
                     applied: true,
                     old: None,
@@ -605,10 +594,12 @@ impl Shard {
     pub fn del(&mut self, key: &[u8], now: u64) -> bool {
         match self
             .lookup(key, now)
-            .and_then(|slot| self.remove_slot(slot))
+            .and_then(|slot| self.remove_slot(slot, false))
         {
-            Some(v) => {
-                self.dispose(v);
+            Some((v, _)) => {
+                if let Some(v) = v {
+                    self.dispose(v);
+                }
                 true
             }
             None => false,
@@ -648,11 +639,11 @@ impl Shard {
         let text: Box<[u8]> = itoa::Buffer::new().format(new).as_bytes().into();
         match existing {
             Some(slot) => {
-                self.replace_value(slot, Value::Str(text));
+                self.replace_value(slot, Value::Str(text), false);
             }
             None => {
                 let at = self.default_expiry(now);
-                self.insert_new(hash, key.into(), Value::Str(text), at, now);
+                self.insert_new(hash, key, Value::Str(text), at, now);
             }
         }
         Ok(new)
@@ -728,7 +719,6 @@ impl Shard {
         } else {
             self.map.clear();
         }
-        self.expiring.clear();
         self.avg_ttl_ms = 0;
         if let Some(lru) = &mut self.lru {
             lru.clear();
@@ -746,16 +736,18 @@ impl Shard {
     /// yet expired, folded in with a weight of 2% (the first sample sets
     /// it), integer arithmetic included; no key with a TTL resets it to 0.
     pub fn expire_sample(&mut self, samples: usize, now: u64) -> (usize, usize) {
-        if self.expiring.is_empty() {
+        if self.map.expiring_len() == 0 {
             self.avg_ttl_ms = 0;
             return (0, 0);
         }
         let mut checked = 0;
         let mut expired = 0;
         let (mut ttl_sum, mut ttl_samples) = (0u64, 0u64);
-        while checked < samples && !self.expiring.is_empty() {
+        while checked < samples && self.map.expiring_len() > 0 {
             checked += 1;
-            let slot = self.expiring[self.rng.usize(..self.expiring.len())];
+            let slot = self
+                .map
+                .expiring_at(self.rng.usize(..self.map.expiring_len()));
             let Some(at) = self.map.at(slot).map(|(_, e)| e.expires_at) else {
                 continue;
             };
@@ -777,6 +769,10 @@ impl Shard {
         (checked, expired)
     }
 }
+
+/// Why a full slab is not an error reply: it takes 2^26 records in each of
+/// 55 size classes of one shard, far more than memory holds.
+const SLAB_ROOM: &str = "the slab has room (2^26 records per size class)";
 
 /// Parse a value as Redis's `string2ll` would: optional `-`, digits, no
 /// leading zeros or `+`, no blanks, fits in `i64`.

@@ -95,12 +95,7 @@ impl Value {
     pub fn kind(&self) -> Type {
         match self {
             Value::Str(_) => Type::String,
-            Value::Coll(c) => match **c {
-                Coll::Hash(_) => Type::Hash,
-                Coll::List(_) => Type::List,
-                Coll::Set(_) => Type::Set,
-                Coll::ZSet(_) => Type::ZSet,
-            },
+            Value::Coll(c) => c.kind(),
         }
     }
 
@@ -108,12 +103,7 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(s) => string_encoding(s),
-            Value::Coll(c) => match &**c {
-                Coll::Hash(h) => h.encoding(),
-                Coll::List(l) => l.encoding(),
-                Coll::Set(s) => s.encoding(),
-                Coll::ZSet(z) => z.encoding(),
-            },
+            Value::Coll(c) => c.encoding(),
         }
     }
 
@@ -130,6 +120,26 @@ impl Value {
 }
 
 impl Coll {
+    /// Its type.
+    pub fn kind(&self) -> Type {
+        match self {
+            Coll::Hash(_) => Type::Hash,
+            Coll::List(_) => Type::List,
+            Coll::Set(_) => Type::Set,
+            Coll::ZSet(_) => Type::ZSet,
+        }
+    }
+
+    /// What OBJECT ENCODING says of it.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Coll::Hash(h) => h.encoding(),
+            Coll::List(l) => l.encoding(),
+            Coll::Set(s) => s.encoding(),
+            Coll::ZSet(z) => z.encoding(),
+        }
+    }
+
     /// The collection's running byte total.
     pub fn mem(&self) -> usize {
         match self {

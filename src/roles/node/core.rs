@@ -85,6 +85,8 @@ pub struct Shared {
     pub pause: super::pause::Pause,
     /// Client buffer memory and its limits (see `node::climits`).
     pub client_mem: super::climits::ClientMem,
+    /// `used_memory_peak` (see `node::mempeak`).
+    pub mem_peak: super::mempeak::MemPeak,
     /// Cluster mode's slot map and lease (`--cluster`).
     pub cluster: Option<Arc<super::routing::Routing>>,
     /// Cluster mode: each core's own port, by core.
@@ -256,6 +258,7 @@ impl Core {
             expires: shard.expiring_len(),
             avg_ttl_ms: shard.avg_ttl_ms(),
             used_memory: shard.used_bytes(),
+            dataset: shard.dataset_bytes(),
             shard: shard.stats(),
             commands: c
                 .commands
@@ -878,6 +881,10 @@ pub fn spawn_expiry_sweeper(core: &Rc<Core>) {
                     break;
                 }
             }
+            let clients = core.shared.client_mem.total();
+            core.shared
+                .mem_peak
+                .post(core.id, shard.used_bytes(), clients);
         }
     })
     .detach();

@@ -21,6 +21,8 @@ pub enum Global {
     Info(Vec<String>),
     /// METRICS (JSON)
     Metrics,
+    /// MEMORY STATS
+    MemoryStats,
 }
 
 impl Global {
@@ -33,6 +35,7 @@ impl Global {
         Ok(Some(match cmd {
             NodeCmd::DbSize => Global::DbSize,
             NodeCmd::Metrics => Global::Metrics,
+            NodeCmd::MemoryStats => Global::MemoryStats,
             NodeCmd::Flush => match &args[1..] {
                 [] => Global::Flush,
                 [m] if m.eq_ignore_ascii_case(b"sync") || m.eq_ignore_ascii_case(b"async") => {
@@ -115,6 +118,10 @@ pub fn answer(core: &Core, g: Global, snaps: &[Snapshot], w: &mut Reply<'_>) {
         Global::Flush => w.ok(),
         Global::Info(sections) => w.verbatim(render_info(core, snaps, &sections).as_bytes()),
         Global::Metrics => w.bulk(render_metrics(core, snaps).as_bytes()),
+        Global::MemoryStats => {
+            let expires = snaps.iter().map(|s| s.expires).sum();
+            memory_stats(&Memory::of(&core.shared, snaps), expires, w)
+        }
     }
 }
 
@@ -128,6 +135,111 @@ fn totals(snaps: &[Snapshot]) -> (ShardStats, usize, usize, usize) {
         mem += s.used_memory;
     }
     (st, keys, expires, mem)
+}
+
+/// The node's memory as INFO and MEMORY STATS report it, in Redis's terms:
+/// `used` is what is charged (every shard's keys and indexes, plus client
+/// buffers), `dataset` the keys' own part of it, the rest overhead.
+pub struct Memory {
+    pub used: usize,
+    pub dataset: usize,
+    pub clients: usize,
+    pub peak: usize,
+    pub rss: u64,
+    pub keys: usize,
+}
+
+impl Memory {
+    /// From every core's snapshot.
+    pub fn of(sh: &super::core::Shared, snaps: &[Snapshot]) -> Memory {
+        let clients = sh.client_mem.total();
+        let used = snaps.iter().map(|s| s.used_memory).sum::<usize>() + clients;
+        Memory {
+            used,
+            dataset: snaps.iter().map(|s| s.dataset).sum(),
+            clients,
+            peak: sh.mem_peak.observe(used),
+            rss: crate::sys::rss_bytes().unwrap_or(0),
+            keys: snaps.iter().map(|s| s.keys).sum(),
+        }
+    }
+
+    /// Tables, indexes and client buffers.
+    pub fn overhead(&self) -> usize {
+        self.used.saturating_sub(self.dataset)
+    }
+
+    fn perc(part: usize, of: usize) -> f64 {
+        if of == 0 {
+            0.0
+        } else {
+            part as f64 * 100.0 / of as f64
+        }
+    }
+
+    /// `used_memory_dataset_perc`: the dataset's share of `used`.
+    pub fn dataset_perc(&self) -> f64 {
+        Self::perc(self.dataset, self.used)
+    }
+
+    /// `used_memory_peak_perc`: `used` as a share of the peak.
+    pub fn peak_perc(&self) -> f64 {
+        Self::perc(self.used, self.peak)
+    }
+
+    /// `mem_fragmentation_ratio`: RSS over `used` (what the process holds
+    /// for each byte charged: free records, page tails, allocator slack and
+    /// the program itself).
+    pub fn fragmentation(&self) -> f64 {
+        if self.used == 0 {
+            0.0
+        } else {
+            self.rss as f64 / self.used as f64
+        }
+    }
+}
+
+/// MEMORY STATS: Redis 7's fields this node has, in its order (the
+/// replication, AOF, Lua and allocator ones are Redis internals it has no
+/// counterpart of, and it leaves them out rather than report zeros).
+pub fn memory_stats(m: &Memory, expires: usize, w: &mut Reply<'_>) {
+    let ints: [(&str, i64); 6] = [
+        ("peak.allocated", m.peak as i64),
+        ("total.allocated", m.used as i64),
+        ("clients.normal", m.clients as i64),
+        ("overhead.total", m.overhead() as i64),
+        ("keys.count", m.keys as i64),
+        (
+            "keys.bytes-per-key",
+            m.used.checked_div(m.keys).unwrap_or(0) as i64,
+        ),
+    ];
+    w.map(ints.len() + 6);
+    for (name, v) in &ints[..3] {
+        w.bulk(name.as_bytes());
+        w.int(*v);
+    }
+    w.bulk(b"db.0");
+    w.map(2);
+    w.bulk(b"overhead.hashtable.main");
+    w.int(m.overhead().saturating_sub(m.clients) as i64);
+    // The TTL index: one 4-byte slot per key with a TTL.
+    w.bulk(b"overhead.hashtable.expires");
+    w.int(expires as i64 * 4);
+    for (name, v) in &ints[3..] {
+        w.bulk(name.as_bytes());
+        w.int(*v);
+    }
+    w.bulk(b"dataset.bytes");
+    w.int(m.dataset as i64);
+    w.bulk(b"dataset.percentage");
+    w.double(m.dataset_perc());
+    w.bulk(b"peak.percentage");
+    w.double(m.peak_perc());
+    w.bulk(b"fragmentation");
+    w.double(m.fragmentation());
+    w.bulk(b"fragmentation.bytes");
+    w.int(m.rss as i64 - m.used as i64);
 }
 
 /// The node's `avg_ttl`: each shard keeps Redis's estimate for its own
@@ -198,18 +310,31 @@ pub fn render_info(core: &Core, snaps: &[Snapshot], sections: &[String]) -> Stri
         );
     });
     section(&mut o, "memory", "Memory", &|o| {
-        let rss = crate::sys::rss_bytes().unwrap_or(0);
+        let m = Memory::of(sh, snaps);
+        let rss = m.rss;
         let maxmem = sh.maxmemory.load(std::sync::atomic::Ordering::Relaxed);
         let _ = write!(
             o,
             "used_memory:{mem}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\n\
-             used_memory_rss_human:{}\r\nmaxmemory:{maxmem}\r\nmaxmemory_human:{}\r\n\
-             maxmemory_policy:{}\r\nmem_clients_normal:{clients_mem}\r\n\
+             used_memory_rss_human:{}\r\nused_memory_peak:{}\r\nused_memory_peak_human:{}\r\n\
+             used_memory_peak_perc:{:.2}%\r\nused_memory_overhead:{}\r\n\
+             used_memory_dataset:{}\r\nused_memory_dataset_perc:{:.2}%\r\n\
+             maxmemory:{maxmem}\r\nmaxmemory_human:{}\r\n\
+             maxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\n\
+             mem_fragmentation_bytes:{}\r\nmem_clients_normal:{clients_mem}\r\n\
              lazyfree_pending_objects:{}\r\nlazyfreed_objects:{}\r\n",
             crate::sys::human_bytes(mem as u64),
             crate::sys::human_bytes(rss),
+            m.peak,
+            crate::sys::human_bytes(m.peak as u64),
+            m.peak_perc(),
+            m.overhead(),
+            m.dataset,
+            m.dataset_perc(),
             crate::sys::human_bytes(maxmem as u64),
             sh.cfg.policy_name(),
+            m.fragmentation(),
+            rss as i64 - mem as i64,
             crate::store::lazyfree::pending(),
             crate::store::lazyfree::freed(),
         );

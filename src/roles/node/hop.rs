@@ -90,6 +90,8 @@ pub struct Snapshot {
     pub avg_ttl_ms: u64,
     /// Bytes charged against maxmemory.
     pub used_memory: usize,
+    /// The part of it that is the keys' own records and collections.
+    pub dataset: usize,
     /// Hits, misses, expirations, evictions.
     pub shard: ShardStats,
     /// Each command's calls, time, rejections and failures on this core,

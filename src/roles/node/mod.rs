@@ -15,6 +15,7 @@ mod core;
 mod global;
 pub mod hop;
 mod keys;
+mod mempeak;
 mod mesh;
 mod migrate;
 pub mod multi;
@@ -503,6 +504,7 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
         slow_log: std::sync::Mutex::default(),
         pause: pause::Pause::default(),
         client_mem: climits::ClientMem::new(cores, cfg_clients_limit, cfg_query_limit),
+        mem_peak: mempeak::MemPeak::new(cores),
         cluster,
         core_ports: core_ports.clone(),
     });

@@ -866,17 +866,19 @@ async fn run_node(
             let here_only = sess.port == super::routing::Entry::CorePort;
             super::keys::run(core, node, args, here_only, proto, out).await;
         }
-        NodeCmd::DbSize | NodeCmd::Flush | NodeCmd::Info | NodeCmd::Metrics => {
-            match Global::of(node, args) {
-                Ok(Some(g)) => {
-                    plan.flush(core, proto, out).await;
-                    let here_only = sess.port == super::routing::Entry::CorePort;
-                    global::run(core, g, here_only, proto, out).await;
-                }
-                Ok(None) => unreachable!("every whole-node command has a Global"),
-                Err(e) => plan.local(out, |o| cmd::fail(&mut Reply::new(o, proto), e)),
+        NodeCmd::DbSize
+        | NodeCmd::Flush
+        | NodeCmd::Info
+        | NodeCmd::Metrics
+        | NodeCmd::MemoryStats => match Global::of(node, args) {
+            Ok(Some(g)) => {
+                plan.flush(core, proto, out).await;
+                let here_only = sess.port == super::routing::Entry::CorePort;
+                global::run(core, g, here_only, proto, out).await;
             }
-        }
+            Ok(None) => unreachable!("every whole-node command has a Global"),
+            Err(e) => plan.local(out, |o| cmd::fail(&mut Reply::new(o, proto), e)),
+        },
     }
 }
 

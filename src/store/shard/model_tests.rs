@@ -294,17 +294,21 @@ fn run_shard(s: &mut Shard, op: &Op, now: u64) -> String {
 
 /// The shard's bytes beyond its entries: tables, arena, indexes.
 fn overhead(s: &Shard) -> usize {
-    s.used_bytes() - s.used
+    s.used_bytes() - s.entry_bytes()
 }
 
 /// Compares everything the shard holds with the model.
 fn same_state(s: &Shard, m: &Model, now: u64) -> Result<(), TestCaseError> {
     prop_assert_eq!(s.stats(), m.stats);
     prop_assert_eq!(s.len(), m.entries.len());
-    prop_assert_eq!(s.used, m.used(), "entry bytes differ from entry_cost's sum");
+    prop_assert_eq!(
+        s.entry_bytes(),
+        m.used(),
+        "entry bytes differ from the records' sum"
+    );
     let mut with_ttl = 0;
-    for (k, e) in s.map.iter() {
-        let Some(me) = m.entries.get(&k[..]) else {
+    for (_, k, e) in s.map.iter() {
+        let Some(me) = m.entries.get(k) else {
             return Err(TestCaseError::fail(format!(
                 "shard holds {k:?}, model does not"
             )));
@@ -315,9 +319,11 @@ fn same_state(s: &Shard, m: &Model, now: u64) -> Result<(), TestCaseError> {
         with_ttl += usize::from(e.expires_at != 0);
     }
     prop_assert_eq!(s.expiring_len(), with_ttl);
-    for (i, &slot) in s.expiring.iter().enumerate() {
-        let e = s.map.at(slot).map(|(_, e)| (e.ttl_idx, e.expires_at != 0));
-        prop_assert_eq!(e, Some((i as u32, true)));
+    for i in 0..s.expiring_len() {
+        let slot = s.map.expiring_at(i);
+        let e = s.map.at(slot).map(|(_, e)| e.expires_at != 0);
+        prop_assert_eq!(e, Some(true));
+        prop_assert_eq!(s.map.ttl_index(slot), Some(i as u32));
     }
     let oldest = s.lru.as_ref().and_then(Lru::oldest);
     let want = m
@@ -369,11 +375,11 @@ fn check(cfg: ShardConfig, ops: &[Op]) -> Result<(), TestCaseError> {
         if let (Some(limit), true, false, false) = (cfg.maxmemory, within, unchecked, m.emptied) {
             let over = over_before.min(overhead(&s));
             prop_assert!(
-                s.used + over <= limit,
+                s.entry_bytes() + over <= limit,
                 "op {} {:?}: {} entry bytes + {} overhead > maxmemory {}",
                 i,
                 op,
-                s.used,
+                s.entry_bytes(),
                 over,
                 limit
             );

@@ -17,7 +17,7 @@ impl Shard {
     pub fn count_in_slot(&self, slot: u16, now: u64) -> usize {
         self.map
             .iter()
-            .filter(|(k, e)| !expired(e.expires_at, now) && slot_for(k) == slot)
+            .filter(|(_, k, e)| !expired(e.expires_at, now) && slot_for(k) == slot)
             .count()
     }
 
@@ -25,9 +25,9 @@ impl Shard {
     pub fn keys_in_slot(&self, slot: u16, count: usize, now: u64) -> Vec<Box<[u8]>> {
         self.map
             .iter()
-            .filter(|(k, e)| !expired(e.expires_at, now) && slot_for(k) == slot)
+            .filter(|(_, k, e)| !expired(e.expires_at, now) && slot_for(k) == slot)
             .take(count)
-            .map(|(k, _)| k.clone())
+            .map(|(_, k, _)| Box::from(k))
             .collect()
     }
 
@@ -43,18 +43,20 @@ impl Shard {
         now: u64,
         out: &mut Vec<Box<[u8]>>,
     ) -> u32 {
-        self.map.scan(cursor, count, |_, k, e| {
+        let next = self.map.scan(u64::from(cursor), count, |_, k, e| {
             if !expired(e.expires_at, now) && want(slot_for(k)) {
-                out.push(k.clone());
+                out.push(k.into());
             }
-        })
+        });
+        // Bucket cursors stay below 2^32 (see `map::chains`).
+        next as u32
     }
 
     /// A copy of a live `key`'s value and absolute expiry (0 = none), for a
     /// slot move: not a use, and no hit or miss is counted.
     pub fn export(&self, key: &[u8], now: u64) -> Option<(Value, u64)> {
         let (_, e) = self.map.at(self.map.find(key)?)?;
-        (!expired(e.expires_at, now)).then(|| (e.value.clone(), e.expires_at))
+        (!expired(e.expires_at, now)).then(|| (e.value.to_value(), e.expires_at))
     }
 
     /// Delete `key` if it still holds `value` with expiry `expires_at`:
@@ -67,7 +69,7 @@ impl Shard {
         let same = self
             .map
             .at(slot)
-            .is_some_and(|(_, e)| e.expires_at == expires_at && e.value == *value);
+            .is_some_and(|(_, e)| e.expires_at == expires_at && e.value.same_as(value));
         if same {
             self.delete_slot(slot);
         }
@@ -80,7 +82,7 @@ impl Shard {
     pub fn drop_slots(&mut self, lost: impl Fn(u16) -> bool) -> usize {
         let gone: Vec<Slot> = self
             .map
-            .iter_slots()
+            .iter()
             .filter(|(_, k, _)| lost(slot_for(k)))
             .map(|(s, _, _)| s)
             .collect();

@@ -55,6 +55,13 @@ impl Shard {
         e.value.as_str().map(Some).ok_or(StoreError::WrongType)
     }
 
+    /// The length of `key`'s live string value, without reclaiming,
+    /// counting or using it; `None` if it is missing or not a string.
+    pub fn peek_len(&self, key: &[u8], now: u64) -> Option<usize> {
+        let hash = self.map.hash_one(key);
+        self.peek(hash, key, now).ok().flatten().map(<[u8]>::len)
+    }
+
     /// A read lookup (`lookupKeyRead`): reclaims an expired key, counts a
     /// hit or a miss, and uses a live key.
     fn read_slot(&mut self, key: &[u8], now: u64) -> Option<Slot> {
@@ -125,7 +132,7 @@ impl Shard {
                     self.make_room(entry_cost(key.len(), tail.len()))?;
                 }
                 let at = self.default_expiry(now);
-                self.insert_new(hash, key.into(), Value::Str(tail.into()), at, now);
+                self.insert_new(hash, key, Value::Str(tail.into()), at, now);
                 Ok(tail.len())
             }
         }
@@ -213,7 +220,7 @@ impl Shard {
                 let mut v = Vec::new();
                 write(&mut v);
                 let at = self.default_expiry(now);
-                self.insert_new(hash, key.into(), Value::Str(v.into()), at, now);
+                self.insert_new(hash, key, Value::Str(v.into()), at, now);
                 Ok(want)
             }
         }
@@ -226,8 +233,8 @@ impl Shard {
             return Ok(None);
         };
         self.str_at(slot)?;
-        Ok(match self.remove_slot(slot) {
-            Some(Value::Str(s)) => Some(s),
+        Ok(match self.remove_slot(slot, true) {
+            Some((Some(Value::Str(s)), _)) => Some(s),
             _ => None,
         })
     }
@@ -250,8 +257,12 @@ impl Shard {
             GetExpiry::At(at) if at <= now => {
                 self.delete_slot(slot);
             }
-            GetExpiry::At(at) => self.set_expiry(slot, at),
-            GetExpiry::Persist => self.set_expiry(slot, 0),
+            GetExpiry::At(at) => {
+                self.set_expiry(slot, at);
+            }
+            GetExpiry::Persist => {
+                self.set_expiry(slot, 0);
+            }
             GetExpiry::Keep => {}
         }
         Ok(Some(value))
@@ -308,7 +319,7 @@ impl Shard {
                     planned?
                 };
                 let at = self.default_expiry(now);
-                self.insert_new(hash, key.into(), Value::Str(text.clone()), at, now);
+                self.insert_new(hash, key, Value::Str(text.clone()), at, now);
                 Ok(text)
             }
         }

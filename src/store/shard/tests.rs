@@ -26,10 +26,8 @@ fn set_get_del() {
     assert_eq!(s.get(b"a", 0), Ok(None));
     assert_eq!(s.stats().hits, 1);
     assert_eq!(s.stats().misses, 1);
-    assert_eq!(
-        s.used_bytes(),
-        s.map.heap_bytes() + s.expiring.capacity() * 4
-    );
+    assert_eq!(s.map.live_bytes(), 0);
+    assert_eq!(s.used_bytes(), s.map.index_bytes());
 }
 
 #[test]

@@ -10,7 +10,7 @@
 //! after the lookup, so a key of another type is still counted and used.
 
 use super::{Shard, StoreError};
-use crate::store::{entry_cost, Typed, Value};
+use crate::store::{entry_cost, Typed, Val, Value};
 
 /// How a collection write treats memory and a missing key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,8 +64,8 @@ impl Shard {
         };
         self.stats.hits += 1;
         self.touch(slot, now);
-        match self.map.at(slot).map(|(_, e)| &e.value) {
-            Some(Value::Coll(c)) => T::of(c).map(Some).ok_or(StoreError::WrongType),
+        match self.map.at(slot).map(|(_, e)| e.value) {
+            Some(Val::Coll(c)) => T::of(c).map(Some).ok_or(StoreError::WrongType),
             _ => Err(StoreError::WrongType),
         }
     }
@@ -94,32 +94,28 @@ impl Shard {
         let slot = match self.lookup_hashed(hash, key, now) {
             Some(slot) => {
                 self.touch(slot, now);
-                match self.map.at(slot).map(|(_, e)| &e.value) {
-                    Some(Value::Coll(c)) if T::of(c).is_some() => slot,
+                match self.map.at(slot).map(|(_, e)| e.value) {
+                    Some(Val::Coll(c)) if T::of(c).is_some() => slot,
                     _ => return Err(StoreError::WrongType),
                 }
             }
             None if how.create => {
                 let at = self.default_expiry(now);
                 let empty = Value::Coll(Box::new(T::empty().wrap()));
-                self.insert_new(hash, key.into(), empty, at, now)
+                self.insert_new(hash, key, empty, at, now)
             }
             None => return Ok(None),
         };
-        let Some((k, e)) = self.map.at_mut(slot) else {
-            unreachable!("live slot")
-        };
-        let Value::Coll(c) = &mut e.value else {
+        let Some(c) = self.map.coll_mut(slot) else {
             unreachable!("checked above")
         };
-        let klen = k.len();
         let before = c.mem();
         let Some(t) = T::of_mut(c) else {
             unreachable!("checked above")
         };
         let r = f(t);
         let (after, empty) = (c.mem(), c.is_empty());
-        self.used = self.used - entry_cost(klen, before) + entry_cost(klen, after);
+        self.used = self.used - before + after;
         if empty {
             self.delete_slot(slot);
         }
@@ -154,14 +150,16 @@ impl Shard {
         let at = self.default_expiry(now);
         match existing {
             Some(slot) => {
-                let old = self.replace_value(slot, value);
-                self.set_expiry(slot, at);
+                let (slot, old) = self.replace_value(slot, value, false);
+                let slot = self.set_expiry(slot, at);
                 self.touch(slot, now);
-                self.dispose(old);
+                if let Some(old) = old {
+                    self.dispose(old);
+                }
                 Ok(true)
             }
             None => {
-                self.insert_new(hash, key.into(), value, at, now);
+                self.insert_new(hash, key, value, at, now);
                 Ok(false)
             }
         }

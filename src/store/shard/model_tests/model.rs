@@ -75,7 +75,13 @@ impl Model {
     pub fn used(&self) -> usize {
         self.entries
             .iter()
-            .map(|(k, e)| entry_cost(k.len(), e.value.len()))
+            .map(|(k, e)| {
+                crate::store::record::cost(
+                    crate::store::record::ttl_flag(e.at),
+                    k.len(),
+                    e.value.len(),
+                )
+            })
             .sum()
     }
 

@@ -28,9 +28,15 @@ fn assert_accounting(s: &Shard) {
     let sum: usize = s
         .map
         .iter()
-        .map(|(k, e)| entry_cost(k.len(), e.value.mem()))
+        .map(|(_, k, e)| {
+            crate::store::record::cost(
+                crate::store::record::ttl_flag(e.expires_at),
+                k.len(),
+                e.value.mem(),
+            )
+        })
         .sum();
-    assert_eq!(s.used, sum);
+    assert_eq!(s.entry_bytes(), sum);
 }
 
 /// The last-use stamp of a key, read without a lookup.
