@@ -3,24 +3,25 @@
 //! Iteration walks the arena in slot order, not the bucket tables, so it is
 //! unaffected by a rehash in progress and costs `O(slot_limit)`.
 
-use super::arena::Entry;
+use super::arena::Arena;
 use super::{HashMap, Slot};
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
-use std::iter::{Enumerate, FusedIterator};
-use std::slice;
+use std::iter::FusedIterator;
 
 /// Iterator over `(Slot, &K, &V)` in slot order.
 pub struct IterSlots<'a, K, V> {
-    inner: Enumerate<slice::Iter<'a, Entry<K, V>>>,
+    arena: &'a Arena<K, V>,
+    next: u32,
     /// Live entries not yet yielded, for an exact `size_hint`.
     left: usize,
 }
 
 impl<'a, K, V> IterSlots<'a, K, V> {
-    pub(super) fn new(entries: &'a [Entry<K, V>], len: usize) -> Self {
+    pub(super) fn new(arena: &'a Arena<K, V>, len: usize) -> Self {
         IterSlots {
-            inner: entries.iter().enumerate(),
+            arena,
+            next: 0,
             left: len,
         }
     }
@@ -35,10 +36,12 @@ impl<'a, K, V> Iterator for IterSlots<'a, K, V> {
             // Skips scanning a vacant tail of the arena.
             return None;
         }
-        for (i, e) in self.inner.by_ref() {
-            if let Entry::Occupied { key, value, .. } = e {
+        while self.next < self.arena.limit() {
+            let i = self.next;
+            self.next += 1;
+            if let Some((k, v)) = self.arena.get(i) {
                 self.left -= 1;
-                return Some((Slot(i as u32), key, value));
+                return Some((Slot(i), k, v));
             }
         }
         None
@@ -57,8 +60,8 @@ impl<K, V> FusedIterator for IterSlots<'_, K, V> {}
 pub struct Iter<'a, K, V>(IterSlots<'a, K, V>);
 
 impl<'a, K, V> Iter<'a, K, V> {
-    pub(super) fn new(entries: &'a [Entry<K, V>], len: usize) -> Self {
-        Iter(IterSlots::new(entries, len))
+    pub(super) fn new(arena: &'a Arena<K, V>, len: usize) -> Self {
+        Iter(IterSlots::new(arena, len))
     }
 }
 

@@ -2,10 +2,11 @@
 //! stable slot handles.
 //!
 //! # Shape
-//! - Entries live in an arena (`arena.rs`): a `Vec` of slots plus a free
-//!   list. A node holds its key, value, full 64-bit hash and a `u32` `next`
-//!   link. Nodes never move in memory, so a [`Slot`] names one entry from
-//!   insert until that entry is removed, across any number of rehashes.
+//! - Entries live in an arena (`arena.rs`): fixed pages of link words and
+//!   `(K, V)` pairs, plus a free list. A node is its key, value and a `u32`
+//!   `next` link; the hash is recomputed when a rehash moves it. Nodes
+//!   never move in memory, so a [`Slot`] names one entry from insert until
+//!   that entry is removed, across any number of rehashes.
 //! - Bucket tables (`table.rs`) are power-of-two arrays of chain heads.
 //! - Growth doubles the bucket count once `len` would pass 0.75 × buckets.
 //!   Like Redis's dict, the move is incremental: the old table is kept
@@ -43,6 +44,32 @@ use std::borrow::Borrow;
 use std::hash::{BuildHasher, Hash};
 use std::mem;
 
+/// The arena with the map's hasher: what [`Chains`] needs to relink nodes.
+struct Nodes<'a, K, V, S> {
+    arena: &'a mut Arena<K, V>,
+    hasher: &'a S,
+}
+
+impl<K: Hash, V, S: BuildHasher> chains::Links for Nodes<'_, K, V, S> {
+    #[inline]
+    fn next(&self, i: u32) -> u32 {
+        self.arena.next(i)
+    }
+
+    #[inline]
+    fn set_next(&mut self, i: u32, to: u32) {
+        self.arena.set_next(i, to);
+    }
+
+    /// Recomputed: the arena keeps no hashes (see `arena.rs`).
+    #[inline]
+    fn hash(&self, i: u32) -> u64 {
+        self.arena
+            .get(i)
+            .map_or(0, |(k, _)| self.hasher.hash_one(k))
+    }
+}
+
 /// A stable handle to one entry: valid from insert until that entry is
 /// removed, across rehashes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -58,11 +85,20 @@ impl Slot {
 
 /// A separately chained hash map with incremental rehash and stable
 /// [`Slot`] handles.
-#[derive(Clone)]
 pub struct HashMap<K, V, S = foldhash::fast::RandomState> {
     arena: Arena<K, V>,
     chains: Chains,
     hasher: S,
+}
+
+impl<K: Clone, V: Clone, S: Clone> Clone for HashMap<K, V, S> {
+    fn clone(&self) -> Self {
+        HashMap {
+            arena: self.arena.clone(),
+            chains: self.chains.clone(),
+            hasher: self.hasher.clone(),
+        }
+    }
 }
 
 impl<K, V> HashMap<K, V> {
@@ -159,44 +195,14 @@ impl<K, V, S> HashMap<K, V, S> {
         self.chains.clear();
     }
 
-    /// Removes live slot `i`, filed under `hash`, whose predecessor in its
-    /// chain is `prev`.
-    #[inline]
-    fn unlink(&mut self, hash: u64, prev: u32, i: u32) -> Option<(K, V)> {
-        self.chains.unlink(hash, prev, i, &mut self.arena);
-        let (_, key, value) = self.arena.free(i)?;
-        Some((key, value))
-    }
-
-    /// Removes the entry at `slot`, or returns `None` if the slot is vacant.
-    pub fn remove_at(&mut self, slot: Slot) -> Option<(K, V)> {
-        self.step();
-        let hash = self.arena.hash_at(slot.0)?;
-        let prev = self.chains.predecessor(hash, slot.0, &self.arena)?;
-        self.unlink(hash, prev, slot.0)
-    }
-
-    /// Moves up to `n` non-empty old buckets (skipping at most `10 × n` empty
-    /// ones) to the new table. Returns true if the rehash is still in
-    /// progress afterwards; false if there was none or it just finished.
-    pub fn rehash_step(&mut self, n: usize) -> bool {
-        self.chains.rehash_step(n, &mut self.arena)
-    }
-
-    /// One rehash step on behalf of a mutating call.
-    #[inline]
-    fn step(&mut self) {
-        self.chains.step(&mut self.arena);
-    }
-
     /// Iterates over `(&K, &V)` in slot order.
     pub fn iter(&self) -> Iter<'_, K, V> {
-        Iter::new(self.arena.entries(), self.len())
+        Iter::new(&self.arena, self.len())
     }
 
     /// Iterates over `(Slot, &K, &V)` in slot order.
     pub fn iter_slots(&self) -> IterSlots<'_, K, V> {
-        IterSlots::new(self.arena.entries(), self.len())
+        IterSlots::new(&self.arena, self.len())
     }
 
     /// Iterates over keys in slot order.
@@ -211,10 +217,9 @@ impl<K, V, S> HashMap<K, V, S> {
 
     /// Calls `f` on every entry with a mutable value, in slot order.
     pub fn for_each_mut(&mut self, mut f: impl FnMut(Slot, &K, &mut V)) {
-        let slots = self.arena.entries_mut().iter_mut();
-        for (i, e) in slots.enumerate() {
-            if let arena::Entry::Occupied { key, value, .. } = e {
-                f(Slot(i as u32), key, value);
+        for i in 0..self.arena.limit() {
+            if let Some((key, value)) = self.arena.get_mut(i) {
+                f(Slot(i), key, value);
             }
         }
     }
@@ -225,6 +230,52 @@ where
     K: Hash + Eq,
     S: BuildHasher,
 {
+    /// Removes live slot `i`, filed under `hash`, whose predecessor in its
+    /// chain is `prev`.
+    #[inline]
+    fn unlink(&mut self, hash: u64, prev: u32, i: u32) -> Option<(K, V)> {
+        let (chains, mut nodes) = self.split();
+        chains.unlink(hash, prev, i, &mut nodes);
+        self.arena.free(i)
+    }
+
+    /// Removes the entry at `slot`, or returns `None` if the slot is vacant.
+    pub fn remove_at(&mut self, slot: Slot) -> Option<(K, V)> {
+        self.step();
+        let hash = self.hash_one(self.arena.get(slot.0)?.0);
+        let prev = {
+            let (chains, nodes) = self.split();
+            chains.predecessor(hash, slot.0, &nodes)?
+        };
+        self.unlink(hash, prev, slot.0)
+    }
+
+    /// Moves up to `n` non-empty old buckets (skipping at most `10 × n` empty
+    /// ones) to the new table. Returns true if the rehash is still in
+    /// progress afterwards; false if there was none or it just finished.
+    pub fn rehash_step(&mut self, n: usize) -> bool {
+        let (chains, mut nodes) = self.split();
+        chains.rehash_step(n, &mut nodes)
+    }
+
+    /// One rehash step on behalf of a mutating call.
+    #[inline]
+    fn step(&mut self) {
+        let (chains, mut nodes) = self.split();
+        chains.step(&mut nodes);
+    }
+
+    /// The chains, and the arena as they see it: links, and each node's
+    /// hash recomputed from its key.
+    #[inline]
+    fn split(&mut self) -> (&mut Chains, Nodes<'_, K, V, S>) {
+        let nodes = Nodes {
+            arena: &mut self.arena,
+            hasher: &self.hasher,
+        };
+        (&mut self.chains, nodes)
+    }
+
     /// The hash this map uses for `k`, for [`find_hashed`](Self::find_hashed).
     #[inline]
     pub fn hash_one<Q: Hash + ?Sized>(&self, k: &Q) -> u64 {
@@ -238,7 +289,7 @@ where
         K: Borrow<Q>,
         Q: Eq + ?Sized,
     {
-        let (_, i) = self.arena.find(self.chains.head(hash), hash, k)?;
+        let (_, i) = self.arena.find(self.chains.head(hash), k)?;
         Some(Slot(i))
     }
 
@@ -344,7 +395,7 @@ where
     pub fn insert_full(&mut self, k: K, v: V) -> (Slot, Option<V>) {
         self.step();
         let hash = self.hash_one(&k);
-        if let Some((_, i)) = self.arena.find(self.chains.head(hash), hash, &k) {
+        if let Some((_, i)) = self.arena.find(self.chains.head(hash), &k) {
             let old = self.arena.get_mut(i).map(|(_, cur)| mem::replace(cur, v));
             return (Slot(i), old);
         }
@@ -355,12 +406,14 @@ where
     /// has already run).
     fn insert_absent_hashed_unstepped(&mut self, hash: u64, k: K, v: V) -> Slot {
         if self.chains.full() {
-            let grown = self.chains.grow(&mut self.arena);
+            let (chains, mut nodes) = self.split();
+            let grown = chains.grow(&mut nodes);
             // The arena can never need more than the new table's 0.75 load.
             self.arena.reserve_total(grown / 4 * 3);
         }
-        let i = self.arena.alloc(hash, NIL, k, v);
-        self.chains.push(hash, i, &mut self.arena);
+        let i = self.arena.alloc(k, v);
+        let (chains, mut nodes) = self.split();
+        chains.push(hash, i, &mut nodes);
         Slot(i)
     }
 
@@ -402,7 +455,7 @@ where
             return None;
         }
         let hash = self.hash_one(k);
-        let (prev, i) = self.arena.find(self.chains.head(hash), hash, k)?;
+        let (prev, i) = self.arena.find(self.chains.head(hash), k)?;
         self.unlink(hash, prev, i)
     }
 
@@ -410,7 +463,9 @@ where
     /// or arena. Finishes any rehash in progress.
     pub fn reserve(&mut self, additional: usize) {
         let want = buckets_for(self.len().saturating_add(additional));
-        self.arena.reserve(additional);
-        self.chains.reserve_buckets(want, &mut self.arena);
+        self.arena
+            .reserve_total(self.len().saturating_add(additional));
+        let (chains, mut nodes) = self.split();
+        chains.reserve_buckets(want, &mut nodes);
     }
 }

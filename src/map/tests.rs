@@ -1,6 +1,5 @@
 //! Unit tests for `HashMap`.
 
-use super::arena::Entry;
 use super::{HashMap, Slot};
 use std::hash::{BuildHasher, Hasher};
 
@@ -53,8 +52,40 @@ impl Hasher for WeakHasher {
 }
 
 #[test]
-fn node_fits_in_32_bytes_for_u64_pairs() {
-    assert_eq!(std::mem::size_of::<Entry<u64, u64>>(), 32);
+fn a_u64_pair_costs_20_bytes_of_arena() {
+    let mut m: HashMap<u64, u64> = HashMap::with_capacity(0);
+    for k in 0..2560 {
+        m.insert(k, k);
+    }
+    // Ten full pages of 256 pairs and link words; the directory besides.
+    let pages = m.arena.heap_bytes() - m.arena.pages_capacity_bytes();
+    assert_eq!(pages, 10 * 256 * 20);
+}
+
+#[test]
+fn values_are_dropped_once_by_remove_clear_and_drop() {
+    use std::rc::Rc;
+    let v = Rc::new(());
+    let mut m = HashMap::new();
+    for k in 0..1000u32 {
+        m.insert(k, v.clone());
+    }
+    assert_eq!(Rc::strong_count(&v), 1001);
+    for k in 0..100u32 {
+        m.remove(&k);
+    }
+    assert_eq!(Rc::strong_count(&v), 901);
+    let copy = m.clone();
+    assert_eq!(Rc::strong_count(&v), 1801);
+    drop(copy);
+    m.insert(5000, v.clone());
+    m.clear();
+    assert_eq!(Rc::strong_count(&v), 1);
+    for k in 0..10u32 {
+        m.insert(k, v.clone());
+    }
+    drop(m);
+    assert_eq!(Rc::strong_count(&v), 1);
 }
 
 #[test]
@@ -290,8 +321,10 @@ fn heap_bytes_tracks_growth() {
     for i in 0..1_000 {
         m.insert(i, i);
     }
-    // At least the arena for 1000 nodes and 2048 four-byte heads.
-    assert!(m.heap_bytes() >= 1_000 * 32 + 2_048 * 4);
+    // At least the arena for 1000 nodes of 20 bytes and 2048 four-byte
+    // heads, and at most one page more.
+    assert!(m.heap_bytes() >= 1_000 * 20 + 2_048 * 4);
+    assert!(m.heap_bytes() <= 1_024 * 20 + 2_048 * 4 + 256 * 20 + 64);
 }
 
 #[test]

@@ -210,6 +210,23 @@ impl Entries {
         self.map.record_bytes(slot.0) + 4 + coll
     }
 
+    /// The expiry of live `slot` (0 = none): a lookup's one question before
+    /// it hands the slot on, answered without decoding the value.
+    #[inline]
+    pub fn expires_at(&self, slot: Slot) -> u64 {
+        let body = self.map.body(slot.0);
+        let h = Head::read(body);
+        record::ttl(body, &h).0
+    }
+
+    /// The string of live `slot`; `None` if it holds a collection.
+    #[inline]
+    pub fn str_at(&self, slot: Slot) -> Option<&[u8]> {
+        let body = self.map.body(slot.0);
+        let h = Head::read(body);
+        (h.flags & COLL == 0).then(|| &body[h.value()..h.value() + h.vlen])
+    }
+
     /// The collection at live `slot`, mutably, if it holds one.
     pub fn coll_mut(&mut self, slot: Slot) -> Option<&mut Coll> {
         let body = self.map.body(slot.0);

@@ -170,6 +170,10 @@ pub fn set_ttl(body: &mut [u8], h: &Head, at: u64, idx: u32) {
 /// Decodes a LEB128 length: `(value, bytes read)`.
 #[inline]
 fn varint(b: &[u8]) -> (usize, usize) {
+    // Almost every key and most values are shorter than 128 bytes.
+    if b[0] < 0x80 {
+        return (usize::from(b[0]), 1);
+    }
     let mut v = 0usize;
     for (i, &byte) in b.iter().enumerate().take(10) {
         v |= usize::from(byte & 0x7f) << (7 * i);

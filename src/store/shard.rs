@@ -311,8 +311,8 @@ impl Shard {
     /// a write that misses can insert without hashing or searching again.
     fn lookup_hashed(&mut self, hash: u64, key: &[u8], now: u64) -> Option<Slot> {
         let slot = self.map.find_hashed(hash, key)?;
-        let (_, e) = self.map.at(slot)?;
-        if e.expires_at != 0 && e.expires_at <= now {
+        let at = self.map.expires_at(slot);
+        if at != 0 && at <= now {
             self.delete_slot(slot);
             self.stats.expired += 1;
             return None;
@@ -464,10 +464,7 @@ impl Shard {
 
     /// The string at live `slot`: `Err(WrongType)` for another type.
     fn str_at(&self, slot: Slot) -> Result<&[u8], StoreError> {
-        match self.map.at(slot) {
-            Some((_, e)) => e.value.as_str().ok_or(StoreError::WrongType),
-            None => unreachable!("live slot"),
-        }
+        self.map.str_at(slot).ok_or(StoreError::WrongType)
     }
 
     /// GET: the live string, counting a hit or miss and refreshing recency
