@@ -15,6 +15,9 @@ struct Links {
     next: u32,
 }
 
+/// Bytes one slot's links take.
+pub const LINK_BYTES: usize = std::mem::size_of::<Links>();
+
 /// Links per page.
 const PAGE: usize = 1024;
 /// Bits of a slot below its size class (see `map::slab`).

@@ -14,7 +14,7 @@ pub mod float;
 mod glob;
 pub mod lazyfree;
 pub mod lcs;
-mod lru;
+pub(crate) mod lru;
 pub mod rdb;
 pub(crate) mod record;
 pub mod score;

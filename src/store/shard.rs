@@ -385,6 +385,8 @@ impl Shard {
         let Some(limit) = self.cfg.maxmemory else {
             return Ok(());
         };
+        // A new key also takes an LRU link when recency is tracked.
+        let incoming = incoming + self.lru.as_ref().map_or(0, |_| super::lru::LINK_BYTES);
         while self.used_bytes() + incoming > limit {
             match self.cfg.eviction {
                 Eviction::NoEviction => {

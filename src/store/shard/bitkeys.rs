@@ -191,15 +191,17 @@ mod tests {
     fn setbit_under_lru_evicts_others_to_grow() {
         let mut s = Shard::new(ShardConfig {
             eviction: Eviction::Lru,
-            maxmemory: Some(8192),
+            maxmemory: Some(12 << 10),
             ..ShardConfig::default()
         });
         for i in 0..200 {
             s.setbit(format!("k{i}").as_bytes(), 0, 1, 0).unwrap();
         }
+        assert_eq!(s.stats().evicted, 0);
         s.setbit(b"big", 8 * 6000, 1, 0).unwrap();
-        assert!(s.used_bytes() <= 8192);
-        assert!(s.stats().evicted > 0);
+        assert!(s.used_bytes() <= 12 << 10, "{} bytes", s.used_bytes());
+        // Some of the small keys made room, not all of them.
+        assert!(s.stats().evicted > 0 && s.len() > 1, "{} keys", s.len());
         assert_eq!(s.get(b"big", 0).unwrap().map(<[u8]>::len), (Some(6001)));
         assert_accounting(&mut s);
     }

@@ -155,6 +155,14 @@ impl Model {
         let Some(limit) = self.cfg.maxmemory else {
             return Ok(());
         };
+        // The shard charges a new key's LRU link too when it tracks recency.
+        let tracks = self.cfg.eviction == Eviction::Lru || self.cfg.capacity.is_some();
+        let incoming = incoming
+            + if tracks {
+                crate::store::lru::LINK_BYTES
+            } else {
+                0
+            };
         let over_limit = |m: &Model| over + m.used() + incoming > limit;
         match self.cfg.eviction {
             Eviction::NoEviction if over_limit(self) => {
