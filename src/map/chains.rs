@@ -266,6 +266,11 @@ impl Chains {
             }
             self.move_bucket(self.cursor, links);
             self.cursor += 1;
+            // A drained chunk of the old table goes now, not with the
+            // whole table at the end (see `table.rs`).
+            if self.cursor.is_multiple_of(1 << 16) {
+                self.tables[OLD].release_below(self.cursor);
+            }
         }
         if self.old_len == 0 {
             self.end_rehash();

@@ -395,6 +395,12 @@ impl Entries {
             return self.set_value(slot, Value::Str(value.into()), keep_old);
         }
         let old = keep_old.then(|| Value::Str(body[h.value()..h.value() + h.vlen].into()));
+        if value.len() == h.vlen {
+            // The usual overwrite: same length, same layout, bytes in place.
+            let at = h.value();
+            self.map.body_mut(slot.0)[at..at + value.len()].copy_from_slice(value);
+            return Some((slot, old));
+        }
         let slot = self.relayout(slot, h.flags & TTL, value.len())?;
         self.write_value(slot, value);
         Some((slot, old))

@@ -635,14 +635,17 @@ impl Shard {
             None => 0,
         };
         let new = current.checked_add(delta).ok_or(StoreError::Overflow)?;
-        let text: Box<[u8]> = itoa::Buffer::new().format(new).as_bytes().into();
+        let mut digits = itoa::Buffer::new();
+        let text = digits.format(new).as_bytes();
         match existing {
+            // A string, checked above: its record takes the digits in place.
             Some(slot) => {
-                self.replace_value(slot, Value::Str(text), false);
+                let (moved, _) = self.map.set_str(slot, text, false).expect(SLAB_ROOM);
+                self.moved(slot, moved);
             }
             None => {
                 let at = self.default_expiry(now);
-                self.insert_new(hash, key, Value::Str(text), at, now);
+                self.insert_new_str(hash, key, text, at, now);
             }
         }
         Ok(new)
