@@ -382,3 +382,66 @@ fn switching_to_lru_live_evicts_the_longest_idle_first() {
     s.set_eviction(Eviction::NoEviction);
     assert_eq!(s.config().eviction, Eviction::NoEviction);
 }
+
+/// The record layout's edges, through the shard's own calls: a binary key,
+/// an empty value, values at the largest class record (1 KiB) and one
+/// byte past it (its own allocation), each with and without a TTL, moved
+/// across those edges by APPEND, SETRANGE, EXPIRE and PERSIST. After each
+/// step every key reads back exactly and the charge is the records' sum.
+#[test]
+fn records_at_the_layout_edges_keep_their_bytes() {
+    use crate::store::record;
+    let mut s = Shard::new(ShardConfig {
+        eviction: Eviction::Lru,
+        ..ShardConfig::default()
+    });
+    let key: &[u8] = b"\x00\xff\r\n";
+    // 8 (map header) + 5 + 1 (klen) + 2 (vlen) + 4 (key) + 1004 = 1024.
+    let at_limit = 1004;
+    assert_eq!(crate::map::HEADER + record::body_len(0, 4, at_limit), 1024);
+    let mut model: std::collections::HashMap<Vec<u8>, Vec<u8>> = Default::default();
+    let check = |s: &mut Shard, model: &std::collections::HashMap<Vec<u8>, Vec<u8>>| {
+        for (k, v) in model {
+            assert_eq!(s.get(k, 0).unwrap(), Some(&v[..]), "{k:?}");
+        }
+        let sum: usize = s
+            .map
+            .iter()
+            .map(|(_, k, e)| record::cost(record::ttl_flag(e.expires_at), k.len(), e.value.mem()))
+            .sum();
+        assert_eq!(s.entry_bytes(), sum);
+        assert_eq!(s.len(), model.len());
+    };
+    for len in [0, 1, at_limit - 1, at_limit, at_limit + 1, 5000] {
+        let mut k = key.to_vec();
+        k.extend_from_slice(&(len as u32).to_le_bytes());
+        let v: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+        s.set(&k[..], &v[..], SetExpiry::Clear, SetCond::Always, false, 0)
+            .unwrap();
+        model.insert(k.clone(), v.clone());
+        check(&mut s, &model);
+        // One byte longer, across the edge for at_limit.
+        let grown = s.append(&k, b"\x01", usize::MAX, 0).unwrap();
+        model.get_mut(&k).unwrap().push(1);
+        assert_eq!(grown, len + 1);
+        check(&mut s, &model);
+        // A TTL adds 12 bytes to the record; dropping it takes them away.
+        assert!(s.expire_at(&k, 1_000_000, ExpireCond::Always, 0));
+        check(&mut s, &model);
+        assert_eq!(s.ttl(&k, 0), Ttl::Ms(1_000_000));
+        s.setrange(&k, 0, b"\xfe\xfe", usize::MAX, 0).unwrap();
+        let m = model.get_mut(&k).unwrap();
+        m.resize(m.len().max(2), 0);
+        m[..2].copy_from_slice(b"\xfe\xfe");
+        check(&mut s, &model);
+        assert!(s.persist(&k, 0));
+        assert_eq!(s.ttl(&k, 0), Ttl::Persistent);
+        check(&mut s, &model);
+    }
+    // Every key moved records several times; each still reads back and
+    // leaves nothing charged once removed (the LRU list let go of each).
+    for (k, v) in &model {
+        assert_eq!(s.getdel(k, 0).unwrap().as_deref(), Some(&v[..]));
+    }
+    assert_eq!((s.len(), s.entry_bytes()), (0, 0));
+}
