@@ -20,7 +20,7 @@
 //! its bytes are compared.
 
 use super::arena::NIL;
-use super::chains::{buckets_for, Chains, Links};
+use super::chains::{Chains, Links};
 use super::slab::Slab;
 use std::hash::BuildHasher;
 use std::marker::PhantomData;
@@ -84,11 +84,6 @@ impl<L: Layout, S: BuildHasher> RecordMap<L, S> {
     #[inline]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-
-    /// Buckets in the newest table.
-    pub fn bucket_count(&self) -> usize {
-        self.chains.buckets()
     }
 
     /// Bytes held by records, pages and bucket tables.
@@ -220,17 +215,6 @@ impl<L: Layout, S: BuildHasher> RecordMap<L, S> {
         self.chains.unlink(hash, prev, r, &mut self.slab);
         self.slab.free(r);
         true
-    }
-
-    /// Moves up to `n` old buckets of a rehash in progress; true while one
-    /// remains (see `chains.rs`).
-    pub fn rehash_step(&mut self, n: usize) -> bool {
-        self.chains.rehash_step(n, &mut self.slab)
-    }
-
-    /// Makes room for `n` records in all without growing the table.
-    pub fn reserve(&mut self, n: usize) {
-        self.chains.reserve_buckets(buckets_for(n), &mut self.slab);
     }
 
     /// Every live record, in handle order (not bucket order).
