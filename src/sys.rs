@@ -4,7 +4,7 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// A flag that SIGINT or SIGTERM sets; the process polls it to stop cleanly.
@@ -12,11 +12,30 @@ use std::sync::Arc;
 /// # Errors
 /// The signal handler could not be installed.
 pub fn stop_flag() -> io::Result<Arc<AtomicBool>> {
+    Ok(stop_flags()?.0)
+}
+
+/// [`stop_flag`], and a second flag that a SIGINT or SIGTERM arriving
+/// after the first one sets: asked again, a stop that takes its time (a
+/// cluster node's warm leave) is cut short.
+///
+/// # Errors
+/// The signal handler could not be installed.
+pub fn stop_flags() -> io::Result<(Arc<AtomicBool>, Arc<AtomicBool>)> {
     let stop = Arc::new(AtomicBool::new(false));
+    let again = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, stop.clone())?;
+        let (stop, again) = (stop.clone(), again.clone());
+        let action = move || {
+            if stop.swap(true, Ordering::SeqCst) {
+                again.store(true, Ordering::SeqCst);
+            }
+        };
+        // SAFETY: the action only swaps and stores atomics, which is
+        // async-signal-safe: no allocation, lock or I/O.
+        unsafe { signal_hook::low_level::register(sig, action) }?;
     }
-    Ok(stop)
+    Ok((stop, again))
 }
 
 /// Raise the soft open-file limit to the hard one; returns the new soft limit.

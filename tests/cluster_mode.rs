@@ -291,18 +291,11 @@ fn a_stopped_node_hands_its_slots_back_warm_with_their_latest_values() {
             let _: () = con.pexpire(format!("leave:{i}"), 600_000).unwrap();
         }
     }
-    let on_b: usize = (0..2)
-        .map(|c| {
-            let r = b.core(c).cmd("DBSIZE");
-            r.trim_start_matches(':').trim().parse::<usize>().unwrap()
-        })
-        .sum();
+    let on_b = keys_on(&b);
     assert!(on_b > N / 4, "{on_b} keys on the new node");
     // SIGTERM: it moves its slots back before it exits, cleanly.
     let status = b.node.stop();
-    assert!(status.success(), "{}", b.node.proc().output_report());
-    b.node.proc().join_stderr();
-    let log = b.node.proc().stderr();
+    let log = exit_log(&mut b, Some(status));
     assert!(log.contains("every slot has moved off this node"), "{log}");
     wait_map(&lb, &nodes[0].core_ports);
     let mut con = cluster_con(seed);
@@ -316,6 +309,125 @@ fn a_stopped_node_hands_its_slots_back_warm_with_their_latest_values() {
             _ => assert_eq!(ttl, -1, "{k}"),
         }
     }
+    nodes[0].node.assert_running();
+}
+
+/// What `node` logged, once it exited with `status` (`None`: it had not
+/// exited), which must be a success.
+fn exit_log(node: &mut ClusterNode, status: Option<std::process::ExitStatus>) -> String {
+    let p = node.node.proc();
+    assert!(status.is_some_and(|s| s.success()), "{}", p.output_report());
+    p.join_stderr();
+    p.stderr()
+}
+
+/// Keys on `node`, over all its cores (each core port counts its own).
+fn keys_on(node: &ClusterNode) -> usize {
+    (0..node.core_ports.len())
+        .map(|c| {
+            let r = node.core(c).cmd("DBSIZE");
+            r.trim_start_matches(':').trim().parse::<usize>().unwrap()
+        })
+        .sum()
+}
+
+#[test]
+fn a_node_stopped_while_slots_move_into_it_loses_none_of_their_keys() {
+    let (lb, nodes) = lb_cluster(1, "2s");
+    const N: usize = 40_000;
+    let mut a = nodes[0].node.redis();
+    for chunk in (0..N).collect::<Vec<_>>().chunks(1000) {
+        let mut pipe = redis::pipe();
+        for i in chunk {
+            pipe.set(format!("mid:{i}"), format!("v{i}")).ignore();
+        }
+        let _: () = pipe.query(&mut a).unwrap();
+    }
+    let mut b = ClusterNode::start(&["--lb", &lb.addr.to_string()]);
+    // The move has started once B holds a key; stop B there for a moment
+    // to see that A still holds most of B's share, then ask B to stop.
+    common::poll_until(common::SLOW, "keys streaming into B", || {
+        match keys_on(&b) {
+            0 => Err("none yet".into()),
+            n => Ok(n),
+        }
+    });
+    b.node.proc().pause();
+    let on_a = keys_on(&nodes[0]);
+    // Meanwhile a transaction on A's main port with a key of a moving slot
+    // is refused whole, not cut in two by the move (its keys may be on
+    // both cores, so no one core can judge it as a core port's is).
+    let mut main = nodes[0].node.resp();
+    // Each core's own port marks the slots moving out of that core.
+    let listing: String = (0..2)
+        .map(|c| nodes[0].core(c).cmd("CLUSTER NODES"))
+        .collect();
+    let moving: Vec<u16> = listing
+        .split(" [")
+        .skip(1)
+        .filter_map(|t| t.split_once("->-")?.0.parse().ok())
+        .collect();
+    assert!(!moving.is_empty(), "no slot moving out of A: {listing}");
+    // (Found here, not by CLUSTER KEYSLOT: B's lease must not run out.)
+    let find = |prefix: &str, want: &dyn Fn(u16) -> bool| {
+        (0..)
+            .map(|i| format!("{prefix}{i}"))
+            .find(|k| want(cachectl::ownership::slot_for(k.as_bytes())))
+            .unwrap()
+    };
+    let key = find("tx:", &|s| s == moving[0]);
+    let plain = find("plain:", &|s| !moving.contains(&s));
+    for line in ["MULTI", &format!("SET {plain} 1"), &format!("SET {key} 1")] {
+        assert!(main.cmd(line).starts_with('+'), "{line}");
+    }
+    assert_eq!(
+        main.cmd("EXEC"),
+        "-TRYAGAIN Multiple keys request during rehashing of slot\r\n"
+    );
+    assert_eq!(
+        main.cmd(&format!("EXISTS {plain}")),
+        ":0\r\n",
+        "nothing of it ran"
+    );
+    b.node.proc().signal(libc::SIGTERM);
+    b.node.proc().signal(libc::SIGCONT);
+    assert!(
+        on_a > N * 6 / 10,
+        "{on_a} of {N} keys still on A: not mid-move"
+    );
+    // B finishes taking the slots, then hands them back warm: every key
+    // it had taken comes back with it.
+    let status = b.node.proc().wait_timeout(common::STOP_TIMEOUT);
+    let log = exit_log(&mut b, status);
+    assert!(log.contains("every slot has moved off this node"), "{log}");
+    wait_map(&lb, &nodes[0].core_ports);
+    assert_eq!(keys_on(&nodes[0]), N);
+    for chunk in (0..N).collect::<Vec<_>>().chunks(1000) {
+        let mut pipe = redis::pipe();
+        for i in chunk {
+            pipe.get(format!("mid:{i}"));
+        }
+        let got: Vec<Option<String>> = pipe.query(&mut a).unwrap();
+        for (i, v) in chunk.iter().zip(got) {
+            assert_eq!(v, Some(format!("v{i}")), "mid:{i}");
+        }
+    }
+}
+
+#[test]
+fn a_second_sigterm_cuts_a_leave_short() {
+    let (lb, mut nodes) = lb_cluster(2, "2s");
+    let mut b = nodes.pop().unwrap();
+    // A leave needs the other node to take the map (a renewal, 200 ms)
+    // before a key moves; the second signal comes well before that.
+    // (Apart, or the kernel merges the two into one pending signal.)
+    b.node.proc().signal(libc::SIGTERM);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let status = b.node.stop();
+    let log = exit_log(&mut b, Some(status));
+    assert!(log.contains("asked again to stop: leaving now"), "{log}");
+    // Its slots are A's once its lease is over.
+    wait_map(&lb, &nodes[0].core_ports);
     nodes[0].node.assert_running();
 }
 

@@ -284,12 +284,26 @@ impl Slots {
         let target = compute(&self.map, members);
         let epoch = self.map.epoch() + 1;
         // A leaving node is no member, but while its lease holds it stays
-        // in the shard list as the source of its slots' warm moves.
+        // in the shard list as the source of its slots' warm moves, and as
+        // the target of the moves into it that have started: those finish
+        // first (keys already streamed to it exist nowhere else), and it
+        // then hands the slots on like its own.
+        let staying = |c: &Shard| self.leaving(&c.node) && self.leased(&c.node, now);
+        // Per slot: the leaving target (its index in the map in force) of
+        // a move into it that finishes.
+        let finishing: Vec<Option<usize>> = (0..SLOTS)
+            .map(|s| {
+                self.map
+                    .migrating(s)
+                    .filter(|&m| staying(&self.map.shards()[m]))
+            })
+            .collect();
         let mut shards = target.shards().to_vec();
         for s in 0..SLOTS {
-            if let Some(c) = self.map.owner_shard(s) {
-                let source = self.leaving(&c.node) && self.leased(&c.node, now);
-                if source && !shards.iter().any(|x| x.same(c)) {
+            let owner = self.map.owner_shard(s).filter(|c| staying(c));
+            let into = finishing[usize::from(s)].map(|m| &self.map.shards()[m]);
+            for c in owner.into_iter().chain(into) {
+                if !shards.iter().any(|x| x.same(c)) {
                     shards.push(c.clone());
                 }
             }
@@ -302,8 +316,13 @@ impl Slots {
         for s in 0..SLOTS {
             let i = usize::from(s);
             let cur = self.map.owner_shard(s);
-            let want = target.owner(s);
-            let want_shard = want.map(|w| &target.shards()[w]);
+            let (want, want_shard) = match finishing[i].map(|m| &self.map.shards()[m]) {
+                Some(t) => (position(t), Some(t)),
+                None => {
+                    let w = target.owner(s);
+                    (w, w.map(|w| &target.shards()[w]))
+                }
+            };
             let was_moving = self.map.moving(s).map(|m| &self.map.shards()[m]);
             // Started (MIGRATING), or only announced.
             let started = self.map.migrating(s).is_some();
@@ -659,6 +678,64 @@ mod tests {
         assert!(s.advance(&a, 3000 + DRIFT_MS + 1));
         assert_eq!(s.map().moves(), 0);
         assert!(s.map().assigned() < 16384, "B's slots revoked, not moving");
+    }
+
+    #[test]
+    fn a_node_that_leaves_while_slots_move_into_it_takes_them_then_hands_them_back() {
+        let mut s = Slots::new(3000, 0);
+        let a = shards(7000, 1);
+        s.advance(&a, 0);
+        s.renew(&node(7000), rn(1, 1), 0);
+        let mut ab = a.clone();
+        ab.extend(shards(8000, 1));
+        assert!(s.advance(&ab, 10));
+        s.renew(&node(8000), rn(s.map().epoch(), 0), 11);
+        assert!(s.advance(&ab, 12));
+        let started = s.map().epoch();
+        let moving: Vec<u16> = (0..SLOTS)
+            .filter(|&x| s.map().migrating(x).is_some())
+            .collect();
+        assert!(moving.len() > 8000);
+        // B leaves mid-move. Keys A has streamed to it exist only there, so
+        // the moves finish instead of being called off.
+        let going = |a, d| Renewal {
+            leaving: true,
+            ..rn(a, d)
+        };
+        s.renew(&node(8000), going(started, 0), 20);
+        s.renew(&node(7000), rn(started, 0), 20);
+        assert!(!s.advance(&a, 30), "the moves go on as they were");
+        assert!(moving.iter().all(|&x| s.map().migrating(x).is_some()));
+        // A drains: B owns them, for now.
+        s.renew(&node(7000), rn(started, started), 40);
+        assert!(s.advance(&a, 50));
+        assert!(moving.iter().all(|&x| owner_node(&s, x) == Some(8000)));
+        // Then B, leaving, hands them back to A warm (announced first).
+        assert!(s.advance(&a, 60));
+        let back = s.map().epoch();
+        assert!(moving.iter().all(|&x| owner_node(&s, x) == Some(8000)));
+        let target = |s: &Slots, x: u16| s.map().shards()[s.map().moving(x).unwrap()].node.port;
+        assert!(moving.iter().all(|&x| target(&s, x) == 7000));
+        s.renew(&node(7000), rn(back, started), 70);
+        assert!(s.advance(&a, 80));
+        let out = s.map().epoch();
+        s.renew(&node(8000), going(out, out), 90);
+        assert!(s.advance(&a, 100));
+        assert!((0..SLOTS).all(|x| owner_node(&s, x) == Some(7000)));
+        assert!(s.map().shards().iter().all(|x| x.node.port == 7000));
+        // A leaving target whose lease ran out is a crash: the moves into
+        // it are called off and the owner keeps the slots.
+        let mut s = Slots::new(3000, 0);
+        s.advance(&a, 0);
+        s.renew(&node(7000), rn(1, 1), 0);
+        s.advance(&ab, 10);
+        s.renew(&node(8000), going(s.map().epoch(), 0), 11);
+        s.advance(&ab, 12);
+        assert!(s.map().moves() > 8000);
+        s.renew(&node(7000), rn(s.map().epoch(), 0), 3000);
+        assert!(s.advance(&a, 3000 + DRIFT_MS + 12));
+        assert_eq!(s.map().moves(), 0);
+        assert!((0..SLOTS).all(|x| owner_node(&s, x) == Some(7000)));
     }
 
     #[test]

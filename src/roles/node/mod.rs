@@ -444,7 +444,8 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
     // cores stop. A cluster node with an LB leaves in between (its slots
     // move off it warm: `register::renew_loop`), so its link thread sets
     // `stop`; otherwise they are one flag.
-    let signal = crate::sys::stop_flag()?;
+    // `again`: asked a second time, which cuts a leave short.
+    let (signal, again) = crate::sys::stop_flags()?;
     let stop = match (&cluster, &cfg.args.lb) {
         (Some(_), Some(_)) => Arc::new(AtomicBool::new(false)),
         _ => signal.clone(),
@@ -461,7 +462,7 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
             cluster: cluster.clone().map(|r| (r, core_ports.clone())),
             clock,
         };
-        register::spawn(link, signal.clone(), stop.clone())
+        register::spawn(link, signal.clone(), again, stop.clone())
             .context("starting the LB registration thread")?;
     }
     let origin = match &cfg.args.origin {

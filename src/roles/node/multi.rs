@@ -107,7 +107,12 @@ pub fn refusal(core: &Core, sess: &Session) -> Option<String> {
             .owns(core.id, keys.iter().copied(), present, write, now)
             .err();
     }
-    None
+    // On the main port its keys may be on several cores: one with a key
+    // of a moving slot is refused whole (see `Local::settled`).
+    match c.settled(keys.iter().copied()) {
+        true => None,
+        false => Some(crate::cluster::reply::TRYAGAIN.to_string()),
+    }
 }
 
 /// The keys of every command in `q`, by each one's key spec, and whether
@@ -424,19 +429,22 @@ async fn exec_held(
     let stats = &core.counters.commands;
     let mut slow = Vec::new();
     w.array(args.len());
-    for a in args {
-        let (id, spec) = match cmd::admit(a, true) {
-            Ok(x) => x,
-            Err(e) => {
-                cmd::fail(&mut w, e);
-                continue;
+    let core_port = sess.port == Entry::CorePort;
+    let mut run = || {
+        for a in args {
+            let (id, spec) = match cmd::admit(a, true) {
+                Ok(x) => x,
+                Err(e) => {
+                    cmd::fail(&mut w, e);
+                    continue;
+                }
+            };
+            if matches!(spec.run, Run::Split(..) | Run::Node(_)) {
+                stats.call(id);
             }
-        };
-        if matches!(spec.run, Run::Split(..) | Run::Node(_)) {
-            stats.call(id);
-        }
-        let mut on =
-            |c: usize, spec: &'static Spec, a: &[&[u8]], buf: &mut Vec<u8>| match held.core(c) {
+            let mut on = |c: usize, spec: &'static Spec, a: &[&[u8]], buf: &mut Vec<u8>| match held
+                .core(c)
+            {
                 Some(owner) => {
                     let mut shard = owner.shard.borrow_mut();
                     owner.run(&mut shard, (id, spec), a, now, proto, buf, &mut slow)
@@ -446,68 +454,74 @@ async fn exec_held(
                     Part::Error
                 }
             };
-        match spec.run {
-            Run::Shard(f) => match super::pipeline::owner(core, spec, a, None) {
-                Some(c) => {
-                    on(c, spec, a, w.raw());
+            match spec.run {
+                Run::Shard(f) => match super::pipeline::owner(core, spec, a, None) {
+                    Some(c) => {
+                        on(c, spec, a, w.raw());
+                    }
+                    None => {
+                        let mut shard = core.shard.borrow_mut();
+                        let mut ctx = held_ctx(core, &mut shard, &mut held, now);
+                        let started = stats.start();
+                        f(&mut ctx, a, &mut w);
+                        let ticks = stats.finish(id, started, 1);
+                        slow.extend(stats.slow(&core.shared.slowlog, spec, a, ticks));
+                    }
+                },
+                Run::Split(_, how) => {
+                    let positions = spec.keys.positions(a).into_iter().flatten();
+                    cmd::merge::run_all(
+                        a,
+                        positions,
+                        spec.keys.step as usize,
+                        how,
+                        |group, buf| on(core.owner(group[1]), spec, group, buf),
+                        &mut w,
+                    );
                 }
-                None => {
-                    let mut shard = core.shard.borrow_mut();
-                    let mut ctx = held_ctx(core, &mut shard, &mut held, now);
-                    let started = stats.start();
-                    f(&mut ctx, a, &mut w);
-                    let ticks = stats.finish(id, started, 1);
-                    slow.extend(stats.slow(&core.shared.slowlog, spec, a, ticks));
+                Run::Conn(f) => slow.extend(run_conn(core, sess, f, a, &mut w)),
+                Run::Node(NodeCmd::Unwatch) => w.ok(),
+                Run::Node(
+                    NodeCmd::ClientList
+                    | NodeCmd::ClientInfo
+                    | NodeCmd::ClientKill
+                    | NodeCmd::Pubsub(_),
+                ) => cmd::fail(&mut w, CmdError::NotInMulti(spec.name)),
+                Run::Node(NodeCmd::KeysInSlot) if core.cluster.is_none() => {
+                    w.error(cmd::cluster::DISABLED)
                 }
-            },
-            Run::Split(_, how) => {
-                let positions = spec.keys.positions(a).into_iter().flatten();
-                cmd::merge::run_all(
-                    a,
-                    positions,
-                    spec.keys.step as usize,
-                    how,
-                    |group, buf| on(core.owner(group[1]), spec, group, buf),
-                    &mut w,
-                );
-            }
-            Run::Conn(f) => slow.extend(run_conn(core, sess, f, a, &mut w)),
-            Run::Node(NodeCmd::Unwatch) => w.ok(),
-            Run::Node(
-                NodeCmd::ClientList
-                | NodeCmd::ClientInfo
-                | NodeCmd::ClientKill
-                | NodeCmd::Pubsub(_),
-            ) => cmd::fail(&mut w, CmdError::NotInMulti(spec.name)),
-            Run::Node(NodeCmd::KeysInSlot) if core.cluster.is_none() => {
-                w.error(cmd::cluster::DISABLED)
-            }
-            Run::Node(
-                n @ (NodeCmd::Keys | NodeCmd::Scan | NodeCmd::RandomKey | NodeCmd::KeysInSlot),
-            ) => {
-                let ask = |c: usize, q: &super::keys::Ask| {
-                    let shard = &mut held.core(c)?.shard.borrow_mut();
-                    Some(super::keys::answer(shard, q, now))
-                };
-                super::keys::run_held(n, a, core.n, ask, &mut w);
-            }
-            Run::Node(n) => match Global::of(n, a) {
-                Ok(Some(g)) => {
-                    let snaps: Vec<Snapshot> = (0..core.n)
-                        .filter_map(|c| held.core(c))
-                        .map(|c| {
-                            if g == Global::Flush {
-                                c.flush();
-                            }
-                            c.snapshot()
-                        })
-                        .collect();
-                    super::global::answer(core, g, &snaps, &mut w);
+                Run::Node(
+                    n @ (NodeCmd::Keys | NodeCmd::Scan | NodeCmd::RandomKey | NodeCmd::KeysInSlot),
+                ) => {
+                    let ask = |c: usize, q: &super::keys::Ask| {
+                        let shard = &mut held.core(c)?.shard.borrow_mut();
+                        Some(super::keys::answer(shard, q, now))
+                    };
+                    super::keys::run_held(n, a, core.n, ask, &mut w);
                 }
-                Ok(None) => cmd::fail(&mut w, CmdError::Syntax),
-                Err(e) => cmd::fail(&mut w, e),
-            },
+                Run::Node(n) => match Global::of(n, a) {
+                    Ok(Some(g)) => {
+                        let snaps: Vec<Snapshot> = (0..core.n)
+                            .filter_map(|c| held.core(c))
+                            .map(|c| {
+                                if g == Global::Flush {
+                                    c.flush();
+                                }
+                                c.snapshot()
+                            })
+                            .collect();
+                        super::global::answer(core, g, &snaps, &mut w);
+                    }
+                    Ok(None) => cmd::fail(&mut w, CmdError::Syntax),
+                    Err(e) => cmd::fail(&mut w, e),
+                },
+            }
         }
+    };
+    // A core port's transaction was judged whole by `refusal`.
+    match &core.cluster {
+        Some(c) if core_port => c.judged(run),
+        _ => run(),
     }
     held.release();
     super::cmdstats::log(core, sess, &mut slow);

@@ -100,22 +100,24 @@ enum Ended {
 pub fn spawn(
     link: Link,
     signal: Arc<AtomicBool>,
+    again: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
 ) -> io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name("cachectl-lb-link".into())
         .spawn(move || {
-            run(&link, &signal);
+            run(&link, &signal, &again);
             stop.store(true, Ordering::SeqCst);
         })
 }
 
-fn run(link: &Link, stop: &AtomicBool) {
+/// `again`: a second stop signal, which cuts a leave short.
+fn run(link: &Link, stop: &AtomicBool, again: &AtomicBool) {
     let mut backoff = BACKOFF_MIN;
     // The last problem logged, so a retry that fails the same way stays quiet.
     let mut last_problem: Option<String> = None;
     while !stop.load(Ordering::Relaxed) {
-        match session(link, stop) {
+        match session(link, stop, again) {
             Ok(Ended::Stopping) => return,
             Ok(Ended::LbClosed) => {
                 log::warn!(
@@ -143,7 +145,7 @@ fn run(link: &Link, stop: &AtomicBool) {
 }
 
 /// One connection: register, then hold the link until it ends.
-fn session(link: &Link, stop: &AtomicBool) -> Result<Ended, LinkError> {
+fn session(link: &Link, stop: &AtomicBool, again: &AtomicBool) -> Result<Ended, LinkError> {
     let lb_addr = (link.lb.host.as_str(), link.lb.port)
         .to_socket_addrs()
         .and_then(|mut a| {
@@ -195,7 +197,7 @@ fn session(link: &Link, stop: &AtomicBool) -> Result<Ended, LinkError> {
     );
     if let Some((routing, _)) = &link.cluster {
         report_map(link, routing, &stream, &mut reader)?;
-        return renew_loop(link, routing, &stream, reader, stop);
+        return renew_loop(link, routing, &stream, reader, stop, again);
     }
     // Hold the link: outside cluster mode the LB sends nothing more, so
     // any bytes are read and ignored.
@@ -236,6 +238,7 @@ fn renew_loop(
     stream: &TcpStream,
     mut reader: BufReader<&TcpStream>,
     stop: &AtomicBool,
+    again: &AtomicBool,
 ) -> Result<Ended, LinkError> {
     stream.set_read_timeout(Some(ATTEMPT_TIMEOUT))?;
     let now = || link.clock.elapsed().as_millis() as u64;
@@ -244,17 +247,22 @@ fn renew_loop(
         if stop.load(Ordering::Relaxed) {
             let since = *leaving.get_or_insert_with(|| {
                 log::info!(
-                    "stopping: moving this node's slots to the others first (at most {} s)",
+                    "stopping: moving this node's slots to the others first (at most {} s; \
+                     signal again to stop at once, losing the keys not yet moved)",
                     LEAVE_TIMEOUT.as_secs()
                 );
                 routing.leave();
                 Instant::now()
             });
             let done = routing.holds_nothing();
-            if done || since.elapsed() > LEAVE_TIMEOUT {
-                match done {
-                    true => log::info!("every slot has moved off this node"),
-                    false => log::warn!(
+            let hurry = again.load(Ordering::Relaxed);
+            if done || hurry || since.elapsed() > LEAVE_TIMEOUT {
+                match (done, hurry) {
+                    (true, _) => log::info!("every slot has moved off this node"),
+                    (false, true) => log::warn!(
+                        "asked again to stop: leaving now; the keys of slots not yet moved are lost"
+                    ),
+                    (false, false) => log::warn!(
                         "slots still here after {} s: leaving anyway; their keys not yet moved are lost",
                         LEAVE_TIMEOUT.as_secs()
                     ),
@@ -397,7 +405,13 @@ mod tests {
         let lb = TcpListener::bind("127.0.0.1:0").unwrap();
         let lb_addr = lb.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
-        let handle = spawn(link(lb_addr, "127.0.0.1:7000"), stop.clone(), stop.clone()).unwrap();
+        let handle = spawn(
+            link(lb_addr, "127.0.0.1:7000"),
+            stop.clone(),
+            stop.clone(),
+            stop.clone(),
+        )
+        .unwrap();
         for _ in 0..2 {
             let (s, _) = lb.accept().unwrap();
             let mut line = String::new();
@@ -431,7 +445,7 @@ mod tests {
         let mut l = link(lb_addr, "127.0.0.1:7000");
         l.secret = Some(key.clone());
         let stop = Arc::new(AtomicBool::new(false));
-        let handle = spawn(l, stop.clone(), stop.clone()).unwrap();
+        let handle = spawn(l, stop.clone(), stop.clone(), stop.clone()).unwrap();
         let (s, _) = lb.accept().unwrap();
         let mut r = BufReader::new(&s);
         let mut line = String::new();
@@ -460,7 +474,7 @@ mod tests {
         });
         let never = AtomicBool::new(false);
         let l = link(lb_addr, "127.0.0.1:7000");
-        match session(&l, &never) {
+        match session(&l, &never, &never) {
             Err(e @ LinkError::NoSecret) => assert!(e.to_string().contains(secret::FLAG)),
             Err(e) => panic!("{e}"),
             Ok(_) => panic!("registered without a secret"),

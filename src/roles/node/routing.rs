@@ -440,6 +440,20 @@ impl Local {
         Ok(())
     }
 
+    /// Whether none of `keys` is in a slot that moves out of a core of
+    /// this node (a started move) or into one. A transaction on the main
+    /// port may span cores, whose keys' presence no one core can see
+    /// before it runs, so it cannot be judged whole as a core port's is;
+    /// with a moving key it is refused whole (`-TRYAGAIN`) instead of
+    /// having the move cut it in two.
+    pub fn settled<'k>(&self, mut keys: impl Iterator<Item = &'k [u8]>) -> bool {
+        let view = self.view.borrow();
+        keys.all(|k| {
+            let s = slot_for(k);
+            view.moving_to(s).is_none() && view.importing(s).is_none()
+        })
+    }
+
     /// On the core that runs it: the refusal if the command with `keys` is
     /// not core `here`'s to serve now (the map moved after the gate let it
     /// through). `present` says whether a key is in this core's shard.
@@ -610,6 +624,9 @@ mod tests {
         // Inside a transaction judged at EXEC, a key it deleted is no ASK.
         assert_eq!(la.judged(|| owns(&[&k], &|_| false)), Ok(()));
         assert_eq!(owns(&[&k], &|_| false), Err(ask.clone()));
+        // A main-port transaction with a key of the moving slot is refused.
+        assert!(!la.settled([&b"x"[..], &k[..]].into_iter()));
+        assert_eq!(la.settled([&b"x"[..]].into_iter()), slot_for(b"x") != slot);
         // The target (node 8000, one core).
         let b = Arc::new(Routing::new(hp(8000), 1, &[], false));
         assert!(b.install(moving.clone()));
