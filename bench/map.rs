@@ -246,6 +246,9 @@ struct Growth {
     hist: Histogram<u64>,
     total: Duration,
     bytes: usize,
+    /// The slowest insert's position (how many keys the map held), so a
+    /// worst case that recurs at one size is told from scheduler noise.
+    worst_at: usize,
 }
 
 fn growth<M: Map<u64>>(keys: &[u64]) -> Growth {
@@ -255,22 +258,31 @@ fn growth<M: Map<u64>>(keys: &[u64]) -> Growth {
     };
     let mut m = M::make();
     let start = Instant::now();
+    let (mut worst, mut worst_at) = (0, 0);
     for (i, &k) in keys.iter().enumerate() {
         let t = Instant::now();
         m.put(k, i as u64);
         let ns = t.elapsed().as_nanos() as u64;
         hist.saturating_record(ns.max(1));
+        if ns > worst {
+            (worst, worst_at) = (ns, i);
+        }
     }
     let total = start.elapsed();
     let bytes = m.bytes();
     black_box(&m);
-    Growth { hist, total, bytes }
+    Growth {
+        hist,
+        total,
+        bytes,
+        worst_at,
+    }
 }
 
 fn print_growth(name: &str, g: &Growth) {
     let q = |p: f64| g.hist.value_at_quantile(p);
     println!(
-        "{:<20} {:>7} {:>7} {:>8} {:>9} {:>12} {:>9.0} {:>9.1}",
+        "{:<20} {:>7} {:>7} {:>8} {:>9} {:>12} {:>9.0} {:>9.1} {:>10}",
         name,
         q(0.50),
         q(0.99),
@@ -279,6 +291,7 @@ fn print_growth(name: &str, g: &Growth) {
         g.hist.max(),
         g.total.as_nanos() as f64 / g.hist.len() as f64,
         g.bytes as f64 / (1 << 20) as f64,
+        g.worst_at,
     );
 }
 
@@ -332,8 +345,8 @@ fn main() {
     println!();
     println!("== single-insert latency (ns) growing from empty to {grow_n} u64 keys ==");
     println!(
-        "{:<20} {:>7} {:>7} {:>8} {:>9} {:>12} {:>9} {:>9}",
-        "map", "p50", "p99", "p99.9", "p99.99", "max", "mean", "heap MiB"
+        "{:<20} {:>7} {:>7} {:>8} {:>9} {:>12} {:>9} {:>9} {:>10}",
+        "map", "p50", "p99", "p99.9", "p99.99", "max", "mean", "heap MiB", "max at"
     );
     let keys: Vec<u64> = (0..grow_n).map(|_| rng.u64(..)).collect();
     print_growth("cachectl+foldhash", &growth::<CMap<u64, u64, Fold>>(&keys));

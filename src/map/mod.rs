@@ -28,6 +28,7 @@ mod records;
 mod scan;
 pub mod slab;
 mod table;
+mod touch;
 
 #[cfg(test)]
 mod prop;

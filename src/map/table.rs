@@ -99,7 +99,7 @@ impl Table {
         if slot.is_none() && i == NIL {
             return;
         }
-        let c = slot.get_or_insert_with(|| vec![0; len].into_boxed_slice());
+        let c = slot.get_or_insert_with(|| chunk(len));
         c[b & (len - 1)] = !i;
     }
 
@@ -126,6 +126,15 @@ impl Table {
         live * self.chunk_len * mem::size_of::<u32>()
             + self.chunks.capacity() * mem::size_of::<Option<Box<[u32]>>>()
     }
+}
+
+/// A chunk of `len` empty heads, its page faults taken now (`map::touch`).
+#[cold]
+fn chunk(len: usize) -> Box<[u32]> {
+    let mut c = vec![0u32; len].into_boxed_slice();
+    // SAFETY: the chunk's own zeroed memory, written with zeros.
+    unsafe { super::touch::touch(c.as_mut_ptr().cast(), mem::size_of_val(&*c)) };
+    c
 }
 
 #[cfg(test)]

@@ -63,6 +63,38 @@ fn a_u64_pair_costs_20_bytes_of_arena() {
 }
 
 #[test]
+fn a_big_arena_takes_its_pages_in_blocks_and_keeps_every_pair() {
+    use std::rc::Rc;
+    let v = Rc::new(());
+    // Past 256 pages of 256 (where blocks of 32 pages begin), and into a
+    // second block's spare pages.
+    const N: u64 = 256 * 256 + 40 * 256 + 7;
+    let mut m = HashMap::new();
+    for k in 0..N {
+        m.insert(k, (k, v.clone()));
+    }
+    let page = 256 * (4 + std::mem::size_of::<(u64, (u64, Rc<()>))>());
+    let pages = m.arena.heap_bytes() - m.arena.pages_capacity_bytes();
+    assert_eq!(pages, (256 + 2 * 32) * page, "two blocks after 256 pages");
+    for k in (0..N).step_by(3) {
+        assert_eq!(m.remove(&k).map(|(x, _)| x), Some(k));
+    }
+    let c = m.clone();
+    for k in 0..N {
+        let want = (k % 3 != 0).then_some(k);
+        assert_eq!(m.get(&k).map(|x| x.0), want, "{k}");
+        assert_eq!(c.get(&k).map(|x| x.0), want, "{k} in the clone");
+    }
+    let live = (N - N.div_ceil(3)) as usize;
+    assert_eq!(Rc::strong_count(&v), 1 + 2 * live);
+    drop(c);
+    assert_eq!(Rc::strong_count(&v), 1 + live);
+    m.clear();
+    assert_eq!(Rc::strong_count(&v), 1);
+    assert_eq!(m.arena.heap_bytes(), m.arena.pages_capacity_bytes());
+}
+
+#[test]
 fn values_are_dropped_once_by_remove_clear_and_drop() {
     use std::rc::Rc;
     let v = Rc::new(());
