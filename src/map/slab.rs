@@ -141,9 +141,13 @@ impl Class {
                 return None;
             }
             if self.place(i).1 == 0 {
-                // Zeroed by the allocator, from fresh pages that fault in
-                // as records are written.
-                self.pages.push(vec![0u8; PAGE_BYTES].into_boxed_slice());
+                // Zeroed by the allocator, from fresh pages, whose faults
+                // are taken now rather than on one record write in ~60
+                // (`map::touch`).
+                let mut page = vec![0u8; PAGE_BYTES].into_boxed_slice();
+                // SAFETY: the page's own zeroed bytes, written with zeros.
+                unsafe { super::touch::touch(page.as_mut_ptr(), PAGE_BYTES) };
+                self.pages.push(page);
             }
             if i.is_multiple_of(64) {
                 self.live.push(0);
