@@ -1,8 +1,10 @@
 //! `Entries`: one shard's keys as records (`record.rs`) in our
 //! [`RecordMap`], with the pool of collections and the TTL index.
 //!
-//! A string lives inside its key's record. A collection lives in
-//! `colls`, a [`Pool`], and its record holds the 4-byte index. The TTL index
+//! A string lives inside its key's record, and so does a listpack hash
+//! (its entries are the value bytes; see [`Coll::inline`]). Any other
+//! collection lives in `colls`, a [`Pool`], and its record holds the 4-byte
+//! index. The TTL index
 //! (`expiring`, every key with a TTL once, for the sweeper's uniform
 //! sampling) stays here because each entry records its place in it.
 //!
@@ -11,7 +13,8 @@
 //! type keeps its own TTL index right; a caller that holds slots elsewhere
 //! (the shard's LRU list) swaps the old slot for the new.
 
-use super::record::{self, Head, Rec, COLL, TTL};
+use super::record::{self, Head, Rec, COLL, HASH_PACK, NOT_STR, TTL};
+use super::types::Hash;
 use super::value::{string_encoding, Coll, Type, Value};
 use crate::map::{Pool, RecordMap, Slot};
 
@@ -20,7 +23,9 @@ use crate::map::{Pool, RecordMap, Slot};
 pub enum Val<'a> {
     /// A string.
     Str(&'a [u8]),
-    /// Any other type.
+    /// A listpack hash's entries, held in the record.
+    HashPack(&'a [u8]),
+    /// Any other collection, in the pool.
     Coll(&'a Coll),
 }
 
@@ -30,7 +35,7 @@ impl<'a> Val<'a> {
     pub fn as_str(self) -> Option<&'a [u8]> {
         match self {
             Val::Str(s) => Some(s),
-            Val::Coll(_) => None,
+            Val::HashPack(_) | Val::Coll(_) => None,
         }
     }
 
@@ -38,6 +43,7 @@ impl<'a> Val<'a> {
     pub fn to_value(self) -> Value {
         match self {
             Val::Str(s) => Value::Str(s.into()),
+            Val::HashPack(p) => Value::Coll(Box::new(Coll::Hash(Hash::from_pack_bytes(p)))),
             Val::Coll(c) => Value::Coll(Box::new(c.clone())),
         }
     }
@@ -46,6 +52,7 @@ impl<'a> Val<'a> {
     pub fn kind(self) -> Type {
         match self {
             Val::Str(_) => Type::String,
+            Val::HashPack(_) => Type::Hash,
             Val::Coll(c) => c.kind(),
         }
     }
@@ -54,6 +61,7 @@ impl<'a> Val<'a> {
     pub fn encoding(self) -> &'static str {
         match self {
             Val::Str(s) => string_encoding(s),
+            Val::HashPack(_) => "listpack",
             Val::Coll(c) => c.encoding(),
         }
     }
@@ -61,7 +69,7 @@ impl<'a> Val<'a> {
     /// Bytes it is charged, as [`Value::mem`].
     pub fn mem(self) -> usize {
         match self {
-            Val::Str(s) => s.len(),
+            Val::Str(s) | Val::HashPack(s) => s.len(),
             Val::Coll(c) => std::mem::size_of::<Coll>() + c.mem(),
         }
     }
@@ -70,6 +78,7 @@ impl<'a> Val<'a> {
     pub fn same_as(self, v: &Value) -> bool {
         match (self, v) {
             (Val::Str(a), Value::Str(b)) => a == &b[..],
+            (Val::HashPack(a), Value::Coll(b)) => **b == Coll::Hash(Hash::from_pack_bytes(a)),
             (Val::Coll(a), Value::Coll(b)) => a == &**b,
             _ => false,
         }
@@ -188,6 +197,8 @@ impl Entries {
                 .get(coll_index(v))
                 .expect("a record's collection");
             Val::Coll(coll)
+        } else if h.flags & HASH_PACK != 0 {
+            Val::HashPack(v)
         } else {
             Val::Str(v)
         };
@@ -200,11 +211,11 @@ impl Entries {
     }
 
     /// What live `slot` costs (MEMORY USAGE): its record, its share of a
-    /// bucket head, and a collection's pool slot and contents.
+    /// bucket head, and a pooled collection's slot and contents.
     pub fn cost(&self, slot: Slot) -> usize {
         let (_, e) = self.decode(slot);
         let coll = match e.value {
-            Val::Str(_) => 0,
+            Val::Str(_) | Val::HashPack(_) => 0,
             Val::Coll(c) => std::mem::size_of::<Coll>() + c.mem(),
         };
         self.map.record_bytes(slot.0) + 4 + coll
@@ -224,7 +235,30 @@ impl Entries {
     pub fn str_at(&self, slot: Slot) -> Option<&[u8]> {
         let body = self.map.body(slot.0);
         let h = Head::read(body);
-        (h.flags & COLL == 0).then(|| &body[h.value()..h.value() + h.vlen])
+        (h.flags & NOT_STR == 0).then(|| &body[h.value()..h.value() + h.vlen])
+    }
+
+    /// The listpack hash entries of live `slot`, if its record holds some.
+    #[inline]
+    pub fn hash_pack_at(&self, slot: Slot) -> Option<&[u8]> {
+        let body = self.map.body(slot.0);
+        let h = Head::read(body);
+        (h.flags & HASH_PACK != 0).then(|| &body[h.value()..h.value() + h.vlen])
+    }
+
+    /// Makes `pack` the listpack hash entries of live `slot` (which holds a
+    /// listpack hash), keeping its access time and TTL. Returns the new
+    /// slot; `None`, changing nothing, if the slab is full.
+    pub fn set_hash_pack(&mut self, slot: Slot, pack: &[u8]) -> Option<Slot> {
+        let h = Head::read(self.map.body(slot.0));
+        debug_assert_ne!(h.flags & HASH_PACK, 0, "set_hash_pack of a listpack hash");
+        if pack.len() != h.vlen {
+            let slot = self.relayout(slot, h.flags, pack.len())?;
+            self.write_value(slot, pack);
+            return Some(slot);
+        }
+        self.write_value(slot, pack);
+        Some(slot)
     }
 
     /// The collection at live `slot`, mutably, if it holds one.
@@ -259,6 +293,13 @@ impl Entries {
         let ttl_idx = self.expiring.len() as u32;
         let r = match value {
             Value::Str(s) => return self.insert_str(hash, key, &s, access, at),
+            Value::Coll(c) if c.inline() => {
+                let pack = inline_bytes(&c);
+                let len = record::body_len(ttl | HASH_PACK, key.len(), pack.len());
+                self.map.insert_hashed(hash, len, |b| {
+                    record::write(b, access, ttl | HASH_PACK, key, pack, (at, ttl_idx))
+                })?
+            }
             Value::Coll(c) => {
                 let i = self.colls.insert(*c);
                 let len = record::body_len(ttl | COLL, key.len(), 4);
@@ -345,15 +386,15 @@ impl Entries {
 
     /// Replaces the value of live `slot`, keeping its access time and TTL.
     /// Returns the new slot and the old value: always when it was a
-    /// collection (so the caller can free it off the core), a string only
-    /// when `keep_old`. `None`, changing nothing, if the slab is full.
+    /// pooled collection (so the caller can free it off the core), a string
+    /// or a listpack hash only when `keep_old`. `None`, changing nothing, if the slab is full.
     pub fn set_value(
         &mut self,
         slot: Slot,
         value: Value,
         keep_old: bool,
     ) -> Option<(Slot, Option<Value>)> {
-        let (old_flags, old_coll, old_str) = {
+        let (old_flags, old_coll, old_bytes) = {
             let body = self.map.body(slot.0);
             let h = Head::read(body);
             let v = &body[h.value()..h.value() + h.vlen];
@@ -368,6 +409,12 @@ impl Entries {
                 self.write_value(slot, &s);
                 slot
             }
+            Value::Coll(c) if c.inline() => {
+                let pack = inline_bytes(&c);
+                let slot = self.relayout(slot, ttl | HASH_PACK, pack.len())?;
+                self.write_value(slot, pack);
+                slot
+            }
             Value::Coll(c) => {
                 let slot = self.relayout(slot, ttl | COLL, 4)?;
                 let i = self.colls.insert(*c);
@@ -377,7 +424,7 @@ impl Entries {
         };
         let old = match old_coll {
             Some(i) => self.colls.remove(i).map(|c| Value::Coll(Box::new(c))),
-            None => old_str.map(Value::Str),
+            None => old_bytes.map(|b| owned(old_flags, &b)),
         };
         Some((slot, old))
     }
@@ -391,7 +438,7 @@ impl Entries {
     ) -> Option<(Slot, Option<Value>)> {
         let body = self.map.body(slot.0);
         let h = Head::read(body);
-        if h.flags & COLL != 0 {
+        if h.flags & NOT_STR != 0 {
             return self.set_value(slot, Value::Str(value.into()), keep_old);
         }
         let old = keep_old.then(|| Value::Str(body[h.value()..h.value() + h.vlen].into()));
@@ -425,7 +472,7 @@ impl Entries {
         let (flags, mut v) = {
             let body = self.map.body(slot.0);
             let h = Head::read(body);
-            debug_assert_eq!(h.flags & COLL, 0, "edit_str of a string");
+            debug_assert_eq!(h.flags & NOT_STR, 0, "edit_str of a string");
             (h.flags, body[h.value()..h.value() + h.vlen].to_vec())
         };
         let r = edit(&mut v);
@@ -476,9 +523,9 @@ impl Entries {
         }
     }
 
-    /// Removes live `slot`. Returns its expiry and, when it held a
+    /// Removes live `slot`. Returns its expiry and, when it held a pooled
     /// collection, the collection (to be freed off the core if big); a
-    /// string's bytes are copied out only when `keep_str`.
+    /// string or listpack hash is copied out only when `keep_str`.
     pub fn remove(&mut self, slot: Slot, keep_str: bool) -> Option<(Option<Value>, u64)> {
         if !self.map.is_live(slot.0) {
             return None;
@@ -491,7 +538,7 @@ impl Entries {
             let i = coll_index(v);
             self.colls.remove(i).map(|c| Value::Coll(Box::new(c)))
         } else {
-            keep_str.then(|| Value::Str(v.into()))
+            keep_str.then(|| owned(h.flags, v))
         };
         self.map.remove(slot.0);
         if h.flags & TTL != 0 {
@@ -544,6 +591,23 @@ impl Entries {
         self.map.clear();
         self.colls.clear();
         self.expiring.clear();
+    }
+}
+
+/// The value a string or listpack-hash record's bytes `v` stand for.
+fn owned(flags: u8, v: &[u8]) -> Value {
+    if flags & HASH_PACK != 0 {
+        Value::Coll(Box::new(Coll::Hash(Hash::from_pack_bytes(v))))
+    } else {
+        Value::Str(v.into())
+    }
+}
+
+/// The record bytes of a collection kept inline ([`Coll::inline`]).
+fn inline_bytes(c: &Coll) -> &[u8] {
+    match c {
+        Coll::Hash(h) => h.pack_bytes().expect("an inline hash is a listpack"),
+        _ => unreachable!("only listpack hashes are kept inline"),
     }
 }
 

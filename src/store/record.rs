@@ -13,7 +13,8 @@
 //!   (OBJECT IDLETIME, LRU order under CONFIG SET).
 //! - `flags`: [`TTL`] when the expiry pair is present, [`COLL`] when the
 //!   value is a collection (then the value bytes are its 4-byte index in
-//!   the shard's collection pool).
+//!   the shard's collection pool), [`HASH_PACK`] when the value is a
+//!   listpack hash's entries, kept here instead of in the pool.
 //! - `klen`, `vlen`: LEB128 lengths, one byte each below 128, two below
 //!   16 KiB; a 512 MB string needs five.
 //! - `expires_at` (node-clock ms) and `ttl_idx` (the key's place in the TTL
@@ -29,6 +30,10 @@ use crate::map::Layout;
 pub const TTL: u8 = 1;
 /// Flag: the value is a collection's pool index.
 pub const COLL: u8 = 2;
+/// Flag: the value is a listpack hash's entries (`types::Pack`'s bytes).
+pub const HASH_PACK: u8 = 4;
+/// The flags that make a value something other than a string.
+pub const NOT_STR: u8 = COLL | HASH_PACK;
 /// Bytes of the expiry pair.
 const TTL_BYTES: usize = 12;
 /// Where the lengths start: after `access` and `flags`.
@@ -225,7 +230,7 @@ mod tests {
             (3, 16384),
             (70000, 5),
         ] {
-            for flags in [0, TTL, COLL, TTL | COLL] {
+            for flags in [0, TTL, COLL, TTL | COLL, HASH_PACK, TTL | HASH_PACK] {
                 let key: Vec<u8> = (0..klen).map(|i| i as u8).collect();
                 let value: Vec<u8> = (0..vlen).map(|i| (i * 7) as u8).collect();
                 let mut body = vec![0xAA; body_len(flags, klen, vlen) + 5];

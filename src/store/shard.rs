@@ -6,7 +6,8 @@ pub(super) mod typed;
 
 use super::entries::Entries;
 use super::lru::Lru;
-use super::{entry_cost, ShardStats, Value};
+use super::types::Hash;
+use super::{entry_cost, Coll, ShardStats, Value};
 use crate::map::Slot;
 
 mod bitkeys;
@@ -197,6 +198,9 @@ pub struct Shard {
     /// Running estimate of the TTL left on keys that have one, ms (INFO's
     /// `avg_ttl`), kept by [`Shard::expire_sample`] as Redis keeps it.
     avg_ttl_ms: u64,
+    /// Where [`Shard::read`] copies a listpack hash out of its record (a
+    /// hash, its buffer reused from read to read).
+    scratch: Coll,
 }
 
 impl Shard {
@@ -211,6 +215,7 @@ impl Shard {
             cfg,
             stats: ShardStats::default(),
             avg_ttl_ms: 0,
+            scratch: Coll::Hash(Hash::new()),
         }
     }
 
@@ -333,9 +338,7 @@ impl Shard {
     /// only when `keep_str`; a collection always, for [`dispose`](Self::dispose)).
     fn remove_slot(&mut self, slot: Slot, keep_str: bool) -> Option<(Option<Value>, u64)> {
         let (value, at) = self.map.remove(slot, keep_str)?;
-        if let Some(Value::Coll(c)) = &value {
-            self.used -= c.mem();
-        }
+        self.used -= value.as_ref().map_or(0, Value::pooled_mem);
         if let Some(lru) = &mut self.lru {
             lru.unlink(slot.index());
         }
@@ -363,13 +366,9 @@ impl Shard {
     /// returns the entry's slot (it may move) and the old value when it was
     /// a collection or `keep_old`.
     fn replace_value(&mut self, slot: Slot, value: Value, keep_old: bool) -> (Slot, Option<Value>) {
-        if let Value::Coll(c) = &value {
-            self.used += c.mem();
-        }
+        self.used += value.pooled_mem();
         let (new, old) = self.map.set_value(slot, value, keep_old).expect(SLAB_ROOM);
-        if let Some(Value::Coll(c)) = &old {
-            self.used -= c.mem();
-        }
+        self.used -= old.as_ref().map_or(0, Value::pooled_mem);
         (self.moved(slot, new), old)
     }
 
@@ -417,9 +416,7 @@ impl Shard {
     /// honouring the key capacity.
     fn insert_new(&mut self, hash: u64, key: &[u8], value: Value, at: u64, now: u64) -> Slot {
         self.admit();
-        if let Value::Coll(c) = &value {
-            self.used += c.mem();
-        }
+        self.used += value.pooled_mem();
         let slot = self
             .map
             .insert(hash, key, value, access_secs(now), at)
@@ -563,9 +560,7 @@ impl Shard {
         match existing {
             Some(slot) => {
                 let (new, old) = self.map.set_str(slot, value, want_old).expect(SLAB_ROOM);
-                if let Some(Value::Coll(c)) = &old {
-                    self.used -= c.mem();
-                }
+                self.used -= old.as_ref().map_or(0, Value::pooled_mem);
                 let slot = self.moved(slot, new);
                 let slot = self.set_expiry(slot, at);
                 self.touch(slot, now);

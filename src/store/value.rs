@@ -109,12 +109,26 @@ impl Value {
 
     /// Bytes it is charged against `maxmemory`, beyond the entry's own
     /// overhead: a string's length, or a collection's own running total
-    /// (kept by each type as it changes, never recomputed) plus its box.
+    /// (kept by each type as it changes, never recomputed) plus its pool
+    /// slot, which a collection kept in its record ([`Coll::inline`]) has
+    /// not.
     #[inline]
     pub fn mem(&self) -> usize {
         match self {
             Value::Str(s) => s.len(),
+            Value::Coll(c) if c.inline() => c.mem(),
             Value::Coll(c) => std::mem::size_of::<Coll>() + c.mem(),
+        }
+    }
+
+    /// What the shard counts for it outside the records (`Shard::used`):
+    /// a pooled collection's running total; nothing for a string or a
+    /// collection kept in its record, whose bytes the record holds.
+    #[inline]
+    pub fn pooled_mem(&self) -> usize {
+        match self {
+            Value::Coll(c) if !c.inline() => c.mem(),
+            _ => 0,
         }
     }
 }
@@ -163,6 +177,17 @@ impl Coll {
     /// True when it holds nothing: Redis deletes such a key.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// True when its key's record holds it, bytes and all, instead of the
+    /// pool: a listpack hash. A small hash of short fields is most of what
+    /// caches keep in hashes, and in the pool it paid a 48-byte slot and an
+    /// allocation rounded to the allocator's bins besides its ~150 bytes
+    /// (`bench/hash_memory.sh`). Only a listpack's bytes are self-contained
+    /// enough to live in a record; a table has pointers.
+    #[inline]
+    pub fn inline(&self) -> bool {
+        matches!(self, Coll::Hash(h) if h.is_compact())
     }
 }
 

@@ -445,3 +445,123 @@ fn records_at_the_layout_edges_keep_their_bytes() {
     }
     assert_eq!((s.len(), s.entry_bytes()), (0, 0));
 }
+
+/// A listpack hash lives in its key's record: it grows and shrinks there
+/// (moving across size classes, with and without a TTL), reads back through
+/// the shard's copy, moves to the pool once it becomes a hashtable, and
+/// RENAME, COPY and HDEL of every field treat it as any hash. After each
+/// step the charge is the records' bytes plus the pooled collections', and
+/// LRU eviction (which follows moved records) drops every key cleanly.
+#[test]
+fn a_small_hash_lives_in_its_record_until_it_becomes_a_table() {
+    use crate::store::types::Hash;
+    use crate::store::{Coll, Val, Write};
+    let mut s = Shard::new(ShardConfig {
+        eviction: Eviction::Lru,
+        ..ShardConfig::default()
+    });
+    let enc = s.encodings();
+    let charge = |s: &Shard| -> usize {
+        s.map
+            .iter()
+            .map(|(slot, _, e)| {
+                let pooled = match e.value {
+                    Val::Coll(c) => std::mem::size_of::<Coll>() + c.mem(),
+                    _ => 0,
+                };
+                s.map.cost(slot) - 4 - pooled
+                    + match e.value {
+                        Val::Coll(c) => c.mem(),
+                        _ => 0,
+                    }
+            })
+            .sum()
+    };
+    let hset = |s: &mut Shard, k: &[u8], f: &[u8], v: &[u8]| {
+        s.modify(k, Write::grow(f.len() + v.len()), 0, |h: &mut Hash| {
+            h.set(f, v, &enc)
+        })
+        .unwrap()
+        .unwrap()
+    };
+    let fields = |s: &mut Shard, k: &[u8]| -> Vec<(Vec<u8>, Vec<u8>)> {
+        let mut all: Vec<_> = s
+            .read::<Hash>(k, 0)
+            .unwrap()
+            .map(|h| h.iter().map(|(f, v)| (f.to_vec(), v.to_vec())).collect())
+            .unwrap_or_default();
+        all.sort();
+        all
+    };
+    let encoding = |s: &mut Shard, k: &[u8]| s.inspect(k, 0).map(Val::encoding);
+    let mut model = Vec::new();
+    // Past 128 and 256 bytes of entries: several size classes, then a TTL.
+    for i in 0..40u32 {
+        let (f, v) = (
+            format!("field{i}"),
+            format!("value-{}", "x".repeat(i as usize)),
+        );
+        assert!(hset(&mut s, b"h", f.as_bytes(), v.as_bytes()));
+        model.push((f.into_bytes(), v.into_bytes()));
+        model.sort();
+        assert_eq!(fields(&mut s, b"h"), model);
+        assert_eq!(encoding(&mut s, b"h"), Some("listpack"));
+        let slot = s.map.find(b"h").unwrap();
+        assert!(s.map.hash_pack_at(slot).is_some());
+        assert_eq!(s.entry_bytes(), charge(&s));
+        if i == 20 {
+            assert!(s.expire_at(b"h", 1_000_000, ExpireCond::Always, 0));
+        }
+    }
+    assert_eq!(s.ttl(b"h", 0), Ttl::Ms(1_000_000));
+    // An overwrite to a shorter value, then a removal, shrink it in place.
+    assert!(!hset(&mut s, b"h", b"field39", b"v"));
+    model.iter_mut().find(|(f, _)| f == b"field39").unwrap().1 = b"v".to_vec();
+    let gone = s
+        .modify(b"h", Write::shrink(), 0, |h: &mut Hash| h.remove(b"field0"))
+        .unwrap();
+    assert_eq!(gone, Some(true));
+    model.retain(|(f, _)| f != b"field0");
+    assert_eq!(fields(&mut s, b"h"), model);
+    assert_eq!(s.entry_bytes(), charge(&s));
+    // COPY and RENAME keep it a record's listpack, with its fields.
+    let (v, at) = s.peek_entry(b"h", 0).unwrap();
+    assert!(s.put(b"copy", v, at, false, 0).unwrap());
+    let (v, at) = s.take(b"copy", 0).unwrap();
+    assert!(s.put_moved(b"moved", v, at, false, 0).is_ok());
+    assert_eq!(fields(&mut s, b"moved"), model);
+    assert_eq!(encoding(&mut s, b"moved"), Some("listpack"));
+    assert_eq!(s.ttl(b"moved", 0), Ttl::Ms(1_000_000));
+    // A value past hash-max-listpack-value makes it a table, in the pool;
+    // the copy stays a listpack.
+    let long = vec![b'L'; enc.hash_value + 1];
+    assert!(hset(&mut s, b"h", b"long", &long));
+    model.push((b"long".to_vec(), long));
+    model.sort();
+    assert_eq!(encoding(&mut s, b"h"), Some("hashtable"));
+    assert!(s.map.hash_pack_at(s.map.find(b"h").unwrap()).is_none());
+    assert_eq!(fields(&mut s, b"h"), model);
+    assert_eq!(encoding(&mut s, b"moved"), Some("listpack"));
+    assert_eq!(s.entry_bytes(), charge(&s));
+    assert_eq!(s.ttl(b"h", 0), Ttl::Ms(1_000_000));
+    // Removing every field of a record's listpack deletes the key.
+    let all: Vec<Vec<u8>> = fields(&mut s, b"moved")
+        .into_iter()
+        .map(|(f, _)| f)
+        .collect();
+    for f in &all {
+        s.modify(b"moved", Write::shrink(), 0, |h: &mut Hash| h.remove(f))
+            .unwrap();
+    }
+    assert_eq!(s.inspect(b"moved", 0).map(Val::kind), None);
+    assert_eq!(s.entry_bytes(), charge(&s));
+    // A string key beside them, then eviction of everything.
+    set(&mut s, "s", "v", 0);
+    assert!(hset(&mut s, b"small", b"f", b"v"));
+    s.set_maxmemory(Some(1));
+    // Everything older goes; the new key itself is still written.
+    let _ = s.set(b"x", b"y", SetExpiry::Clear, SetCond::Always, false, 0);
+    assert_eq!(s.len(), 1);
+    assert_eq!(s.get(b"x", 0).unwrap(), Some(&b"y"[..]));
+    assert_eq!(s.entry_bytes(), charge(&s));
+}

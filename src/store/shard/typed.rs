@@ -9,8 +9,10 @@
 //! (`lookupKeyWrite`) counts neither and is a use. Both check the type only
 //! after the lookup, so a key of another type is still counted and used.
 
-use super::{Shard, StoreError};
-use crate::store::{entry_cost, Typed, Val, Value};
+use super::{Shard, StoreError, SLAB_ROOM};
+use crate::map::Slot;
+use crate::store::types::Hash;
+use crate::store::{entry_cost, Coll, Type, Typed, Val, Value};
 
 /// How a collection write treats memory and a missing key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,6 +68,16 @@ impl Shard {
         self.touch(slot, now);
         match self.map.at(slot).map(|(_, e)| e.value) {
             Some(Val::Coll(c)) => T::of(c).map(Some).ok_or(StoreError::WrongType),
+            Some(Val::HashPack(p)) if T::TYPE == Type::Hash => {
+                // A record's listpack is read through a copy in a buffer
+                // the shard keeps: the entries are contiguous and small
+                // (the encoding's limits), so this is one short memcpy.
+                let Coll::Hash(h) = &mut self.scratch else {
+                    unreachable!("the scratch collection is a hash")
+                };
+                h.load_pack_bytes(p);
+                Ok(T::of(&self.scratch))
+            }
             _ => Err(StoreError::WrongType),
         }
     }
@@ -96,6 +108,7 @@ impl Shard {
                 self.touch(slot, now);
                 match self.map.at(slot).map(|(_, e)| e.value) {
                     Some(Val::Coll(c)) if T::of(c).is_some() => slot,
+                    Some(Val::HashPack(_)) if T::TYPE == Type::Hash => slot,
                     _ => return Err(StoreError::WrongType),
                 }
             }
@@ -106,6 +119,9 @@ impl Shard {
             }
             None => return Ok(None),
         };
+        if self.map.hash_pack_at(slot).is_some() {
+            return Ok(Some(self.modify_hash_pack(slot, f)));
+        }
         let Some(c) = self.map.coll_mut(slot) else {
             unreachable!("checked above")
         };
@@ -120,6 +136,39 @@ impl Shard {
             self.delete_slot(slot);
         }
         Ok(Some(r))
+    }
+
+    /// [`modify`](Self::modify) of the listpack hash that live `slot`'s
+    /// record holds: `f` runs on a copy, which goes back into the record
+    /// (moving it when its size class changes), into the pool if `f` made
+    /// it a hashtable, or nowhere if `f` emptied it. The record's bytes are
+    /// counted with the records, so `used` changes only when it moves to
+    /// the pool.
+    fn modify_hash_pack<T: Typed, R>(&mut self, slot: Slot, f: impl FnOnce(&mut T) -> R) -> R {
+        // The copy is made in the scratch buffer, so a write allocates
+        // nothing unless the hash outgrows every size it had before.
+        let mut c = std::mem::replace(&mut self.scratch, Coll::Hash(Hash::new()));
+        let Coll::Hash(h) = &mut c else {
+            unreachable!("the scratch collection is a hash")
+        };
+        h.load_pack_bytes(self.map.hash_pack_at(slot).expect("a listpack hash"));
+        let r = f(T::of_mut(&mut c).expect("the caller checked the type"));
+        match &c {
+            Coll::Hash(h) if h.is_empty() => self.delete_slot(slot),
+            Coll::Hash(h) if h.is_compact() => {
+                let p = h.pack_bytes().expect("a listpack");
+                let new = self.map.set_hash_pack(slot, p).expect(SLAB_ROOM);
+                self.moved(slot, new);
+            }
+            _ => {
+                // It became a hashtable: it moves to the pool, and the
+                // scratch buffer stays the fresh one.
+                self.replace_value(slot, Value::Coll(Box::new(c)), false);
+                return r;
+            }
+        }
+        self.scratch = c;
+        r
     }
 
     /// The destination of a `…STORE` command (SINTERSTORE, ZUNIONSTORE,

@@ -101,6 +101,38 @@ impl Hash {
         matches!(self.repr, Repr::Pack(_))
     }
 
+    /// A listpack's entries, as its key's record stores them; `None` for a
+    /// hashtable.
+    pub fn pack_bytes(&self) -> Option<&[u8]> {
+        match &self.repr {
+            Repr::Pack(p) => Some(p.as_bytes()),
+            Repr::Table(_) => None,
+        }
+    }
+
+    /// A listpack hash of the entries `bytes` ([`pack_bytes`](Self::pack_bytes)
+    /// gave them).
+    pub fn from_pack_bytes(bytes: &[u8]) -> Hash {
+        let mut h = Hash::new();
+        h.load_pack_bytes(bytes);
+        h
+    }
+
+    /// Become the listpack hash of `bytes`, reusing this one's buffer when
+    /// it is a listpack: the shard reads a record's hash this way without
+    /// an allocation per command.
+    pub fn load_pack_bytes(&mut self, bytes: &[u8]) {
+        match &mut self.repr {
+            Repr::Pack(p) => p.load(bytes),
+            Repr::Table(_) => {
+                let mut p = Pack::default();
+                p.load(bytes);
+                self.repr = Repr::Pack(p);
+            }
+        }
+        self.mem = bytes.len();
+    }
+
     fn find(&self, field: &[u8]) -> Option<At> {
         match &self.repr {
             Repr::Pack(p) => p.find_pair(field).map(At::Pack),

@@ -59,6 +59,26 @@ impl Pack {
         self.buf.len()
     }
 
+    /// The buffer itself: what a key's record stores (`store::entries`).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Refill from `bytes`, a buffer [`as_bytes`](Self::as_bytes) gave,
+    /// reusing this one's allocation. The entries are counted by one walk,
+    /// as cheap as the lookup that follows it.
+    pub fn load(&mut self, bytes: &[u8]) {
+        self.buf.clear();
+        self.buf.extend_from_slice(bytes);
+        let mut at = 0;
+        self.len = 0;
+        while at < bytes.len() {
+            at = entry(bytes, at).1;
+            self.len += 1;
+        }
+        debug_assert_eq!(at, bytes.len(), "a pack's bytes end at an entry's end");
+    }
+
     /// Append an entry. The buffer grows to the exact size, as Redis's
     /// listpack does (it reallocs on every insert): amortised doubling
     /// left a small hash's buffer up to half empty, and small values are
@@ -165,5 +185,12 @@ mod tests {
         assert_eq!(got, [&b""[..], b"a", &[0x80; 128], b"z"]);
         assert_eq!(p.bytes(), 1 + 2 + 2 + 128 + 2);
         assert_eq!(p.len(), 4);
+        // Its bytes load back as the same entries, into a used buffer too.
+        let mut q = Pack::default();
+        q.push(&long);
+        q.load(p.as_bytes());
+        assert_eq!(q, p);
+        q.load(&[]);
+        assert!(q.is_empty() && q.bytes() == 0);
     }
 }
