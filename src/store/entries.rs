@@ -43,7 +43,7 @@ impl<'a> Val<'a> {
     pub fn to_value(self) -> Value {
         match self {
             Val::Str(s) => Value::Str(s.into()),
-            Val::HashPack(p) => Value::Coll(Box::new(Coll::Hash(Hash::from_pack_bytes(p)))),
+            Val::HashPack(p) => owned(HASH_PACK, p),
             Val::Coll(c) => Value::Coll(Box::new(c.clone())),
         }
     }
@@ -252,11 +252,11 @@ impl Entries {
     pub fn set_hash_pack(&mut self, slot: Slot, pack: &[u8]) -> Option<Slot> {
         let h = Head::read(self.map.body(slot.0));
         debug_assert_ne!(h.flags & HASH_PACK, 0, "set_hash_pack of a listpack hash");
-        if pack.len() != h.vlen {
-            let slot = self.relayout(slot, h.flags, pack.len())?;
-            self.write_value(slot, pack);
-            return Some(slot);
-        }
+        let slot = if pack.len() == h.vlen {
+            slot
+        } else {
+            self.relayout(slot, h.flags, pack.len())?
+        };
         self.write_value(slot, pack);
         Some(slot)
     }
